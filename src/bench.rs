@@ -1,0 +1,165 @@
+//! `loket bench`: the classifier's figures on this machine: start-up time to ready, latency of
+//! one message at batch 1 (tokenise + encode + head), throughput with batching through the
+//! worker, peak RSS, and for each weight format the cosine to the f32 embeddings.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Result;
+use chrono::Utc;
+
+use crate::app;
+use crate::classifier::{self, encoder::cosine, EmbedWorker, Encoder, WeightFormat};
+use crate::config::Config;
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Messages timed at batch 1.
+    #[arg(long, default_value_t = 200)]
+    pub iterations: usize,
+    /// Messages sent concurrently through the worker for the throughput figure.
+    #[arg(long, default_value_t = 1000)]
+    pub throughput_messages: usize,
+    /// Compare the weight formats (f32, q8_0, q4_0): latency and cosine to f32.
+    #[arg(long)]
+    pub compare_formats: bool,
+}
+
+/// Realistic citizen messages of varied length (not from the held-out test set).
+const MESSAGES: &[&str] = &[
+    "wat kost een paspoort?",
+    "Goedemiddag, ik ga volgende maand verhuizen naar de Kerkstraat. Hoe geef ik dat door?",
+    "de grijze container is niet geleegd",
+    "openingstijden gemeentehuis",
+    "Hoe vraag ik een parkeervergunning aan voor mijn bezoek?",
+    "ik wil graag iemand spreken",
+    "mijn rijbewijs verloopt binnenkort, wat moet ik doen",
+    "Kan ik kwijtschelding krijgen voor de gemeentelijke belastingen als ik weinig inkomen heb?",
+];
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+pub fn run(config: &Config, args: BenchArgs) -> Result<i32> {
+    app::init_tracing("pretty");
+    classifier::init_threads(config.classifier.threads);
+    let dir = config.model_dir();
+    println!("machine: {} cores; RAYON_NUM_THREADS={}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), std::env::var("RAYON_NUM_THREADS").unwrap_or_default());
+
+    if args.compare_formats {
+        let reference = Encoder::load(&dir, WeightFormat::F32, config.classifier.max_tokens)?;
+        let ref_vecs = reference.embed(MESSAGES)?;
+        drop(reference);
+        for format in [WeightFormat::F32, WeightFormat::Q8_0, WeightFormat::Q4_0] {
+            let enc = Encoder::load(&dir, format, config.classifier.max_tokens)?;
+            let vecs = enc.embed(MESSAGES)?;
+            let min_cos = vecs.iter().zip(&ref_vecs).map(|(a, b)| cosine(a, b)).fold(1.0f32, f32::min);
+            let mut lat = Vec::new();
+            for i in 0..args.iterations.min(100) {
+                let t = Instant::now();
+                enc.embed(&[MESSAGES[i % MESSAGES.len()]])?;
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            lat.sort_by(f64::total_cmp);
+            println!(
+                "format {:?}: batch-1 p50 {:.2} ms, p99 {:.2} ms; linear weights + embeddings {:.0} MB; min cosine to f32 {:.5}",
+                format,
+                percentile(&lat, 0.5),
+                percentile(&lat, 0.99),
+                enc.weight_bytes() as f64 / 1e6,
+                min_cos
+            );
+        }
+    }
+
+    // Start-up to ready: content, encoder, head training, index.
+    let t0 = Instant::now();
+    let kb = app::load_knowledge(config)?;
+    let embedder = app::load_embedder(config)?;
+    let t_model = t0.elapsed();
+    let snap = app::build_snapshot(config, kb, embedder.as_ref())?;
+    let t_ready = t0.elapsed();
+    println!(
+        "start-up: encoder loaded in {:.2} s, ready (head trained, index built) in {:.2} s",
+        t_model.as_secs_f64(),
+        t_ready.as_secs_f64()
+    );
+
+    // Batch 1: tokenise + encode + head, as one citizen's message.
+    let today = Utc::now().date_naive();
+    for m in MESSAGES {
+        let v = embedder.embed(&[m])?.remove(0);
+        snap.head.predict(&v);
+    }
+    let mut lat = Vec::with_capacity(args.iterations);
+    let mut lat_full = Vec::with_capacity(args.iterations);
+    for i in 0..args.iterations {
+        let m = MESSAGES[i % MESSAGES.len()];
+        let t = Instant::now();
+        let v = embedder.embed(&[m])?.remove(0);
+        snap.head.predict(&v);
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        snap.understand(m, &v, None, today);
+        lat_full.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    lat.sort_by(f64::total_cmp);
+    lat_full.sort_by(f64::total_cmp);
+    println!(
+        "batch 1 (tokenise + encode + head), {} messages: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms",
+        args.iterations,
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.9),
+        percentile(&lat, 0.99)
+    );
+    println!(
+        "batch 1 incl. FAQ search and fusion: p50 {:.2} ms, p99 {:.2} ms",
+        percentile(&lat_full, 0.5),
+        percentile(&lat_full, 0.99)
+    );
+
+    // Throughput: many concurrent messages through the batching worker.
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let n = args.throughput_messages;
+    let worker = EmbedWorker::start(embedder.clone(), n + 1, config.classifier.max_batch);
+    let snap = Arc::new(snap);
+    let elapsed = rt.block_on(async {
+        let t = Instant::now();
+        let mut tasks = Vec::with_capacity(n);
+        for i in 0..n {
+            let w = worker.clone();
+            let s = snap.clone();
+            tasks.push(tokio::spawn(async move {
+                let v = w.embed(MESSAGES[i % MESSAGES.len()]).await.expect("worker");
+                s.head.predict(&v);
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+        t.elapsed()
+    });
+    let batches = worker.stats.batches.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "throughput: {} messages in {:.2} s = {:.0} messages/s (max batch {}, {} batches)",
+        n,
+        elapsed.as_secs_f64(),
+        n as f64 / elapsed.as_secs_f64(),
+        config.classifier.max_batch,
+        batches
+    );
+    println!("peak RSS: {:.0} MB", peak_rss_mb());
+    Ok(0)
+}

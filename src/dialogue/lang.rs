@@ -1,0 +1,120 @@
+//! Telling an English message from a Dutch one, and spotting greetings, follow-ups and
+//! yes/no answers: small word lists suffice for the short messages citizens send.
+
+use super::Lang;
+
+const EN: &[&str] = &[
+    "the", "is", "are", "how", "what", "where", "when", "can", "do", "does", "my", "i", "you",
+    "please", "need", "want", "much", "cost", "get", "new", "to", "for", "of", "a", "an", "it",
+    "hello", "hi", "thanks", "thank", "which", "who", "have", "has", "lost", "renew", "apply",
+    "bin", "waste", "permit", "tax", "moving", "passport", "with", "about", "would", "like",
+];
+const NL: &[&str] = &[
+    "de", "het", "een", "is", "hoe", "wat", "waar", "wanneer", "kan", "ik", "mijn", "u", "je",
+    "graag", "moet", "wil", "kost", "van", "voor", "op", "aan", "met", "en", "niet", "er", "dat",
+    "die", "zijn", "heb", "hallo", "bedankt", "dank", "welke", "wie", "kwijt", "aanvragen",
+    "paspoort", "afval", "vergunning", "belasting", "verhuizen", "ook", "nog", "om", "te", "mn",
+];
+
+fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// English when clearly more English than Dutch function words; Dutch otherwise.
+pub fn detect(text: &str) -> Lang {
+    let ws = words(text);
+    let en = ws.iter().filter(|w| EN.contains(&w.as_str())).count();
+    let nl = ws.iter().filter(|w| NL.contains(&w.as_str())).count();
+    if en >= 1 && en > nl {
+        Lang::En
+    } else {
+        Lang::Nl
+    }
+}
+
+const GREETINGS: &[&str] = &[
+    "hallo", "hoi", "hey", "hi", "hello", "goedemorgen", "goedemiddag", "goedenavond",
+    "goedendag", "dag", "beste", "morgen", "middag", "avond", "yo", "heey", "hee", "good",
+    "morning", "afternoon", "evening", "daar", "allemaal", "gemeente",
+];
+
+/// When a message opens with a greeting and then asks something, the question part.
+pub fn strip_greeting(text: &str) -> Option<&str> {
+    let mut rest = text.trim_start();
+    let mut stripped = false;
+    loop {
+        let end = rest
+            .find(|c: char| !c.is_alphanumeric())
+            .unwrap_or(rest.len());
+        let word = rest[..end].to_lowercase();
+        if end > 0 && GREETINGS.contains(&word.as_str()) {
+            stripped = true;
+            rest = rest[end..].trim_start_matches(|c: char| !c.is_alphanumeric());
+        } else {
+            break;
+        }
+    }
+    let meaningful = words(rest).len();
+    (stripped && meaningful >= 2).then_some(rest)
+}
+
+/// A message that only makes sense on the current topic: "en wat kost dat?", "and for kids?".
+pub fn looks_like_follow_up(text: &str) -> bool {
+    let ws = words(text);
+    if ws.is_empty() || ws.len() > 9 {
+        return false;
+    }
+    let first = ws[0].as_str();
+    let pronoun = ws
+        .iter()
+        .any(|w| matches!(w.as_str(), "dat" | "dit" | "die" | "het" | "daar" | "ervoor" | "daarvoor" | "that" | "it" | "this"));
+    matches!(first, "en" | "and" | "ook" | "also" | "maar" | "but")
+        || (pronoun && ws.len() <= 6)
+}
+
+/// "ja" / "nee" and their variants; `None` when the message is neither.
+pub fn yes_no(text: &str) -> Option<bool> {
+    let ws = words(text);
+    if ws.is_empty() || ws.len() > 3 {
+        return None;
+    }
+    match ws[0].as_str() {
+        "ja" | "jawel" | "jazeker" | "klopt" | "yes" | "yep" | "jep" | "ok" | "oke" | "okay" | "correct" | "precies" => Some(true),
+        "nee" | "neen" | "no" | "nope" | "niet" | "neuh" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_language() {
+        assert_eq!(detect("how much does a passport cost?"), Lang::En);
+        assert_eq!(detect("wat kost een paspoort?"), Lang::Nl);
+        assert_eq!(detect("paspoort"), Lang::Nl);
+        assert_eq!(detect("I lost my ID card"), Lang::En);
+    }
+
+    #[test]
+    fn strips_greetings() {
+        assert_eq!(strip_greeting("Hallo, wat kost een paspoort?"), Some("wat kost een paspoort?"));
+        assert_eq!(strip_greeting("goedemorgen!"), None);
+        assert_eq!(strip_greeting("wat kost een paspoort"), None);
+    }
+
+    #[test]
+    fn follow_ups_and_yes_no() {
+        assert!(looks_like_follow_up("en wat kost dat?"));
+        assert!(looks_like_follow_up("en voor mijn kinderen?"));
+        assert!(!looks_like_follow_up("wanneer wordt het grofvuil opgehaald in mijn straat vandaag nog"));
+        assert_eq!(yes_no("ja"), Some(true));
+        assert_eq!(yes_no("Nee hoor"), Some(false));
+        assert_eq!(yes_no("paspoort"), None);
+    }
+}

@@ -1,0 +1,501 @@
+//! The decision core: message + conversation context + settings + clock → reply. A pure
+//! function ([`decide`]): no server, model or database, so every rule is tested directly.
+//!
+//! Order of the rules: a pick from offered options, urgent situations, personal data
+//! (privacy redirect, still answering the general question), handoff intents, smalltalk,
+//! follow-ups on the current topic, then answer / clarify / miss by the candidates'
+//! confidence; two misses in a row go to a person.
+
+pub mod hours;
+pub mod lang;
+pub mod texts;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use hours::Lang;
+
+use crate::config::DialogueConfig;
+use crate::knowledge::{Action, KnowledgeBase, Tone, WHATSAPP_MAX_CHARS};
+use crate::privacy::PiiKind;
+use crate::understand::{Candidate, Understanding};
+use texts::Text;
+
+/// WhatsApp's limits for interactive options.
+pub const OPTION_TITLE_MAX: usize = 24;
+pub const OPTION_DESCRIPTION_MAX: usize = 72;
+pub const MAX_OPTIONS: usize = 3;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplyOption {
+    /// The FAQ id the option stands for; also the WhatsApp button id.
+    pub id: String,
+    /// At most 24 characters (a WhatsApp list row).
+    pub title: String,
+    /// The full title when it had to be shortened (at most 72 characters).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+/// What the conversation remembers between messages.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Context {
+    pub last_intent: Option<String>,
+    pub last_faq: Option<String>,
+    #[serde(default)]
+    pub options: Vec<ReplyOption>,
+    #[serde(default)]
+    pub misses: u32,
+    pub updated_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub english: bool,
+}
+
+/// One incoming message, as the guard and the classifier saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct Turn<'a> {
+    /// The message with personal data replaced by placeholders.
+    pub text: &'a str,
+    /// The kinds of personal data the guard removed.
+    pub pii: &'a [PiiKind],
+    /// Understanding of the message (without a leading greeting, see `greeted`).
+    pub understanding: &'a Understanding,
+    /// Understanding restricted to the context's intent, when there was one.
+    pub within_context: Option<&'a Understanding>,
+    /// The message opened with a greeting that was stripped before understanding.
+    pub greeted: bool,
+    /// A WhatsApp button or list reply id.
+    pub button_id: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reply {
+    pub text: String,
+    pub options: Vec<ReplyOption>,
+    pub action: Action,
+    pub intent: Option<String>,
+    pub confidence: f32,
+    pub faq_id: Option<String>,
+}
+
+/// A request for a person, with the department whose queue it goes to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HandoffRequest {
+    pub department: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub reply: Reply,
+    pub context: Context,
+    pub handoff: Option<HandoffRequest>,
+}
+
+struct Env<'a> {
+    kb: &'a KnowledgeBase,
+    cfg: &'a DialogueConfig,
+    now: DateTime<Utc>,
+    tone: Tone,
+    lang: Lang,
+}
+
+impl Env<'_> {
+    fn text(&self, t: &Text) -> String {
+        t.get(self.tone, self.lang)
+            .replace("{name}", &self.kb.settings.name)
+            .replace("{url}", &self.kb.settings.secure_channel_url)
+    }
+}
+
+/// Decides the reply to one message.
+pub fn decide(
+    turn: &Turn<'_>,
+    context: &Context,
+    kb: &KnowledgeBase,
+    cfg: &DialogueConfig,
+    now: DateTime<Utc>,
+) -> Outcome {
+    let mut ctx = context.clone();
+    let fresh = ctx
+        .updated_at
+        .is_some_and(|t| now - t <= Duration::minutes(cfg.context_idle_minutes));
+    if !fresh {
+        ctx = Context::default();
+    }
+    let lang = if turn.button_id.is_some() || lang::yes_no(turn.text).is_some() || turn.text.chars().all(|c| c.is_ascii_digit() || c.is_whitespace()) {
+        if ctx.english { Lang::En } else { Lang::Nl }
+    } else {
+        lang::detect(turn.text)
+    };
+    ctx.english = lang == Lang::En;
+    ctx.updated_at = Some(now);
+    let env = Env {
+        kb,
+        cfg,
+        now,
+        tone: kb.settings.tone,
+        lang,
+    };
+    let mut out = decide_inner(turn, &mut ctx, &env);
+    out.reply.text = fit_whatsapp(&out.reply.text);
+    out.context = ctx;
+    out
+}
+
+fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
+    let u = turn.understanding;
+
+    // 1. A pick from the options offered last time.
+    if !ctx.options.is_empty() {
+        if let Some(option) = pick(turn, &ctx.options).cloned() {
+            ctx.options.clear();
+            if let Some(entry) = env.kb.entry(&option.id) {
+                ctx.misses = 0;
+                return answer(env, ctx, entry.id.clone(), 1.0, None);
+            }
+        }
+        if lang::yes_no(turn.text) == Some(false) {
+            ctx.options.clear();
+            return reply(ctx, env.text(&texts::CLARIFY_DECLINED), Action::Clarify, None, 0.0, None);
+        }
+        ctx.options.clear();
+    }
+
+    // 2. Someone in danger or in crisis goes to a person at once.
+    if is_urgent(turn.text) {
+        ctx.misses = 0;
+        return handoff(env, ctx, env.text(&texts::URGENT), "kcc", "urgent", None);
+    }
+
+    let top = u.top_intent();
+    let top_intent = top.map(|t| t.intent.as_str()).unwrap_or("");
+    let top_p = top.map(|t| t.probability).unwrap_or(0.0);
+    let intent_action = env.kb.intent(top_intent).map(|i| i.action);
+
+    // 3. Personal data: never processed here, but the general question is still answered.
+    if !turn.pii.is_empty() || (intent_action == Some(Action::PrivacyRedirect) && top_p >= env.cfg.clarify_threshold) {
+        let mut text = if turn.pii.is_empty() {
+            env.text(&texts::PRIVACY_ABOUT_DATA)
+        } else {
+            env.text(&texts::PRIVACY)
+        };
+        let mut faq = None;
+        let mut confidence = top_p;
+        if let Some(c) = confident_answer(u, env) {
+            if env.kb.intent(&c.intent).map(|i| i.action) == Some(Action::Answer) {
+                let entry = env.kb.entry(&c.faq_id).expect("candidate from the knowledge base");
+                text = format!(
+                    "{text}\n\n{} {}",
+                    env.text(&texts::PRIVACY_AND_ANSWER),
+                    answer_text(env, entry)
+                );
+                faq = Some(c.faq_id.clone());
+                confidence = c.confidence;
+                ctx.last_intent = Some(c.intent.clone());
+                ctx.last_faq = faq.clone();
+            }
+        }
+        return reply(
+            ctx,
+            text,
+            Action::PrivacyRedirect,
+            Some(top_intent.to_string()).filter(|s| !s.is_empty()),
+            confidence,
+            faq,
+        );
+    }
+
+    // 4. Intents that always go to a person.
+    if intent_action == Some(Action::Handoff) && top_p >= env.cfg.clarify_threshold {
+        ctx.misses = 0;
+        let prefix = if top_intent == "klacht" {
+            env.text(&texts::COMPLAINT_PREFIX)
+        } else {
+            String::new()
+        };
+        let dept = named_department(turn.text, env.kb).unwrap_or_else(|| env.kb.department_for_intent(top_intent).to_string());
+        return handoff(env, ctx, prefix, &dept, top_intent, Some((top_intent, top_p)));
+    }
+
+    // 5. Smalltalk.
+    if intent_action == Some(Action::Smalltalk) && top_p >= env.cfg.clarify_threshold {
+        let t = if top_intent == "bedankt" {
+            &texts::THANKS
+        } else {
+            &texts::GREETING
+        };
+        return reply(ctx, env.text(t), Action::Smalltalk, Some(top_intent.into()), top_p, None);
+    }
+
+    // 6. A follow-up on the current topic ("en wat kost dat?").
+    if let (Some(within), Some(last)) = (turn.within_context, ctx.last_intent.clone()) {
+        let own_confident = top_intent == last || top_p >= env.cfg.answer_threshold;
+        if lang::looks_like_follow_up(turn.text) || !own_confident {
+            if let Some(best) = within.candidates.first() {
+                let other = within.candidates.iter().find(|c| Some(&c.faq_id) != ctx.last_faq.as_ref());
+                // Prefer an entry on the topic that was not just given.
+                let chosen = match other {
+                    Some(o) if Some(&best.faq_id) == ctx.last_faq.as_ref() && o.bm25 > 0.0 => o,
+                    _ => best,
+                };
+                if lang::looks_like_follow_up(turn.text) || chosen.confidence >= env.cfg.answer_threshold {
+                    ctx.misses = 0;
+                    let conf = chosen.confidence.max(u.probability_of(&last));
+                    return answer(env, ctx, chosen.faq_id.clone(), conf, None);
+                }
+            }
+        }
+    }
+
+    // 7. Out of scope.
+    if intent_action == Some(Action::Fallback) && top_p >= env.cfg.answer_threshold {
+        return miss(env, ctx, env.text(&texts::FALLBACK), Some(top_intent), top_p);
+    }
+
+    // 8. Answer, clarify, or a miss.
+    let cands: Vec<&Candidate> = u
+        .candidates
+        .iter()
+        .filter(|c| env.kb.intent(&c.intent).map(|i| i.action) == Some(Action::Answer))
+        .collect();
+    if let Some(c) = confident_answer(u, env) {
+        ctx.misses = 0;
+        let prefix = turn.greeted.then(|| env.text(&texts::GREETING_PREFIX));
+        return answer(env, ctx, c.faq_id.clone(), c.confidence, prefix);
+    }
+    let options: Vec<&Candidate> = cands
+        .iter()
+        .copied()
+        .filter(|c| c.confidence >= env.cfg.clarify_threshold / 3.0)
+        .take(MAX_OPTIONS)
+        .collect();
+    let best = cands.first().map(|c| c.confidence).unwrap_or(0.0);
+    if !options.is_empty() && (best >= env.cfg.clarify_threshold || top_p >= env.cfg.clarify_threshold) && intent_action != Some(Action::Fallback) {
+        if options.len() == 1 {
+            // One plausible answer that is not certain enough: offer it as a yes/no question.
+            let c = options[0];
+            ctx.options = vec![option_for(c)];
+            ctx.misses = 0;
+            let text = match env.lang {
+                Lang::En => format!("Is your question about \"{}\"? Answer yes or no.", c.title),
+                Lang::Nl => match env.tone {
+                    Tone::U => format!("Bedoelt u \"{}\"? Antwoord met ja of nee.", c.title),
+                    Tone::Je => format!("Bedoel je \"{}\"? Antwoord met ja of nee.", c.title),
+                },
+            };
+            let opts = ctx.options.clone();
+            let mut out = reply(ctx, text, Action::Clarify, Some(c.intent.clone()), c.confidence, None);
+            out.reply.options = opts;
+            return out;
+        }
+        let opts: Vec<ReplyOption> = options.iter().map(|c| option_for(c)).collect();
+        let mut text = env.text(&texts::CLARIFY);
+        for (i, c) in options.iter().enumerate() {
+            text.push_str(&format!("\n{}. {}", i + 1, c.title));
+        }
+        ctx.options = opts.clone();
+        ctx.misses = 0;
+        let mut out = reply(ctx, text, Action::Clarify, Some(top_intent.to_string()), best, None);
+        out.reply.options = opts;
+        return out;
+    }
+    let text = if intent_action == Some(Action::Fallback) {
+        env.text(&texts::FALLBACK)
+    } else {
+        env.text(&texts::NOT_UNDERSTOOD)
+    };
+    miss(env, ctx, text, Some(top_intent).filter(|s| !s.is_empty()), top_p)
+}
+
+/// The best candidate when it is confidently the answer: confident itself, its intent
+/// plausible, and clearly ahead of the runner-up.
+fn confident_answer<'u>(u: &'u Understanding, env: &Env<'_>) -> Option<&'u Candidate> {
+    let mut answerable = u
+        .candidates
+        .iter()
+        .filter(|c| env.kb.intent(&c.intent).map(|i| i.action) == Some(Action::Answer));
+    let best = answerable.next()?;
+    let runner_up = answerable.next().map(|c| c.confidence).unwrap_or(0.0);
+    (best.confidence >= env.cfg.answer_threshold
+        && u.probability_of(&best.intent) >= env.cfg.clarify_threshold
+        && best.confidence - runner_up >= env.cfg.clarify_margin)
+        .then_some(best)
+}
+
+fn option_for(c: &Candidate) -> ReplyOption {
+    let short = shorten(&c.title, OPTION_TITLE_MAX);
+    ReplyOption {
+        id: c.faq_id.clone(),
+        description: if short != c.title {
+            shorten(&c.title, OPTION_DESCRIPTION_MAX)
+        } else {
+            String::new()
+        },
+        title: short,
+    }
+}
+
+/// Which offered option a message picks: a button id, its number, or its title.
+fn pick<'o>(turn: &Turn<'_>, options: &'o [ReplyOption]) -> Option<&'o ReplyOption> {
+    if let Some(id) = turn.button_id {
+        return options.iter().find(|o| o.id == id);
+    }
+    let t = turn.text.trim().trim_end_matches(['.', ')', '!']).to_lowercase();
+    if let Ok(n) = t.parse::<usize>() {
+        return options.get(n.checked_sub(1)?);
+    }
+    if lang::yes_no(&t) == Some(true) {
+        return options.first();
+    }
+    let words = |s: &str| s.to_lowercase();
+    options
+        .iter()
+        .find(|o| words(&o.title) == t || words(&o.description) == t || (t.len() >= 4 && words(&o.title).contains(&t)))
+}
+
+fn answer_text(env: &Env<'_>, entry: &crate::knowledge::Entry) -> String {
+    match (env.lang, &entry.answer_en) {
+        (Lang::En, Some(en)) => en.trim().to_string(),
+        (Lang::En, None) => format!("{}{}", env.text(&texts::ANSWER_ONLY_DUTCH), entry.answer),
+        (Lang::Nl, _) => entry.answer.clone(),
+    }
+}
+
+fn answer(env: &Env<'_>, ctx: &mut Context, faq_id: String, confidence: f32, prefix: Option<String>) -> Outcome {
+    let entry = env.kb.entry(&faq_id).expect("answers come from the knowledge base");
+    let text = format!("{}{}", prefix.unwrap_or_default(), answer_text(env, entry));
+    ctx.last_intent = Some(entry.intent.clone());
+    ctx.last_faq = Some(faq_id.clone());
+    reply(ctx, text, Action::Answer, Some(entry.intent.clone()), confidence, Some(faq_id))
+}
+
+fn miss(env: &Env<'_>, ctx: &mut Context, text: String, intent: Option<&str>, confidence: f32) -> Outcome {
+    ctx.misses += 1;
+    if ctx.misses >= env.cfg.misses_before_handoff {
+        ctx.misses = 0;
+        let dept = ctx
+            .last_intent
+            .as_deref()
+            .map(|i| env.kb.department_for_intent(i).to_string())
+            .unwrap_or_else(|| crate::knowledge::DEFAULT_DEPARTMENT.to_string());
+        return handoff(env, ctx, env.text(&texts::HANDOFF_AFTER_MISSES), &dept, "misses", intent.map(|i| (i, confidence)));
+    }
+    let action = if intent.is_some_and(|i| env.kb.intent(i).map(|x| x.action) == Some(Action::Fallback)) {
+        Action::Fallback
+    } else {
+        Action::Fallback
+    };
+    reply(ctx, text, action, intent.map(str::to_string), confidence, None)
+}
+
+fn handoff(
+    env: &Env<'_>,
+    ctx: &mut Context,
+    prefix: String,
+    department: &str,
+    reason: &str,
+    intent: Option<(&str, f32)>,
+) -> Outcome {
+    let settings = &env.kb.settings;
+    let dept_name = settings
+        .department(department)
+        .map(|d| d.name.clone())
+        .unwrap_or_else(|| department.to_string());
+    let body = if reason == "urgent" {
+        String::new()
+    } else if settings.hours.is_open(env.now) {
+        env.text(&texts::HANDOFF_OPEN)
+            .replace("{department}", &dept_name)
+            .replace("{minutes}", &settings.response_time_minutes.to_string())
+    } else {
+        let when = settings.hours.describe_next_opening(env.now, env.lang);
+        let reason_text = match settings.hours.closed_reason(env.now) {
+            Some(hours::ClosedReason::Holiday(h)) => match env.lang {
+                Lang::Nl => format!(" vanwege {}", h.dutch_name()),
+                Lang::En => format!(" for {}", h.english_name()),
+            },
+            _ => String::new(),
+        };
+        env.text(&texts::HANDOFF_CLOSED)
+            .replace("{department}", &dept_name)
+            .replace("{when}", &when)
+            .replace("{reason}", &reason_text)
+    };
+    let (intent, confidence) = intent.map(|(i, p)| (Some(i.to_string()), p)).unwrap_or((None, 1.0));
+    let mut out = reply(ctx, format!("{prefix}{body}"), Action::Handoff, intent, confidence, None);
+    out.handoff = Some(HandoffRequest {
+        department: department.to_string(),
+        reason: reason.to_string(),
+    });
+    out
+}
+
+fn reply(
+    _ctx: &mut Context,
+    text: String,
+    action: Action,
+    intent: Option<String>,
+    confidence: f32,
+    faq_id: Option<String>,
+) -> Outcome {
+    Outcome {
+        reply: Reply {
+            text,
+            options: Vec::new(),
+            action,
+            intent,
+            confidence: confidence.clamp(0.0, 1.0),
+            faq_id,
+        },
+        context: Context::default(),
+        handoff: None,
+    }
+}
+
+/// A department the citizen names ("ik wil iemand van belastingen spreken").
+fn named_department(text: &str, kb: &KnowledgeBase) -> Option<String> {
+    let t = text.to_lowercase();
+    kb.settings
+        .departments
+        .iter()
+        .find(|d| {
+            d.id != crate::knowledge::DEFAULT_DEPARTMENT
+                && (t.contains(&d.name.to_lowercase()) || t.contains(&d.id.replace('_', " ")))
+        })
+        .map(|d| d.id.clone())
+}
+
+fn is_urgent(text: &str) -> bool {
+    const SIGNS: &[&str] = &[
+        "zelfmoord", "suicide", "suïcide", "einde aan mijn leven", "niet meer leven", "wil dood",
+        "huiselijk geweld", "mishandeld", "mishandelt", "slaat mij", "slaat me", "kill myself",
+        "end my life", "domestic violence",
+    ];
+    let t = text.to_lowercase();
+    SIGNS.iter().any(|s| t.contains(s))
+}
+
+/// Cuts `s` to at most `max` characters at a word boundary, with an ellipsis.
+pub fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let cut: String = s.chars().take(max - 1).collect();
+    let cut = match cut.rfind(' ') {
+        Some(i) if i > max / 2 => cut[..i].to_string(),
+        _ => cut,
+    };
+    format!("{}…", cut.trim_end_matches([' ', ',', ':', '-']))
+}
+
+/// Every reply fits one WhatsApp message.
+fn fit_whatsapp(text: &str) -> String {
+    if text.chars().count() <= WHATSAPP_MAX_CHARS {
+        return text.to_string();
+    }
+    shorten(text, WHATSAPP_MAX_CHARS)
+}
+
+#[cfg(test)]
+mod tests;

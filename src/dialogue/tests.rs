@@ -1,0 +1,275 @@
+//! Table-driven tests of the decision core with a fixed clock and hand-made understandings
+//! (no model, server or database), on the fixture knowledge base in tests/fixtures.
+
+use chrono::{DateTime, Utc};
+
+use super::*;
+use crate::understand::ScoredIntent;
+
+fn kb() -> KnowledgeBase {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    crate::knowledge::load(
+        &root.join("kb"),
+        &root.join("intents"),
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+    )
+    .into_result()
+    .expect("fixture knowledge base loads")
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+/// An understanding with the given intent probabilities and entry confidences.
+fn u(kb: &KnowledgeBase, intents: &[(&str, f32)], cands: &[(&str, f32)]) -> Understanding {
+    Understanding {
+        intents: intents
+            .iter()
+            .map(|(i, p)| ScoredIntent { intent: i.to_string(), probability: *p })
+            .collect(),
+        candidates: cands
+            .iter()
+            .map(|(id, c)| {
+                let e = kb.entry(id).unwrap_or_else(|| panic!("fixture entry {id}"));
+                Candidate {
+                    entry: 0,
+                    faq_id: id.to_string(),
+                    title: e.title.clone(),
+                    intent: e.intent.clone(),
+                    confidence: *c,
+                    bm25: 1.0,
+                    cosine: 0.9,
+                }
+            })
+            .collect(),
+    }
+}
+
+struct Step<'a> {
+    text: &'a str,
+    pii: &'a [PiiKind],
+    u: Understanding,
+    within: Option<Understanding>,
+    button: Option<&'a str>,
+}
+
+fn step<'a>(text: &'a str, u: Understanding) -> Step<'a> {
+    Step { text, pii: &[], u, within: None, button: None }
+}
+
+fn run(kb: &KnowledgeBase, ctx: &Context, s: &Step<'_>, now: DateTime<Utc>) -> Outcome {
+    let turn = Turn {
+        text: s.text,
+        pii: s.pii,
+        understanding: &s.u,
+        within_context: s.within.as_ref(),
+        greeted: false,
+        button_id: s.button,
+    };
+    decide(&turn, ctx, kb, &DialogueConfig::default(), now)
+}
+
+const MONDAY_10: &str = "2026-11-23T10:00:00+01:00";
+
+#[test]
+fn answers_when_confident() {
+    let kb = kb();
+    let s = step("wat kost een paspoort?", u(&kb, &[("paspoort", 0.95)], &[("paspoort-kosten", 0.85), ("paspoort-aanvragen", 0.1)]));
+    let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
+    assert_eq!(o.reply.action, Action::Answer);
+    assert_eq!(o.reply.faq_id.as_deref(), Some("paspoort-kosten"));
+    assert!(o.reply.text.contains("€ 84,00"));
+    assert_eq!(o.context.last_intent.as_deref(), Some("paspoort"));
+}
+
+#[test]
+fn clarifies_when_close_and_every_kind_of_pick_works() {
+    let kb = kb();
+    let s = step("wat kost het", u(&kb, &[("paspoort", 0.5), ("identiteitskaart", 0.45)], &[("paspoort-kosten", 0.42), ("identiteitskaart-kosten", 0.40), ("paspoort-aanvragen", 0.1)]));
+    let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
+    assert_eq!(o.reply.action, Action::Clarify);
+    assert!(o.reply.options.len() >= 2 && o.reply.options.len() <= MAX_OPTIONS);
+    assert!(o.reply.options.iter().all(|x| x.title.chars().count() <= OPTION_TITLE_MAX));
+    assert!(o.reply.text.contains("1. Kosten paspoort"));
+    let ctx = o.context;
+
+    let empty = Understanding::default();
+    for (text, button, expected) in [
+        ("2", None, "identiteitskaart-kosten"),
+        ("1.", None, "paspoort-kosten"),
+        ("Kosten ID-kaart", None, "identiteitskaart-kosten"),
+        ("", Some("identiteitskaart-kosten"), "identiteitskaart-kosten"),
+        ("ja", None, "paspoort-kosten"),
+    ] {
+        let s = Step { text, pii: &[], u: empty.clone(), within: None, button };
+        let o = run(&kb, &ctx, &s, at("2026-11-23T10:01:00+01:00"));
+        assert_eq!(o.reply.action, Action::Answer, "pick {text:?} {button:?}");
+        assert_eq!(o.reply.faq_id.as_deref(), Some(expected), "pick {text:?}");
+        assert_eq!(o.reply.confidence, 1.0);
+        assert!(o.context.options.is_empty());
+    }
+    let s = step("nee", empty.clone());
+    let o = run(&kb, &ctx, &s, at("2026-11-23T10:01:00+01:00"));
+    assert_eq!(o.reply.action, Action::Clarify);
+    assert!(o.reply.text.contains("andere woorden"));
+}
+
+#[test]
+fn follow_up_stays_on_the_topic() {
+    let kb = kb();
+    let first = step("paspoort aanvragen", u(&kb, &[("paspoort", 0.9)], &[("paspoort-aanvragen", 0.8)]));
+    let o = run(&kb, &Context::default(), &first, at(MONDAY_10));
+    assert_eq!(o.reply.faq_id.as_deref(), Some("paspoort-aanvragen"));
+    let ctx = o.context;
+    for (text, within, expected) in [
+        ("en wat kost dat?", vec![("paspoort-kosten", 0.7), ("paspoort-aanvragen", 0.2)], "paspoort-kosten"),
+        ("en voor mijn kinderen?", vec![("paspoort-kind", 0.6), ("paspoort-kosten", 0.3)], "paspoort-kind"),
+    ] {
+        let mut s = step(text, u(&kb, &[("identiteitskaart", 0.3), ("paspoort", 0.25)], &[("identiteitskaart-kosten", 0.4), ("paspoort-kosten", 0.35)]));
+        s.within = Some(u(&kb, &[("paspoort", 0.25)], &within));
+        let o = run(&kb, &ctx, &s, at("2026-11-23T10:02:00+01:00"));
+        assert_eq!(o.reply.action, Action::Answer, "{text}");
+        assert_eq!(o.reply.faq_id.as_deref(), Some(expected), "{text}");
+    }
+    // After the idle time the context is gone: no follow-up, so a clarifying question.
+    let mut s = step("en wat kost dat?", u(&kb, &[("identiteitskaart", 0.3), ("paspoort", 0.25)], &[("identiteitskaart-kosten", 0.4), ("paspoort-kosten", 0.35)]));
+    s.within = Some(u(&kb, &[("paspoort", 0.25)], &[("paspoort-kosten", 0.7)]));
+    let o = run(&kb, &ctx, &s, at("2026-11-23T12:00:00+01:00"));
+    assert_eq!(o.reply.action, Action::Clarify);
+}
+
+#[test]
+fn two_misses_in_a_row_go_to_a_person() {
+    let kb = kb();
+    let s = step("xyzzy plugh", u(&kb, &[("grofvuil", 0.1)], &[("grofvuil-ophalen", 0.05)]));
+    let o1 = run(&kb, &Context::default(), &s, at(MONDAY_10));
+    assert_eq!(o1.reply.action, Action::Fallback);
+    assert!(o1.handoff.is_none());
+    let o2 = run(&kb, &o1.context, &s, at("2026-11-23T10:01:00+01:00"));
+    assert_eq!(o2.reply.action, Action::Handoff);
+    assert_eq!(o2.handoff.as_ref().unwrap().reason, "misses");
+    assert!(o2.reply.text.contains("binnen 60 minuten"), "{}", o2.reply.text);
+}
+
+#[test]
+fn out_of_scope_says_what_loket_can_do() {
+    let kb = kb();
+    let s = step("wordt het morgen mooi weer?", u(&kb, &[("buiten_scope", 0.9)], &[("grofvuil-ophalen", 0.3)]));
+    let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
+    assert_eq!(o.reply.action, Action::Fallback);
+    assert!(o.reply.text.contains("paspoort"), "{}", o.reply.text);
+}
+
+#[test]
+fn handoff_texts_follow_office_hours_and_holidays() {
+    let kb = kb();
+    let cases = [
+        // (now, expected fragment)
+        (MONDAY_10, "binnen 60 minuten"),
+        ("2026-11-28T11:00:00+01:00", "maandag vanaf 9:00"), // Saturday
+        ("2026-11-27T14:00:00+01:00", "maandag vanaf 9:00"), // Friday after 13:00
+        ("2026-11-23T07:30:00+01:00", "vandaag vanaf 9:00"),
+        ("2025-04-26T11:00:00+02:00", "vanwege Koningsdag"), // 27 April 2025 is a Sunday
+        ("2025-04-26T11:00:00+02:00", "maandag vanaf 9:00"),
+        ("2025-04-21T10:00:00+02:00", "vanwege Tweede Paasdag"),
+        ("2025-04-21T10:00:00+02:00", "dinsdag vanaf 9:00"),
+        ("2026-04-06T10:00:00+02:00", "vanwege Tweede Paasdag"),
+        ("2027-03-29T10:00:00+02:00", "vanwege Tweede Paasdag"),
+        ("2027-03-29T10:00:00+02:00", "dinsdag vanaf 9:00"),
+        ("2026-12-24T21:00:00+01:00", "maandag vanaf 9:00"), // both Christmas days skipped
+    ];
+    for (now, fragment) in cases {
+        let s = step("ik wil een medewerker spreken", u(&kb, &[("medewerker", 0.95)], &[("medewerker-spreken", 0.9)]));
+        let o = run(&kb, &Context::default(), &s, at(now));
+        assert_eq!(o.reply.action, Action::Handoff, "{now}");
+        assert!(o.reply.text.contains(fragment), "{now}: {:?} lacks {fragment:?}", o.reply.text);
+        assert_eq!(o.handoff.as_ref().unwrap().department, "kcc");
+    }
+}
+
+#[test]
+fn complaints_and_named_departments_are_routed() {
+    let kb = kb();
+    let s = step("ik wil een klacht indienen over een medewerker", u(&kb, &[("klacht", 0.9)], &[("klacht-indienen", 0.9)]));
+    let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
+    assert_eq!(o.reply.action, Action::Handoff);
+    assert!(o.reply.text.starts_with("Vervelend"));
+    let s = step("mag ik iemand van belastingen spreken", u(&kb, &[("medewerker", 0.9)], &[]));
+    let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
+    assert_eq!(o.handoff.unwrap().department, "belastingen");
+    assert!(o.reply.text.contains("Belastingen"));
+}
+
+#[test]
+fn personal_data_is_redirected_and_the_question_still_answered() {
+    let kb = kb();
+    let mut s = step("mijn bsn is [BSN], wat kost een paspoort?", u(&kb, &[("paspoort", 0.9)], &[("paspoort-kosten", 0.85)]));
+    s.pii = &[PiiKind::Bsn];
+    let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
+    assert_eq!(o.reply.action, Action::PrivacyRedirect);
+    assert!(o.reply.text.contains("https://www.voorbeeld.example/mijn-loket"));
+    assert!(o.reply.text.contains("€ 84,00"), "{}", o.reply.text);
+    assert_eq!(o.reply.faq_id.as_deref(), Some("paspoort-kosten"));
+    // Asking about one's own data is redirected too.
+    let s = step("wat is mijn bsn", u(&kb, &[("privacy_gegevens", 0.8)], &[]));
+    let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
+    assert_eq!(o.reply.action, Action::PrivacyRedirect);
+    assert!(o.reply.text.contains("DigiD"));
+}
+
+#[test]
+fn smalltalk_and_greetings_with_a_question() {
+    let kb = kb();
+    let o = run(&kb, &Context::default(), &step("hallo", u(&kb, &[("begroeting", 0.95)], &[])), at(MONDAY_10));
+    assert_eq!(o.reply.action, Action::Smalltalk);
+    assert!(o.reply.text.contains("Gemeente Voorbeeld"));
+    let o = run(&kb, &Context::default(), &step("dank je wel!", u(&kb, &[("bedankt", 0.95)], &[])), at(MONDAY_10));
+    assert_eq!(o.reply.action, Action::Smalltalk);
+    let u1 = u(&kb, &[("paspoort", 0.95)], &[("paspoort-kosten", 0.9)]);
+    let turn = Turn { text: "Hallo, wat kost een paspoort?", pii: &[], understanding: &u1, within_context: None, greeted: true, button_id: None };
+    let o = decide(&turn, &Context::default(), &kb, &DialogueConfig::default(), at(MONDAY_10));
+    assert_eq!(o.reply.action, Action::Answer);
+    assert!(o.reply.text.starts_with("Goedendag!"));
+}
+
+#[test]
+fn english_messages_get_english_replies() {
+    let kb = kb();
+    let o = run(&kb, &Context::default(), &step("how much does a passport cost?", u(&kb, &[("paspoort", 0.9)], &[("paspoort-kosten", 0.9)])), at(MONDAY_10));
+    assert_eq!(o.reply.action, Action::Answer);
+    assert!(o.reply.text.contains("84.00"), "{}", o.reply.text);
+    let o = run(&kb, &Context::default(), &step("I want to talk to a person", u(&kb, &[("medewerker", 0.9)], &[])), at("2026-11-28T11:00:00+01:00"));
+    assert!(o.reply.text.contains("on Monday from 9:00"), "{}", o.reply.text);
+}
+
+#[test]
+fn the_chosen_form_of_address_is_used_in_fixed_texts() {
+    let mut kb = kb();
+    kb.settings.tone = Tone::Je;
+    let o = run(&kb, &Context::default(), &step("iemand spreken", u(&kb, &[("medewerker", 0.9)], &[])), at(MONDAY_10));
+    assert!(o.reply.text.contains(" je "), "{}", o.reply.text);
+    assert!(!o.reply.text.contains(" u "), "{}", o.reply.text);
+    for t in [&texts::GREETING, &texts::CLARIFY, &texts::FALLBACK, &texts::PRIVACY, &texts::HANDOFF_CLOSED, &texts::THANKS, &texts::NOT_UNDERSTOOD, &texts::MEDIA] {
+        let re = regex::Regex::new(r"\b(u|uw)\b").unwrap();
+        assert!(!re.is_match(t.je), "{}", t.je);
+        let re = regex::Regex::new(r"\b(je|jij|jouw)\b").unwrap();
+        assert!(!re.is_match(t.u), "{}", t.u);
+    }
+}
+
+#[test]
+fn replies_fit_whatsapp() {
+    assert!(fit_whatsapp(&"a ".repeat(3000)).chars().count() <= WHATSAPP_MAX_CHARS);
+    let s = shorten("Verhuizing doorgeven binnen Voorbeeld", OPTION_TITLE_MAX);
+    assert!(s.chars().count() <= OPTION_TITLE_MAX, "{s}");
+    assert!(s.ends_with('…'));
+}
+
+#[test]
+fn urgent_messages_go_to_a_person_with_help_numbers() {
+    let kb = kb();
+    let o = run(&kb, &Context::default(), &step("ik wil niet meer leven", u(&kb, &[("buiten_scope", 0.6)], &[])), at("2026-11-28T23:00:00+01:00"));
+    assert_eq!(o.reply.action, Action::Handoff);
+    assert!(o.reply.text.contains("113"));
+}

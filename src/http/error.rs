@@ -1,0 +1,94 @@
+//! The one error shape every endpoint answers with:
+//! `{"error": {"code": "...", "message": "..."}, "request_id": "..."}`.
+//! Each variant documents its status; details of 5xx errors are logged, never returned.
+
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::classifier::WorkerError;
+use crate::engine::EngineError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body is not valid JSON or has the wrong shape.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 404: no such route.
+    #[error("no such endpoint; see /openapi.json")]
+    NotFound,
+    /// 413: the body is larger than `server.body_limit_bytes`.
+    #[error("the request body is too large (at most {0} bytes)")]
+    TooLarge(usize),
+    /// 415: the body is not `application/json`.
+    #[error("send the body as JSON with `content-type: application/json`")]
+    UnsupportedMediaType,
+    /// 422: valid JSON with an invalid value (e.g. empty text).
+    #[error("{0}")]
+    Invalid(String),
+    /// 429: the classifier queue is full; retry shortly.
+    #[error("Loket is busy; try again in a moment")]
+    Overloaded,
+    /// 503: a dependency (database, classifier) is unavailable.
+    #[error("the service is temporarily unavailable")]
+    Unavailable(String),
+    /// 500: anything else; the detail goes to the log only.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+            ApiError::Overloaded => (StatusCode::TOO_MANY_REQUESTS, "overloaded"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    pub fn from_json_rejection(r: JsonRejection, limit: usize) -> ApiError {
+        match r {
+            JsonRejection::JsonDataError(e) => ApiError::BadRequest(format!("the JSON does not match the request shape: {}", e.body_text())),
+            JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest(format!("the body is not valid JSON: {}", e.body_text())),
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(limit),
+            other => ApiError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Classifier(WorkerError::Overloaded) => ApiError::Overloaded,
+            EngineError::Classifier(e) => ApiError::Unavailable(e.to_string()),
+            EngineError::Store(StoreError::Unavailable(e)) => ApiError::Unavailable(e),
+            EngineError::Store(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        match &self {
+            ApiError::Internal(detail) | ApiError::Unavailable(detail) => {
+                tracing::error!(code, detail = %detail, "request failed")
+            }
+            _ => tracing::debug!(code, "request rejected"),
+        }
+        let mut resp = (status, Json(json!({"error": {"code": code, "message": self.to_string()}}))).into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            resp.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("1"));
+        }
+        resp
+    }
+}

@@ -1,0 +1,28 @@
+//! `GET /healthz` (the process answers) and `GET /readyz` (it can serve: content loaded,
+//! database reachable, classifier running).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::AppState;
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let snap = state.engine.snapshot();
+    let db = state.engine.store.ping().await;
+    let body = json!({
+        "status": if db.is_ok() { "ready" } else { "not_ready" },
+        "database": if db.is_ok() { "ok" } else { "unavailable" },
+        "entries": snap.kb.entries.len(),
+        "intents": snap.kb.intents.len(),
+        "classifier_queue": state.engine.worker.queue_depth(),
+        "municipality": snap.kb.settings.name,
+    });
+    let status = if db.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body))
+}

@@ -1,0 +1,58 @@
+//! The HTTP API (axum): one file per resource, one error type ([`error::ApiError`]), and the
+//! layers every request passes: a request id, tracing, a body limit and a timeout.
+
+pub mod error;
+pub mod health;
+pub mod messages;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::engine::Engine;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+}
+
+const REQUEST_ID: &str = "x-request-id";
+
+pub fn router(state: AppState) -> Router {
+    let cfg = &state.engine.config.server;
+    let limit = cfg.body_limit_bytes;
+    let timeout = Duration::from_secs(cfg.request_timeout_secs);
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    Router::new()
+        .route("/v1/messages", post(messages::post_message))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                // The path only: query strings may carry tokens.
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn not_found() -> error::ApiError {
+    error::ApiError::NotFound
+}

@@ -1,0 +1,154 @@
+//! Intents: what a citizen wants, one YAML file each under `intents/`, with the action it
+//! leads to, the department that owns it and example utterances to train the classifier on.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::diagnostic::{line_of_key, Diagnostic, Problem};
+
+/// What Loket does with a message. Intents lead to one of these; the dialogue adds `clarify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Answer,
+    Clarify,
+    Handoff,
+    PrivacyRedirect,
+    Smalltalk,
+    Fallback,
+}
+
+impl Action {
+    pub const ALL: [Action; 6] = [
+        Action::Answer,
+        Action::Clarify,
+        Action::Handoff,
+        Action::PrivacyRedirect,
+        Action::Smalltalk,
+        Action::Fallback,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Answer => "answer",
+            Action::Clarify => "clarify",
+            Action::Handoff => "handoff",
+            Action::PrivacyRedirect => "privacy_redirect",
+            Action::Smalltalk => "smalltalk",
+            Action::Fallback => "fallback",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Action {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Action::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("unknown action {s:?}"))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Intent {
+    pub id: String,
+    pub description: String,
+    pub action: Action,
+    pub department: String,
+    pub examples: Vec<String>,
+    #[serde(skip)]
+    pub source: PathBuf,
+    #[serde(skip)]
+    pub examples_line: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IntentFile {
+    id: String,
+    #[serde(default)]
+    description: String,
+    action: String,
+    department: String,
+    examples: Vec<String>,
+}
+
+/// The fewest examples an intent needs for the classifier to learn it reliably.
+pub const MIN_EXAMPLES: usize = 20;
+
+pub fn parse_intent(path: &Path, text: &str) -> Result<Intent, Vec<Diagnostic>> {
+    let file: IntentFile = serde_yaml::from_str(text).map_err(|e| {
+        let line = e.location().map(|l| l.line()).unwrap_or(1);
+        let msg = e.to_string();
+        let (problem, hint) = if msg.contains("missing field") {
+            (
+                Problem::MissingField,
+                "every intent file needs id, action, department and examples",
+            )
+        } else if msg.contains("unknown field") {
+            (
+                Problem::UnknownField,
+                "known fields: id, description, action, department, examples",
+            )
+        } else {
+            (
+                Problem::Syntax,
+                "check the indentation; quote examples that contain `: ` or start with a special character",
+            )
+        };
+        vec![Diagnostic::error(problem, path, line, format!("invalid intent file: {msg}"), hint)]
+    })?;
+    let mut diags = Vec::new();
+    let line = |key: &str| line_of_key(text, key).unwrap_or(1);
+    let action = match file.action.parse::<Action>() {
+        Ok(Action::Clarify) | Err(_) => {
+            diags.push(Diagnostic::error(
+                Problem::InvalidValue,
+                path,
+                line("action"),
+                format!("unknown action {:?}", file.action),
+                "use one of: answer, handoff, privacy_redirect, smalltalk, fallback",
+            ));
+            Action::Fallback
+        }
+        Ok(a) => a,
+    };
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    if stem != file.id {
+        diags.push(Diagnostic::error(
+            Problem::InvalidValue,
+            path,
+            line("id"),
+            format!("id `{}` differs from the file name `{stem}.yaml`", file.id),
+            format!("rename the file to `{}.yaml` or change the id", file.id),
+        ));
+    }
+    let examples: Vec<String> = file
+        .examples
+        .into_iter()
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty())
+        .collect();
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    Ok(Intent {
+        id: file.id,
+        description: file.description,
+        action,
+        department: file.department,
+        examples,
+        source: path.to_path_buf(),
+        examples_line: line("examples"),
+    })
+}

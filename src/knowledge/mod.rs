@@ -1,0 +1,383 @@
+//! The knowledge base: the municipality's settings, its FAQ entries and the intents, loaded
+//! from plain files into one immutable [`KnowledgeBase`] snapshot. Every problem is reported
+//! as a [`Diagnostic`] naming the file and line, so content editors can fix it themselves.
+//!
+//! Layout of a knowledge base directory:
+//! - `municipality.toml`: the settings;
+//! - `entries/*.md`: one FAQ entry per file (YAML front matter + Markdown answer);
+//! - `tests.yaml` (optional): the editors' regression questions.
+//!
+//! Intents live in their own directory (`intents/*.yaml`).
+
+pub mod diagnostic;
+pub mod entry;
+pub mod intent;
+pub mod settings;
+pub mod upl;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use chrono::NaiveDate;
+use regex::Regex;
+
+pub use diagnostic::{Diagnostic, Problem, Severity};
+pub use entry::{Entry, WHATSAPP_MAX_CHARS};
+pub use intent::{Action, Intent};
+pub use settings::{Department, Settings, Tone, DEFAULT_DEPARTMENT};
+
+/// An immutable, validated snapshot of the content Loket answers from.
+#[derive(Debug, Clone)]
+pub struct KnowledgeBase {
+    pub settings: Settings,
+    pub entries: Vec<Entry>,
+    pub intents: Vec<Intent>,
+    entry_index: HashMap<String, usize>,
+    intent_index: HashMap<String, usize>,
+    pub root: PathBuf,
+}
+
+impl KnowledgeBase {
+    pub fn entry(&self, id: &str) -> Option<&Entry> {
+        self.entry_index.get(id).map(|&i| &self.entries[i])
+    }
+
+    pub fn intent(&self, id: &str) -> Option<&Intent> {
+        self.intent_index.get(id).map(|&i| &self.intents[i])
+    }
+
+    pub fn entries_for_intent<'a>(&'a self, intent: &'a str) -> impl Iterator<Item = &'a Entry> {
+        self.entries.iter().filter(move |e| e.intent == intent)
+    }
+
+    /// The department that owns an intent, or the default one.
+    pub fn department_for_intent(&self, intent: &str) -> &str {
+        self.intent(intent)
+            .map(|i| i.department.as_str())
+            .unwrap_or(DEFAULT_DEPARTMENT)
+    }
+}
+
+/// The outcome of loading: the snapshot when nothing blocks serving, and every diagnostic.
+#[derive(Debug)]
+pub struct Loaded {
+    pub kb: Option<KnowledgeBase>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.is_error())
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.errors().next().is_some()
+    }
+
+    /// The snapshot, or the blocking diagnostics rendered as one message.
+    pub fn into_result(self) -> Result<KnowledgeBase, String> {
+        match self.kb {
+            Some(kb) => Ok(kb),
+            None => Err(self
+                .diagnostics
+                .iter()
+                .filter(|d| d.blocks_serving())
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")),
+        }
+    }
+}
+
+/// Loads and checks the knowledge base in `kb_dir` and the intents in `intents_dir`, as of
+/// `today` (entries past their `valid_until` are reported and left out).
+pub fn load(kb_dir: &Path, intents_dir: &Path, today: NaiveDate) -> Loaded {
+    let mut diags = Vec::new();
+
+    let settings_path = kb_dir.join("municipality.toml");
+    let settings = match std::fs::read_to_string(&settings_path) {
+        Ok(text) => match settings::parse_settings(&settings_path, &text) {
+            Ok(s) => Some(s),
+            Err(d) => {
+                diags.extend(d);
+                None
+            }
+        },
+        Err(e) => {
+            diags.push(io_error(&settings_path, &e, "create municipality.toml with the municipality's name, tone, secure_channel_url and departments"));
+            None
+        }
+    };
+
+    let intents = load_intents(intents_dir, &mut diags);
+    let (entries, texts) = load_entries(&kb_dir.join("entries"), &mut diags);
+
+    if let Some(settings) = &settings {
+        cross_check(settings, &intents, &entries, &texts, today, &mut diags);
+    }
+    diags.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+
+    let kb = match settings {
+        Some(settings) if !diags.iter().any(|d| d.blocks_serving()) => {
+            let entries: Vec<Entry> = entries
+                .into_iter()
+                .filter(|e| e.valid_until.is_none_or(|u| today <= u))
+                .collect();
+            let entry_index = entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.id.clone(), i))
+                .collect();
+            let intent_index = intents
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.id.clone(), i))
+                .collect();
+            Some(KnowledgeBase {
+                settings,
+                entries,
+                intents,
+                entry_index,
+                intent_index,
+                root: kb_dir.to_path_buf(),
+            })
+        }
+        _ => None,
+    };
+    Loaded {
+        kb,
+        diagnostics: diags,
+    }
+}
+
+fn io_error(path: &Path, e: &std::io::Error, hint: &str) -> Diagnostic {
+    Diagnostic::error(
+        Problem::Io,
+        path,
+        1,
+        format!("cannot read: {e}"),
+        hint.to_string(),
+    )
+}
+
+fn sorted_files(dir: &Path, ext: &str, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let read = match std::fs::read_dir(dir) {
+        Ok(r) => r,
+        Err(e) => {
+            diags.push(io_error(dir, &e, "check that the directory exists"));
+            return Vec::new();
+        }
+    };
+    let mut files: Vec<PathBuf> = read
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().and_then(|x| x.to_str()) == Some(ext))
+        .collect();
+    files.sort();
+    files
+}
+
+fn load_intents(dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<Intent> {
+    let mut out: Vec<Intent> = Vec::new();
+    for path in sorted_files(dir, "yaml", diags) {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => match intent::parse_intent(&path, &text) {
+                Ok(i) => out.push(i),
+                Err(d) => diags.extend(d),
+            },
+            Err(e) => diags.push(io_error(&path, &e, "check the file's permissions")),
+        }
+    }
+    out
+}
+
+fn load_entries(dir: &Path, diags: &mut Vec<Diagnostic>) -> (Vec<Entry>, HashMap<String, String>) {
+    let mut out = Vec::new();
+    let mut texts = HashMap::new();
+    for path in sorted_files(dir, "md", diags) {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => match entry::parse_entry(&path, &text) {
+                Ok(e) => {
+                    texts.insert(e.id.clone(), text);
+                    out.push(e);
+                }
+                Err(d) => diags.extend(d),
+            },
+            Err(e) => diags.push(io_error(&path, &e, "save the file as UTF-8 text")),
+        }
+    }
+    (out, texts)
+}
+
+static INFORMAL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(je|jij|jou|jouw|jullie)\b").unwrap());
+static FORMAL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b(u|uw)\b").unwrap());
+
+fn cross_check(
+    settings: &Settings,
+    intents: &[Intent],
+    entries: &[Entry],
+    texts: &HashMap<String, String>,
+    today: NaiveDate,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let departments: HashSet<&str> = settings.departments.iter().map(|d| d.id.as_str()).collect();
+    let dept_list = settings
+        .departments
+        .iter()
+        .map(|d| d.id.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let intent_ids: HashSet<&str> = intents.iter().map(|i| i.id.as_str()).collect();
+    let mut intent_list: Vec<&str> = intent_ids.iter().copied().collect();
+    intent_list.sort();
+
+    // Intents: departments, enough examples, no example claimed by two intents.
+    let mut seen_examples: HashMap<String, &str> = HashMap::new();
+    for i in intents {
+        if !departments.contains(i.department.as_str()) {
+            diags.push(Diagnostic::error(
+                Problem::UnknownDepartment,
+                &i.source,
+                diagnostic::line_of_key(&std::fs::read_to_string(&i.source).unwrap_or_default(), "department").unwrap_or(1),
+                format!("unknown department `{}`", i.department),
+                format!("use one of: {dept_list} (defined in municipality.toml)"),
+            ));
+        }
+        if i.examples.len() < intent::MIN_EXAMPLES {
+            diags.push(Diagnostic::warning(
+                Problem::Coverage,
+                &i.source,
+                i.examples_line,
+                format!(
+                    "only {} examples; the classifier needs at least {} varied ones",
+                    i.examples.len(),
+                    intent::MIN_EXAMPLES
+                ),
+                "add examples the way citizens write: short, long, informal, with typos",
+            ));
+        }
+        for ex in &i.examples {
+            let key = ex.to_lowercase();
+            match seen_examples.get(&key) {
+                Some(other) if *other != i.id => diags.push(Diagnostic::error(
+                    Problem::DuplicateId,
+                    &i.source,
+                    i.examples_line,
+                    format!("example {ex:?} is also an example of intent `{other}`"),
+                    "an example may belong to one intent only: remove it from one of them",
+                )),
+                _ => {
+                    seen_examples.insert(key, &i.id);
+                }
+            }
+        }
+    }
+
+    // Entries.
+    let mut ids: HashMap<&str, &Entry> = HashMap::new();
+    for e in entries {
+        if let Some(first) = ids.get(e.id.as_str()) {
+            diags.push(Diagnostic::error(
+                Problem::DuplicateId,
+                &e.source,
+                e.line("id"),
+                format!("id `{}` is already used by {}", e.id, first.source.display()),
+                "give one of the two entries another id",
+            ));
+        } else {
+            ids.insert(&e.id, e);
+        }
+    }
+    for e in entries {
+        if !intent_ids.contains(e.intent.as_str()) {
+            diags.push(Diagnostic::error(
+                Problem::UnknownIntent,
+                &e.source,
+                e.line("intent"),
+                format!("unknown intent `{}`", e.intent),
+                format!("use one of: {}", intent_list.join(", ")),
+            ));
+        }
+        if !departments.contains(e.department.as_str()) {
+            diags.push(Diagnostic::error(
+                Problem::UnknownDepartment,
+                &e.source,
+                e.line("department"),
+                format!("unknown department `{}`", e.department),
+                format!("use one of: {dept_list} (defined in municipality.toml)"),
+            ));
+        }
+        if !upl::is_known(&e.upl) {
+            let hint = match upl::suggest(&e.upl) {
+                Some(s) => format!("did you mean {s}? UPL URIs are listed in src/knowledge/upl_names.tsv"),
+                None => "use a URI from the Uniforme Productnamenlijst (src/knowledge/upl_names.tsv)".into(),
+            };
+            diags.push(Diagnostic::error(
+                Problem::UnknownUpl,
+                &e.source,
+                e.line("upl"),
+                format!("`{}` is not a UPL product URI", e.upl),
+                hint,
+            ));
+        }
+        for r in &e.related {
+            if !ids.contains_key(r.as_str()) {
+                diags.push(Diagnostic::error(
+                    Problem::BrokenReference,
+                    &e.source,
+                    e.line("related"),
+                    format!("related entry `{r}` does not exist"),
+                    "correct the id or remove it from `related`",
+                ));
+            }
+        }
+        if let Some(u) = e.valid_until {
+            if u < today {
+                diags.push(Diagnostic::error(
+                    Problem::Expired,
+                    &e.source,
+                    e.line("valid_until"),
+                    format!("the entry expired on {u} and is no longer served"),
+                    "update the answer and `valid_until`, or delete the file",
+                ));
+            }
+        }
+        let wrong = match settings.tone {
+            Tone::U => &*INFORMAL,
+            Tone::Je => &*FORMAL,
+        };
+        if let Some(m) = wrong.find(&e.answer) {
+            let text = texts.get(&e.id).map(String::as_str).unwrap_or("");
+            let word = m.as_str();
+            let (want, have) = match settings.tone {
+                Tone::U => ("u", "je"),
+                Tone::Je => ("je", "u"),
+            };
+            diags.push(Diagnostic::error(
+                Problem::Tone,
+                &e.source,
+                entry::body_line_of(text, e, word),
+                format!("the answer says {word:?}, but the municipality addresses citizens with `{want}`"),
+                format!("rewrite the sentence with `{want}` instead of `{have}` (tone is set in municipality.toml)"),
+            ));
+        }
+    }
+
+    // Every intent that answers needs at least one entry.
+    let mut with_entries: HashSet<&str> = HashSet::new();
+    for e in entries {
+        with_entries.insert(&e.intent);
+    }
+    for i in intents {
+        if i.action == Action::Answer && !with_entries.contains(i.id.as_str()) {
+            diags.push(Diagnostic::warning(
+                Problem::Coverage,
+                &i.source,
+                1,
+                format!("intent `{}` has no entries, so Loket cannot answer it", i.id),
+                "write an entry in knowledge-base/entries with this intent",
+            ));
+        }
+    }
+}

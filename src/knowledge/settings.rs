@@ -1,0 +1,153 @@
+//! The municipality's settings (`municipality.toml` in the knowledge base): name, contact
+//! details, office hours, time zone, secure channel, form of address and departments.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::diagnostic::{line_of_key, line_of_offset, Diagnostic, Problem};
+use crate::dialogue::hours::{HolidaysConfig, OfficeHours, OfficeHoursConfig};
+
+/// How Loket addresses citizens: formally (`u`) or informally (`je`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tone {
+    U,
+    Je,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Department {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsFile {
+    name: String,
+    #[serde(default)]
+    website: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default = "default_tz")]
+    time_zone: String,
+    tone: Tone,
+    secure_channel_url: String,
+    #[serde(default = "default_response_time")]
+    response_time_minutes: u32,
+    #[serde(default)]
+    office_hours: OfficeHoursConfig,
+    #[serde(default)]
+    holidays: HolidaysConfig,
+    departments: Vec<Department>,
+}
+
+fn default_tz() -> String {
+    "Europe/Amsterdam".into()
+}
+
+fn default_response_time() -> u32 {
+    60
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub name: String,
+    pub website: String,
+    pub phone: String,
+    pub email: String,
+    pub address: String,
+    pub tone: Tone,
+    pub secure_channel_url: String,
+    pub response_time_minutes: u32,
+    pub hours: OfficeHours,
+    pub departments: Vec<Department>,
+}
+
+pub const DEFAULT_DEPARTMENT: &str = "kcc";
+
+impl Settings {
+    pub fn department(&self, id: &str) -> Option<&Department> {
+        self.departments.iter().find(|d| d.id == id)
+    }
+}
+
+pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, Vec<Diagnostic>> {
+    let file: SettingsFile = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of_offset(text, s.start)).unwrap_or(1);
+        vec![Diagnostic::error(
+            Problem::Syntax,
+            path,
+            line,
+            format!("invalid settings: {}", e.message()),
+            "see knowledge-base/municipality.toml in the Loket repository for a complete example",
+        )]
+    })?;
+    let mut diags = Vec::new();
+    let line = |key: &str| line_of_key(text, key).unwrap_or(1);
+    if !file.secure_channel_url.starts_with("https://") {
+        diags.push(Diagnostic::error(
+            Problem::InvalidValue,
+            path,
+            line("secure_channel_url"),
+            "secure_channel_url must be an https:// address",
+            "citizens send personal data there; it must be a secure web page such as the municipality's Mijn-omgeving",
+        ));
+    }
+    let hours = match OfficeHours::new(&file.time_zone, &file.office_hours, &file.holidays) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            diags.push(Diagnostic::error(
+                Problem::InvalidValue,
+                path,
+                line_of_key(text, "[office_hours]")
+                    .or_else(|| text.lines().position(|l| l.trim() == "[office_hours]").map(|i| i + 1))
+                    .unwrap_or(1),
+                e.to_string(),
+                "write opening hours as \"HH:MM-HH:MM\" and the time zone as e.g. \"Europe/Amsterdam\"",
+            ));
+            None
+        }
+    };
+    let mut seen = std::collections::HashSet::new();
+    for d in &file.departments {
+        if !seen.insert(d.id.as_str()) {
+            diags.push(Diagnostic::error(
+                Problem::DuplicateId,
+                path,
+                super::diagnostic::line_containing(text, &format!("\"{}\"", d.id)).unwrap_or(1),
+                format!("department `{}` is listed twice", d.id),
+                "remove one of the two [[departments]] blocks",
+            ));
+        }
+    }
+    if !seen.contains(DEFAULT_DEPARTMENT) {
+        diags.push(Diagnostic::error(
+            Problem::MissingField,
+            path,
+            1,
+            format!("the default department `{DEFAULT_DEPARTMENT}` is missing"),
+            "add [[departments]] with id = \"kcc\": handoffs without a department go there",
+        ));
+    }
+    match (diags.is_empty(), hours) {
+        (true, Some(hours)) => Ok(Settings {
+            name: file.name,
+            website: file.website,
+            phone: file.phone,
+            email: file.email,
+            address: file.address,
+            tone: file.tone,
+            secure_channel_url: file.secure_channel_url,
+            response_time_minutes: file.response_time_minutes,
+            hours,
+            departments: file.departments,
+        }),
+        _ => Err(diags),
+    }
+}

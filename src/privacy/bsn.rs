@@ -1,0 +1,134 @@
+//! Burgerservicenummer (BSN) validation and detection.
+//!
+//! Accepted forms: nine digits written together (`123456782`) or in groups
+//! of two to four digits separated by one consistent single space or dot
+//! (`123 456 782`, `123.456.782`, `1234 56 782`, `1234.56.782`).
+//!
+//! Eight-digit numbers (a BSN whose leading zero was dropped) are only
+//! flagged when the message itself mentions "bsn", "burgerservicenummer" or
+//! "sofinummer". Without such a cue an eight-digit number is far more likely
+//! a KvK number, an order or case number, or a date (`20261122`), and a
+//! random eight-digit number passes the 11-proef one time in eleven. Dates
+//! (`DDMMYYYY`, `YYYYMMDD`) are never taken as an eight-digit BSN.
+
+use super::units::{
+    Group, Units, char_at, char_before, digit_chunks, ends_with_placeholder, placeholder_len_at,
+};
+use super::{Finding, PiiKind};
+
+/// Checks a BSN written as 8 or 9 ASCII digits (8 = leading zero implied)
+/// with the 11-proef: `9·d1 + 8·d2 + … + 2·d8 − 1·d9 ≡ 0 (mod 11)`, and not
+/// all zeros.
+pub fn is_valid_bsn(digits: &str) -> bool {
+    let bytes = digits.as_bytes();
+    if !(bytes.len() == 8 || bytes.len() == 9) || !bytes.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let mut d = [0i64; 9];
+    let offset = 9 - bytes.len();
+    for (slot, b) in d[offset..].iter_mut().zip(bytes) {
+        *slot = i64::from(b - b'0');
+    }
+    if d.iter().all(|&x| x == 0) {
+        return false;
+    }
+    let weighted: i64 = d[..8]
+        .iter()
+        .zip((2..=9).rev())
+        .map(|(digit, weight)| digit * weight)
+        .sum();
+    (weighted - d[8]).rem_euclid(11) == 0
+}
+
+/// Whether an eight-digit string reads as a date (`DDMMYYYY` or `YYYYMMDD`).
+fn is_date_like(digits: &str) -> bool {
+    let num = |r: std::ops::Range<usize>| digits[r].parse::<u32>().unwrap_or(0);
+    let plausible = |day: u32, month: u32, year: u32| {
+        (1..=31).contains(&day) && (1..=12).contains(&month) && (1900..=2099).contains(&year)
+    };
+    digits.len() == 8
+        && (plausible(num(0..2), num(2..4), num(4..8))
+            || plausible(num(6..8), num(4..6), num(0..4)))
+}
+
+/// Whether the message mentions a BSN cue word. Words inside `skip` spans
+/// (e-mail addresses) and placeholders do not count.
+fn mentions_bsn(text: &str, skip: &[Finding]) -> bool {
+    let units = Units::new(text, skip.iter().map(|f| (f.start, f.end)).collect());
+    units.words().any(|w| {
+        w.lower.starts_with("bsn")
+            || w.lower.contains("burgerservicenummer")
+            || w.lower.contains("sofinummer")
+            || w.lower == "sofi"
+    })
+}
+
+/// Finds BSN candidates; `emails` are excluded from the cue search.
+pub(super) fn find(text: &str, emails: &[Finding]) -> Vec<Finding> {
+    let mut cue: Option<bool> = None;
+    let mut out = Vec::new();
+    for chunk in digit_chunks(text, |sep| sep == " " || sep == ".") {
+        for i in 0..chunk.len() {
+            let mut total = 0;
+            for j in i..chunk.len() {
+                total += chunk[j].len();
+                if total > 9 || !chunk[j].digits {
+                    break;
+                }
+                if total < 8 || !well_formed(text, &chunk, i, j) {
+                    continue;
+                }
+                let digits: String = chunk[i..=j].iter().map(|g| &text[g.start..g.end]).collect();
+                let accepted = if total == 9 {
+                    is_valid_bsn(&digits)
+                } else {
+                    !is_date_like(&digits)
+                        && is_valid_bsn(&digits)
+                        && *cue.get_or_insert_with(|| mentions_bsn(text, emails))
+                };
+                if accepted {
+                    out.push(Finding {
+                        kind: PiiKind::Bsn,
+                        start: chunk[i].start,
+                        end: chunk[j].end,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Structural checks for the groups `chunk[i..=j]`.
+fn well_formed(text: &str, chunk: &[Group], i: usize, j: usize) -> bool {
+    let sep = |k: usize| &text[chunk[k].end..chunk[k + 1].start];
+    let start = chunk[i].start;
+    let end = chunk[j].end;
+
+    // Part of an amount with decimals ("123.456.782,00", "0,123456782"). A
+    // placeholder counts as digits: it may have replaced them.
+    let decimal_after = char_at(text, end) == Some(',')
+        && (text[end + 1..].starts_with(|c: char| c.is_ascii_digit())
+            || placeholder_len_at(text, end + 1).is_some());
+    let decimal_before = text[..start].strip_suffix(',').is_some_and(|before| {
+        before.ends_with(|c: char| c.is_ascii_digit()) || ends_with_placeholder(before)
+    });
+    if decimal_after || decimal_before {
+        return false;
+    }
+    // Attached to a neighbouring group by a dot: part of a larger formatted
+    // number ("1.234.567.890") or a decimal.
+    let dot_before = i > 0 && sep(i - 1) == ".";
+    let dot_after = j + 1 < chunk.len() && sep(j) == ".";
+    if dot_before || dot_after {
+        return false;
+    }
+    if i == j {
+        // A single digit run: boundaries are digit-free by construction.
+        return char_before(text, start) != Some('+');
+    }
+    let sizes_ok = chunk[i..=j].iter().all(|g| (2..=4).contains(&g.len()));
+    let first_sep = sep(i);
+    let consistent = (i..j).all(|k| sep(k) == first_sep);
+    sizes_ok && consistent
+}

@@ -1,0 +1,262 @@
+//! Privacy guard of Loket: owns the detection and redaction of personal data
+//! (PII) in citizen messages before they are logged, classified or sent to a
+//! language model.
+//!
+//! Kinds detected (see the submodules for the exact rules):
+//! - [`PiiKind::Bsn`]: burgerservicenummer, 9 digits (also grouped with spaces
+//!   or dots) passing the 11-proef; 8 digits only when the message mentions
+//!   a BSN.
+//! - [`PiiKind::Iban`]: IBAN with a valid mod-97 checksum and country length.
+//! - [`PiiKind::Phone`]: Dutch and international phone numbers; short,
+//!   municipal (`14 0xx`) and 0800/0900 service numbers are not flagged.
+//! - [`PiiKind::Email`]: e-mail addresses.
+//! - [`PiiKind::DateOfBirth`]: dates next to a birth cue or a person name.
+//! - [`PiiKind::DocumentNumber`]: passport / ID-card and driving licence
+//!   numbers.
+//! - [`PiiKind::Medical`]: a diagnosis or condition term stated about a
+//!   person; only the term is replaced.
+//!
+//! Detection runs in two phases. The self-contained patterns (e-mail, IBAN,
+//! phone, BSN) are found first. Then the context-dependent detectors
+//! (document number, date of birth, medical) look at the words around their
+//! candidates; every candidate and finding counts as one opaque word there,
+//! so that `redact` is idempotent.
+//!
+//! Overlapping findings are resolved by priority, e-mail > IBAN > phone >
+//! BSN > document number > date of birth > medical; between findings of the
+//! same kind the longer span wins. When candidates only partly overlap, so
+//! that dropping one would leave part of it in the text, they are merged
+//! into one finding of the highest-priority kind: nothing leaks partially.
+
+mod bsn;
+mod date;
+mod document;
+mod email;
+mod iban;
+mod medical;
+mod phone;
+mod units;
+
+pub use bsn::is_valid_bsn;
+pub use iban::is_valid_iban;
+
+use std::cmp::Reverse;
+
+/// A kind of personal data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PiiKind {
+    Bsn,
+    Iban,
+    Phone,
+    Email,
+    DateOfBirth,
+    DocumentNumber,
+    Medical,
+}
+
+impl PiiKind {
+    /// The (Dutch) text that replaces a finding of this kind.
+    pub fn placeholder(self) -> &'static str {
+        match self {
+            PiiKind::Bsn => "[BSN]",
+            PiiKind::Iban => "[IBAN]",
+            PiiKind::Phone => "[TELEFOON]",
+            PiiKind::Email => "[EMAIL]",
+            PiiKind::DateOfBirth => "[GEBOORTEDATUM]",
+            PiiKind::DocumentNumber => "[DOCUMENTNUMMER]",
+            PiiKind::Medical => "[MEDISCH]",
+        }
+    }
+
+    /// Stable identifier for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PiiKind::Bsn => "bsn",
+            PiiKind::Iban => "iban",
+            PiiKind::Phone => "phone",
+            PiiKind::Email => "email",
+            PiiKind::DateOfBirth => "date_of_birth",
+            PiiKind::DocumentNumber => "document_number",
+            PiiKind::Medical => "medical",
+        }
+    }
+
+    /// Overlap priority: lower wins.
+    fn rank(self) -> u8 {
+        match self {
+            PiiKind::Email => 0,
+            PiiKind::Iban => 1,
+            PiiKind::Phone => 2,
+            PiiKind::Bsn => 3,
+            PiiKind::DocumentNumber => 4,
+            PiiKind::DateOfBirth => 5,
+            PiiKind::Medical => 6,
+        }
+    }
+}
+
+/// One piece of personal data: a byte range in the original text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub kind: PiiKind,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// A redacted message and what was removed from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redacted {
+    pub text: String,
+    pub findings: Vec<Finding>,
+}
+
+impl Redacted {
+    /// Whether anything was redacted.
+    pub fn contains_pii(&self) -> bool {
+        !self.findings.is_empty()
+    }
+
+    /// The kinds found, unique, in order of first appearance.
+    pub fn kinds(&self) -> Vec<PiiKind> {
+        let mut kinds = Vec::new();
+        for f in &self.findings {
+            if !kinds.contains(&f.kind) {
+                kinds.push(f.kind);
+            }
+        }
+        kinds
+    }
+}
+
+/// Finds personal data in `text`: non-overlapping findings sorted by start.
+pub fn detect(text: &str) -> Vec<Finding> {
+    // Phase 1: self-contained patterns.
+    let free = |start: usize, end: usize| !touches_placeholder(text, start, end);
+    let mut dates = date::candidates(text);
+    dates.retain(|&(s, e)| free(s, e));
+    let emails = email::find(text);
+    let mut strong = emails.clone();
+    strong.extend(iban::find(text));
+    strong.extend(phone::find(text, &dates));
+    strong.extend(bsn::find(text, &emails));
+    // E-mail handles placeholders itself (it reads them as digits).
+    strong.retain(|f| f.kind == PiiKind::Email || free(f.start, f.end));
+    let strong = resolve(strong);
+
+    // Phase 2: context-dependent detectors. Every finding and candidate is
+    // one opaque unit in the context windows.
+    let mut documents = document::candidates(text);
+    documents.retain(|c| free(c.start, c.end));
+    let mut medical = medical::candidates(text);
+    medical.retain(|&(s, e)| free(s, e));
+    let atoms: Vec<(usize, usize)> = strong
+        .iter()
+        .map(|f| (f.start, f.end))
+        .chain(documents.iter().map(|c| (c.start, c.end)))
+        .chain(dates.iter().copied())
+        .chain(medical.iter().copied())
+        .collect();
+    let units = units::Units::new(text, atoms);
+
+    let mut all = strong;
+    all.extend(document::confirm(&documents, &units));
+    all.extend(date::confirm(&dates, &units));
+    all.extend(medical::confirm(&medical, &units));
+    resolve(all)
+}
+
+/// Replaces every finding's span by its placeholder.
+pub fn redact(text: &str) -> Redacted {
+    let findings = detect(text);
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    for f in &findings {
+        out.push_str(&text[pos..f.start]);
+        out.push_str(f.kind.placeholder());
+        pos = f.end;
+    }
+    out.push_str(&text[pos..]);
+    Redacted {
+        text: out,
+        findings,
+    }
+}
+
+const ALL_KINDS: [PiiKind; 7] = [
+    PiiKind::Bsn,
+    PiiKind::Iban,
+    PiiKind::Phone,
+    PiiKind::Email,
+    PiiKind::DateOfBirth,
+    PiiKind::DocumentNumber,
+    PiiKind::Medical,
+];
+
+/// Whether `start..end` is glued to a placeholder without any separator
+/// (`[BSN]NXC3F1LP2`). Such a span was glued to the personal data the
+/// placeholder replaced, so the first pass did not take it either; skipping
+/// it keeps `redact` idempotent.
+fn touches_placeholder(text: &str, start: usize, end: usize) -> bool {
+    units::ends_with_placeholder(&text[..start]) || units::placeholder_len_at(text, end).is_some()
+}
+
+/// Resolves overlapping candidates, one cluster of (transitively)
+/// overlapping candidates at a time. Returns findings sorted by start.
+fn resolve(mut candidates: Vec<Finding>) -> Vec<Finding> {
+    candidates.retain(|f| f.start < f.end);
+    candidates.sort_by_key(|f| (f.start, Reverse(f.end)));
+    let mut out = Vec::with_capacity(candidates.len());
+    let mut i = 0;
+    while i < candidates.len() {
+        let mut end = candidates[i].end;
+        let mut j = i + 1;
+        while j < candidates.len() && candidates[j].start < end {
+            end = end.max(candidates[j].end);
+            j += 1;
+        }
+        out.extend(resolve_cluster(&candidates[i..j]));
+        i = j;
+    }
+    out
+}
+
+/// Within one cluster: higher priority first, then the longer span, then the
+/// earlier start. If that would leave part of a candidate unredacted (two
+/// candidates that only partly overlap), the whole cluster becomes one
+/// finding of its highest-priority kind, so nothing leaks partially.
+fn resolve_cluster(cluster: &[Finding]) -> Vec<Finding> {
+    let mut by_priority = cluster.to_vec();
+    by_priority.sort_by_key(|f| (f.kind.rank(), Reverse(f.end - f.start), f.start));
+    let mut kept: Vec<Finding> = Vec::with_capacity(by_priority.len());
+    for f in by_priority {
+        if kept.iter().all(|k| f.end <= k.start || k.end <= f.start) {
+            kept.push(f);
+        }
+    }
+    kept.sort_by_key(|f| f.start);
+    let covered = |f: &Finding| {
+        let mut pos = f.start;
+        for k in &kept {
+            if k.start <= pos && pos < k.end {
+                pos = k.end;
+            }
+        }
+        pos >= f.end
+    };
+    if cluster.iter().all(covered) {
+        return kept;
+    }
+    let kind = cluster
+        .iter()
+        .map(|f| f.kind)
+        .min_by_key(|k| k.rank())
+        .expect("non-empty cluster");
+    vec![Finding {
+        kind,
+        start: cluster.iter().map(|f| f.start).min().unwrap_or(0),
+        end: cluster.iter().map(|f| f.end).max().unwrap_or(0),
+    }]
+}
+
+#[cfg(test)]
+mod tests;

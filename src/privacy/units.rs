@@ -1,0 +1,305 @@
+//! Tokenisation of a message into context units.
+//!
+//! The context-dependent detectors (document numbers, dates of birth and
+//! medical terms) decide by looking at the words around a candidate. To keep
+//! `redact` idempotent, every candidate span, every already accepted finding
+//! and every placeholder already present in the text counts as exactly one
+//! opaque *atom*: replacing it by its placeholder never shifts a window, and
+//! nothing inside an atom can act as a cue word.
+
+use super::ALL_KINDS;
+use regex::Regex;
+use std::sync::LazyLock;
+
+/// Matches the placeholders that `redact` writes, so that a second pass
+/// treats them as opaque atoms.
+static PLACEHOLDER: LazyLock<Regex> = LazyLock::new(|| {
+    let alternatives: Vec<String> = ALL_KINDS
+        .iter()
+        .map(|k| regex::escape(k.placeholder()))
+        .collect();
+    Regex::new(&alternatives.join("|")).expect("placeholder regex")
+});
+
+/// Words after which a full stop is an abbreviation dot, not a sentence end.
+const ABBREVIATIONS: &[&str] = &[
+    "geb", "nr", "dhr", "mevr", "mw", "mr", "dr", "st", "ca", "bijv", "evt", "tel", "jl", "vlg",
+    "no",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum UnitKind {
+    /// A run of letters and digits (apostrophes inside a word are kept).
+    Word,
+    /// An opaque span: a candidate, a finding or a placeholder.
+    Atom,
+    /// A sentence or clause boundary (`.`, `!`, `?`, `;` or a newline).
+    Break,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Unit<'a> {
+    pub kind: UnitKind,
+    pub start: usize,
+    pub end: usize,
+    /// The original text of the unit.
+    pub text: &'a str,
+    /// Lowercased text (only filled for words).
+    pub lower: String,
+}
+
+impl Unit<'_> {
+    pub fn is_word(&self) -> bool {
+        self.kind == UnitKind::Word
+    }
+}
+
+/// A message split into words, atoms and breaks.
+pub(super) struct Units<'a> {
+    text: &'a str,
+    list: Vec<Unit<'a>>,
+}
+
+impl<'a> Units<'a> {
+    /// Tokenises `text`; every `(start, end)` in `atoms` (and every
+    /// placeholder found in the text) becomes one atom. Overlapping atoms are
+    /// merged.
+    pub fn new(text: &'a str, mut atoms: Vec<(usize, usize)>) -> Self {
+        atoms.extend(PLACEHOLDER.find_iter(text).map(|m| (m.start(), m.end())));
+        atoms.retain(|&(s, e)| s < e && e <= text.len());
+        atoms.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(atoms.len());
+        for (s, e) in atoms {
+            match merged.last_mut() {
+                Some(last) if s < last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+
+        let mut units = Units {
+            text,
+            list: Vec::new(),
+        };
+        let mut next_atom = merged.into_iter().peekable();
+        let mut word_start: Option<usize> = None;
+        let mut pos = 0;
+        while pos < text.len() {
+            if let Some(&(s, e)) = next_atom.peek()
+                && s <= pos
+            {
+                units.flush_word(&mut word_start, pos);
+                units.push(UnitKind::Atom, s, e);
+                next_atom.next();
+                pos = e;
+                continue;
+            }
+            let c = text[pos..].chars().next().unwrap_or(' ');
+            let next = pos + c.len_utf8();
+            let following = text[next..].chars().next();
+            let apostrophe_inside_word = matches!(c, '\'' | '\u{2019}')
+                && word_start.is_some()
+                && following.is_some_and(char::is_alphanumeric);
+            if c.is_alphanumeric() || apostrophe_inside_word {
+                word_start.get_or_insert(pos);
+                pos = next;
+                continue;
+            }
+            units.flush_word(&mut word_start, pos);
+            let is_break = match c {
+                '!' | '?' | ';' | '\n' => true,
+                '.' => {
+                    let inside_token = following.is_some_and(char::is_alphanumeric);
+                    let after_abbreviation = units.list.last().is_some_and(|u| {
+                        u.is_word() && u.end == pos && ABBREVIATIONS.contains(&u.lower.as_str())
+                    });
+                    !inside_token && !after_abbreviation
+                }
+                _ => false,
+            };
+            if is_break {
+                units.push(UnitKind::Break, pos, next);
+            }
+            pos = next;
+        }
+        units.flush_word(&mut word_start, text.len());
+        units
+    }
+
+    fn flush_word(&mut self, word_start: &mut Option<usize>, end: usize) {
+        if let Some(start) = word_start.take() {
+            self.push(UnitKind::Word, start, end);
+        }
+    }
+
+    fn push(&mut self, kind: UnitKind, start: usize, end: usize) {
+        let text = &self.text[start..end];
+        let lower = if kind == UnitKind::Word {
+            text.to_lowercase()
+        } else {
+            String::new()
+        };
+        self.list.push(Unit {
+            kind,
+            start,
+            end,
+            text,
+            lower,
+        });
+    }
+
+    /// A slice of the tokenised text.
+    pub fn slice(&self, start: usize, end: usize) -> &'a str {
+        &self.text[start..end]
+    }
+
+    pub fn get(&self, idx: usize) -> Option<&Unit<'a>> {
+        self.list.get(idx)
+    }
+
+    /// All plain words (atoms and breaks excluded).
+    pub fn words(&self) -> impl Iterator<Item = &Unit<'a>> {
+        self.list.iter().filter(|u| u.is_word())
+    }
+
+    /// Index of the atom that covers `start..end`.
+    pub fn atom_index(&self, start: usize, end: usize) -> Option<usize> {
+        self.list
+            .iter()
+            .position(|u| u.kind == UnitKind::Atom && u.start <= start && end <= u.end)
+    }
+
+    /// Up to `n` word/atom units before unit `idx`, nearest first. Breaks are
+    /// not counted; with `stop_at_break` the walk ends at the first break.
+    pub fn before(&self, idx: usize, n: usize, stop_at_break: bool) -> Vec<&Unit<'a>> {
+        Self::collect(self.list[..idx].iter().rev(), n, stop_at_break)
+    }
+
+    /// Up to `n` word/atom units after unit `idx`, nearest first.
+    pub fn after(&self, idx: usize, n: usize, stop_at_break: bool) -> Vec<&Unit<'a>> {
+        Self::collect(self.list[idx + 1..].iter(), n, stop_at_break)
+    }
+
+    fn collect<'u>(
+        iter: impl Iterator<Item = &'u Unit<'a>>,
+        n: usize,
+        stop_at_break: bool,
+    ) -> Vec<&'u Unit<'a>> {
+        let mut out = Vec::with_capacity(n);
+        for unit in iter {
+            if out.len() == n {
+                break;
+            }
+            if unit.kind == UnitKind::Break {
+                if stop_at_break {
+                    break;
+                }
+                continue;
+            }
+            out.push(unit);
+        }
+        out
+    }
+
+    /// Whether any plain word within `n` units on either side of unit `idx`
+    /// satisfies `pred`.
+    pub fn window_has_word(&self, idx: usize, n: usize, pred: impl Fn(&str) -> bool) -> bool {
+        self.before(idx, n, false)
+            .into_iter()
+            .chain(self.after(idx, n, false))
+            .any(|u| u.is_word() && pred(&u.lower))
+    }
+}
+
+/// A maximal run of ASCII digits, or a placeholder standing in for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Group {
+    pub start: usize,
+    pub end: usize,
+    /// `false` for a placeholder such as `[TELEFOON]`: it takes part in the
+    /// neighbour checks (so a second pass judges a number next to redacted
+    /// digits as the first pass did) but never in a number itself.
+    pub digits: bool,
+}
+
+impl Group {
+    pub fn len(self) -> usize {
+        self.end - self.start
+    }
+}
+
+/// Splits `text` into chunks of digit groups: consecutive digit runs (and
+/// placeholders) are in the same chunk when the text between them satisfies
+/// `joins`. A run that touches a letter (`LP2`, `bsn123456782`) belongs to an
+/// alphanumeric token and always forms a chunk of its own.
+pub(super) fn digit_chunks(text: &str, joins: impl Fn(&str) -> bool) -> Vec<Vec<Group>> {
+    let bytes = text.as_bytes();
+    let mut groups = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            groups.push(Group {
+                start,
+                end: i,
+                digits: true,
+            });
+        } else if let Some(len) = placeholder_len_at(text, i) {
+            groups.push(Group {
+                start: i,
+                end: i + len,
+                digits: false,
+            });
+            i += len;
+        } else {
+            i += 1;
+        }
+    }
+    let touches_letter = |g: &Group| {
+        char_before(text, g.start).is_some_and(char::is_alphabetic)
+            || char_at(text, g.end).is_some_and(char::is_alphabetic)
+    };
+    let mut chunks: Vec<Vec<Group>> = Vec::new();
+    for g in groups {
+        match chunks.last_mut() {
+            Some(chunk)
+                if chunk.last().is_some_and(|p| {
+                    !touches_letter(p) && !touches_letter(&g) && joins(&text[p.end..g.start])
+                }) =>
+            {
+                chunk.push(g)
+            }
+            _ => chunks.push(vec![g]),
+        }
+    }
+    chunks
+}
+
+/// Length of the placeholder starting at byte `pos`, if any.
+pub(super) fn placeholder_len_at(text: &str, pos: usize) -> Option<usize> {
+    if text.as_bytes().get(pos) != Some(&b'[') {
+        return None;
+    }
+    ALL_KINDS
+        .iter()
+        .map(|k| k.placeholder())
+        .find(|p| text[pos..].starts_with(p))
+        .map(str::len)
+}
+
+/// Whether `text` ends with a placeholder.
+pub(super) fn ends_with_placeholder(text: &str) -> bool {
+    ALL_KINDS.iter().any(|k| text.ends_with(k.placeholder()))
+}
+
+/// The character just before byte `pos`, if any.
+pub(super) fn char_before(text: &str, pos: usize) -> Option<char> {
+    text[..pos].chars().next_back()
+}
+
+/// The character starting at byte `pos`, if any.
+pub(super) fn char_at(text: &str, pos: usize) -> Option<char> {
+    text[pos..].chars().next()
+}
