@@ -51,7 +51,7 @@ pub fn load_embedder(config: &Config) -> Result<Arc<dyn Embed>> {
 }
 
 pub fn build_snapshot(config: &Config, kb: KnowledgeBase, embedder: &dyn Embed) -> Result<Snapshot> {
-    let mut cache = EmbeddingCache::open(Some(&config.paths.data_dir.join("cache")), embedder);
+    let mut cache = EmbeddingCache::open(Some(&config.cache_dir()), embedder);
     Snapshot::build(kb, embedder, &mut cache).context("building the classifier and FAQ index")
 }
 
@@ -105,12 +105,13 @@ pub async fn serve(config: Config) -> Result<()> {
     tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "Loket is listening");
     // Machine-readable line for scripts and tests that start Loket on port 0.
     println!("listening on http://{addr}");
-    let app = router(AppState { engine });
+    let app = router(AppState { engine: engine.clone() });
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal(grace))
         .await
         .context("HTTP server")?;
+    engine.store.close().await;
     tracing::info!("Loket stopped");
     Ok(())
 }

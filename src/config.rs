@@ -73,6 +73,8 @@ pub struct PathsConfig {
     pub intents: PathBuf,
     pub models: PathBuf,
     pub data_dir: PathBuf,
+    /// Cached sentence embeddings of intents and FAQ questions (default: `<data_dir>/cache`).
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -151,6 +153,7 @@ impl Default for PathsConfig {
             intents: "intents".into(),
             models: "models".into(),
             data_dir: "data".into(),
+            cache_dir: None,
         }
     }
 }
@@ -336,6 +339,13 @@ impl Config {
         } else {
             self.database.url.expose().to_string()
         }
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        self.paths
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| self.paths.data_dir.join("cache"))
     }
 
     pub fn model_dir(&self) -> PathBuf {

@@ -94,7 +94,7 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
         bail!("{} holds no examples", args.test.display());
     }
     let embedder = app::load_embedder(config)?;
-    let mut cache = EmbeddingCache::open(Some(&config.paths.data_dir.join("cache")), embedder.as_ref());
+    let mut cache = EmbeddingCache::open(Some(&config.cache_dir()), embedder.as_ref());
 
     let report = match &args.train {
         Some(train_path) => {

@@ -219,7 +219,7 @@ mod tests {
         let correct = xs
             .iter()
             .zip(&ys)
-            .filter(|(x, &y)| {
+            .filter(|&(x, &y)| {
                 let p = head.predict(x);
                 p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 == y
             })

@@ -71,7 +71,7 @@ pub fn looks_like_follow_up(text: &str) -> bool {
     let first = ws[0].as_str();
     let pronoun = ws
         .iter()
-        .any(|w| matches!(w.as_str(), "dat" | "dit" | "die" | "het" | "daar" | "ervoor" | "daarvoor" | "that" | "it" | "this"));
+        .any(|w| matches!(w.as_str(), "dat" | "dit" | "die" | "daar" | "ervoor" | "daarvoor" | "daarmee" | "that" | "it" | "this"));
     matches!(first, "en" | "and" | "ook" | "also" | "maar" | "but")
         || (pronoun && ws.len() <= 6)
 }
@@ -113,6 +113,7 @@ mod tests {
         assert!(looks_like_follow_up("en wat kost dat?"));
         assert!(looks_like_follow_up("en voor mijn kinderen?"));
         assert!(!looks_like_follow_up("wanneer wordt het grofvuil opgehaald in mijn straat vandaag nog"));
+        assert!(!looks_like_follow_up("wordt het morgen mooi weer?"));
         assert_eq!(yes_no("ja"), Some(true));
         assert_eq!(yes_no("Nee hoor"), Some(false));
         assert_eq!(yes_no("paspoort"), None);

@@ -230,8 +230,9 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
 
     // 6. A follow-up on the current topic ("en wat kost dat?").
     if let (Some(within), Some(last)) = (turn.within_context, ctx.last_intent.clone()) {
-        let own_confident = top_intent == last || top_p >= env.cfg.answer_threshold;
-        if lang::looks_like_follow_up(turn.text) || !own_confident {
+        // A message that is confidently about another topic starts a new one.
+        let elsewhere = top_intent != last && top_p >= env.cfg.answer_threshold;
+        if !elsewhere {
             if let Some(best) = within.candidates.first() {
                 let other = within.candidates.iter().find(|c| Some(&c.faq_id) != ctx.last_faq.as_ref());
                 // Prefer an entry on the topic that was not just given.

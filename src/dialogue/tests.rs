@@ -173,10 +173,10 @@ fn handoff_texts_follow_office_hours_and_holidays() {
         ("2025-04-26T11:00:00+02:00", "vanwege Koningsdag"), // 27 April 2025 is a Sunday
         ("2025-04-26T11:00:00+02:00", "maandag vanaf 9:00"),
         ("2025-04-21T10:00:00+02:00", "vanwege Tweede Paasdag"),
-        ("2025-04-21T10:00:00+02:00", "dinsdag vanaf 9:00"),
+        ("2025-04-21T10:00:00+02:00", "morgen vanaf 9:00"),
         ("2026-04-06T10:00:00+02:00", "vanwege Tweede Paasdag"),
         ("2027-03-29T10:00:00+02:00", "vanwege Tweede Paasdag"),
-        ("2027-03-29T10:00:00+02:00", "dinsdag vanaf 9:00"),
+        ("2027-03-29T10:00:00+02:00", "morgen vanaf 9:00"),
         ("2026-12-24T21:00:00+01:00", "maandag vanaf 9:00"), // both Christmas days skipped
     ];
     for (now, fragment) in cases {

@@ -106,7 +106,21 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
     let value: serde_yaml::Value = match serde_yaml::from_str(header) {
         Ok(v) => v,
         Err(e) => {
-            let line = e.location().map(|l| l.line() + 1).unwrap_or(2);
+            // The parser reports where it noticed the problem; the construct it was reading
+            // ("while parsing ... at line N") usually starts on the line to fix.
+            let msg = e.to_string();
+            let mentioned = msg
+                .split("at line ")
+                .skip(1)
+                .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse::<usize>().ok());
+            let line = e
+                .location()
+                .map(|l| l.line())
+                .into_iter()
+                .chain(mentioned)
+                .min()
+                .map(|l| l + 1)
+                .unwrap_or(2);
             return Err(vec![err(
                 Problem::Syntax,
                 line,

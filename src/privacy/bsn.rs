@@ -2,7 +2,12 @@
 //!
 //! Accepted forms: nine digits written together (`123456782`) or in groups
 //! of two to four digits separated by one consistent single space or dot
-//! (`123 456 782`, `123.456.782`, `1234 56 782`, `1234.56.782`).
+//! (`123 456 782`, `123.456.782`, `1234 56 782`, `1234.56.782`). The digits
+//! must not be part of a longer digit run (`0612345678`, `1123456782`), of a
+//! dotted number (`1.123.456.782`), of an amount with decimals
+//! (`123.456.782,00`) or of a date. Letters right next to the digits are
+//! allowed (`bsn123456782`, and the old VAT number `NL123456782B01`, which
+//! contains a BSN).
 //!
 //! Eight-digit numbers (a BSN whose leading zero was dropped) are only
 //! flagged when the message itself mentions "bsn", "burgerservicenummer" or
@@ -51,23 +56,31 @@ fn is_date_like(digits: &str) -> bool {
             || plausible(num(6..8), num(4..6), num(0..4)))
 }
 
-/// Whether the message mentions a BSN cue word. Words inside `skip` spans
-/// (e-mail addresses) and placeholders do not count.
-fn mentions_bsn(text: &str, skip: &[Finding]) -> bool {
-    let units = Units::new(text, skip.iter().map(|f| (f.start, f.end)).collect());
+/// Whether the message mentions a BSN cue word (placeholders do not count).
+/// Words are read as their letter runs, so `bsn:123456782` and
+/// `123456782bsn` mention it as well as `[BSN]bsn` does.
+fn mentions_bsn(text: &str) -> bool {
+    let units = Units::new(text, Vec::new());
     units.words().any(|w| {
-        w.lower.starts_with("bsn")
-            || w.lower.contains("burgerservicenummer")
-            || w.lower.contains("sofinummer")
-            || w.lower == "sofi"
+        w.lower.split(|c: char| !c.is_alphabetic()).any(|run| {
+            run.starts_with("bsn")
+                || run.contains("burgerservicenummer")
+                || run.contains("sofinummer")
+                || run == "sofi"
+        })
     })
 }
 
-/// Finds BSN candidates; `emails` are excluded from the cue search.
-pub(super) fn find(text: &str, emails: &[Finding]) -> Vec<Finding> {
+/// Finds BSN candidates. Digit groups inside `dates` never take part (but
+/// still count as neighbours).
+pub(super) fn find(text: &str, dates: &[(usize, usize)]) -> Vec<Finding> {
+    let in_date = |g: &Group| dates.iter().any(|&(s, e)| s <= g.start && g.end <= e);
     let mut cue: Option<bool> = None;
     let mut out = Vec::new();
-    for chunk in digit_chunks(text, |sep| sep == " " || sep == ".") {
+    for mut chunk in digit_chunks(text, |sep| sep == " " || sep == ".") {
+        for g in &mut chunk {
+            g.digits &= !in_date(g);
+        }
         for i in 0..chunk.len() {
             let mut total = 0;
             for j in i..chunk.len() {
@@ -84,7 +97,7 @@ pub(super) fn find(text: &str, emails: &[Finding]) -> Vec<Finding> {
                 } else {
                     !is_date_like(&digits)
                         && is_valid_bsn(&digits)
-                        && *cue.get_or_insert_with(|| mentions_bsn(text, emails))
+                        && *cue.get_or_insert_with(|| mentions_bsn(text))
                 };
                 if accepted {
                     out.push(Finding {

@@ -9,9 +9,10 @@
 //! - it stands right next to a capitalised person name of at least two name
 //!   words (`Jan de Vries 12-03-1985`, `12-03-1985 Piet Jansen`).
 //!
-//! A date on its own ("kan ik op 12-03-2027 trouwen") is not flagged.
+//! A date on its own ("kan ik op 12-03-2027 trouwen") is not flagged, and
+//! neither is a date-shaped part of a longer code (`06-12-34-56-78`).
 
-use super::units::{Unit, Units, ends_with_placeholder, placeholder_len_at};
+use super::units::{Unit, Units, char_at, char_before, ends_with_placeholder, placeholder_len_at};
 use super::{Finding, PiiKind};
 use regex::{Captures, Regex};
 use std::sync::LazyLock;
@@ -216,7 +217,7 @@ pub(super) fn candidates(text: &str) -> Vec<(usize, usize)> {
     for re in [&*NUMERIC_DMY, &*NUMERIC_YMD, &*WRITTEN_DMY, &*WRITTEN_MDY] {
         for caps in re.captures_iter(text) {
             let m = caps.get(0).expect("whole match");
-            if is_plausible(&caps) && !glued_to_digits(text, m.start(), m.end()) {
+            if is_plausible(&caps) && !glued_to_token(text, m.start(), m.end()) {
                 out.push((m.start(), m.end()));
             }
         }
@@ -224,18 +225,19 @@ pub(super) fn candidates(text: &str) -> Vec<(usize, usize)> {
     out
 }
 
-/// Whether the match continues a longer digit sequence such as
-/// `06-12-34-56-78`, which is not a date. A placeholder counts as digits:
-/// it may have replaced them.
-fn glued_to_digits(text: &str, start: usize, end: usize) -> bool {
-    let is_sep = |b: u8| matches!(b, b'-' | b'/' | b'.');
-    let bytes = text.as_bytes();
-    let after = bytes.get(end).copied().is_some_and(is_sep)
-        && (bytes.get(end + 1).is_some_and(u8::is_ascii_digit)
+/// Whether the match is glued by `-`, `/` or `.` to a neighbouring token,
+/// as in `06-12-34-56-78` or `2024-12-03-1985`: then it is part of a longer
+/// code, not a date. A placeholder counts as such a token, and so does
+/// everything a placeholder can stand for (a token may start with `+`, `(`
+/// or `_`), so that both passes of `redact` judge alike.
+fn glued_to_token(text: &str, start: usize, end: usize) -> bool {
+    let is_sep = |c: char| matches!(c, '-' | '/' | '.');
+    let starts_token = |c: char| c.is_alphanumeric() || matches!(c, '+' | '(' | '_');
+    let after = char_at(text, end).is_some_and(is_sep)
+        && (char_at(text, end + 1).is_some_and(starts_token)
             || placeholder_len_at(text, end + 1).is_some());
-    let before = start >= 1
-        && is_sep(bytes[start - 1])
-        && (start >= 2 && bytes[start - 2].is_ascii_digit()
+    let before = char_before(text, start).is_some_and(is_sep)
+        && (char_before(text, start - 1).is_some_and(char::is_alphanumeric)
             || ends_with_placeholder(&text[..start - 1]));
     after || before
 }

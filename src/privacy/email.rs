@@ -1,6 +1,6 @@
 //! E-mail address detection.
 
-use super::units::placeholder_len_at;
+use super::units::{char_at, ends_with_placeholder, placeholder_len_at};
 use super::{Finding, PiiKind};
 use regex::Regex;
 use std::sync::LazyLock;
@@ -17,42 +17,62 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Finds e-mail addresses.
 ///
-/// Placeholders left by an earlier redaction are read as digits (which they
-/// may have replaced), so a second pass sees the same address boundaries as
-/// the first. An address that starts inside a placeholder is trimmed to
-/// start after it.
+/// An address glued to a placeholder left by an earlier redaction
+/// (`[BSN]jan@example.nl`, `jan@example.nl[BSN]`) is not taken as is: the
+/// first pass saw it glued to the replaced text. A shorter local part that
+/// starts after a separator, or a shorter domain that ends at a label
+/// boundary, is tried instead.
 pub(super) fn find(text: &str) -> Vec<Finding> {
-    let mut masked: Option<String> = None;
-    let mut placeholders = Vec::new();
+    let mut out = Vec::new();
     let mut pos = 0;
-    while let Some(offset) = text[pos..].find('[') {
-        let at = pos + offset;
-        match placeholder_len_at(text, at) {
-            Some(len) => {
-                let m = masked.get_or_insert_with(|| text.to_owned());
-                m.replace_range(at..at + len, &"0".repeat(len));
-                placeholders.push((at, at + len));
-                pos = at + len;
+    while let Some(m) = EMAIL.find_at(text, pos) {
+        pos = m.end();
+        let Some(at) = m.as_str().find('@').map(|i| m.start() + i) else {
+            continue;
+        };
+        if ends_with_placeholder(&text[..m.start()]) {
+            // Retry with the local part starting after its next separator.
+            if let Some(i) = text[m.start()..at].find(['.', '-', '+', '%']) {
+                pos = m.start() + i + 1;
             }
-            None => pos = at + 1,
+            continue;
+        }
+        if let Some(end) = best_end(text, at, m.end()) {
+            out.push(Finding {
+                kind: PiiKind::Email,
+                start: m.start(),
+                end,
+            });
         }
     }
-    let haystack = masked.as_deref().unwrap_or(text);
-    EMAIL
-        .find_iter(haystack)
-        .filter_map(|m| {
-            let start = placeholders
-                .iter()
-                .find(|&&(s, e)| s <= m.start() && m.start() < e)
-                .map_or(m.start(), |&(_, e)| e);
-            let local_ok = haystack[start..m.end()]
-                .find('@')
-                .is_some_and(|at| at > 0);
-            local_ok.then_some(Finding {
-                kind: PiiKind::Email,
-                start,
-                end: m.end(),
-            })
+    out
+}
+
+/// The longest end (at most `max_end`) of a valid domain after the `@` at
+/// `at` (see [`is_domain`]) that is not followed by a word character or a
+/// placeholder.
+fn best_end(text: &str, at: usize, max_end: usize) -> Option<usize> {
+    (at + 1..=max_end).rev().find(|&end| {
+        let glued = char_at(text, end).is_some_and(|c| c.is_alphanumeric() || c == '_')
+            || placeholder_len_at(text, end).is_some();
+        !glued && is_domain(&text[at + 1..end])
+    })
+}
+
+/// At least two labels of ASCII letters, digits and inner hyphens, the last
+/// one (the top-level domain) of 2 to 24 letters.
+fn is_domain(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.split('.').collect();
+    let Some((tld, rest)) = labels.split_last() else {
+        return false;
+    };
+    !rest.is_empty()
+        && (2..=24).contains(&tld.len())
+        && tld.bytes().all(|b| b.is_ascii_alphabetic())
+        && rest.iter().all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
-        .collect()
 }

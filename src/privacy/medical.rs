@@ -4,8 +4,9 @@
 //! "hartinfarct", "diabetes", …) is flagged when a personal reference ("ik",
 //! "mijn", "m'n", "hij", "zij", "ze", "haar", "onze", "I", "my", "she", or a
 //! family member such as "moeder", "vader", "zoon", "dochter", …) is
-//! within eight words before or six words after it. Only the term itself is replaced, so
-//! "mijn moeder heeft [MEDISCH], kan ze hulp krijgen?" remains classifiable.
+//! within eight words before or six words after it. Only the term itself is
+//! replaced, so `mijn moeder heeft [MEDISCH], kan ze hulp krijgen?` remains
+//! classifiable.
 //! General questions without a person ("hulp bij dementie aanvragen") are
 //! left alone.
 

@@ -16,23 +16,28 @@
 //! - [`PiiKind::Medical`]: a diagnosis or condition term stated about a
 //!   person; only the term is replaced.
 //!
-//! Detection runs in two phases. The self-contained patterns (e-mail, IBAN,
-//! phone, BSN) are found first. Then the context-dependent detectors
-//! (document number, date of birth, medical) look at the words around their
-//! candidates; every candidate and finding counts as one opaque word there,
-//! so that `redact` is idempotent.
+//! Detection runs in stages, highest priority first: e-mail, IBAN, phone,
+//! BSN, then the context-dependent detectors (document number, date of
+//! birth, medical), which look at the words around their candidates. Each
+//! stage sees the text with the earlier stages' findings already replaced by
+//! placeholders, and every candidate and placeholder counts as one opaque
+//! word in a context window: a stage judges its candidates exactly as a
+//! second pass over the redacted text would, so `redact` is idempotent.
 //!
-//! Overlapping findings are resolved by priority, e-mail > IBAN > phone >
-//! BSN > document number > date of birth > medical; between findings of the
-//! same kind the longer span wins. When candidates only partly overlap, so
-//! that dropping one would leave part of it in the text, they are merged
-//! into one finding of the highest-priority kind: nothing leaks partially.
+//! Overlaps are resolved by priority, e-mail > IBAN > phone > BSN > document
+//! number > date of birth > medical: a higher-priority stage claims its text
+//! first, and among the context-dependent kinds the same order applies.
+//! Between overlapping candidates of one stage the higher priority, then the
+//! longer span wins; when candidates only partly overlap, so that dropping
+//! one would leave part of it in the text (two readings of one run of
+//! digits), they are merged into one finding of the highest-priority kind.
 
 mod bsn;
 mod date;
 mod document;
 mod email;
 mod iban;
+mod masked;
 mod medical;
 mod phone;
 mod units;
@@ -130,39 +135,52 @@ impl Redacted {
 
 /// Finds personal data in `text`: non-overlapping findings sorted by start.
 pub fn detect(text: &str) -> Vec<Finding> {
-    // Phase 1: self-contained patterns.
-    let free = |start: usize, end: usize| !touches_placeholder(text, start, end);
-    let mut dates = date::candidates(text);
-    dates.retain(|&(s, e)| free(s, e));
-    let emails = email::find(text);
-    let mut strong = emails.clone();
-    strong.extend(iban::find(text));
-    strong.extend(phone::find(text, &dates));
-    strong.extend(bsn::find(text, &emails));
-    // E-mail handles placeholders itself (it reads them as digits).
-    strong.retain(|f| f.kind == PiiKind::Email || free(f.start, f.end));
-    let strong = resolve(strong);
+    let mut masked = masked::Masked::new(text);
 
-    // Phase 2: context-dependent detectors. Every finding and candidate is
-    // one opaque unit in the context windows.
+    // Stage 1: self-contained patterns, highest priority first, each on the
+    // text with the earlier stages' findings replaced by placeholders. Dates
+    // are recomputed per stage: their digits never form a phone number or a
+    // BSN. E-mail handles adjacent placeholders itself.
+    masked.accept(resolve(email::find(masked.text())));
+    let found = free(masked.text(), iban::find(masked.text()));
+    masked.accept(resolve(found));
+    let dates = date::candidates(masked.text());
+    let found = free(masked.text(), phone::find(masked.text(), &dates));
+    masked.accept(resolve(found));
+    let dates = date::candidates(masked.text());
+    let found = free(masked.text(), bsn::find(masked.text(), &dates));
+    masked.accept(resolve(found));
+
+    // Stage 2: context-dependent detectors. Every candidate (and every
+    // placeholder) is one opaque unit in the context windows.
+    let text = masked.text();
+    let keep = |s: usize, e: usize| !touches_placeholder(text, s, e);
     let mut documents = document::candidates(text);
-    documents.retain(|c| free(c.start, c.end));
+    documents.retain(|c| keep(c.start, c.end));
+    let mut dates = date::candidates(text);
+    dates.retain(|&(s, e)| keep(s, e));
     let mut medical = medical::candidates(text);
-    medical.retain(|&(s, e)| free(s, e));
-    let atoms: Vec<(usize, usize)> = strong
+    medical.retain(|&(s, e)| keep(s, e));
+    let atoms: Vec<(usize, usize)> = documents
         .iter()
-        .map(|f| (f.start, f.end))
-        .chain(documents.iter().map(|c| (c.start, c.end)))
+        .map(|c| (c.start, c.end))
         .chain(dates.iter().copied())
         .chain(medical.iter().copied())
         .collect();
     let units = units::Units::new(text, atoms);
+    let mut soft = document::confirm(&documents, &units);
+    soft.extend(date::confirm(&dates, &units));
+    soft.extend(medical::confirm(&medical, &units));
+    let soft = resolve(soft);
+    masked.accept(soft);
 
-    let mut all = strong;
-    all.extend(document::confirm(&documents, &units));
-    all.extend(date::confirm(&dates, &units));
-    all.extend(medical::confirm(&medical, &units));
-    resolve(all)
+    masked.into_findings()
+}
+
+/// Drops candidates glued to a placeholder (see [`touches_placeholder`]).
+fn free(text: &str, mut candidates: Vec<Finding>) -> Vec<Finding> {
+    candidates.retain(|f| !touches_placeholder(text, f.start, f.end));
+    candidates
 }
 
 /// Replaces every finding's span by its placeholder.

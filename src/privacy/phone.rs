@@ -11,7 +11,10 @@
 //!
 //! Not flagged: short numbers such as 112, the municipal number `14 0xx(x)`,
 //! and the business service numbers 0800/0900/0906/0909: they identify an
-//! organisation, not a person.
+//! organisation, not a person. Digits that form a date (`12-03-1985`) never
+//! take part in a phone number. Every valid reading of a run of digit groups
+//! is reported; overlapping readings are merged by the caller, so no part of
+//! an ambiguous run survives.
 
 use super::units::{Group, char_at, char_before, digit_chunks};
 use super::{Finding, PiiKind};

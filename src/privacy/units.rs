@@ -1,11 +1,14 @@
-//! Tokenisation of a message into context units.
+//! Tokenisation shared by the detectors: context units and digit chunks.
 //!
 //! The context-dependent detectors (document numbers, dates of birth and
 //! medical terms) decide by looking at the words around a candidate. To keep
-//! `redact` idempotent, every candidate span, every already accepted finding
-//! and every placeholder already present in the text counts as exactly one
-//! opaque *atom*: replacing it by its placeholder never shifts a window, and
+//! `redact` idempotent, every candidate span and every placeholder (from an
+//! earlier stage or an earlier pass) counts as exactly one opaque *atom*:
+//! replacing a candidate by its placeholder never shifts a window, and
 //! nothing inside an atom can act as a cue word.
+//!
+//! The number detectors (BSN, phone) work on chunks of digit runs joined by
+//! separators; a placeholder takes part in a chunk as a digit-less group.
 
 use super::ALL_KINDS;
 use regex::Regex;

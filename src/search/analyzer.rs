@@ -82,7 +82,7 @@ mod tests {
     fn folds_stems_and_splits_compounds() {
         let mut a = dutch();
         let t = terms(&mut a, "Parkeervergunning aanvragen voor de bewoners");
-        assert!(t.contains(&"vergunn".to_string()) || t.contains(&"vergunning".to_string()), "{t:?}");
+        assert!(t.contains(&"vergun".to_string()), "{t:?}");
         assert!(t.iter().any(|x| x.starts_with("parkeer") || x.starts_with("parker")), "{t:?}");
         assert!(!t.contains(&"de".to_string()));
         let t = terms(&mut a, "géïnteresseerd in grofvuil");
@@ -95,7 +95,9 @@ mod tests {
         let mut g = grams();
         let a = terms(&mut g, &gram_text("paspoort"));
         let b = terms(&mut g, &gram_text("paspport"));
-        let shared = a.iter().filter(|x| b.contains(x)).count();
-        assert!(shared >= 5, "{a:?} {b:?}");
+        let c = terms(&mut g, &gram_text("grofvuil"));
+        let shared = |x: &[String], y: &[String]| x.iter().filter(|t| y.contains(t)).count();
+        assert!(shared(&a, &b) >= 4, "{a:?} {b:?}");
+        assert!(shared(&a, &b) > shared(&a, &c) + 2);
     }
 }

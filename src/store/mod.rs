@@ -94,6 +94,8 @@ pub trait Store: Send + Sync {
     async fn record_turn(&self, turn: &TurnRecord) -> Result<(), StoreError>;
     /// The messages of a conversation, oldest first.
     async fn transcript(&self, conversation_id: &str) -> Result<Vec<StoredMessage>, StoreError>;
+    /// Closes the connections (SQLite checkpoints its write-ahead log).
+    async fn close(&self);
 }
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -188,6 +190,10 @@ fn message_from_row(r: &AnyRow) -> Result<StoredMessage, sqlx::Error> {
 
 #[async_trait]
 impl Store for SqlStore {
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

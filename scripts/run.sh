@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Start Loket with the bundled example municipality on http://127.0.0.1:8080.
+# Builds the release binary, fetches the model once (scripts/fetch-model.sh), then serves.
+# Settings: loket.toml or LOKET__SECTION__KEY environment variables (see README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v cargo >/dev/null 2>&1 || { echo "run: cargo is needed (install Rust from rustup or your distribution)" >&2; exit 1; }
+cargo build --release --locked 2>&1 | grep -vE "^\s+(Compiling|Downloaded|Downloading)" >&2 || true
+[ -x target/release/loket ] || { echo "run: the build failed" >&2; exit 1; }
+LOKET_BIN=target/release/loket scripts/fetch-model.sh
+exec target/release/loket serve "$@"

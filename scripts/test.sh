@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Run the whole test suite: unit tests, integration tests over HTTP in-process and
+# against the real binary, and the tests that use the real multilingual-e5-small model
+# (fetched once by scripts/fetch-model.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v cargo >/dev/null 2>&1 || { echo "test: cargo is needed (install Rust from rustup or your distribution)" >&2; exit 1; }
+
+# PostgreSQL: start it when it is installed but stopped; the PostgreSQL tests say when it is missing.
+if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+  if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    echo "test: starting PostgreSQL" >&2
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || echo "test: could not start PostgreSQL" >&2
+  fi
+fi
+
+echo "test: building" >&2
+cargo build --locked --all-targets 2>&1 | grep -vE "^\s+(Compiling|Downloaded|Downloading)" >&2 || true
+[ -x target/debug/loket ] || { echo "test: the build failed" >&2; cargo build --locked --all-targets; exit 1; }
+LOKET_BIN=target/debug/loket scripts/fetch-model.sh
+cargo test --locked "$@"

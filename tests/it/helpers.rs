@@ -1,0 +1,102 @@
+//! `TestApp`: a Loket engine and router on a fresh SQLite file, driven with `oneshot`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use loket::config::Config;
+use loket::engine::Engine;
+use loket::http::{router, AppState};
+use loket::store::{SqlStore, Store};
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixtures() -> PathBuf {
+    root().join("tests/fixtures")
+}
+
+/// The model directory, or a panic that says how to get it.
+pub fn model_dir() -> PathBuf {
+    let dir = root().join("models/multilingual-e5-small");
+    assert!(
+        dir.join("model.gguf").exists(),
+        "the model is missing: run scripts/fetch-model.sh (scripts/test.sh does this)"
+    );
+    dir
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub engine: Arc<Engine>,
+    pub store: Arc<SqlStore>,
+    pub data_dir: tempfile::TempDir,
+}
+
+pub enum Content {
+    /// The small fixture knowledge base in tests/fixtures.
+    Fixture,
+    /// The bundled example municipality.
+    Bundled,
+}
+
+pub fn config(content: Content, real_model: bool, data_dir: &Path) -> Config {
+    let mut c = Config::default();
+    let (kb, intents) = match content {
+        Content::Fixture => (fixtures().join("kb"), fixtures().join("intents")),
+        Content::Bundled => (root().join("knowledge-base"), root().join("intents")),
+    };
+    c.paths.knowledge_base = kb;
+    c.paths.intents = intents;
+    c.paths.models = root().join("models");
+    c.paths.data_dir = data_dir.to_path_buf();
+    // Shared between tests, so the intent examples are encoded once per model.
+    c.paths.cache_dir = Some(root().join("target/test-cache"));
+    c.classifier.backend = if real_model { "e5".into() } else { "hashing".into() };
+    if real_model {
+        model_dir();
+    }
+    c
+}
+
+impl TestApp {
+    pub async fn spawn(content: Content, real_model: bool) -> TestApp {
+        let data_dir = tempfile::tempdir().unwrap();
+        let config = Arc::new(config(content, real_model, data_dir.path()));
+        let store = Arc::new(SqlStore::connect(&config.database_url(), 4).await.unwrap());
+        let engine = loket::app::build_engine(config, store.clone() as Arc<dyn Store>).await.unwrap();
+        let router = router(AppState { engine: engine.clone() });
+        TestApp { router, engine, store, data_dir }
+    }
+
+    pub async fn request(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, headers, json)
+    }
+
+    pub async fn post_raw(&self, body: impl Into<Body>, content_type: &str) -> (StatusCode, Value) {
+        let req = Request::post("/v1/messages")
+            .header("content-type", content_type)
+            .body(body.into())
+            .unwrap();
+        let (s, _, v) = self.request(req).await;
+        (s, v)
+    }
+
+    pub async fn ask(&self, conversation: &str, text: &str) -> Value {
+        let body = serde_json::json!({"conversation_id": conversation, "channel": "web", "text": text});
+        let (status, v) = self.post_raw(body.to_string(), "application/json").await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        v
+    }
+}

@@ -1,0 +1,172 @@
+//! Tests with the real multilingual-e5-small model: the acceptance scenarios of the README.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::helpers::{config, root, Content, TestApp};
+
+#[tokio::test]
+async fn a_passport_question_is_answered_from_the_passport_entry() {
+    let app = TestApp::spawn(Content::Bundled, true).await;
+    let v = app.ask("p1", "wat kost een paspoort?").await;
+    assert_eq!(v["action"], "answer", "{v}");
+    assert_eq!(v["faq_id"], "paspoort-kosten", "{v}");
+    assert_eq!(v["intent"], "paspoort");
+    assert!(v["reply"]["text"].as_str().unwrap().contains("€"));
+}
+
+#[tokio::test]
+async fn common_questions_reach_the_right_intent() {
+    let app = TestApp::spawn(Content::Bundled, true).await;
+    for (text, intent) in [
+        ("ik ga verhuizen, hoe geef ik mijn nieuwe adres door?", "verhuizen"),
+        ("de groene container is vandaag niet geleegd", "afvalkalender"),
+        ("hoe laat is het stadhuis open?", "openingstijden"),
+        ("ik wil een bank en een oude kast laten ophalen", "grofvuil"),
+        ("mijn rijbewijs verloopt volgende maand", "rijbewijs"),
+    ] {
+        let v = app.ask(&format!("q-{intent}"), text).await;
+        assert_eq!(v["intent"], intent, "{text}: {v}");
+    }
+}
+
+/// Starts `loket serve` on port 0 and returns the child and its address.
+fn start_binary(data_dir: &std::path::Path) -> (Child, String) {
+    let cfg = config(Content::Bundled, true, data_dir);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loket"))
+        .arg("serve")
+        .current_dir(root())
+        .env("LOKET__SERVER__BIND", "127.0.0.1:0")
+        .env("LOKET__PATHS__DATA_DIR", data_dir)
+        .env("LOKET__PATHS__CACHE_DIR", cfg.paths.cache_dir.as_ref().unwrap())
+        .env("LOKET_LOG", "debug,tantivy=warn,sqlx=warn,hyper=warn,h2=warn,tower=warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start loket serve");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    let mut reader = BufReader::new(stdout);
+    reader.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (child, addr)
+}
+
+fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let host = addr.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+#[test]
+fn the_real_binary_serves_keeps_personal_data_out_and_stops_on_sigterm() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut child, addr) = start_binary(data.path());
+    let (status, body) = http(&addr, "GET", "/healthz", "");
+    assert_eq!(status, 200, "{body}");
+    let msg = r#"{"conversation_id":"bsn-1","channel":"web","text":"Hallo, mijn BSN is 123456782. Wat kost een paspoort?"}"#;
+    let (status, body) = http(&addr, "POST", "/v1/messages", msg);
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["action"], "privacy_redirect", "{v}");
+    assert!(!body.contains("123456782"));
+    // The passport question is still answered.
+    assert!(v["reply"]["text"].as_str().unwrap().contains("€"), "{v}");
+    // SIGTERM: a graceful stop.
+    unsafe_kill(child.id(), 15);
+    let status = wait_with_timeout(&mut child, Duration::from_secs(20));
+    assert!(status.is_some_and(|s| s.success()), "loket did not stop cleanly on SIGTERM: {status:?}");
+    let mut logs = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    assert!(logs.contains("message answered"), "the logs record the message: {logs}");
+    assert!(!logs.contains("123456782"), "the BSN reached the logs");
+    // Neither the database nor its journal holds the BSN.
+    for e in std::fs::read_dir(data.path()).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            let bytes = std::fs::read(&p).unwrap();
+            let found = bytes.windows(9).any(|w| w == b"123456782");
+            assert!(!found, "{} contains the BSN", p.display());
+        }
+    }
+    let stored = std::fs::read_dir(data.path())
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.unwrap().path()).ok())
+        .any(|bytes| bytes.windows(5).any(|w| w == b"[BSN]"));
+    assert!(stored, "the redacted message is stored");
+}
+
+fn unsafe_kill(pid: u32, signal: i32) {
+    Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();
+}
+
+fn wait_with_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    None
+}
+
+#[test]
+fn classify_prints_one_line_per_input_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let texts = [
+        "wat kost een paspoort",
+        "hallo",
+        "mijn container is niet geleegd",
+        "ik wil iemand spreken",
+        "hoe vraag ik een parkeervergunning aan",
+        "wordt het morgen mooi weer?",
+        "mijn bsn is 123456782",
+        "waar kan ik grofvuil kwijt",
+    ];
+    let mut f = std::fs::File::create(&input).unwrap();
+    for i in 0..200 {
+        writeln!(f, "{}", serde_json::json!({"id": format!("m{i}"), "text": texts[i % texts.len()]})).unwrap();
+    }
+    drop(f);
+    let cfg = config(Content::Bundled, true, dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_loket"))
+        .args(["classify", "--input"])
+        .arg(&input)
+        .current_dir(root())
+        .env("LOKET__PATHS__DATA_DIR", dir.path())
+        .env("LOKET__PATHS__CACHE_DIR", cfg.paths.cache_dir.as_ref().unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 200);
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["id"], format!("m{i}"));
+        for k in ["intent", "action", "confidence", "faq_id", "options"] {
+            assert!(l.get(k).is_some(), "{k} missing in {l}");
+        }
+    }
+    assert_eq!(lines[0]["faq_id"], "paspoort-kosten");
+    assert_eq!(lines[6]["action"], "privacy_redirect");
+    assert!(!stdout.contains("123456782"));
+}
