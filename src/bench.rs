@@ -102,7 +102,7 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<i32> {
     let today = Utc::now().date_naive();
     for m in MESSAGES {
         let v = embedder.embed(&[m])?.remove(0);
-        snap.head.predict(&v);
+        snap.head.predict(&v, m);
     }
     let mut lat = Vec::with_capacity(args.iterations);
     let mut lat_full = Vec::with_capacity(args.iterations);
@@ -110,7 +110,7 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<i32> {
         let m = MESSAGES[i % MESSAGES.len()];
         let t = Instant::now();
         let v = embedder.embed(&[m])?.remove(0);
-        snap.head.predict(&v);
+        snap.head.predict(&v, m);
         lat.push(t.elapsed().as_secs_f64() * 1000.0);
         snap.understand(m, &v, None, today);
         lat_full.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -143,7 +143,7 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<i32> {
             let s = snap.clone();
             tasks.push(tokio::spawn(async move {
                 let v = w.embed(MESSAGES[i % MESSAGES.len()]).await.expect("worker");
-                s.head.predict(&v);
+                s.head.predict(&v, MESSAGES[i % MESSAGES.len()]);
             }));
         }
         for t in tasks {

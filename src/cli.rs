@@ -170,7 +170,7 @@ fn ask(config: Config, messages: Vec<String>, json: bool) -> Result<i32> {
                 .candidates
                 .iter()
                 .take(3)
-                .map(|c| format!("{} {:.2} (bm25 {:.1}, cos {:.3})", c.faq_id, c.confidence, c.bm25, c.cosine))
+                .map(|c| format!("{} {:.2} (lexical {:.2}, cosine {:.3})", c.faq_id, c.confidence, c.bm25, c.cosine))
                 .collect();
             writeln!(out, "  -- faq: {}\n", faqs.join(", "))?;
         }

@@ -109,7 +109,7 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
                 .collect();
             let t0 = Instant::now();
             let xs = cache.embed_all(embedder.as_ref(), &texts)?;
-            let head = IntentHead::train(&xs, &ys, labels.clone(), &HeadConfig::default())?;
+            let head = IntentHead::train(&xs, &texts, &ys, labels.clone(), &HeadConfig::default())?;
             let train_seconds = t0.elapsed().as_secs_f64();
             let mut r = evaluate(embedder.as_ref(), &head, &test)?;
             r.train_examples = train.len();
@@ -191,7 +191,7 @@ fn evaluate(embedder: &dyn Embed, head: &IntentHead, test: &[Labeled]) -> Result
         // Batch 1, as a citizen's message arrives: tokenise + encode + head.
         let t = Instant::now();
         let v = embedder.embed(&[l.text.as_str()])?.remove(0);
-        let p = head.predict(&v);
+        let p = head.predict(&v, &l.text);
         latencies.push(t.elapsed().as_secs_f64() * 1000.0);
         let (best, conf) = p
             .iter()

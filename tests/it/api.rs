@@ -73,3 +73,49 @@ async fn conversations_are_recorded_without_personal_data() {
     assert_eq!(t[0].pii, "iban,bsn");
     assert_eq!(t[1].action.as_deref(), Some("privacy_redirect"));
 }
+
+/// Property: whatever surrounds them, the personal data the guard detects never reaches the
+/// response or any stored field.
+#[test]
+fn no_detected_personal_data_reaches_the_response_or_the_database() {
+    use proptest::prelude::*;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let app = rt.block_on(TestApp::spawn(Content::Fixture, false));
+    let words = prop::sample::select(vec!["wat", "kost", "een", "paspoort", "mijn", "is", "en", "hallo", "graag", "nummer", "bsn", "iban", "bel", "mail", ",", "."]);
+    let bsn = (0u32..100_000_000).prop_filter_map("11-proef", |n| {
+        let d: Vec<u32> = format!("{n:08}").bytes().map(|b| (b - b'0') as u32).collect();
+        let s: u32 = d.iter().zip((2..=9).rev()).map(|(x, w)| x * w).sum();
+        let check = s % 11;
+        (check < 10 && n != 0).then(|| format!("{n:08}{check}"))
+    });
+    let value = prop_oneof![
+        bsn.clone(),
+        bsn.prop_map(|b| format!("{} {} {}", &b[0..3], &b[3..6], &b[6..9])),
+        (10_000_000u32..99_999_999).prop_map(|n| format!("06{n}")),
+        "[a-z]{3,8}@[a-z]{3,8}\\.nl",
+        Just("NL91ABNA0417164300".to_string()),
+        Just("NL91 ABNA 0417 1643 00".to_string()),
+    ];
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config { cases: 48, ..Default::default() });
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    runner
+        .run(&(prop::collection::vec(words, 0..6), value, prop::collection::vec(prop::sample::select(vec!["kan", "dat", "?", "bedankt"]), 0..4)), |(before, value, after)| {
+            let text = format!("{} {} {}", before.join(" "), value, after.join(" "));
+            let id = format!("p{}", n.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+            let v = rt.block_on(app.ask(&id, &text));
+            let digits: String = value.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '@').collect();
+            prop_assert!(!v.to_string().contains(&value), "response holds {value}");
+            let stored = rt.block_on(async {
+                use loket::store::Store;
+                app.store.transcript(&id).await.unwrap()
+            });
+            for m in stored {
+                let all = format!("{} {} {:?} {:?}", m.text, m.pii, m.intent, m.faq_id);
+                let compact: String = all.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '@').collect();
+                prop_assert!(!all.contains(&value) && !compact.contains(&digits), "stored {all:?} holds {value}");
+            }
+            prop_assert_eq!(v["action"].as_str().unwrap(), "privacy_redirect");
+            Ok(())
+        })
+        .unwrap();
+}

@@ -9,3 +9,4 @@ mod api;
 mod helpers;
 mod kb_check;
 mod real_model;
+mod store;
