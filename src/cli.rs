@@ -275,7 +275,7 @@ fn model_import(weights: PathBuf, tokenizer: PathBuf, out: PathBuf) -> Result<i3
         bail!("{} does not exist", weights.display());
     }
     // The tokenizer must load before we go on: a damaged file should fail here, not at serve.
-    tokenizers::Tokenizer::from_file(&tokenizer)
+    crate::classifier::tokenize::UnigramTokenizer::from_file(&tokenizer)
         .map_err(|e| anyhow::anyhow!("{} is not a usable tokenizer.json: {e}", tokenizer.display()))?;
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let hyper = crate::classifier::e5s1::import(&weights, &out.join(crate::classifier::encoder::MODEL_FILE))?;

@@ -12,7 +12,8 @@ use std::time::Instant;
 
 use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor, D};
-use tokenizers::Tokenizer;
+
+use super::tokenize::UnigramTokenizer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EncoderError {
@@ -79,7 +80,7 @@ struct Layer {
 }
 
 pub struct Encoder {
-    tokenizer: Tokenizer,
+    tokenizer: UnigramTokenizer,
     word: QTensor,
     pos: Tensor,
     token_type: Tensor,
@@ -121,7 +122,7 @@ impl Encoder {
             });
         }
         let tokenizer =
-            Tokenizer::from_file(&tok).map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
+            UnigramTokenizer::from_file(&tok).map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
         let mut file = std::fs::File::open(&model).map_err(|e| EncoderError::Load(e.to_string()))?;
         let content = gguf_file::Content::read(&mut file)
             .map_err(|e| EncoderError::Load(format!("{}: {e}", model.display())))?;
@@ -217,11 +218,7 @@ impl Encoder {
     pub fn tokenize(&self, texts: &[&str]) -> Result<Batch, EncoderError> {
         let mut seqs = Vec::with_capacity(texts.len());
         for t in texts {
-            let enc = self
-                .tokenizer
-                .encode(format!("query: {t}"), true)
-                .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
-            let mut ids = enc.get_ids().to_vec();
+            let mut ids = self.tokenizer.encode(&format!("query: {t}"));
             if ids.len() > self.max_tokens {
                 let eos = *ids.last().unwrap();
                 ids.truncate(self.max_tokens - 1);

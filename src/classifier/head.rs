@@ -31,10 +31,10 @@ pub struct HeadConfig {
 impl Default for HeadConfig {
     fn default() -> Self {
         HeadConfig {
-            epochs: 300,
-            learning_rate: 0.05,
+            epochs: 150,
+            learning_rate: 0.1,
             l2: 1e-4,
-            folds: 5,
+            folds: 4,
             lexical_weight: 0.5,
         }
     }

@@ -7,6 +7,7 @@ pub mod e5s1;
 pub mod encoder;
 pub mod hashing;
 pub mod head;
+pub mod tokenize;
 pub mod worker;
 
 use std::path::Path;
