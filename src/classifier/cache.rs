@@ -54,6 +54,11 @@ impl EmbeddingCache {
         Ok(texts.iter().map(|t| self.map[t.as_str()].clone()).collect())
     }
 
+    /// The directory the cache lives in, for other derived artefacts (the trained head).
+    pub fn dir(&self) -> Option<&Path> {
+        self.path.as_deref().and_then(Path::parent)
+    }
+
     /// Writes the cache back when it changed; failures only cost time at the next start.
     pub fn save(&mut self) {
         let (Some(path), true) = (&self.path, self.dirty) else {

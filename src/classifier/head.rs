@@ -40,7 +40,7 @@ impl Default for HeadConfig {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct IntentHead {
     labels: Vec<String>,
     /// `[classes, dim]`, row-major.
@@ -124,6 +124,61 @@ impl IntentHead {
         let x = featurize(embedding, text, self.lexical_weight);
         let z = logits(&self.weights, &self.bias, &x, self.dim);
         softmax(&z, self.temperature)
+    }
+}
+
+/// A key for a trained head: the same examples, labels, embedder and settings give the same
+/// head, so a restart with unchanged content loads it instead of training again.
+pub fn cache_key(embedder_id: &str, texts: &[String], ys: &[usize], labels: &[String], cfg: &HeadConfig) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(embedder_id.as_bytes());
+    h.update(format!("{cfg:?}").as_bytes());
+    for l in labels {
+        h.update(l.as_bytes());
+        h.update([0]);
+    }
+    for (t, y) in texts.iter().zip(ys) {
+        h.update(t.as_bytes());
+        h.update((*y as u32).to_le_bytes());
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+impl IntentHead {
+    /// Loads the head trained on exactly these inputs from `dir`, or trains and stores it.
+    pub fn train_cached(
+        dir: Option<&std::path::Path>,
+        embedder_id: &str,
+        embeddings: &[Vec<f32>],
+        texts: &[String],
+        ys: &[usize],
+        labels: Vec<String>,
+        cfg: &HeadConfig,
+    ) -> Result<IntentHead, HeadError> {
+        let path = dir.map(|d| d.join(format!("head-{}.json", cache_key(embedder_id, texts, ys, &labels, cfg))));
+        if let Some(p) = &path {
+            if let Some(head) = std::fs::read(p).ok().and_then(|b| serde_json::from_slice::<IntentHead>(&b).ok()) {
+                if head.labels == labels {
+                    return Ok(head);
+                }
+            }
+        }
+        let head = IntentHead::train(embeddings, texts, ys, labels, cfg)?;
+        if let Some(p) = &path {
+            let write = || -> std::io::Result<()> {
+                if let Some(d) = p.parent() {
+                    std::fs::create_dir_all(d)?;
+                }
+                let tmp = p.with_extension("tmp");
+                std::fs::write(&tmp, serde_json::to_vec(&head).map_err(std::io::Error::other)?)?;
+                std::fs::rename(tmp, p)
+            };
+            if let Err(e) = write() {
+                tracing::warn!(error = %e, "cannot cache the trained intent head");
+            }
+        }
+        Ok(head)
     }
 }
 
@@ -259,5 +314,23 @@ mod tests {
         let p = head.predict(&xs[0], "");
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4);
         assert!(head.temperature > 0.05 && head.temperature < 10.0);
+    }
+
+    #[test]
+    fn a_trained_head_is_cached_by_its_inputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let xs = vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![0.9, 0.1], vec![0.1, 0.9]];
+        let texts: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+        let ys = vec![0, 1, 0, 1];
+        let labels = vec!["x".to_string(), "y".to_string()];
+        let cfg = HeadConfig { folds: 0, ..Default::default() };
+        let a = IntentHead::train_cached(Some(dir.path()), "m", &xs, &texts, &ys, labels.clone(), &cfg).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let b = IntentHead::train_cached(Some(dir.path()), "m", &xs, &texts, &ys, labels.clone(), &cfg).unwrap();
+        assert_eq!(a.predict(&xs[0], "a"), b.predict(&xs[0], "a"));
+        // Other examples: another head.
+        let texts2: Vec<String> = ["a", "b", "c", "e"].iter().map(|s| s.to_string()).collect();
+        IntentHead::train_cached(Some(dir.path()), "m", &xs, &texts2, &ys, labels, &cfg).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 }

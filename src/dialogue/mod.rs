@@ -182,8 +182,10 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
         };
         let mut faq = None;
         let mut confidence = top_p;
-        if let Some(c) = confident_answer(u, env) {
-            if env.kb.intent(&c.intent).map(|i| i.action) == Some(Action::Answer) {
+        // The personal data itself ("mijn BSN is …") pulls towards privacy entries; the general
+        // question is the best answerable entry among the answerable ones.
+        if let Some((c, share)) = answerable_share(u, env) {
+            if share >= env.cfg.answer_threshold && u.probability_of(&c.intent) >= env.cfg.clarify_threshold {
                 let entry = env.kb.entry(&c.faq_id).expect("candidate from the knowledge base");
                 text = format!(
                     "{text}\n\n{} {}",
@@ -191,7 +193,7 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
                     answer_text(env, entry)
                 );
                 faq = Some(c.faq_id.clone());
-                confidence = c.confidence;
+                confidence = share;
                 ctx.last_intent = Some(c.intent.clone());
                 ctx.last_faq = faq.clone();
             }
@@ -240,7 +242,10 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
                     Some(o) if Some(&best.faq_id) == ctx.last_faq.as_ref() && o.bm25 > 0.0 => o,
                     _ => best,
                 };
-                if lang::looks_like_follow_up(turn.text) || chosen.confidence >= env.cfg.answer_threshold {
+                // A follow-up needs something in common with the entry it gets: a word, or a
+                // confident match; otherwise the question is not about this topic after all.
+                let relevant = chosen.bm25 > 0.0 || chosen.confidence >= env.cfg.answer_threshold;
+                if relevant && (lang::looks_like_follow_up(turn.text) || chosen.confidence >= env.cfg.answer_threshold) {
                     ctx.misses = 0;
                     let conf = chosen.confidence.max(u.probability_of(&last));
                     return answer(env, ctx, chosen.faq_id.clone(), conf, None);
@@ -322,6 +327,18 @@ fn confident_answer<'u>(u: &'u Understanding, env: &Env<'_>) -> Option<&'u Candi
         && u.probability_of(&best.intent) >= env.cfg.clarify_threshold
         && best.confidence - runner_up >= env.cfg.clarify_margin)
         .then_some(best)
+}
+
+/// The best answerable candidate and its share of the answerable candidates' confidence.
+fn answerable_share<'u>(u: &'u Understanding, env: &Env<'_>) -> Option<(&'u Candidate, f32)> {
+    let answerable: Vec<&Candidate> = u
+        .candidates
+        .iter()
+        .filter(|c| env.kb.intent(&c.intent).map(|i| i.action) == Some(Action::Answer))
+        .collect();
+    let total: f32 = answerable.iter().map(|c| c.confidence).sum();
+    let best = *answerable.first()?;
+    (total > 0.0).then(|| (best, best.confidence / total))
 }
 
 fn option_for(c: &Candidate) -> ReplyOption {

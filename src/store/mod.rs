@@ -227,7 +227,8 @@ impl Store for SqlStore {
         for m in [&turn.inbound, &turn.outbound] {
             sqlx::query(
                 "INSERT INTO messages (conversation_id, direction, channel, text, pii, intent, action, \
-                 confidence, faq_id, response_ms, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 confidence, faq_id, response_ms, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, CAST($8 AS DOUBLE PRECISION), $9, $10, $11)",
             )
             .bind(&turn.conversation_id)
             .bind(match m.direction {
@@ -239,7 +240,9 @@ impl Store for SqlStore {
             .bind(&m.pii)
             .bind(m.intent.clone())
             .bind(m.action.clone())
-            .bind(m.confidence)
+            // As text: sqlx's Any driver declares a NULL double as float4 and then sends a
+            // float8 in the same cached statement, which PostgreSQL rejects.
+            .bind(m.confidence.map(|c| c.to_string()))
             .bind(m.faq_id.clone())
             .bind(m.response_ms)
             .bind(timestamp(m.created_at))

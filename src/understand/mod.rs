@@ -155,8 +155,16 @@ impl Snapshot {
         let vectors = cache.embed_all(embedder, &all)?;
         cache.save();
         let (train_vecs, entry_vecs) = vectors.split_at(texts.len());
-        let head = IntentHead::train(train_vecs, &texts, &ys, labels, &HeadConfig::default())
-            .map_err(ClassifierError::from)?;
+        let head = IntentHead::train_cached(
+            cache.dir(),
+            &embedder.id(),
+            train_vecs,
+            &texts,
+            &ys,
+            labels,
+            &HeadConfig::default(),
+        )
+        .map_err(ClassifierError::from)?;
         let mut entry_vectors = vec![Vec::new(); kb.entries.len()];
         for (owner, v) in owners.into_iter().zip(entry_vecs) {
             entry_vectors[owner].push(v.clone());

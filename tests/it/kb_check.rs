@@ -67,8 +67,16 @@ fn each_kind_of_broken_entry_is_reported_with_file_and_line() {
         std::fs::write(dir.path().join("entries/paspoort-kosten.md"), &content).unwrap();
         let (code, out) = check(dir.path());
         assert_eq!(code, 3, "{what}: exit code\n{out}");
-        let hit = out
-            .lines()
+        // Each problem is one line, then its fix on the next ("  oplossing: ...").
+        let lines: Vec<&str> = out.lines().collect();
+        let records: Vec<String> = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| !l.starts_with("  "))
+            .map(|(i, l)| format!("{l} {}", lines.get(i + 1).filter(|n| n.starts_with("  ")).unwrap_or(&"")))
+            .collect();
+        let hit = records
+            .iter()
             .find(|l| l.contains("paspoort-kosten.md:") && l.contains(words))
             .unwrap_or_else(|| panic!("{what}: no error mentioning {words:?}\n{out}"));
         if line > 0 {

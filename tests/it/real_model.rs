@@ -170,3 +170,51 @@ fn classify_prints_one_line_per_input_in_order() {
     assert_eq!(lines[6]["action"], "privacy_redirect");
     assert!(!stdout.contains("123456782"));
 }
+
+/// A loopback load test: with a small classifier queue, a burst of concurrent messages gets
+/// some 429 answers (never an unbounded queue), every answer is 200 or 429, and /healthz
+/// keeps answering during the burst.
+#[test]
+fn overload_answers_429_while_healthz_keeps_answering() {
+    let data = tempfile::tempdir().unwrap();
+    let cfg = config(Content::Bundled, true, data.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loket"))
+        .arg("serve")
+        .current_dir(root())
+        .env("LOKET__SERVER__BIND", "127.0.0.1:0")
+        .env("LOKET__PATHS__DATA_DIR", data.path())
+        .env("LOKET__PATHS__CACHE_DIR", cfg.paths.cache_dir.as_ref().unwrap())
+        .env("LOKET__CLASSIFIER__QUEUE_CAPACITY", "2")
+        .env("LOKET__CLASSIFIER__MAX_BATCH", "1")
+        .env("LOKET_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on ").unwrap().to_string();
+
+    let burst: Vec<_> = (0..40)
+        .map(|i| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let body = format!(r#"{{"conversation_id":"load-{i}","channel":"web","text":"hoe vraag ik een parkeervergunning aan voor mijn bezoek {i}"}}"#);
+                http(&addr, "POST", "/v1/messages", &body).0
+            })
+        })
+        .collect();
+    let mut health = Vec::new();
+    for _ in 0..5 {
+        let t = std::time::Instant::now();
+        let (status, _) = http(&addr, "GET", "/healthz", "");
+        health.push((status, t.elapsed()));
+    }
+    let statuses: Vec<u16> = burst.into_iter().map(|h| h.join().unwrap()).collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 429), "{statuses:?}");
+    assert!(statuses.contains(&429), "a full queue must answer 429: {statuses:?}");
+    assert!(statuses.contains(&200), "{statuses:?}");
+    assert!(health.iter().all(|(s, _)| *s == 200), "/healthz failed during the burst: {health:?}");
+}
