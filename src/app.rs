@@ -12,7 +12,7 @@ use crate::classifier::cache::EmbeddingCache;
 use crate::classifier::{self, Embed, EmbedWorker, WeightFormat};
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::http::{router, AppState};
+use crate::http::{AppState, router};
 use crate::knowledge::{self, KnowledgeBase};
 use crate::store::{SqlStore, Store};
 use crate::understand::Snapshot;
@@ -50,7 +50,11 @@ pub fn load_embedder(config: &Config) -> Result<Arc<dyn Embed>> {
     .context("loading the encoder")
 }
 
-pub fn build_snapshot(config: &Config, kb: KnowledgeBase, embedder: &dyn Embed) -> Result<Snapshot> {
+pub fn build_snapshot(
+    config: &Config,
+    kb: KnowledgeBase,
+    embedder: &dyn Embed,
+) -> Result<Snapshot> {
     let mut cache = EmbeddingCache::open(Some(&config.cache_dir()), embedder);
     Snapshot::build(kb, embedder, &mut cache).context("building the classifier and FAQ index")
 }
@@ -66,7 +70,11 @@ pub async fn build_engine(config: Arc<Config>, store: Arc<dyn Store>) -> Result<
         Ok((embedder, snapshot))
     })
     .await??;
-    let worker = EmbedWorker::start(embedder, config.classifier.queue_capacity, config.classifier.max_batch);
+    let worker = EmbedWorker::start(
+        embedder,
+        config.classifier.queue_capacity,
+        config.classifier.max_batch,
+    );
     tracing::info!(
         entries = snapshot.kb.entries.len(),
         intents = snapshot.kb.intents.len(),
@@ -105,7 +113,9 @@ pub async fn serve(config: Config) -> Result<()> {
     tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "Loket is listening");
     // Machine-readable line for scripts and tests that start Loket on port 0.
     println!("listening on http://{addr}");
-    let app = router(AppState { engine: engine.clone() });
+    let app = router(AppState {
+        engine: engine.clone(),
+    });
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal(grace))
@@ -122,7 +132,8 @@ async fn shutdown_signal(grace: Duration) {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -132,7 +143,10 @@ async fn shutdown_signal(grace: Duration) {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!(grace_secs = grace.as_secs(), "shutting down: finishing requests in flight");
+    tracing::info!(
+        grace_secs = grace.as_secs(),
+        "shutting down: finishing requests in flight"
+    );
     // Requests still running after the grace period are cut off.
     tokio::spawn(async move {
         tokio::time::sleep(grace).await;
@@ -143,8 +157,11 @@ async fn shutdown_signal(grace: Duration) {
 
 pub fn init_tracing(format: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("LOKET_LOG").unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_env("LOKET_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = if format == "json" {
         builder.json().try_init()
     } else {

@@ -9,7 +9,7 @@ use anyhow::Result;
 use chrono::Utc;
 
 use crate::app;
-use crate::classifier::{self, encoder::cosine, EmbedWorker, Encoder, WeightFormat};
+use crate::classifier::{self, EmbedWorker, Encoder, WeightFormat, encoder::cosine};
 use crate::config::Config;
 
 #[derive(clap::Args, Debug)]
@@ -41,9 +41,11 @@ fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
@@ -57,7 +59,13 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<i32> {
     app::init_tracing("pretty");
     classifier::init_threads(config.classifier.threads);
     let dir = config.model_dir();
-    println!("machine: {} cores; RAYON_NUM_THREADS={}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), std::env::var("RAYON_NUM_THREADS").unwrap_or_default());
+    println!(
+        "machine: {} cores; RAYON_NUM_THREADS={}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        std::env::var("RAYON_NUM_THREADS").unwrap_or_default()
+    );
 
     if args.compare_formats {
         let reference = Encoder::load(&dir, WeightFormat::F32, config.classifier.max_tokens)?;
@@ -66,7 +74,11 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<i32> {
         for format in [WeightFormat::F32, WeightFormat::Q8_0, WeightFormat::Q4_0] {
             let enc = Encoder::load(&dir, format, config.classifier.max_tokens)?;
             let vecs = enc.embed(MESSAGES)?;
-            let min_cos = vecs.iter().zip(&ref_vecs).map(|(a, b)| cosine(a, b)).fold(1.0f32, f32::min);
+            let min_cos = vecs
+                .iter()
+                .zip(&ref_vecs)
+                .map(|(a, b)| cosine(a, b))
+                .fold(1.0f32, f32::min);
             let mut lat = Vec::new();
             for i in 0..args.iterations.min(100) {
                 let t = Instant::now();
@@ -117,7 +129,10 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<i32> {
         builds.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     builds.sort_by(f64::total_cmp);
-    println!("FAQ index build, 1,000 entries: median {:.0} ms (5 builds)", builds[2]);
+    println!(
+        "FAQ index build, 1,000 entries: median {:.0} ms (5 builds)",
+        builds[2]
+    );
 
     // Batch 1: tokenise + encode + head, as one citizen's message.
     let today = Utc::now().date_naive();
@@ -152,7 +167,10 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<i32> {
     );
 
     // Throughput: many concurrent messages through the batching worker.
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let n = args.throughput_messages;
     let worker = EmbedWorker::start(embedder.clone(), n + 1, config.classifier.max_batch);
     let snap = Arc::new(snap);
@@ -172,7 +190,10 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<i32> {
         }
         t.elapsed()
     });
-    let batches = worker.stats.batches.load(std::sync::atomic::Ordering::Relaxed);
+    let batches = worker
+        .stats
+        .batches
+        .load(std::sync::atomic::Ordering::Relaxed);
     println!(
         "throughput: {} messages in {:.2} s = {:.0} messages/s (max batch {}, {} batches)",
         n,

@@ -5,7 +5,7 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 
@@ -15,7 +15,11 @@ use crate::engine::Incoming;
 use crate::store::SqlStore;
 
 #[derive(Parser)]
-#[command(name = "loket", version, about = "Front-line bot service for Dutch municipalities")]
+#[command(
+    name = "loket",
+    version,
+    about = "Front-line bot service for Dutch municipalities"
+)]
 pub struct Cli {
     /// Configuration file (default: ./loket.toml when it exists).
     #[arg(long, global = true)]
@@ -98,14 +102,25 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Ask { messages, json } => ask(config, messages, json),
         Command::Classify { input } => classify(config, input),
         Command::Eval(args) => crate::eval::run(&config, args),
-        Command::Kb { command: KbCommand::Check { dir, intents, json } } => kb_check(&config, dir, intents, json),
-        Command::Model { command: ModelCommand::Import { weights, tokenizer, out } } => model_import(weights, tokenizer, out),
+        Command::Kb {
+            command: KbCommand::Check { dir, intents, json },
+        } => kb_check(&config, dir, intents, json),
+        Command::Model {
+            command:
+                ModelCommand::Import {
+                    weights,
+                    tokenizer,
+                    out,
+                },
+        } => model_import(weights, tokenizer, out),
         Command::Bench(args) => crate::bench::run(&config, args),
     }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn quiet_tracing() {
@@ -155,7 +170,11 @@ fn ask(config: Config, messages: Vec<String>, json: bool) -> Result<i32> {
                 r.intent.as_deref().unwrap_or("-"),
                 r.confidence,
                 r.faq_id.as_deref().unwrap_or("-"),
-                if handled.pii.is_empty() { String::new() } else { format!(" pii={}", handled.pii.join(",")) }
+                if handled.pii.is_empty() {
+                    String::new()
+                } else {
+                    format!(" pii={}", handled.pii.join(","))
+                }
             )?;
             let intents: Vec<String> = handled
                 .understanding
@@ -170,7 +189,12 @@ fn ask(config: Config, messages: Vec<String>, json: bool) -> Result<i32> {
                 .candidates
                 .iter()
                 .take(3)
-                .map(|c| format!("{} {:.2} (lexical {:.2}, cosine {:.3})", c.faq_id, c.confidence, c.bm25, c.cosine))
+                .map(|c| {
+                    format!(
+                        "{} {:.2} (lexical {:.2}, cosine {:.3})",
+                        c.faq_id, c.confidence, c.bm25, c.cosine
+                    )
+                })
                 .collect();
             writeln!(out, "  -- faq: {}\n", faqs.join(", "))?;
         }
@@ -186,15 +210,21 @@ struct ClassifyLine {
 
 fn classify(config: Config, input: PathBuf) -> Result<i32> {
     quiet_tracing();
-    let file = std::fs::File::open(&input).with_context(|| format!("opening {}", input.display()))?;
+    let file =
+        std::fs::File::open(&input).with_context(|| format!("opening {}", input.display()))?;
     let mut lines = Vec::new();
     for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line?;
         if line.trim().is_empty() {
             continue;
         }
-        let parsed: ClassifyLine = serde_json::from_str(&line)
-            .with_context(|| format!("{}:{}: expected {{\"id\": ..., \"text\": \"...\"}}", input.display(), n + 1))?;
+        let parsed: ClassifyLine = serde_json::from_str(&line).with_context(|| {
+            format!(
+                "{}:{}: expected {{\"id\": ..., \"text\": \"...\"}}",
+                input.display(),
+                n + 1
+            )
+        })?;
         lines.push(parsed);
     }
     let kb = app::load_knowledge(&config)?;
@@ -203,7 +233,10 @@ fn classify(config: Config, input: PathBuf) -> Result<i32> {
     let now = Utc::now();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for chunk in lines.chunks(config.classifier.max_batch) {
-        let redacted: Vec<crate::privacy::Redacted> = chunk.iter().map(|l| crate::privacy::redact(&l.text)).collect();
+        let redacted: Vec<crate::privacy::Redacted> = chunk
+            .iter()
+            .map(|l| crate::privacy::redact(&l.text))
+            .collect();
         let cores: Vec<(&str, bool)> = redacted
             .iter()
             .map(|r| match crate::dialogue::lang::strip_greeting(&r.text) {
@@ -213,7 +246,9 @@ fn classify(config: Config, input: PathBuf) -> Result<i32> {
             .collect();
         let texts: Vec<&str> = cores.iter().map(|c| c.0).collect();
         let vectors = embedder.embed(&texts)?;
-        for (((line, red), (core, greeted)), v) in chunk.iter().zip(&redacted).zip(&cores).zip(&vectors) {
+        for (((line, red), (core, greeted)), v) in
+            chunk.iter().zip(&redacted).zip(&cores).zip(&vectors)
+        {
             let u = snap.understand(core, v, None, now.date_naive());
             let pii = red.kinds();
             let turn = crate::dialogue::Turn {
@@ -224,7 +259,13 @@ fn classify(config: Config, input: PathBuf) -> Result<i32> {
                 greeted: *greeted,
                 button_id: None,
             };
-            let o = crate::dialogue::decide(&turn, &Default::default(), &snap.kb, &config.dialogue, now);
+            let o = crate::dialogue::decide(
+                &turn,
+                &Default::default(),
+                &snap.kb,
+                &config.dialogue,
+                now,
+            );
             let row = serde_json::json!({
                 "id": line.id,
                 "intent": o.reply.intent,
@@ -240,7 +281,12 @@ fn classify(config: Config, input: PathBuf) -> Result<i32> {
     Ok(0)
 }
 
-fn kb_check(config: &Config, dir: Option<PathBuf>, intents: Option<PathBuf>, json: bool) -> Result<i32> {
+fn kb_check(
+    config: &Config,
+    dir: Option<PathBuf>,
+    intents: Option<PathBuf>,
+    json: bool,
+) -> Result<i32> {
     let dir = dir.unwrap_or_else(|| config.paths.knowledge_base.clone());
     let intents = intents.unwrap_or_else(|| config.paths.intents.clone());
     let loaded = crate::knowledge::load(&dir, &intents, Utc::now().date_naive());
@@ -275,12 +321,22 @@ fn model_import(weights: PathBuf, tokenizer: PathBuf, out: PathBuf) -> Result<i3
         bail!("{} does not exist", weights.display());
     }
     // The tokenizer must load before we go on: a damaged file should fail here, not at serve.
-    crate::classifier::tokenize::UnigramTokenizer::from_file(&tokenizer)
-        .map_err(|e| anyhow::anyhow!("{} is not a usable tokenizer.json: {e}", tokenizer.display()))?;
+    crate::classifier::tokenize::UnigramTokenizer::from_file(&tokenizer).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a usable tokenizer.json: {e}",
+            tokenizer.display()
+        )
+    })?;
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let hyper = crate::classifier::e5s1::import(&weights, &out.join(crate::classifier::encoder::MODEL_FILE))?;
-    std::fs::copy(&tokenizer, out.join(crate::classifier::encoder::TOKENIZER_FILE))
-        .with_context(|| format!("copying {}", tokenizer.display()))?;
+    let hyper = crate::classifier::e5s1::import(
+        &weights,
+        &out.join(crate::classifier::encoder::MODEL_FILE),
+    )?;
+    std::fs::copy(
+        &tokenizer,
+        out.join(crate::classifier::encoder::TOKENIZER_FILE),
+    )
+    .with_context(|| format!("copying {}", tokenizer.display()))?;
     eprintln!(
         "imported multilingual-e5-small: {} layers, hidden {}, {} heads, vocabulary {} into {}",
         hyper.layers,

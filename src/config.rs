@@ -252,10 +252,12 @@ impl Config {
                 path: path.clone(),
                 source,
             })?;
-            table = text.parse::<toml::Table>().map_err(|e| ConfigError::Parse {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
+            table = text
+                .parse::<toml::Table>()
+                .map_err(|e| ConfigError::Parse {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
         }
         Self::from_table(table, std::env::vars(), &path)
     }

@@ -54,7 +54,12 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(snapshot: Snapshot, worker: EmbedWorker, store: Arc<dyn Store>, config: Arc<Config>) -> Self {
+    pub fn new(
+        snapshot: Snapshot,
+        worker: EmbedWorker,
+        store: Arc<dyn Store>,
+        config: Arc<Config>,
+    ) -> Self {
         Engine {
             snapshot: RwLock::new(Arc::new(snapshot)),
             worker,
@@ -101,7 +106,12 @@ impl Engine {
             .handoff
             .as_ref()
             .map(|h| h.department.clone())
-            .or_else(|| reply.intent.as_deref().map(|i| snap.kb.department_for_intent(i).to_string()));
+            .or_else(|| {
+                reply
+                    .intent
+                    .as_deref()
+                    .map(|i| snap.kb.department_for_intent(i).to_string())
+            });
         let pii_names: Vec<&'static str> = pii.iter().map(|k| k.as_str()).collect();
         let response_ms = started.elapsed().as_millis() as i64;
         self.store
@@ -169,7 +179,10 @@ impl Engine {
         };
         let today = now.date_naive();
         // Picking an option by number needs no model.
-        if !context.options.is_empty() && core.trim().chars().all(|c| c.is_ascii_digit()) && !core.trim().is_empty() {
+        if !context.options.is_empty()
+            && core.trim().chars().all(|c| c.is_ascii_digit())
+            && !core.trim().is_empty()
+        {
             return Ok((Understanding::default(), None, greeted));
         }
         let vector = self.worker.embed(core).await?;
@@ -177,7 +190,12 @@ impl Engine {
         let within = context
             .last_intent
             .as_deref()
-            .filter(|_| snap.kb.intent(context.last_intent.as_deref().unwrap_or("")).map(|i| i.action) == Some(Action::Answer))
+            .filter(|_| {
+                snap.kb
+                    .intent(context.last_intent.as_deref().unwrap_or(""))
+                    .map(|i| i.action)
+                    == Some(Action::Answer)
+            })
             .map(|intent| snap.understand(core, &vector, Some(intent), today));
         Ok((u, within, greeted))
     }

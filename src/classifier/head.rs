@@ -5,7 +5,7 @@
 //! Training runs full-batch Adam on candle tensors: the matmuls go through candle's gemm,
 //! which keeps training of ~1,000 examples well under a second.
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{D, DType, Device, Tensor};
 
 #[derive(Debug, thiserror::Error)]
 #[error("intent head: {0}")]
@@ -129,7 +129,13 @@ impl IntentHead {
 
 /// A key for a trained head: the same examples, labels, embedder and settings give the same
 /// head, so a restart with unchanged content loads it instead of training again.
-pub fn cache_key(embedder_id: &str, texts: &[String], ys: &[usize], labels: &[String], cfg: &HeadConfig) -> String {
+pub fn cache_key(
+    embedder_id: &str,
+    texts: &[String],
+    ys: &[usize],
+    labels: &[String],
+    cfg: &HeadConfig,
+) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(embedder_id.as_bytes());
@@ -156,9 +162,17 @@ impl IntentHead {
         labels: Vec<String>,
         cfg: &HeadConfig,
     ) -> Result<IntentHead, HeadError> {
-        let path = dir.map(|d| d.join(format!("head-{}.json", cache_key(embedder_id, texts, ys, &labels, cfg))));
+        let path = dir.map(|d| {
+            d.join(format!(
+                "head-{}.json",
+                cache_key(embedder_id, texts, ys, &labels, cfg)
+            ))
+        });
         if let Some(p) = &path {
-            if let Some(head) = std::fs::read(p).ok().and_then(|b| serde_json::from_slice::<IntentHead>(&b).ok()) {
+            if let Some(head) = std::fs::read(p)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<IntentHead>(&b).ok())
+            {
                 if head.labels == labels {
                     return Ok(head);
                 }
@@ -171,7 +185,10 @@ impl IntentHead {
                     std::fs::create_dir_all(d)?;
                 }
                 let tmp = p.with_extension("tmp");
-                std::fs::write(&tmp, serde_json::to_vec(&head).map_err(std::io::Error::other)?)?;
+                std::fs::write(
+                    &tmp,
+                    serde_json::to_vec(&head).map_err(std::io::Error::other)?,
+                )?;
                 std::fs::rename(tmp, p)
             };
             if let Err(e) = write() {
@@ -188,7 +205,12 @@ impl IntentHead {
 fn featurize(embedding: &[f32], text: &str, lexical_weight: f32) -> Vec<f32> {
     let mut x = embedding.to_vec();
     if lexical_weight > 0.0 {
-        x.extend(super::HashingEmbedder::default().vector(text).into_iter().map(|v| v * lexical_weight));
+        x.extend(
+            super::HashingEmbedder::default()
+                .vector(text)
+                .into_iter()
+                .map(|v| v * lexical_weight),
+        );
     }
     x
 }
@@ -196,7 +218,13 @@ fn featurize(embedding: &[f32], text: &str, lexical_weight: f32) -> Vec<f32> {
 fn logits(w: &[f32], b: &[f32], x: &[f32], dim: usize) -> Vec<f32> {
     b.iter()
         .enumerate()
-        .map(|(c, bc)| bc + w[c * dim..(c + 1) * dim].iter().zip(x).map(|(a, b)| a * b).sum::<f32>())
+        .map(|(c, bc)| {
+            bc + w[c * dim..(c + 1) * dim]
+                .iter()
+                .zip(x)
+                .map(|(a, b)| a * b)
+                .sum::<f32>()
+        })
         .collect()
 }
 
@@ -289,7 +317,9 @@ mod tests {
         let mut ys = Vec::new();
         let mut seed = 7u64;
         let mut rnd = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((seed >> 33) as f32 / (1u64 << 31) as f32) - 0.5
         };
         for i in 0..90 {
@@ -300,14 +330,29 @@ mod tests {
             ys.push(c);
         }
         let texts = vec![String::new(); xs.len()];
-        let cfg = HeadConfig { lexical_weight: 0.0, ..Default::default() };
-        let head = IntentHead::train(&xs, &texts, &ys, vec!["a".into(), "b".into(), "c".into()], &cfg).unwrap();
+        let cfg = HeadConfig {
+            lexical_weight: 0.0,
+            ..Default::default()
+        };
+        let head = IntentHead::train(
+            &xs,
+            &texts,
+            &ys,
+            vec!["a".into(), "b".into(), "c".into()],
+            &cfg,
+        )
+        .unwrap();
         let correct = xs
             .iter()
             .zip(&ys)
             .filter(|&(x, &y)| {
                 let p = head.predict(x, "");
-                p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 == y
+                p.iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .unwrap()
+                    .0
+                    == y
             })
             .count();
         assert!(correct >= 80, "{correct}/90");
@@ -319,14 +364,40 @@ mod tests {
     #[test]
     fn a_trained_head_is_cached_by_its_inputs() {
         let dir = tempfile::tempdir().unwrap();
-        let xs = vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![0.9, 0.1], vec![0.1, 0.9]];
+        let xs = vec![
+            vec![1.0, 0.0],
+            vec![0.0, 1.0],
+            vec![0.9, 0.1],
+            vec![0.1, 0.9],
+        ];
         let texts: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
         let ys = vec![0, 1, 0, 1];
         let labels = vec!["x".to_string(), "y".to_string()];
-        let cfg = HeadConfig { folds: 0, ..Default::default() };
-        let a = IntentHead::train_cached(Some(dir.path()), "m", &xs, &texts, &ys, labels.clone(), &cfg).unwrap();
+        let cfg = HeadConfig {
+            folds: 0,
+            ..Default::default()
+        };
+        let a = IntentHead::train_cached(
+            Some(dir.path()),
+            "m",
+            &xs,
+            &texts,
+            &ys,
+            labels.clone(),
+            &cfg,
+        )
+        .unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        let b = IntentHead::train_cached(Some(dir.path()), "m", &xs, &texts, &ys, labels.clone(), &cfg).unwrap();
+        let b = IntentHead::train_cached(
+            Some(dir.path()),
+            "m",
+            &xs,
+            &texts,
+            &ys,
+            labels.clone(),
+            &cfg,
+        )
+        .unwrap();
         assert_eq!(a.predict(&xs[0], "a"), b.predict(&xs[0], "a"));
         // Other examples: another head.
         let texts2: Vec<String> = ["a", "b", "c", "e"].iter().map(|s| s.to_string()).collect();

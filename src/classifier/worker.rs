@@ -4,11 +4,11 @@
 //! A full queue is refused at once ([`WorkerError::Overloaded`], answered 429) rather than
 //! queueing without limit; inference never runs on the async runtime's threads.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use tokio::sync::oneshot;
 
 use super::Embed;

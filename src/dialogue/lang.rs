@@ -10,10 +10,52 @@ const EN: &[&str] = &[
     "bin", "waste", "permit", "tax", "moving", "passport", "with", "about", "would", "like",
 ];
 const NL: &[&str] = &[
-    "de", "het", "een", "is", "hoe", "wat", "waar", "wanneer", "kan", "ik", "mijn", "u", "je",
-    "graag", "moet", "wil", "kost", "van", "voor", "op", "aan", "met", "en", "niet", "er", "dat",
-    "die", "zijn", "heb", "hallo", "bedankt", "dank", "welke", "wie", "kwijt", "aanvragen",
-    "paspoort", "afval", "vergunning", "belasting", "verhuizen", "ook", "nog", "om", "te", "mn",
+    "de",
+    "het",
+    "een",
+    "is",
+    "hoe",
+    "wat",
+    "waar",
+    "wanneer",
+    "kan",
+    "ik",
+    "mijn",
+    "u",
+    "je",
+    "graag",
+    "moet",
+    "wil",
+    "kost",
+    "van",
+    "voor",
+    "op",
+    "aan",
+    "met",
+    "en",
+    "niet",
+    "er",
+    "dat",
+    "die",
+    "zijn",
+    "heb",
+    "hallo",
+    "bedankt",
+    "dank",
+    "welke",
+    "wie",
+    "kwijt",
+    "aanvragen",
+    "paspoort",
+    "afval",
+    "vergunning",
+    "belasting",
+    "verhuizen",
+    "ook",
+    "nog",
+    "om",
+    "te",
+    "mn",
 ];
 
 fn words(text: &str) -> Vec<String> {
@@ -37,9 +79,30 @@ pub fn detect(text: &str) -> Lang {
 }
 
 const GREETINGS: &[&str] = &[
-    "hallo", "hoi", "hey", "hi", "hello", "goedemorgen", "goedemiddag", "goedenavond",
-    "goedendag", "dag", "beste", "morgen", "middag", "avond", "yo", "heey", "hee", "good",
-    "morning", "afternoon", "evening", "daar", "allemaal", "gemeente",
+    "hallo",
+    "hoi",
+    "hey",
+    "hi",
+    "hello",
+    "goedemorgen",
+    "goedemiddag",
+    "goedenavond",
+    "goedendag",
+    "dag",
+    "beste",
+    "morgen",
+    "middag",
+    "avond",
+    "yo",
+    "heey",
+    "hee",
+    "good",
+    "morning",
+    "afternoon",
+    "evening",
+    "daar",
+    "allemaal",
+    "gemeente",
 ];
 
 /// When a message opens with a greeting and then asks something, the question part.
@@ -69,11 +132,22 @@ pub fn looks_like_follow_up(text: &str) -> bool {
         return false;
     }
     let first = ws[0].as_str();
-    let pronoun = ws
-        .iter()
-        .any(|w| matches!(w.as_str(), "dat" | "dit" | "die" | "daar" | "ervoor" | "daarvoor" | "daarmee" | "that" | "it" | "this"));
-    matches!(first, "en" | "and" | "ook" | "also" | "maar" | "but")
-        || (pronoun && ws.len() <= 6)
+    let pronoun = ws.iter().any(|w| {
+        matches!(
+            w.as_str(),
+            "dat"
+                | "dit"
+                | "die"
+                | "daar"
+                | "ervoor"
+                | "daarvoor"
+                | "daarmee"
+                | "that"
+                | "it"
+                | "this"
+        )
+    });
+    matches!(first, "en" | "and" | "ook" | "also" | "maar" | "but") || (pronoun && ws.len() <= 6)
 }
 
 /// "ja" / "nee" and their variants; `None` when the message is neither.
@@ -83,7 +157,8 @@ pub fn yes_no(text: &str) -> Option<bool> {
         return None;
     }
     match ws[0].as_str() {
-        "ja" | "jawel" | "jazeker" | "klopt" | "yes" | "yep" | "jep" | "ok" | "oke" | "okay" | "correct" | "precies" => Some(true),
+        "ja" | "jawel" | "jazeker" | "klopt" | "yes" | "yep" | "jep" | "ok" | "oke" | "okay"
+        | "correct" | "precies" => Some(true),
         "nee" | "neen" | "no" | "nope" | "niet" | "neuh" => Some(false),
         _ => None,
     }
@@ -103,7 +178,10 @@ mod tests {
 
     #[test]
     fn strips_greetings() {
-        assert_eq!(strip_greeting("Hallo, wat kost een paspoort?"), Some("wat kost een paspoort?"));
+        assert_eq!(
+            strip_greeting("Hallo, wat kost een paspoort?"),
+            Some("wat kost een paspoort?")
+        );
         assert_eq!(strip_greeting("goedemorgen!"), None);
         assert_eq!(strip_greeting("wat kost een paspoort"), None);
     }
@@ -112,7 +190,9 @@ mod tests {
     fn follow_ups_and_yes_no() {
         assert!(looks_like_follow_up("en wat kost dat?"));
         assert!(looks_like_follow_up("en voor mijn kinderen?"));
-        assert!(!looks_like_follow_up("wanneer wordt het grofvuil opgehaald in mijn straat vandaag nog"));
+        assert!(!looks_like_follow_up(
+            "wanneer wordt het grofvuil opgehaald in mijn straat vandaag nog"
+        ));
         assert!(!looks_like_follow_up("wordt het morgen mooi weer?"));
         assert_eq!(yes_no("ja"), Some(true));
         assert_eq!(yes_no("Nee hoor"), Some(false));

@@ -123,7 +123,13 @@ pub fn decide(
     if !fresh {
         ctx = Context::default();
     }
-    let lang = if turn.button_id.is_some() || lang::yes_no(turn.text).is_some() || turn.text.chars().all(|c| c.is_ascii_digit() || c.is_whitespace()) {
+    let lang = if turn.button_id.is_some()
+        || lang::yes_no(turn.text).is_some()
+        || turn
+            .text
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_whitespace())
+    {
         if ctx.english { Lang::En } else { Lang::Nl }
     } else {
         lang::detect(turn.text)
@@ -157,7 +163,14 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
         }
         if lang::yes_no(turn.text) == Some(false) {
             ctx.options.clear();
-            return reply(ctx, env.text(&texts::CLARIFY_DECLINED), Action::Clarify, None, 0.0, None);
+            return reply(
+                ctx,
+                env.text(&texts::CLARIFY_DECLINED),
+                Action::Clarify,
+                None,
+                0.0,
+                None,
+            );
         }
         ctx.options.clear();
     }
@@ -174,7 +187,9 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
     let intent_action = env.kb.intent(top_intent).map(|i| i.action);
 
     // 3. Personal data: never processed here, but the general question is still answered.
-    if !turn.pii.is_empty() || (intent_action == Some(Action::PrivacyRedirect) && top_p >= env.cfg.clarify_threshold) {
+    if !turn.pii.is_empty()
+        || (intent_action == Some(Action::PrivacyRedirect) && top_p >= env.cfg.clarify_threshold)
+    {
         let mut text = if turn.pii.is_empty() {
             env.text(&texts::PRIVACY_ABOUT_DATA)
         } else {
@@ -185,8 +200,13 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
         // The personal data itself ("mijn BSN is …") pulls towards privacy entries; the general
         // question is the best answerable entry among the answerable ones.
         if let Some((c, share)) = answerable_share(u, env) {
-            if share >= env.cfg.answer_threshold && u.probability_of(&c.intent) >= env.cfg.clarify_threshold {
-                let entry = env.kb.entry(&c.faq_id).expect("candidate from the knowledge base");
+            if share >= env.cfg.answer_threshold
+                && u.probability_of(&c.intent) >= env.cfg.clarify_threshold
+            {
+                let entry = env
+                    .kb
+                    .entry(&c.faq_id)
+                    .expect("candidate from the knowledge base");
                 text = format!(
                     "{text}\n\n{} {}",
                     env.text(&texts::PRIVACY_AND_ANSWER),
@@ -216,8 +236,16 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
         } else {
             String::new()
         };
-        let dept = named_department(turn.text, env.kb).unwrap_or_else(|| env.kb.department_for_intent(top_intent).to_string());
-        return handoff(env, ctx, prefix, &dept, top_intent, Some((top_intent, top_p)));
+        let dept = named_department(turn.text, env.kb)
+            .unwrap_or_else(|| env.kb.department_for_intent(top_intent).to_string());
+        return handoff(
+            env,
+            ctx,
+            prefix,
+            &dept,
+            top_intent,
+            Some((top_intent, top_p)),
+        );
     }
 
     // 5. Smalltalk.
@@ -227,7 +255,14 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
         } else {
             &texts::GREETING
         };
-        return reply(ctx, env.text(t), Action::Smalltalk, Some(top_intent.into()), top_p, None);
+        return reply(
+            ctx,
+            env.text(t),
+            Action::Smalltalk,
+            Some(top_intent.into()),
+            top_p,
+            None,
+        );
     }
 
     // 6. A follow-up on the current topic ("en wat kost dat?").
@@ -236,7 +271,10 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
         let elsewhere = top_intent != last && top_p >= env.cfg.answer_threshold;
         if !elsewhere {
             if let Some(best) = within.candidates.first() {
-                let other = within.candidates.iter().find(|c| Some(&c.faq_id) != ctx.last_faq.as_ref());
+                let other = within
+                    .candidates
+                    .iter()
+                    .find(|c| Some(&c.faq_id) != ctx.last_faq.as_ref());
                 // Prefer an entry on the topic that was not just given.
                 let chosen = match other {
                     Some(o) if Some(&best.faq_id) == ctx.last_faq.as_ref() && o.bm25 > 0.0 => o,
@@ -245,7 +283,10 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
                 // A follow-up needs something in common with the entry it gets: a word, or a
                 // confident match; otherwise the question is not about this topic after all.
                 let relevant = chosen.bm25 > 0.0 || chosen.confidence >= env.cfg.answer_threshold;
-                if relevant && (lang::looks_like_follow_up(turn.text) || chosen.confidence >= env.cfg.answer_threshold) {
+                if relevant
+                    && (lang::looks_like_follow_up(turn.text)
+                        || chosen.confidence >= env.cfg.answer_threshold)
+                {
                     ctx.misses = 0;
                     let conf = chosen.confidence.max(u.probability_of(&last));
                     return answer(env, ctx, chosen.faq_id.clone(), conf, None);
@@ -256,7 +297,13 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
 
     // 7. Out of scope.
     if intent_action == Some(Action::Fallback) && top_p >= env.cfg.answer_threshold {
-        return miss(env, ctx, env.text(&texts::FALLBACK), Some(top_intent), top_p);
+        return miss(
+            env,
+            ctx,
+            env.text(&texts::FALLBACK),
+            Some(top_intent),
+            top_p,
+        );
     }
 
     // 8. Answer, clarify, or a miss.
@@ -277,7 +324,10 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
         .take(MAX_OPTIONS)
         .collect();
     let best = cands.first().map(|c| c.confidence).unwrap_or(0.0);
-    if !options.is_empty() && (best >= env.cfg.clarify_threshold || top_p >= env.cfg.clarify_threshold) && intent_action != Some(Action::Fallback) {
+    if !options.is_empty()
+        && (best >= env.cfg.clarify_threshold || top_p >= env.cfg.clarify_threshold)
+        && intent_action != Some(Action::Fallback)
+    {
         if options.len() == 1 {
             // One plausible answer that is not certain enough: offer it as a yes/no question.
             let c = options[0];
@@ -291,7 +341,14 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
                 },
             };
             let opts = ctx.options.clone();
-            let mut out = reply(ctx, text, Action::Clarify, Some(c.intent.clone()), c.confidence, None);
+            let mut out = reply(
+                ctx,
+                text,
+                Action::Clarify,
+                Some(c.intent.clone()),
+                c.confidence,
+                None,
+            );
             out.reply.options = opts;
             return out;
         }
@@ -302,7 +359,14 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
         }
         ctx.options = opts.clone();
         ctx.misses = 0;
-        let mut out = reply(ctx, text, Action::Clarify, Some(top_intent.to_string()), best, None);
+        let mut out = reply(
+            ctx,
+            text,
+            Action::Clarify,
+            Some(top_intent.to_string()),
+            best,
+            None,
+        );
         out.reply.options = opts;
         return out;
     }
@@ -311,7 +375,13 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
     } else {
         env.text(&texts::NOT_UNDERSTOOD)
     };
-    miss(env, ctx, text, Some(top_intent).filter(|s| !s.is_empty()), top_p)
+    miss(
+        env,
+        ctx,
+        text,
+        Some(top_intent).filter(|s| !s.is_empty()),
+        top_p,
+    )
 }
 
 /// The best candidate when it is confidently the answer: confident itself, its intent
@@ -359,7 +429,11 @@ fn pick<'o>(turn: &Turn<'_>, options: &'o [ReplyOption]) -> Option<&'o ReplyOpti
     if let Some(id) = turn.button_id {
         return options.iter().find(|o| o.id == id);
     }
-    let t = turn.text.trim().trim_end_matches(['.', ')', '!']).to_lowercase();
+    let t = turn
+        .text
+        .trim()
+        .trim_end_matches(['.', ')', '!'])
+        .to_lowercase();
     if let Ok(n) = t.parse::<usize>() {
         return options.get(n.checked_sub(1)?);
     }
@@ -367,9 +441,11 @@ fn pick<'o>(turn: &Turn<'_>, options: &'o [ReplyOption]) -> Option<&'o ReplyOpti
         return options.first();
     }
     let words = |s: &str| s.to_lowercase();
-    options
-        .iter()
-        .find(|o| words(&o.title) == t || words(&o.description) == t || (t.len() >= 4 && words(&o.title).contains(&t)))
+    options.iter().find(|o| {
+        words(&o.title) == t
+            || words(&o.description) == t
+            || (t.len() >= 4 && words(&o.title).contains(&t))
+    })
 }
 
 fn answer_text(env: &Env<'_>, entry: &crate::knowledge::Entry) -> String {
@@ -380,15 +456,37 @@ fn answer_text(env: &Env<'_>, entry: &crate::knowledge::Entry) -> String {
     }
 }
 
-fn answer(env: &Env<'_>, ctx: &mut Context, faq_id: String, confidence: f32, prefix: Option<String>) -> Outcome {
-    let entry = env.kb.entry(&faq_id).expect("answers come from the knowledge base");
+fn answer(
+    env: &Env<'_>,
+    ctx: &mut Context,
+    faq_id: String,
+    confidence: f32,
+    prefix: Option<String>,
+) -> Outcome {
+    let entry = env
+        .kb
+        .entry(&faq_id)
+        .expect("answers come from the knowledge base");
     let text = format!("{}{}", prefix.unwrap_or_default(), answer_text(env, entry));
     ctx.last_intent = Some(entry.intent.clone());
     ctx.last_faq = Some(faq_id.clone());
-    reply(ctx, text, Action::Answer, Some(entry.intent.clone()), confidence, Some(faq_id))
+    reply(
+        ctx,
+        text,
+        Action::Answer,
+        Some(entry.intent.clone()),
+        confidence,
+        Some(faq_id),
+    )
 }
 
-fn miss(env: &Env<'_>, ctx: &mut Context, text: String, intent: Option<&str>, confidence: f32) -> Outcome {
+fn miss(
+    env: &Env<'_>,
+    ctx: &mut Context,
+    text: String,
+    intent: Option<&str>,
+    confidence: f32,
+) -> Outcome {
     ctx.misses += 1;
     if ctx.misses >= env.cfg.misses_before_handoff {
         ctx.misses = 0;
@@ -397,14 +495,29 @@ fn miss(env: &Env<'_>, ctx: &mut Context, text: String, intent: Option<&str>, co
             .as_deref()
             .map(|i| env.kb.department_for_intent(i).to_string())
             .unwrap_or_else(|| crate::knowledge::DEFAULT_DEPARTMENT.to_string());
-        return handoff(env, ctx, env.text(&texts::HANDOFF_AFTER_MISSES), &dept, "misses", intent.map(|i| (i, confidence)));
+        return handoff(
+            env,
+            ctx,
+            env.text(&texts::HANDOFF_AFTER_MISSES),
+            &dept,
+            "misses",
+            intent.map(|i| (i, confidence)),
+        );
     }
-    let action = if intent.is_some_and(|i| env.kb.intent(i).map(|x| x.action) == Some(Action::Fallback)) {
-        Action::Fallback
-    } else {
-        Action::Fallback
-    };
-    reply(ctx, text, action, intent.map(str::to_string), confidence, None)
+    let action =
+        if intent.is_some_and(|i| env.kb.intent(i).map(|x| x.action) == Some(Action::Fallback)) {
+            Action::Fallback
+        } else {
+            Action::Fallback
+        };
+    reply(
+        ctx,
+        text,
+        action,
+        intent.map(str::to_string),
+        confidence,
+        None,
+    )
 }
 
 fn handoff(
@@ -440,8 +553,17 @@ fn handoff(
             .replace("{when}", &when)
             .replace("{reason}", &reason_text)
     };
-    let (intent, confidence) = intent.map(|(i, p)| (Some(i.to_string()), p)).unwrap_or((None, 1.0));
-    let mut out = reply(ctx, format!("{prefix}{body}"), Action::Handoff, intent, confidence, None);
+    let (intent, confidence) = intent
+        .map(|(i, p)| (Some(i.to_string()), p))
+        .unwrap_or((None, 1.0));
+    let mut out = reply(
+        ctx,
+        format!("{prefix}{body}"),
+        Action::Handoff,
+        intent,
+        confidence,
+        None,
+    );
     out.handoff = Some(HandoffRequest {
         department: department.to_string(),
         reason: reason.to_string(),
@@ -486,9 +608,20 @@ fn named_department(text: &str, kb: &KnowledgeBase) -> Option<String> {
 
 fn is_urgent(text: &str) -> bool {
     const SIGNS: &[&str] = &[
-        "zelfmoord", "suicide", "suïcide", "einde aan mijn leven", "niet meer leven", "wil dood",
-        "huiselijk geweld", "mishandeld", "mishandelt", "slaat mij", "slaat me", "kill myself",
-        "end my life", "domestic violence",
+        "zelfmoord",
+        "suicide",
+        "suïcide",
+        "einde aan mijn leven",
+        "niet meer leven",
+        "wil dood",
+        "huiselijk geweld",
+        "mishandeld",
+        "mishandelt",
+        "slaat mij",
+        "slaat me",
+        "kill myself",
+        "end my life",
+        "domestic violence",
     ];
     let t = text.to_lowercase();
     SIGNS.iter().any(|s| t.contains(s))

@@ -26,7 +26,10 @@ fn u(kb: &KnowledgeBase, intents: &[(&str, f32)], cands: &[(&str, f32)]) -> Unde
     Understanding {
         intents: intents
             .iter()
-            .map(|(i, p)| ScoredIntent { intent: i.to_string(), probability: *p })
+            .map(|(i, p)| ScoredIntent {
+                intent: i.to_string(),
+                probability: *p,
+            })
             .collect(),
         candidates: cands
             .iter()
@@ -55,7 +58,13 @@ struct Step<'a> {
 }
 
 fn step<'a>(text: &'a str, u: Understanding) -> Step<'a> {
-    Step { text, pii: &[], u, within: None, button: None }
+    Step {
+        text,
+        pii: &[],
+        u,
+        within: None,
+        button: None,
+    }
 }
 
 fn run(kb: &KnowledgeBase, ctx: &Context, s: &Step<'_>, now: DateTime<Utc>) -> Outcome {
@@ -75,7 +84,14 @@ const MONDAY_10: &str = "2026-11-23T10:00:00+01:00";
 #[test]
 fn answers_when_confident() {
     let kb = kb();
-    let s = step("wat kost een paspoort?", u(&kb, &[("paspoort", 0.95)], &[("paspoort-kosten", 0.85), ("paspoort-aanvragen", 0.1)]));
+    let s = step(
+        "wat kost een paspoort?",
+        u(
+            &kb,
+            &[("paspoort", 0.95)],
+            &[("paspoort-kosten", 0.85), ("paspoort-aanvragen", 0.1)],
+        ),
+    );
     let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
     assert_eq!(o.reply.action, Action::Answer);
     assert_eq!(o.reply.faq_id.as_deref(), Some("paspoort-kosten"));
@@ -86,11 +102,27 @@ fn answers_when_confident() {
 #[test]
 fn clarifies_when_close_and_every_kind_of_pick_works() {
     let kb = kb();
-    let s = step("wat kost het", u(&kb, &[("paspoort", 0.5), ("identiteitskaart", 0.45)], &[("paspoort-kosten", 0.42), ("identiteitskaart-kosten", 0.40), ("paspoort-aanvragen", 0.1)]));
+    let s = step(
+        "wat kost het",
+        u(
+            &kb,
+            &[("paspoort", 0.5), ("identiteitskaart", 0.45)],
+            &[
+                ("paspoort-kosten", 0.42),
+                ("identiteitskaart-kosten", 0.40),
+                ("paspoort-aanvragen", 0.1),
+            ],
+        ),
+    );
     let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
     assert_eq!(o.reply.action, Action::Clarify);
     assert!(o.reply.options.len() >= 2 && o.reply.options.len() <= MAX_OPTIONS);
-    assert!(o.reply.options.iter().all(|x| x.title.chars().count() <= OPTION_TITLE_MAX));
+    assert!(
+        o.reply
+            .options
+            .iter()
+            .all(|x| x.title.chars().count() <= OPTION_TITLE_MAX)
+    );
     assert!(o.reply.text.contains("1. Kosten paspoort"));
     let ctx = o.context;
 
@@ -99,10 +131,20 @@ fn clarifies_when_close_and_every_kind_of_pick_works() {
         ("2", None, "identiteitskaart-kosten"),
         ("1.", None, "paspoort-kosten"),
         ("Kosten ID-kaart", None, "identiteitskaart-kosten"),
-        ("", Some("identiteitskaart-kosten"), "identiteitskaart-kosten"),
+        (
+            "",
+            Some("identiteitskaart-kosten"),
+            "identiteitskaart-kosten",
+        ),
         ("ja", None, "paspoort-kosten"),
     ] {
-        let s = Step { text, pii: &[], u: empty.clone(), within: None, button };
+        let s = Step {
+            text,
+            pii: &[],
+            u: empty.clone(),
+            within: None,
+            button,
+        };
         let o = run(&kb, &ctx, &s, at("2026-11-23T10:01:00+01:00"));
         assert_eq!(o.reply.action, Action::Answer, "pick {text:?} {button:?}");
         assert_eq!(o.reply.faq_id.as_deref(), Some(expected), "pick {text:?}");
@@ -118,22 +160,47 @@ fn clarifies_when_close_and_every_kind_of_pick_works() {
 #[test]
 fn follow_up_stays_on_the_topic() {
     let kb = kb();
-    let first = step("paspoort aanvragen", u(&kb, &[("paspoort", 0.9)], &[("paspoort-aanvragen", 0.8)]));
+    let first = step(
+        "paspoort aanvragen",
+        u(&kb, &[("paspoort", 0.9)], &[("paspoort-aanvragen", 0.8)]),
+    );
     let o = run(&kb, &Context::default(), &first, at(MONDAY_10));
     assert_eq!(o.reply.faq_id.as_deref(), Some("paspoort-aanvragen"));
     let ctx = o.context;
     for (text, within, expected) in [
-        ("en wat kost dat?", vec![("paspoort-kosten", 0.7), ("paspoort-aanvragen", 0.2)], "paspoort-kosten"),
-        ("en voor mijn kinderen?", vec![("paspoort-kind", 0.6), ("paspoort-kosten", 0.3)], "paspoort-kind"),
+        (
+            "en wat kost dat?",
+            vec![("paspoort-kosten", 0.7), ("paspoort-aanvragen", 0.2)],
+            "paspoort-kosten",
+        ),
+        (
+            "en voor mijn kinderen?",
+            vec![("paspoort-kind", 0.6), ("paspoort-kosten", 0.3)],
+            "paspoort-kind",
+        ),
     ] {
-        let mut s = step(text, u(&kb, &[("identiteitskaart", 0.3), ("paspoort", 0.25)], &[("identiteitskaart-kosten", 0.4), ("paspoort-kosten", 0.35)]));
+        let mut s = step(
+            text,
+            u(
+                &kb,
+                &[("identiteitskaart", 0.3), ("paspoort", 0.25)],
+                &[("identiteitskaart-kosten", 0.4), ("paspoort-kosten", 0.35)],
+            ),
+        );
         s.within = Some(u(&kb, &[("paspoort", 0.25)], &within));
         let o = run(&kb, &ctx, &s, at("2026-11-23T10:02:00+01:00"));
         assert_eq!(o.reply.action, Action::Answer, "{text}");
         assert_eq!(o.reply.faq_id.as_deref(), Some(expected), "{text}");
     }
     // After the idle time the context is gone: no follow-up, so a clarifying question.
-    let mut s = step("en wat kost dat?", u(&kb, &[("identiteitskaart", 0.3), ("paspoort", 0.25)], &[("identiteitskaart-kosten", 0.4), ("paspoort-kosten", 0.35)]));
+    let mut s = step(
+        "en wat kost dat?",
+        u(
+            &kb,
+            &[("identiteitskaart", 0.3), ("paspoort", 0.25)],
+            &[("identiteitskaart-kosten", 0.4), ("paspoort-kosten", 0.35)],
+        ),
+    );
     s.within = Some(u(&kb, &[("paspoort", 0.25)], &[("paspoort-kosten", 0.7)]));
     let o = run(&kb, &ctx, &s, at("2026-11-23T12:00:00+01:00"));
     assert_eq!(o.reply.action, Action::Clarify);
@@ -142,20 +209,30 @@ fn follow_up_stays_on_the_topic() {
 #[test]
 fn two_misses_in_a_row_go_to_a_person() {
     let kb = kb();
-    let s = step("xyzzy plugh", u(&kb, &[("grofvuil", 0.1)], &[("grofvuil-ophalen", 0.05)]));
+    let s = step(
+        "xyzzy plugh",
+        u(&kb, &[("grofvuil", 0.1)], &[("grofvuil-ophalen", 0.05)]),
+    );
     let o1 = run(&kb, &Context::default(), &s, at(MONDAY_10));
     assert_eq!(o1.reply.action, Action::Fallback);
     assert!(o1.handoff.is_none());
     let o2 = run(&kb, &o1.context, &s, at("2026-11-23T10:01:00+01:00"));
     assert_eq!(o2.reply.action, Action::Handoff);
     assert_eq!(o2.handoff.as_ref().unwrap().reason, "misses");
-    assert!(o2.reply.text.contains("binnen 60 minuten"), "{}", o2.reply.text);
+    assert!(
+        o2.reply.text.contains("binnen 60 minuten"),
+        "{}",
+        o2.reply.text
+    );
 }
 
 #[test]
 fn out_of_scope_says_what_loket_can_do() {
     let kb = kb();
-    let s = step("wordt het morgen mooi weer?", u(&kb, &[("buiten_scope", 0.9)], &[("grofvuil-ophalen", 0.3)]));
+    let s = step(
+        "wordt het morgen mooi weer?",
+        u(&kb, &[("buiten_scope", 0.9)], &[("grofvuil-ophalen", 0.3)]),
+    );
     let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
     assert_eq!(o.reply.action, Action::Fallback);
     assert!(o.reply.text.contains("paspoort"), "{}", o.reply.text);
@@ -180,10 +257,17 @@ fn handoff_texts_follow_office_hours_and_holidays() {
         ("2026-12-24T21:00:00+01:00", "maandag vanaf 9:00"), // both Christmas days skipped
     ];
     for (now, fragment) in cases {
-        let s = step("ik wil een medewerker spreken", u(&kb, &[("medewerker", 0.95)], &[("medewerker-spreken", 0.9)]));
+        let s = step(
+            "ik wil een medewerker spreken",
+            u(&kb, &[("medewerker", 0.95)], &[("medewerker-spreken", 0.9)]),
+        );
         let o = run(&kb, &Context::default(), &s, at(now));
         assert_eq!(o.reply.action, Action::Handoff, "{now}");
-        assert!(o.reply.text.contains(fragment), "{now}: {:?} lacks {fragment:?}", o.reply.text);
+        assert!(
+            o.reply.text.contains(fragment),
+            "{now}: {:?} lacks {fragment:?}",
+            o.reply.text
+        );
         assert_eq!(o.handoff.as_ref().unwrap().department, "kcc");
     }
 }
@@ -191,11 +275,17 @@ fn handoff_texts_follow_office_hours_and_holidays() {
 #[test]
 fn complaints_and_named_departments_are_routed() {
     let kb = kb();
-    let s = step("ik wil een klacht indienen over een medewerker", u(&kb, &[("klacht", 0.9)], &[("klacht-indienen", 0.9)]));
+    let s = step(
+        "ik wil een klacht indienen over een medewerker",
+        u(&kb, &[("klacht", 0.9)], &[("klacht-indienen", 0.9)]),
+    );
     let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
     assert_eq!(o.reply.action, Action::Handoff);
     assert!(o.reply.text.starts_with("Vervelend"));
-    let s = step("mag ik iemand van belastingen spreken", u(&kb, &[("medewerker", 0.9)], &[]));
+    let s = step(
+        "mag ik iemand van belastingen spreken",
+        u(&kb, &[("medewerker", 0.9)], &[]),
+    );
     let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
     assert_eq!(o.handoff.unwrap().department, "belastingen");
     assert!(o.reply.text.contains("Belastingen"));
@@ -204,11 +294,18 @@ fn complaints_and_named_departments_are_routed() {
 #[test]
 fn personal_data_is_redirected_and_the_question_still_answered() {
     let kb = kb();
-    let mut s = step("mijn bsn is [BSN], wat kost een paspoort?", u(&kb, &[("paspoort", 0.9)], &[("paspoort-kosten", 0.85)]));
+    let mut s = step(
+        "mijn bsn is [BSN], wat kost een paspoort?",
+        u(&kb, &[("paspoort", 0.9)], &[("paspoort-kosten", 0.85)]),
+    );
     s.pii = &[PiiKind::Bsn];
     let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
     assert_eq!(o.reply.action, Action::PrivacyRedirect);
-    assert!(o.reply.text.contains("https://www.voorbeeld.example/mijn-loket"));
+    assert!(
+        o.reply
+            .text
+            .contains("https://www.voorbeeld.example/mijn-loket")
+    );
     assert!(o.reply.text.contains("€ 84,00"), "{}", o.reply.text);
     assert_eq!(o.reply.faq_id.as_deref(), Some("paspoort-kosten"));
     // Asking about one's own data is redirected too.
@@ -221,14 +318,37 @@ fn personal_data_is_redirected_and_the_question_still_answered() {
 #[test]
 fn smalltalk_and_greetings_with_a_question() {
     let kb = kb();
-    let o = run(&kb, &Context::default(), &step("hallo", u(&kb, &[("begroeting", 0.95)], &[])), at(MONDAY_10));
+    let o = run(
+        &kb,
+        &Context::default(),
+        &step("hallo", u(&kb, &[("begroeting", 0.95)], &[])),
+        at(MONDAY_10),
+    );
     assert_eq!(o.reply.action, Action::Smalltalk);
     assert!(o.reply.text.contains("Gemeente Voorbeeld"));
-    let o = run(&kb, &Context::default(), &step("dank je wel!", u(&kb, &[("bedankt", 0.95)], &[])), at(MONDAY_10));
+    let o = run(
+        &kb,
+        &Context::default(),
+        &step("dank je wel!", u(&kb, &[("bedankt", 0.95)], &[])),
+        at(MONDAY_10),
+    );
     assert_eq!(o.reply.action, Action::Smalltalk);
     let u1 = u(&kb, &[("paspoort", 0.95)], &[("paspoort-kosten", 0.9)]);
-    let turn = Turn { text: "Hallo, wat kost een paspoort?", pii: &[], understanding: &u1, within_context: None, greeted: true, button_id: None };
-    let o = decide(&turn, &Context::default(), &kb, &DialogueConfig::default(), at(MONDAY_10));
+    let turn = Turn {
+        text: "Hallo, wat kost een paspoort?",
+        pii: &[],
+        understanding: &u1,
+        within_context: None,
+        greeted: true,
+        button_id: None,
+    };
+    let o = decide(
+        &turn,
+        &Context::default(),
+        &kb,
+        &DialogueConfig::default(),
+        at(MONDAY_10),
+    );
     assert_eq!(o.reply.action, Action::Answer);
     assert!(o.reply.text.starts_with("Goedendag!"));
 }
@@ -236,21 +356,55 @@ fn smalltalk_and_greetings_with_a_question() {
 #[test]
 fn english_messages_get_english_replies() {
     let kb = kb();
-    let o = run(&kb, &Context::default(), &step("how much does a passport cost?", u(&kb, &[("paspoort", 0.9)], &[("paspoort-kosten", 0.9)])), at(MONDAY_10));
+    let o = run(
+        &kb,
+        &Context::default(),
+        &step(
+            "how much does a passport cost?",
+            u(&kb, &[("paspoort", 0.9)], &[("paspoort-kosten", 0.9)]),
+        ),
+        at(MONDAY_10),
+    );
     assert_eq!(o.reply.action, Action::Answer);
     assert!(o.reply.text.contains("84.00"), "{}", o.reply.text);
-    let o = run(&kb, &Context::default(), &step("I want to talk to a person", u(&kb, &[("medewerker", 0.9)], &[])), at("2026-11-28T11:00:00+01:00"));
-    assert!(o.reply.text.contains("on Monday from 9:00"), "{}", o.reply.text);
+    let o = run(
+        &kb,
+        &Context::default(),
+        &step(
+            "I want to talk to a person",
+            u(&kb, &[("medewerker", 0.9)], &[]),
+        ),
+        at("2026-11-28T11:00:00+01:00"),
+    );
+    assert!(
+        o.reply.text.contains("on Monday from 9:00"),
+        "{}",
+        o.reply.text
+    );
 }
 
 #[test]
 fn the_chosen_form_of_address_is_used_in_fixed_texts() {
     let mut kb = kb();
     kb.settings.tone = Tone::Je;
-    let o = run(&kb, &Context::default(), &step("iemand spreken", u(&kb, &[("medewerker", 0.9)], &[])), at(MONDAY_10));
+    let o = run(
+        &kb,
+        &Context::default(),
+        &step("iemand spreken", u(&kb, &[("medewerker", 0.9)], &[])),
+        at(MONDAY_10),
+    );
     assert!(o.reply.text.contains(" je "), "{}", o.reply.text);
     assert!(!o.reply.text.contains(" u "), "{}", o.reply.text);
-    for t in [&texts::GREETING, &texts::CLARIFY, &texts::FALLBACK, &texts::PRIVACY, &texts::HANDOFF_CLOSED, &texts::THANKS, &texts::NOT_UNDERSTOOD, &texts::MEDIA] {
+    for t in [
+        &texts::GREETING,
+        &texts::CLARIFY,
+        &texts::FALLBACK,
+        &texts::PRIVACY,
+        &texts::HANDOFF_CLOSED,
+        &texts::THANKS,
+        &texts::NOT_UNDERSTOOD,
+        &texts::MEDIA,
+    ] {
         let re = regex::Regex::new(r"\b(u|uw)\b").unwrap();
         assert!(!re.is_match(t.je), "{}", t.je);
         let re = regex::Regex::new(r"\b(je|jij|jouw)\b").unwrap();
@@ -269,7 +423,15 @@ fn replies_fit_whatsapp() {
 #[test]
 fn urgent_messages_go_to_a_person_with_help_numbers() {
     let kb = kb();
-    let o = run(&kb, &Context::default(), &step("ik wil niet meer leven", u(&kb, &[("buiten_scope", 0.6)], &[])), at("2026-11-28T23:00:00+01:00"));
+    let o = run(
+        &kb,
+        &Context::default(),
+        &step(
+            "ik wil niet meer leven",
+            u(&kb, &[("buiten_scope", 0.6)], &[]),
+        ),
+        at("2026-11-28T23:00:00+01:00"),
+    );
     assert_eq!(o.reply.action, Action::Handoff);
     assert!(o.reply.text.contains("113"));
 }

@@ -1,10 +1,10 @@
 //! `GET /healthz` (the process answers) and `GET /readyz` (it can serve: content loaded,
 //! database reachable, classifier running).
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::AppState;
 
@@ -23,6 +23,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         "classifier_queue": state.engine.worker.queue_depth(),
         "municipality": snap.kb.settings.name,
     });
-    let status = if db.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if db.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body))
 }

@@ -4,14 +4,14 @@
 //! `option_id` when the citizen clicked an offered option). Response: `reply` (`text`,
 //! `options`), `action`, `intent`, `confidence`, `faq_id`.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::error::ApiError;
 use super::AppState;
+use super::error::ApiError;
 use crate::dialogue::ReplyOption;
 use crate::engine::Incoming;
 
@@ -54,19 +54,29 @@ pub async fn post_message(
     State(state): State<AppState>,
     body: Result<Json<MessageRequest>, JsonRejection>,
 ) -> Result<Json<MessageResponse>, ApiError> {
-    let Json(req) = body.map_err(|r| ApiError::from_json_rejection(r, state.engine.config.server.body_limit_bytes))?;
+    let Json(req) = body.map_err(|r| {
+        ApiError::from_json_rejection(r, state.engine.config.server.body_limit_bytes)
+    })?;
     let conversation_id = req.conversation_id.trim().to_string();
     if conversation_id.is_empty() || conversation_id.len() > 128 {
-        return Err(ApiError::Invalid("conversation_id must be 1 to 128 characters".into()));
+        return Err(ApiError::Invalid(
+            "conversation_id must be 1 to 128 characters".into(),
+        ));
     }
     if !matches!(req.channel.as_str(), "web" | "whatsapp" | "test") {
-        return Err(ApiError::Invalid("channel must be \"web\" (or \"whatsapp\" for relayed messages)".into()));
+        return Err(ApiError::Invalid(
+            "channel must be \"web\" (or \"whatsapp\" for relayed messages)".into(),
+        ));
     }
     if req.text.trim().is_empty() && req.option_id.is_none() {
-        return Err(ApiError::Invalid("text is empty: send the citizen's question".into()));
+        return Err(ApiError::Invalid(
+            "text is empty: send the citizen's question".into(),
+        ));
     }
     if req.text.chars().count() > MAX_TEXT_CHARS {
-        return Err(ApiError::Invalid(format!("text is longer than {MAX_TEXT_CHARS} characters")));
+        return Err(ApiError::Invalid(format!(
+            "text is longer than {MAX_TEXT_CHARS} characters"
+        )));
     }
     let handled = state
         .engine
@@ -81,7 +91,10 @@ pub async fn post_message(
     let r = handled.reply;
     Ok(Json(MessageResponse {
         conversation_id,
-        reply: ReplyBody { text: r.text, options: r.options },
+        reply: ReplyBody {
+            text: r.text,
+            options: r.options,
+        },
         action: r.action.as_str(),
         intent: r.intent,
         confidence: r.confidence,

@@ -116,15 +116,16 @@ pub fn line_of_offset(text: &str, offset: usize) -> usize {
 
 /// 1-based line of the first top-level `key:` (YAML) or `key =` (TOML) in `text`.
 pub fn line_of_key(text: &str, key: &str) -> Option<usize> {
-    text.lines().position(|l| {
-        let rest = match l.strip_prefix(key) {
-            Some(r) => r,
-            None => return false,
-        };
-        let rest = rest.trim_start();
-        rest.starts_with(':') || rest.starts_with('=')
-    })
-    .map(|i| i + 1)
+    text.lines()
+        .position(|l| {
+            let rest = match l.strip_prefix(key) {
+                Some(r) => r,
+                None => return false,
+            };
+            let rest = rest.trim_start();
+            rest.starts_with(':') || rest.starts_with('=')
+        })
+        .map(|i| i + 1)
 }
 
 /// 1-based line of the first line that contains `needle`.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::diagnostic::{line_containing, line_of_key, Diagnostic, Problem};
+use super::diagnostic::{Diagnostic, Problem, line_containing, line_of_key};
 
 /// The longest text one WhatsApp message can carry.
 pub const WHATSAPP_MAX_CHARS: usize = 4096;
@@ -66,9 +66,8 @@ const KNOWN_FIELDS: &[&str] = &[
 /// Parses one entry file. On problems returns the diagnostics (all of them).
 pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
     let mut diags = Vec::new();
-    let err = |problem, line, msg: String, hint: &str| {
-        Diagnostic::error(problem, path, line, msg, hint)
-    };
+    let err =
+        |problem, line, msg: String, hint: &str| Diagnostic::error(problem, path, line, msg, hint);
 
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text.split_inclusive('\n');
@@ -109,10 +108,12 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
             // The parser reports where it noticed the problem; the construct it was reading
             // ("while parsing ... at line N") usually starts on the line to fix.
             let msg = e.to_string();
-            let mentioned = msg
-                .split("at line ")
-                .skip(1)
-                .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next()?.parse::<usize>().ok());
+            let mentioned = msg.split("at line ").skip(1).filter_map(|rest| {
+                rest.split(|c: char| !c.is_ascii_digit())
+                    .next()?
+                    .parse::<usize>()
+                    .ok()
+            });
             let line = e
                 .location()
                 .map(|l| l.line())
@@ -166,7 +167,11 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
                 if required {
                     diags.push(err(
                         Problem::MissingField,
-                        if line_map.contains_key(key) { hline(key) } else { 2 },
+                        if line_map.contains_key(key) {
+                            hline(key)
+                        } else {
+                            2
+                        },
                         format!("required field `{key}` is missing or empty"),
                         &format!("add a line `{key}: ...` to the header"),
                     ));
@@ -367,11 +372,7 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
 /// Line of the first occurrence of `needle` in the body of `entry`'s file text.
 pub fn body_line_of(text: &str, entry: &Entry, needle: &str) -> usize {
     let skip = entry.body_line.saturating_sub(1);
-    let body: String = text
-        .lines()
-        .skip(skip)
-        .collect::<Vec<_>>()
-        .join("\n");
+    let body: String = text.lines().skip(skip).collect::<Vec<_>>().join("\n");
     line_containing(&body, needle)
         .map(|l| l + skip)
         .unwrap_or(entry.body_line)
@@ -425,7 +426,10 @@ mod tests {
     fn missing_field_names_its_line_and_fix() {
         let text = GOOD.replace("intent: paspoort\n", "");
         let d = parse(&text).unwrap_err();
-        assert!(d.iter().any(|d| d.problem == Problem::MissingField && d.message.contains("`intent`")));
+        assert!(
+            d.iter()
+                .any(|d| d.problem == Problem::MissingField && d.message.contains("`intent`"))
+        );
     }
 
     #[test]
@@ -440,7 +444,10 @@ mod tests {
     fn unknown_field_suggests_the_right_one() {
         let text = GOOD.replace("tags:", "tgas:");
         let d = parse(&text).unwrap_err();
-        let u = d.iter().find(|d| d.problem == Problem::UnknownField).unwrap();
+        let u = d
+            .iter()
+            .find(|d| d.problem == Problem::UnknownField)
+            .unwrap();
         assert_eq!(u.line, 9);
         assert!(u.hint.contains("`tags`"));
     }
@@ -448,13 +455,19 @@ mod tests {
     #[test]
     fn unclosed_header_and_missing_header() {
         assert_eq!(parse("id: x\n").unwrap_err()[0].problem, Problem::Syntax);
-        assert_eq!(parse("---\nid: x\n").unwrap_err()[0].problem, Problem::Syntax);
+        assert_eq!(
+            parse("---\nid: x\n").unwrap_err()[0].problem,
+            Problem::Syntax
+        );
     }
 
     #[test]
     fn overlong_answer_is_reported() {
         let text = format!("{GOOD}{}", "a".repeat(4100));
         let d = parse(&text).unwrap_err();
-        assert!(d.iter().any(|d| d.problem == Problem::TooLong && d.line == 11));
+        assert!(
+            d.iter()
+                .any(|d| d.problem == Problem::TooLong && d.line == 11)
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::diagnostic::{line_of_key, Diagnostic, Problem};
+use super::diagnostic::{Diagnostic, Problem, line_of_key};
 
 /// What Loket does with a message. Intents lead to one of these; the dialogue adds `clarify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

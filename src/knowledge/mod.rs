@@ -25,7 +25,7 @@ use regex::Regex;
 pub use diagnostic::{Diagnostic, Problem, Severity};
 pub use entry::{Entry, WHATSAPP_MAX_CHARS};
 pub use intent::{Action, Intent};
-pub use settings::{Department, Settings, Tone, DEFAULT_DEPARTMENT};
+pub use settings::{DEFAULT_DEPARTMENT, Department, Settings, Tone};
 
 /// An immutable, validated snapshot of the content Loket answers from.
 #[derive(Debug, Clone)]
@@ -239,7 +239,11 @@ fn cross_check(
             diags.push(Diagnostic::error(
                 Problem::UnknownDepartment,
                 &i.source,
-                diagnostic::line_of_key(&std::fs::read_to_string(&i.source).unwrap_or_default(), "department").unwrap_or(1),
+                diagnostic::line_of_key(
+                    &std::fs::read_to_string(&i.source).unwrap_or_default(),
+                    "department",
+                )
+                .unwrap_or(1),
                 format!("unknown department `{}`", i.department),
                 format!("use one of: {dept_list} (defined in municipality.toml)"),
             ));
@@ -282,7 +286,11 @@ fn cross_check(
                 Problem::DuplicateId,
                 &e.source,
                 e.line("id"),
-                format!("id `{}` is already used by {}", e.id, first.source.display()),
+                format!(
+                    "id `{}` is already used by {}",
+                    e.id,
+                    first.source.display()
+                ),
                 "give one of the two entries another id",
             ));
         } else {
@@ -310,8 +318,13 @@ fn cross_check(
         }
         if !upl::is_known(&e.upl) {
             let hint = match upl::suggest(&e.upl) {
-                Some(s) => format!("did you mean {s}? UPL URIs are listed in src/knowledge/upl_names.tsv"),
-                None => "use a URI from the Uniforme Productnamenlijst (src/knowledge/upl_names.tsv)".into(),
+                Some(s) => {
+                    format!("did you mean {s}? UPL URIs are listed in src/knowledge/upl_names.tsv")
+                }
+                None => {
+                    "use a URI from the Uniforme Productnamenlijst (src/knowledge/upl_names.tsv)"
+                        .into()
+                }
             };
             diags.push(Diagnostic::error(
                 Problem::UnknownUpl,
@@ -375,7 +388,10 @@ fn cross_check(
                 Problem::Coverage,
                 &i.source,
                 1,
-                format!("intent `{}` has no entries, so Loket cannot answer it", i.id),
+                format!(
+                    "intent `{}` has no entries, so Loket cannot answer it",
+                    i.id
+                ),
                 "write an entry in knowledge-base/entries with this intent",
             ));
         }

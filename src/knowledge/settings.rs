@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::diagnostic::{line_of_key, line_of_offset, Diagnostic, Problem};
+use super::diagnostic::{Diagnostic, Problem, line_of_key, line_of_offset};
 use crate::dialogue::hours::{HolidaysConfig, OfficeHours, OfficeHoursConfig};
 
 /// How Loket addresses citizens: formally (`u`) or informally (`je`).

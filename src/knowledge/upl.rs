@@ -70,8 +70,12 @@ mod tests {
     #[test]
     fn knows_the_list() {
         assert!(super::products().len() > 1000);
-        assert!(super::is_known("http://standaarden.overheid.nl/owms/terms/paspoort"));
-        assert!(!super::is_known("http://standaarden.overheid.nl/owms/terms/pasport"));
+        assert!(super::is_known(
+            "http://standaarden.overheid.nl/owms/terms/paspoort"
+        ));
+        assert!(!super::is_known(
+            "http://standaarden.overheid.nl/owms/terms/pasport"
+        ));
         assert_eq!(
             super::suggest("http://standaarden.overheid.nl/owms/terms/pasport"),
             Some("http://standaarden.overheid.nl/owms/terms/paspoort")

@@ -83,7 +83,11 @@ mod tests {
         let mut a = dutch();
         let t = terms(&mut a, "Parkeervergunning aanvragen voor de bewoners");
         assert!(t.contains(&"vergun".to_string()), "{t:?}");
-        assert!(t.iter().any(|x| x.starts_with("parkeer") || x.starts_with("parker")), "{t:?}");
+        assert!(
+            t.iter()
+                .any(|x| x.starts_with("parkeer") || x.starts_with("parker")),
+            "{t:?}"
+        );
         assert!(!t.contains(&"de".to_string()));
         let t = terms(&mut a, "géïnteresseerd in grofvuil");
         assert!(t.iter().all(|x| x.is_ascii()), "{t:?}");

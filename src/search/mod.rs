@@ -7,11 +7,10 @@ pub mod analyzer;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
-    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value,
-    STRING,
+    Field, IndexRecordOption, NumericOptions, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
 use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{doc, Index, IndexReader, TantivyDocument, Term};
+use tantivy::{Index, IndexReader, TantivyDocument, Term, doc};
 
 use crate::knowledge::Entry;
 
@@ -84,7 +83,9 @@ impl FaqIndex {
         };
         let index = Index::create_in_ram(sb.build());
         index.tokenizers().register(analyzer::NL, analyzer::dutch());
-        index.tokenizers().register(analyzer::GRAMS, analyzer::grams());
+        index
+            .tokenizers()
+            .register(analyzer::GRAMS, analyzer::grams());
         // One thread: the index is small and the other core serves requests meanwhile.
         let mut writer = index.writer_with_num_threads(1, 15_000_000)?;
         for (i, e) in entries.iter().enumerate() {

@@ -126,7 +126,11 @@ impl SqlStore {
             }
         }
         let pool = AnyPoolOptions::new()
-            .max_connections(if sqlite { max_connections.min(4) } else { max_connections })
+            .max_connections(if sqlite {
+                max_connections.min(4)
+            } else {
+                max_connections
+            })
             .acquire_timeout(std::time::Duration::from_secs(5))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
@@ -142,7 +146,9 @@ impl SqlStore {
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         if sqlite && !url.contains(":memory:") {
-            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
         }
         let migrator = if sqlite {
             &SQLITE_MIGRATIONS
@@ -168,7 +174,9 @@ impl SqlStore {
 }
 
 fn sqlite_path(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty() && !path.starts_with("file:") && path != ":memory:").then(|| path.to_string())
 }
@@ -259,11 +267,13 @@ impl Store for SqlStore {
             .bind(&now)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("UPDATE conversations SET status = 'waiting', department = $1 WHERE id = $2")
-                .bind(department)
-                .bind(&turn.conversation_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE conversations SET status = 'waiting', department = $1 WHERE id = $2",
+            )
+            .bind(department)
+            .bind(&turn.conversation_id)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -178,7 +178,13 @@ impl Snapshot {
             build_time: start.elapsed(),
         };
         // The entries' questions follow the intent examples in the training set.
-        let first_question = texts.len() - snap.kb.entries.iter().map(|e| e.questions.len()).sum::<usize>();
+        let first_question = texts.len()
+            - snap
+                .kb
+                .entries
+                .iter()
+                .map(|e| e.questions.len())
+                .sum::<usize>();
         match fit_fusion(&snap, train_vecs, first_question) {
             Ok(w) => snap.weights = w,
             Err(e) => tracing::warn!(error = %e, "fusion weights not fitted; using defaults"),
@@ -272,7 +278,10 @@ impl Snapshot {
         candidates.truncate(5);
         let mut intents = sorted_intents(self.head.labels(), &probs);
         intents.truncate(5);
-        Understanding { intents, candidates }
+        Understanding {
+            intents,
+            candidates,
+        }
     }
 }
 
@@ -297,7 +306,11 @@ pub struct FitError(String);
 /// example questions held out in turn: each question is searched in an index built without
 /// it, compared with the entry's other questions only, and given the intent head's
 /// cross-validated probabilities, so no feature has seen the question it scores.
-fn fit_fusion(snap: &Snapshot, train_vecs: &[Vec<f32>], first_question: usize) -> Result<FusionWeights, FitError> {
+fn fit_fusion(
+    snap: &Snapshot,
+    train_vecs: &[Vec<f32>],
+    first_question: usize,
+) -> Result<FusionWeights, FitError> {
     const FOLDS: usize = 4;
     if snap.head.cv_probabilities.is_empty() || snap.kb.entries.len() < 2 {
         return Err(FitError("too few examples".into()));
@@ -340,7 +353,10 @@ fn fit_fusion(snap: &Snapshot, train_vecs: &[Vec<f32>], first_question: usize) -
     for _ in 0..300 {
         let mut grad = [0f32; 3];
         for (f, y) in &samples {
-            let z: Vec<f32> = f.iter().map(|x| w[0] * x[0] + w[1] * x[1] + w[2] * x[2]).collect();
+            let z: Vec<f32> = f
+                .iter()
+                .map(|x| w[0] * x[0] + w[1] * x[1] + w[2] * x[2])
+                .collect();
             let max = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
             let ex: Vec<f32> = z.iter().map(|v| (v - max).exp()).collect();
             let sum: f32 = ex.iter().sum();

@@ -9,11 +9,18 @@ use crate::helpers::{Content, TestApp};
 #[tokio::test]
 async fn health_and_readiness() {
     let app = TestApp::spawn(Content::Fixture, false).await;
-    let (s, headers, v) = app.request(Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    let (s, headers, v) = app
+        .request(Request::get("/healthz").body(Body::empty()).unwrap())
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["status"], "ok");
-    assert!(headers.contains_key("x-request-id"), "every response carries a request id");
-    let (s, _, v) = app.request(Request::get("/readyz").body(Body::empty()).unwrap()).await;
+    assert!(
+        headers.contains_key("x-request-id"),
+        "every response carries a request id"
+    );
+    let (s, _, v) = app
+        .request(Request::get("/readyz").body(Body::empty()).unwrap())
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["database"], "ok");
     assert_eq!(v["entries"], 10);
@@ -29,7 +36,14 @@ async fn a_message_gets_a_reply_with_the_documented_fields() {
     assert!(v["reply"]["text"].as_str().unwrap().len() > 10);
     let c = v["confidence"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&c));
-    let actions = ["answer", "clarify", "handoff", "privacy_redirect", "smalltalk", "fallback"];
+    let actions = [
+        "answer",
+        "clarify",
+        "handoff",
+        "privacy_redirect",
+        "smalltalk",
+        "fallback",
+    ];
     assert!(actions.contains(&v["action"].as_str().unwrap()));
 }
 
@@ -37,13 +51,51 @@ async fn a_message_gets_a_reply_with_the_documented_fields() {
 async fn bad_requests_get_clear_json_errors_and_the_service_keeps_serving() {
     let app = TestApp::spawn(Content::Fixture, false).await;
     let cases: Vec<(String, &str, StatusCode, &str)> = vec![
-        ("{not json".into(), "application/json", StatusCode::BAD_REQUEST, "bad_request"),
-        (json!({"conversation_id": "x", "channel": "web"}).to_string(), "application/json", StatusCode::BAD_REQUEST, "bad_request"),
-        (json!({"conversation_id": "x", "channel": "web", "text": "   "}).to_string(), "application/json", StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
-        (json!({"conversation_id": "", "text": "hoi"}).to_string(), "application/json", StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
-        (json!({"conversation_id": "x", "channel": "fax", "text": "hoi"}).to_string(), "application/json", StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
-        (json!({"conversation_id": "x", "text": "hoi"}).to_string(), "text/plain", StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-        (format!("{{\"conversation_id\":\"x\",\"text\":\"{}\"}}", "a".repeat(1024 * 1024)), "application/json", StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+        (
+            "{not json".into(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            json!({"conversation_id": "x", "channel": "web"}).to_string(),
+            "application/json",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            json!({"conversation_id": "x", "channel": "web", "text": "   "}).to_string(),
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            json!({"conversation_id": "", "text": "hoi"}).to_string(),
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            json!({"conversation_id": "x", "channel": "fax", "text": "hoi"}).to_string(),
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+        ),
+        (
+            json!({"conversation_id": "x", "text": "hoi"}).to_string(),
+            "text/plain",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            format!(
+                "{{\"conversation_id\":\"x\",\"text\":\"{}\"}}",
+                "a".repeat(1024 * 1024)
+            ),
+            "application/json",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
     ];
     for (body, ct, status, code) in cases {
         let (s, v) = app.post_raw(body.clone(), ct).await;
@@ -51,7 +103,9 @@ async fn bad_requests_get_clear_json_errors_and_the_service_keeps_serving() {
         assert_eq!(v["error"]["code"], code, "{v}");
         assert!(v["error"]["message"].as_str().unwrap().len() > 5);
     }
-    let (s, _, v) = app.request(Request::get("/nope").body(Body::empty()).unwrap()).await;
+    let (s, _, v) = app
+        .request(Request::get("/nope").body(Body::empty()).unwrap())
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(v["error"]["code"], "not_found");
     // Still serving.
@@ -62,14 +116,23 @@ async fn bad_requests_get_clear_json_errors_and_the_service_keeps_serving() {
 #[tokio::test]
 async fn conversations_are_recorded_without_personal_data() {
     let app = TestApp::spawn(Content::Fixture, false).await;
-    let v = app.ask("c3", "Mijn IBAN is NL91ABNA0417164300 en mijn bsn 123456782, wat kost een paspoort?").await;
+    let v = app
+        .ask(
+            "c3",
+            "Mijn IBAN is NL91ABNA0417164300 en mijn bsn 123456782, wat kost een paspoort?",
+        )
+        .await;
     assert_eq!(v["action"], "privacy_redirect");
     let body = v.to_string();
     assert!(!body.contains("123456782") && !body.contains("NL91ABNA0417164300"));
     use loket::store::Store;
     let t = app.store.transcript("c3").await.unwrap();
     assert_eq!(t.len(), 2);
-    assert!(t[0].text.contains("[IBAN]") && t[0].text.contains("[BSN]"), "{}", t[0].text);
+    assert!(
+        t[0].text.contains("[IBAN]") && t[0].text.contains("[BSN]"),
+        "{}",
+        t[0].text
+    );
     assert_eq!(t[0].pii, "iban,bsn");
     assert_eq!(t[1].action.as_deref(), Some("privacy_redirect"));
 }
@@ -81,9 +144,15 @@ fn no_detected_personal_data_reaches_the_response_or_the_database() {
     use proptest::prelude::*;
     let rt = tokio::runtime::Runtime::new().unwrap();
     let app = rt.block_on(TestApp::spawn(Content::Fixture, false));
-    let words = prop::sample::select(vec!["wat", "kost", "een", "paspoort", "mijn", "is", "en", "hallo", "graag", "nummer", "bsn", "iban", "bel", "mail", ",", "."]);
+    let words = prop::sample::select(vec![
+        "wat", "kost", "een", "paspoort", "mijn", "is", "en", "hallo", "graag", "nummer", "bsn",
+        "iban", "bel", "mail", ",", ".",
+    ]);
     let bsn = (0u32..100_000_000).prop_filter_map("11-proef", |n| {
-        let d: Vec<u32> = format!("{n:08}").bytes().map(|b| (b - b'0') as u32).collect();
+        let d: Vec<u32> = format!("{n:08}")
+            .bytes()
+            .map(|b| (b - b'0') as u32)
+            .collect();
         let s: u32 = d.iter().zip((2..=9).rev()).map(|(x, w)| x * w).sum();
         let check = s % 11;
         (check < 10 && n != 0).then(|| format!("{n:08}{check}"))
@@ -96,26 +165,48 @@ fn no_detected_personal_data_reaches_the_response_or_the_database() {
         Just("NL91ABNA0417164300".to_string()),
         Just("NL91 ABNA 0417 1643 00".to_string()),
     ];
-    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config { cases: 48, ..Default::default() });
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 48,
+        ..Default::default()
+    });
     let n = std::sync::atomic::AtomicUsize::new(0);
     runner
-        .run(&(prop::collection::vec(words, 0..6), value, prop::collection::vec(prop::sample::select(vec!["kan", "dat", "?", "bedankt"]), 0..4)), |(before, value, after)| {
-            let text = format!("{} {} {}", before.join(" "), value, after.join(" "));
-            let id = format!("p{}", n.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-            let v = rt.block_on(app.ask(&id, &text));
-            let digits: String = value.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '@').collect();
-            prop_assert!(!v.to_string().contains(&value), "response holds {value}");
-            let stored = rt.block_on(async {
-                use loket::store::Store;
-                app.store.transcript(&id).await.unwrap()
-            });
-            for m in stored {
-                let all = format!("{} {} {:?} {:?}", m.text, m.pii, m.intent, m.faq_id);
-                let compact: String = all.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '@').collect();
-                prop_assert!(!all.contains(&value) && !compact.contains(&digits), "stored {all:?} holds {value}");
-            }
-            prop_assert_eq!(v["action"].as_str().unwrap(), "privacy_redirect");
-            Ok(())
-        })
+        .run(
+            &(
+                prop::collection::vec(words, 0..6),
+                value,
+                prop::collection::vec(
+                    prop::sample::select(vec!["kan", "dat", "?", "bedankt"]),
+                    0..4,
+                ),
+            ),
+            |(before, value, after)| {
+                let text = format!("{} {} {}", before.join(" "), value, after.join(" "));
+                let id = format!("p{}", n.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+                let v = rt.block_on(app.ask(&id, &text));
+                let digits: String = value
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '@')
+                    .collect();
+                prop_assert!(!v.to_string().contains(&value), "response holds {value}");
+                let stored = rt.block_on(async {
+                    use loket::store::Store;
+                    app.store.transcript(&id).await.unwrap()
+                });
+                for m in stored {
+                    let all = format!("{} {} {:?} {:?}", m.text, m.pii, m.intent, m.faq_id);
+                    let compact: String = all
+                        .chars()
+                        .filter(|c| c.is_ascii_alphanumeric() || *c == '@')
+                        .collect();
+                    prop_assert!(
+                        !all.contains(&value) && !compact.contains(&digits),
+                        "stored {all:?} holds {value}"
+                    );
+                }
+                prop_assert_eq!(v["action"].as_str().unwrap(), "privacy_redirect");
+                Ok(())
+            },
+        )
         .unwrap();
 }

@@ -3,13 +3,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use axum::Router;
 use http_body_util::BodyExt;
 use loket::config::Config;
 use loket::engine::Engine;
-use loket::http::{router, AppState};
+use loket::http::{AppState, router};
 use loket::store::{SqlStore, Store};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -58,7 +58,11 @@ pub fn config(content: Content, real_model: bool, data_dir: &Path) -> Config {
     c.paths.data_dir = data_dir.to_path_buf();
     // Shared between tests, so the intent examples are encoded once per model.
     c.paths.cache_dir = Some(root().join("target/test-cache"));
-    c.classifier.backend = if real_model { "e5".into() } else { "hashing".into() };
+    c.classifier.backend = if real_model {
+        "e5".into()
+    } else {
+        "hashing".into()
+    };
     if real_model {
         model_dir();
     }
@@ -70,9 +74,18 @@ impl TestApp {
         let data_dir = tempfile::tempdir().unwrap();
         let config = Arc::new(config(content, real_model, data_dir.path()));
         let store = Arc::new(SqlStore::connect(&config.database_url(), 4).await.unwrap());
-        let engine = loket::app::build_engine(config, store.clone() as Arc<dyn Store>).await.unwrap();
-        let router = router(AppState { engine: engine.clone() });
-        TestApp { router, engine, store, data_dir }
+        let engine = loket::app::build_engine(config, store.clone() as Arc<dyn Store>)
+            .await
+            .unwrap();
+        let router = router(AppState {
+            engine: engine.clone(),
+        });
+        TestApp {
+            router,
+            engine,
+            store,
+            data_dir,
+        }
     }
 
     pub async fn request(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
@@ -94,7 +107,8 @@ impl TestApp {
     }
 
     pub async fn ask(&self, conversation: &str, text: &str) -> Value {
-        let body = serde_json::json!({"conversation_id": conversation, "channel": "web", "text": text});
+        let body =
+            serde_json::json!({"conversation_id": conversation, "channel": "web", "text": text});
         let (status, v) = self.post_raw(body.to_string(), "application/json").await;
         assert_eq!(status, StatusCode::OK, "{v}");
         v

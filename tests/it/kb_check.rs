@@ -27,7 +27,10 @@ fn check(kb: &Path) -> (i32, String) {
         .current_dir(root())
         .output()
         .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[test]
@@ -49,17 +52,81 @@ fn each_kind_of_broken_entry_is_reported_with_file_and_line() {
     let good = std::fs::read_to_string(base.join("entries/paspoort-kosten.md")).unwrap();
     let line_of = |needle: &str| good.lines().position(|l| l.starts_with(needle)).unwrap() + 1;
     let cases: Vec<(&str, String, usize, &str)> = vec![
-        ("missing field", good.replace("intent: paspoort\n", ""), 2, "`intent`"),
-        ("yaml syntax", good.replace("title: Kosten paspoort", "title: [Kosten"), line_of("title"), "YAML"),
-        ("unknown intent", good.replace("intent: paspoort", "intent: paspoorten"), line_of("intent"), "unknown intent"),
-        ("unknown department", good.replace("department: burgerzaken", "department: burgerzaak"), line_of("department"), "unknown department"),
-        ("unknown field", good.replace("tags:", "tgas:"), line_of("tags"), "did you mean `tags`"),
-        ("broken reference", good.replace("tags:", "related: [bestaat-niet]\ntags:"), line_of("tags"), "bestaat-niet"),
-        ("expired", good.replace("valid_from: 2026-01-01", "valid_until: 2020-01-01"), line_of("valid_from"), "expired"),
-        ("bad upl", good.replace("terms/paspoort", "terms/pasport"), line_of("upl"), "did you mean"),
-        ("too long", format!("{}\n{}", good.trim_end(), "Lang verhaal. ".repeat(400)), good.lines().enumerate().filter(|(_, l)| *l == "---").nth(1).unwrap().0 + 2, "WhatsApp"),
-        ("tone", good.replace("U betaalt bij", "Je betaalt bij"), good.lines().position(|l| l.starts_with("U betaalt bij")).unwrap() + 1, "`u`"),
-        ("bad date", good.replace("valid_from: 2026-01-01", "valid_from: 1 januari"), line_of("valid_from"), "YYYY-MM-DD"),
+        (
+            "missing field",
+            good.replace("intent: paspoort\n", ""),
+            2,
+            "`intent`",
+        ),
+        (
+            "yaml syntax",
+            good.replace("title: Kosten paspoort", "title: [Kosten"),
+            line_of("title"),
+            "YAML",
+        ),
+        (
+            "unknown intent",
+            good.replace("intent: paspoort", "intent: paspoorten"),
+            line_of("intent"),
+            "unknown intent",
+        ),
+        (
+            "unknown department",
+            good.replace("department: burgerzaken", "department: burgerzaak"),
+            line_of("department"),
+            "unknown department",
+        ),
+        (
+            "unknown field",
+            good.replace("tags:", "tgas:"),
+            line_of("tags"),
+            "did you mean `tags`",
+        ),
+        (
+            "broken reference",
+            good.replace("tags:", "related: [bestaat-niet]\ntags:"),
+            line_of("tags"),
+            "bestaat-niet",
+        ),
+        (
+            "expired",
+            good.replace("valid_from: 2026-01-01", "valid_until: 2020-01-01"),
+            line_of("valid_from"),
+            "expired",
+        ),
+        (
+            "bad upl",
+            good.replace("terms/paspoort", "terms/pasport"),
+            line_of("upl"),
+            "did you mean",
+        ),
+        (
+            "too long",
+            format!("{}\n{}", good.trim_end(), "Lang verhaal. ".repeat(400)),
+            good.lines()
+                .enumerate()
+                .filter(|(_, l)| *l == "---")
+                .nth(1)
+                .unwrap()
+                .0
+                + 2,
+            "WhatsApp",
+        ),
+        (
+            "tone",
+            good.replace("U betaalt bij", "Je betaalt bij"),
+            good.lines()
+                .position(|l| l.starts_with("U betaalt bij"))
+                .unwrap()
+                + 1,
+            "`u`",
+        ),
+        (
+            "bad date",
+            good.replace("valid_from: 2026-01-01", "valid_from: 1 januari"),
+            line_of("valid_from"),
+            "YYYY-MM-DD",
+        ),
     ];
     for (what, content, line, words) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -73,22 +140,40 @@ fn each_kind_of_broken_entry_is_reported_with_file_and_line() {
             .iter()
             .enumerate()
             .filter(|(_, l)| !l.starts_with("  "))
-            .map(|(i, l)| format!("{l} {}", lines.get(i + 1).filter(|n| n.starts_with("  ")).unwrap_or(&"")))
+            .map(|(i, l)| {
+                format!(
+                    "{l} {}",
+                    lines
+                        .get(i + 1)
+                        .filter(|n| n.starts_with("  "))
+                        .unwrap_or(&"")
+                )
+            })
             .collect();
         let hit = records
             .iter()
             .find(|l| l.contains("paspoort-kosten.md:") && l.contains(words))
             .unwrap_or_else(|| panic!("{what}: no error mentioning {words:?}\n{out}"));
         if line > 0 {
-            assert!(hit.contains(&format!("paspoort-kosten.md:{line}:")), "{what}: wrong line in {hit:?}");
+            assert!(
+                hit.contains(&format!("paspoort-kosten.md:{line}:")),
+                "{what}: wrong line in {hit:?}"
+            );
         }
-        assert!(out.contains("oplossing:"), "{what}: every error says how to fix it\n{out}");
+        assert!(
+            out.contains("oplossing:"),
+            "{what}: every error says how to fix it\n{out}"
+        );
     }
     // A duplicate id names both files.
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&base, dir.path());
     let other = std::fs::read_to_string(base.join("entries/paspoort-kind.md")).unwrap();
-    std::fs::write(dir.path().join("entries/paspoort-kind.md"), other.replace("id: paspoort-kind", "id: paspoort-kosten")).unwrap();
+    std::fs::write(
+        dir.path().join("entries/paspoort-kind.md"),
+        other.replace("id: paspoort-kind", "id: paspoort-kosten"),
+    )
+    .unwrap();
     let (code, out) = check(dir.path());
     assert_eq!(code, 3);
     assert!(out.contains("paspoort-kind.md:2:"), "{out}");

@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::helpers::{config, root, Content, TestApp};
+use crate::helpers::{Content, TestApp, config, root};
 
 #[tokio::test]
 async fn a_passport_question_is_answered_from_the_passport_entry() {
@@ -20,8 +20,14 @@ async fn a_passport_question_is_answered_from_the_passport_entry() {
 async fn common_questions_reach_the_right_intent() {
     let app = TestApp::spawn(Content::Bundled, true).await;
     for (text, intent) in [
-        ("ik ga verhuizen, hoe geef ik mijn nieuwe adres door?", "verhuizen"),
-        ("de groene container is vandaag niet geleegd", "afvalkalender"),
+        (
+            "ik ga verhuizen, hoe geef ik mijn nieuwe adres door?",
+            "verhuizen",
+        ),
+        (
+            "de groene container is vandaag niet geleegd",
+            "afvalkalender",
+        ),
         ("hoe laat is het stadhuis open?", "openingstijden"),
         ("ik wil een bank en een oude kast laten ophalen", "grofvuil"),
         ("mijn rijbewijs verloopt volgende maand", "rijbewijs"),
@@ -39,8 +45,14 @@ fn start_binary(data_dir: &std::path::Path) -> (Child, String) {
         .current_dir(root())
         .env("LOKET__SERVER__BIND", "127.0.0.1:0")
         .env("LOKET__PATHS__DATA_DIR", data_dir)
-        .env("LOKET__PATHS__CACHE_DIR", cfg.paths.cache_dir.as_ref().unwrap())
-        .env("LOKET_LOG", "debug,tantivy=warn,sqlx=warn,hyper=warn,h2=warn,tower=warn")
+        .env(
+            "LOKET__PATHS__CACHE_DIR",
+            cfg.paths.cache_dir.as_ref().unwrap(),
+        )
+        .env(
+            "LOKET_LOG",
+            "debug,tantivy=warn,sqlx=warn,hyper=warn,h2=warn,tower=warn",
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -91,10 +103,21 @@ fn the_real_binary_serves_keeps_personal_data_out_and_stops_on_sigterm() {
     // SIGTERM: a graceful stop.
     unsafe_kill(child.id(), 15);
     let status = wait_with_timeout(&mut child, Duration::from_secs(20));
-    assert!(status.is_some_and(|s| s.success()), "loket did not stop cleanly on SIGTERM: {status:?}");
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "loket did not stop cleanly on SIGTERM: {status:?}"
+    );
     let mut logs = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
-    assert!(logs.contains("message answered"), "the logs record the message: {logs}");
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(
+        logs.contains("message answered"),
+        "the logs record the message: {logs}"
+    );
     assert!(!logs.contains("123456782"), "the BSN reached the logs");
     // Neither the database nor its journal holds the BSN.
     for e in std::fs::read_dir(data.path()).unwrap() {
@@ -113,7 +136,11 @@ fn the_real_binary_serves_keeps_personal_data_out_and_stops_on_sigterm() {
 }
 
 fn unsafe_kill(pid: u32, signal: i32) {
-    Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().unwrap();
+    Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
 }
 
 fn wait_with_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
@@ -144,7 +171,12 @@ fn classify_prints_one_line_per_input_in_order() {
     ];
     let mut f = std::fs::File::create(&input).unwrap();
     for i in 0..200 {
-        writeln!(f, "{}", serde_json::json!({"id": format!("m{i}"), "text": texts[i % texts.len()]})).unwrap();
+        writeln!(
+            f,
+            "{}",
+            serde_json::json!({"id": format!("m{i}"), "text": texts[i % texts.len()]})
+        )
+        .unwrap();
     }
     drop(f);
     let cfg = config(Content::Bundled, true, dir.path());
@@ -153,12 +185,22 @@ fn classify_prints_one_line_per_input_in_order() {
         .arg(&input)
         .current_dir(root())
         .env("LOKET__PATHS__DATA_DIR", dir.path())
-        .env("LOKET__PATHS__CACHE_DIR", cfg.paths.cache_dir.as_ref().unwrap())
+        .env(
+            "LOKET__PATHS__CACHE_DIR",
+            cfg.paths.cache_dir.as_ref().unwrap(),
+        )
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 200);
     for (i, l) in lines.iter().enumerate() {
         assert_eq!(l["id"], format!("m{i}"));
@@ -183,7 +225,10 @@ fn overload_answers_429_while_healthz_keeps_answering() {
         .current_dir(root())
         .env("LOKET__SERVER__BIND", "127.0.0.1:0")
         .env("LOKET__PATHS__DATA_DIR", data.path())
-        .env("LOKET__PATHS__CACHE_DIR", cfg.paths.cache_dir.as_ref().unwrap())
+        .env(
+            "LOKET__PATHS__CACHE_DIR",
+            cfg.paths.cache_dir.as_ref().unwrap(),
+        )
         .env("LOKET__CLASSIFIER__QUEUE_CAPACITY", "2")
         .env("LOKET__CLASSIFIER__MAX_BATCH", "1")
         .env("LOKET_LOG", "warn")
@@ -192,8 +237,14 @@ fn overload_answers_429_while_healthz_keeps_answering() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap().to_string();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
 
     let burst: Vec<_> = (0..40)
         .map(|i| {
@@ -213,8 +264,17 @@ fn overload_answers_429_while_healthz_keeps_answering() {
     let statuses: Vec<u16> = burst.into_iter().map(|h| h.join().unwrap()).collect();
     let _ = child.kill();
     let _ = child.wait();
-    assert!(statuses.iter().all(|s| *s == 200 || *s == 429), "{statuses:?}");
-    assert!(statuses.contains(&429), "a full queue must answer 429: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 429),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&429),
+        "a full queue must answer 429: {statuses:?}"
+    );
     assert!(statuses.contains(&200), "{statuses:?}");
-    assert!(health.iter().all(|(s, _)| *s == 200), "/healthz failed during the burst: {health:?}");
+    assert!(
+        health.iter().all(|(s, _)| *s == 200),
+        "/healthz failed during the burst: {health:?}"
+    );
 }

@@ -26,14 +26,26 @@ async fn contract(store: &dyn Store) {
     store.ping().await.unwrap();
     assert!(store.context("nobody").await.unwrap().is_none());
     let now = Utc::now();
-    let mut ctx = Context { last_intent: Some("paspoort".into()), updated_at: Some(now), ..Default::default() };
+    let mut ctx = Context {
+        last_intent: Some("paspoort".into()),
+        updated_at: Some(now),
+        ..Default::default()
+    };
     for i in 0..3 {
         store
             .record_turn(&TurnRecord {
                 conversation_id: "c1".into(),
                 channel: "web".into(),
-                inbound: message(Direction::In, &format!("vraag {i} met [BSN]"), now + Duration::seconds(i)),
-                outbound: message(Direction::Out, &format!("antwoord {i}"), now + Duration::seconds(i)),
+                inbound: message(
+                    Direction::In,
+                    &format!("vraag {i} met [BSN]"),
+                    now + Duration::seconds(i),
+                ),
+                outbound: message(
+                    Direction::Out,
+                    &format!("antwoord {i}"),
+                    now + Duration::seconds(i),
+                ),
                 context: ctx.clone(),
                 handoff: (i == 2).then(|| ("burgerzaken".to_string(), "medewerker".to_string())),
             })
@@ -57,7 +69,10 @@ async fn contract(store: &dyn Store) {
 #[tokio::test]
 async fn sqlite_meets_the_contract() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("loket.db").display());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("loket.db").display()
+    );
     let store = SqlStore::connect(&url, 4).await.unwrap();
     contract(&store).await;
     store.close().await;
@@ -80,7 +95,10 @@ async fn postgres_meets_the_contract() {
         ),
     };
     let name = format!("loket_test_{}", uuid::Uuid::new_v4().simple());
-    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
     let url = match admin_url.rsplit_once('/') {
         Some((base, _)) => format!("{base}/{name}"),
         None => unreachable!(),
@@ -91,5 +109,8 @@ async fn postgres_meets_the_contract() {
     let store = SqlStore::connect(&url, 4).await.unwrap();
     assert_eq!(store.transcript("c1").await.unwrap().len(), 6);
     store.close().await;
-    admin.execute(format!("DROP DATABASE {name}").as_str()).await.unwrap();
+    admin
+        .execute(format!("DROP DATABASE {name}").as_str())
+        .await
+        .unwrap();
 }

@@ -24,7 +24,7 @@
 
 mod holidays;
 
-pub use holidays::{easter_sunday, holiday_on, Holiday};
+pub use holidays::{Holiday, easter_sunday, holiday_on};
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
