@@ -4,9 +4,9 @@
 # Settings: loket.toml or LOKET__SECTION__KEY environment variables (see README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target="${CARGO_TARGET_DIR:-target}"
 
 command -v cargo >/dev/null 2>&1 || { echo "run: cargo is needed (install Rust from rustup or your distribution)" >&2; exit 1; }
-cargo build --release --locked 2>&1 | grep -vE "^\s+(Compiling|Downloaded|Downloading)" >&2 || true
-[ -x target/release/loket ] || { echo "run: the build failed" >&2; exit 1; }
-LOKET_BIN=target/release/loket scripts/fetch-model.sh
-exec target/release/loket serve "$@"
+cargo build --release --locked --quiet || { echo "run: the build failed" >&2; exit 1; }
+LOKET_BIN="$target/release/loket" scripts/fetch-model.sh
+exec "$target/release/loket" serve "$@"

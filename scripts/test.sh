@@ -4,6 +4,7 @@
 # (fetched once by scripts/fetch-model.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target="${CARGO_TARGET_DIR:-target}"
 
 command -v cargo >/dev/null 2>&1 || { echo "test: cargo is needed (install Rust from rustup or your distribution)" >&2; exit 1; }
 
@@ -16,7 +17,6 @@ if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
 fi
 
 echo "test: building" >&2
-cargo build --locked --all-targets 2>&1 | grep -vE "^\s+(Compiling|Downloaded|Downloading)" >&2 || true
-[ -x target/debug/loket ] || { echo "test: the build failed" >&2; cargo build --locked --all-targets; exit 1; }
-LOKET_BIN=target/debug/loket scripts/fetch-model.sh
+cargo build --locked --all-targets --quiet || { echo "test: the build failed" >&2; exit 1; }
+LOKET_BIN="$target/debug/loket" scripts/fetch-model.sh
 cargo test --locked "$@"

@@ -8,7 +8,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use loket::config::Config;
-use loket::engine::Engine;
 use loket::http::{AppState, router};
 use loket::store::{SqlStore, Store};
 use serde_json::Value;
@@ -34,9 +33,9 @@ pub fn model_dir() -> PathBuf {
 
 pub struct TestApp {
     pub router: Router,
-    pub engine: Arc<Engine>,
     pub store: Arc<SqlStore>,
-    pub data_dir: tempfile::TempDir,
+    /// Kept so the directory lives as long as the app.
+    _data_dir: tempfile::TempDir,
 }
 
 pub enum Content {
