@@ -76,14 +76,11 @@ impl TestApp {
         let engine = loket::app::build_engine(config, store.clone() as Arc<dyn Store>)
             .await
             .unwrap();
-        let router = router(AppState {
-            engine: engine.clone(),
-        });
+        let router = router(AppState { engine });
         TestApp {
             router,
-            engine,
             store,
-            data_dir,
+            _data_dir: data_dir,
         }
     }
 
