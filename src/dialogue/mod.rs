@@ -504,16 +504,10 @@ fn miss(
             intent.map(|i| (i, confidence)),
         );
     }
-    let action =
-        if intent.is_some_and(|i| env.kb.intent(i).map(|x| x.action) == Some(Action::Fallback)) {
-            Action::Fallback
-        } else {
-            Action::Fallback
-        };
     reply(
         ctx,
         text,
-        action,
+        Action::Fallback,
         intent.map(str::to_string),
         confidence,
         None,

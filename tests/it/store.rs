@@ -109,8 +109,11 @@ async fn postgres_meets_the_contract() {
     let store = SqlStore::connect(&url, 4).await.unwrap();
     assert_eq!(store.transcript("c1").await.unwrap().len(), 6);
     store.close().await;
-    admin
-        .execute(format!("DROP DATABASE {name}").as_str())
+    // FORCE: the pool's sessions may still be closing on the server side.
+    if let Err(e) = admin
+        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
         .await
-        .unwrap();
+    {
+        eprintln!("could not drop the test database {name}: {e}");
+    }
 }
