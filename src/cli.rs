@@ -233,39 +233,15 @@ fn classify(config: Config, input: PathBuf) -> Result<i32> {
     let now = Utc::now();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for chunk in lines.chunks(config.classifier.max_batch) {
-        let redacted: Vec<crate::privacy::Redacted> = chunk
-            .iter()
-            .map(|l| crate::privacy::redact(&l.text))
-            .collect();
-        let cores: Vec<(&str, bool)> = redacted
-            .iter()
-            .map(|r| match crate::dialogue::lang::strip_greeting(&r.text) {
-                Some(rest) => (rest, true),
-                None => (r.text.as_str(), false),
-            })
-            .collect();
-        let texts: Vec<&str> = cores.iter().map(|c| c.0).collect();
-        let vectors = embedder.embed(&texts)?;
-        for (((line, red), (core, greeted)), v) in
-            chunk.iter().zip(&redacted).zip(&cores).zip(&vectors)
-        {
-            let u = snap.understand(core, v, None, now.date_naive());
-            let pii = red.kinds();
-            let turn = crate::dialogue::Turn {
-                text: &red.text,
-                pii: &pii,
-                understanding: &u,
-                within_context: None,
-                greeted: *greeted,
-                button_id: None,
-            };
-            let o = crate::dialogue::decide(
-                &turn,
-                &Default::default(),
-                &snap.kb,
-                &config.dialogue,
-                now,
-            );
+        let texts: Vec<&str> = chunk.iter().map(|l| l.text.as_str()).collect();
+        let outcomes = crate::engine::decide_without_context(
+            &snap,
+            embedder.as_ref(),
+            &texts,
+            &config.dialogue,
+            now,
+        )?;
+        for (line, o) in chunk.iter().zip(outcomes) {
             let row = serde_json::json!({
                 "id": line.id,
                 "intent": o.reply.intent,

@@ -8,8 +8,8 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::classifier::{EmbedWorker, WorkerError};
-use crate::config::Config;
+use crate::classifier::{ClassifierError, Embed, EmbedWorker, WorkerError};
+use crate::config::{Config, DialogueConfig};
 use crate::dialogue::{self, Context, Reply, Turn};
 use crate::knowledge::Action;
 use crate::privacy;
@@ -199,4 +199,44 @@ impl Engine {
             .map(|intent| snap.understand(core, &vector, Some(intent), today));
         Ok((u, within, greeted))
     }
+}
+
+/// Decides replies to independent messages (no conversation, nothing stored), encoding them
+/// in one batch: the path of `loket classify` and `loket eval`.
+pub fn decide_without_context(
+    snap: &Snapshot,
+    embedder: &dyn Embed,
+    texts: &[&str],
+    cfg: &DialogueConfig,
+    now: DateTime<Utc>,
+) -> Result<Vec<dialogue::Outcome>, ClassifierError> {
+    let redacted: Vec<privacy::Redacted> = texts.iter().map(|t| privacy::redact(t)).collect();
+    let cores: Vec<(&str, bool)> = redacted
+        .iter()
+        .map(|r| match dialogue::lang::strip_greeting(&r.text) {
+            Some(rest) => (rest, true),
+            None => (r.text.as_str(), false),
+        })
+        .collect();
+    let core_texts: Vec<&str> = cores.iter().map(|c| c.0).collect();
+    let vectors = embedder.embed(&core_texts)?;
+    let today = now.date_naive();
+    Ok(redacted
+        .iter()
+        .zip(&cores)
+        .zip(&vectors)
+        .map(|((red, (core, greeted)), v)| {
+            let u = snap.understand(core, v, None, today);
+            let pii = red.kinds();
+            let turn = Turn {
+                text: &red.text,
+                pii: &pii,
+                understanding: &u,
+                within_context: None,
+                greeted: *greeted,
+                button_id: None,
+            };
+            dialogue::decide(&turn, &Context::default(), &snap.kb, cfg, now)
+        })
+        .collect())
 }

@@ -137,29 +137,14 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
             let mut wrong = 0usize;
             let mut actions: BTreeMap<String, usize> = BTreeMap::new();
             for l in &test {
-                let red = crate::privacy::redact(&l.text);
-                let (core, greeted) = match crate::dialogue::lang::strip_greeting(&red.text) {
-                    Some(rest) => (rest, true),
-                    None => (red.text.as_str(), false),
-                };
-                let v = embedder.embed(&[core])?.remove(0);
-                let u = snap.understand(core, &v, None, now.date_naive());
-                let pii = red.kinds();
-                let turn = crate::dialogue::Turn {
-                    text: &red.text,
-                    pii: &pii,
-                    understanding: &u,
-                    within_context: None,
-                    greeted,
-                    button_id: None,
-                };
-                let o = crate::dialogue::decide(
-                    &turn,
-                    &Default::default(),
-                    &snap.kb,
+                let o = crate::engine::decide_without_context(
+                    &snap,
+                    embedder.as_ref(),
+                    &[l.text.as_str()],
                     &config.dialogue,
                     now,
-                );
+                )?
+                .remove(0);
                 *actions
                     .entry(o.reply.action.as_str().to_string())
                     .or_default() += 1;
