@@ -42,6 +42,7 @@ impl Serialize for Secret {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
+#[derive(Default)]
 pub struct Config {
     pub server: ServerConfig,
     pub paths: PathsConfig,
@@ -209,19 +210,6 @@ impl Default for WhatsAppConfig {
     }
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            paths: PathsConfig::default(),
-            classifier: ClassifierConfig::default(),
-            dialogue: DialogueConfig::default(),
-            database: DatabaseConfig::default(),
-            whatsapp: WhatsAppConfig::default(),
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -361,10 +349,10 @@ fn env_value(raw: &str) -> toml::Value {
     if let Ok(v) = raw.parse::<i64>() {
         return toml::Value::Integer(v);
     }
-    if let Ok(v) = raw.parse::<f64>() {
-        if raw.contains('.') {
-            return toml::Value::Float(v);
-        }
+    if let Ok(v) = raw.parse::<f64>()
+        && raw.contains('.')
+    {
+        return toml::Value::Float(v);
     }
     match raw {
         "true" => toml::Value::Boolean(true),

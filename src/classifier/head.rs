@@ -168,15 +168,13 @@ impl IntentHead {
                 cache_key(embedder_id, texts, ys, &labels, cfg)
             ))
         });
-        if let Some(p) = &path {
-            if let Some(head) = std::fs::read(p)
+        if let Some(p) = &path
+            && let Some(head) = std::fs::read(p)
                 .ok()
                 .and_then(|b| serde_json::from_slice::<IntentHead>(&b).ok())
-            {
-                if head.labels == labels {
-                    return Ok(head);
-                }
-            }
+            && head.labels == labels
+        {
+            return Ok(head);
         }
         let head = IntentHead::train(embeddings, texts, ys, labels, cfg)?;
         if let Some(p) = &path {

@@ -199,24 +199,23 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
         let mut confidence = top_p;
         // The personal data itself ("mijn BSN is …") pulls towards privacy entries; the general
         // question is the best answerable entry among the answerable ones.
-        if let Some((c, share)) = answerable_share(u, env) {
-            if share >= env.cfg.answer_threshold
-                && u.probability_of(&c.intent) >= env.cfg.clarify_threshold
-            {
-                let entry = env
-                    .kb
-                    .entry(&c.faq_id)
-                    .expect("candidate from the knowledge base");
-                text = format!(
-                    "{text}\n\n{} {}",
-                    env.text(&texts::PRIVACY_AND_ANSWER),
-                    answer_text(env, entry)
-                );
-                faq = Some(c.faq_id.clone());
-                confidence = share;
-                ctx.last_intent = Some(c.intent.clone());
-                ctx.last_faq = faq.clone();
-            }
+        if let Some((c, share)) = answerable_share(u, env)
+            && share >= env.cfg.answer_threshold
+            && u.probability_of(&c.intent) >= env.cfg.clarify_threshold
+        {
+            let entry = env
+                .kb
+                .entry(&c.faq_id)
+                .expect("candidate from the knowledge base");
+            text = format!(
+                "{text}\n\n{} {}",
+                env.text(&texts::PRIVACY_AND_ANSWER),
+                answer_text(env, entry)
+            );
+            faq = Some(c.faq_id.clone());
+            confidence = share;
+            ctx.last_intent = Some(c.intent.clone());
+            ctx.last_faq = faq.clone();
         }
         return reply(
             ctx,
@@ -269,28 +268,26 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
     if let (Some(within), Some(last)) = (turn.within_context, ctx.last_intent.clone()) {
         // A message that is confidently about another topic starts a new one.
         let elsewhere = top_intent != last && top_p >= env.cfg.answer_threshold;
-        if !elsewhere {
-            if let Some(best) = within.candidates.first() {
-                let other = within
-                    .candidates
-                    .iter()
-                    .find(|c| Some(&c.faq_id) != ctx.last_faq.as_ref());
-                // Prefer an entry on the topic that was not just given.
-                let chosen = match other {
-                    Some(o) if Some(&best.faq_id) == ctx.last_faq.as_ref() && o.bm25 > 0.0 => o,
-                    _ => best,
-                };
-                // A follow-up needs something in common with the entry it gets: a word, or a
-                // confident match; otherwise the question is not about this topic after all.
-                let relevant = chosen.bm25 > 0.0 || chosen.confidence >= env.cfg.answer_threshold;
-                if relevant
-                    && (lang::looks_like_follow_up(turn.text)
-                        || chosen.confidence >= env.cfg.answer_threshold)
-                {
-                    ctx.misses = 0;
-                    let conf = chosen.confidence.max(u.probability_of(&last));
-                    return answer(env, ctx, chosen.faq_id.clone(), conf, None);
-                }
+        if !elsewhere && let Some(best) = within.candidates.first() {
+            let other = within
+                .candidates
+                .iter()
+                .find(|c| Some(&c.faq_id) != ctx.last_faq.as_ref());
+            // Prefer an entry on the topic that was not just given.
+            let chosen = match other {
+                Some(o) if Some(&best.faq_id) == ctx.last_faq.as_ref() && o.bm25 > 0.0 => o,
+                _ => best,
+            };
+            // A follow-up needs something in common with the entry it gets: a word, or a
+            // confident match; otherwise the question is not about this topic after all.
+            let relevant = chosen.bm25 > 0.0 || chosen.confidence >= env.cfg.answer_threshold;
+            if relevant
+                && (lang::looks_like_follow_up(turn.text)
+                    || chosen.confidence >= env.cfg.answer_threshold)
+            {
+                ctx.misses = 0;
+                let conf = chosen.confidence.max(u.probability_of(&last));
+                return answer(env, ctx, chosen.faq_id.clone(), conf, None);
             }
         }
     }

@@ -282,15 +282,15 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
     };
     let valid_from = date_field("valid_from", &valid_from_raw, &mut diags);
     let valid_until = date_field("valid_until", &valid_until_raw, &mut diags);
-    if let (Some(f), Some(u)) = (valid_from, valid_until) {
-        if u < f {
-            diags.push(err(
-                Problem::InvalidValue,
-                hline("valid_until"),
-                format!("`valid_until` ({u}) is before `valid_from` ({f})"),
-                "swap the dates or correct one of them",
-            ));
-        }
+    if let (Some(f), Some(u)) = (valid_from, valid_until)
+        && u < f
+    {
+        diags.push(err(
+            Problem::InvalidValue,
+            hline("valid_until"),
+            format!("`valid_until` ({u}) is before `valid_from` ({f})"),
+            "swap the dates or correct one of them",
+        ));
     }
 
     let body_line = closing_line + 1;

@@ -345,16 +345,16 @@ fn cross_check(
                 ));
             }
         }
-        if let Some(u) = e.valid_until {
-            if u < today {
-                diags.push(Diagnostic::error(
-                    Problem::Expired,
-                    &e.source,
-                    e.line("valid_until"),
-                    format!("the entry expired on {u} and is no longer served"),
-                    "update the answer and `valid_until`, or delete the file",
-                ));
-            }
+        if let Some(u) = e.valid_until
+            && u < today
+        {
+            diags.push(Diagnostic::error(
+                Problem::Expired,
+                &e.source,
+                e.line("valid_until"),
+                format!("the entry expired on {u} and is no longer served"),
+                "update the answer and `valid_until`, or delete the file",
+            ));
         }
         let wrong = match settings.tone {
             Tone::U => &*INFORMAL,

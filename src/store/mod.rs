@@ -114,16 +114,14 @@ impl SqlStore {
     pub async fn connect(url: &str, max_connections: u32) -> Result<SqlStore, StoreError> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
-        if sqlite {
-            if let Some(path) = sqlite_path(url) {
-                if let Some(dir) = std::path::Path::new(&path).parent() {
-                    if !dir.as_os_str().is_empty() {
-                        std::fs::create_dir_all(dir).map_err(|e| {
-                            StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
-                        })?;
-                    }
-                }
-            }
+        if sqlite
+            && let Some(path) = sqlite_path(url)
+            && let Some(dir) = std::path::Path::new(&path).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
         let pool = AnyPoolOptions::new()
             .max_connections(if sqlite {
