@@ -190,12 +190,7 @@ impl Engine {
         let within = context
             .last_intent
             .as_deref()
-            .filter(|_| {
-                snap.kb
-                    .intent(context.last_intent.as_deref().unwrap_or(""))
-                    .map(|i| i.action)
-                    == Some(Action::Answer)
-            })
+            .filter(|intent| snap.kb.intent(intent).map(|i| i.action) == Some(Action::Answer))
             .map(|intent| snap.understand(core, &vector, Some(intent), today));
         Ok((u, within, greeted))
     }
