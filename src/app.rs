@@ -60,7 +60,7 @@ pub fn build_snapshot(
 }
 
 /// Everything a running Loket needs, with the store given (tests pass their own).
-pub async fn build_engine(config: Arc<Config>, store: Arc<dyn Store>) -> Result<Arc<Engine>> {
+pub async fn build_engine(config: Arc<Config>, store: Arc<SqlStore>) -> Result<Arc<Engine>> {
     let start = Instant::now();
     let kb = load_knowledge(&config)?;
     let cfg = config.clone();
@@ -85,7 +85,7 @@ pub async fn build_engine(config: Arc<Config>, store: Arc<dyn Store>) -> Result<
     Ok(Arc::new(Engine::new(snapshot, worker, store, config)))
 }
 
-pub async fn connect_store(config: &Config) -> Result<Arc<dyn Store>> {
+pub async fn connect_store(config: &Config) -> Result<Arc<SqlStore>> {
     let url = config.database_url();
     let store = SqlStore::connect(&url, config.database.max_connections)
         .await

@@ -60,6 +60,29 @@ pub enum Command {
     },
     /// Measure latency, throughput, memory and start-up time of the classifier.
     Bench(crate::bench::BenchArgs),
+    /// API keys for the handoff, report and admin APIs.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; it is printed once and stored only as a hash.
+    Create {
+        /// Who the key is for, e.g. "Spotler Engage" or "team lead Burgerzaken".
+        #[arg(long)]
+        name: String,
+        /// Comma-separated scopes: agent (handoff API), editor (reports, preview, reload),
+        /// admin (everything).
+        #[arg(long, value_delimiter = ',', required = true)]
+        scope: Vec<crate::store::keys::Scope>,
+    },
+    /// List keys (never their values).
+    List,
+    /// Revoke a key by its id (the part after `loket_`).
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]
@@ -114,7 +137,57 @@ pub fn run(cli: Cli) -> Result<i32> {
                 },
         } => model_import(weights, tokenizer, out),
         Command::Bench(args) => crate::bench::run(&config, args),
+        Command::Keys { command } => keys(config, command),
     }
+}
+
+fn keys(config: Config, command: KeysCommand) -> Result<i32> {
+    runtime()?.block_on(async move {
+        let store = app::connect_store(&config).await?;
+        let mut out = std::io::stdout().lock();
+        let code = match command {
+            KeysCommand::Create { name, scope } => {
+                let (key, value) = store.create_key(&name, &scope).await?;
+                writeln!(out, "{value}")?;
+                eprintln!(
+                    "created key {} for \"{}\" with scopes {}; store it now: it is not shown again",
+                    key.id,
+                    key.name,
+                    scope.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+                );
+                0
+            }
+            KeysCommand::List => {
+                for k in store.list_keys().await? {
+                    writeln!(
+                        out,
+                        "{}\t{}\t{}\tcreated {}\t{}",
+                        k.id,
+                        k.name,
+                        k.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","),
+                        k.created_at,
+                        match &k.revoked_at {
+                            Some(at) => format!("revoked {at}"),
+                            None => "active".into(),
+                        }
+                    )?;
+                }
+                0
+            }
+            KeysCommand::Revoke { id } => {
+                let id = id.trim_start_matches("loket_").split('_').next().unwrap_or("").to_string();
+                if store.revoke_key(&id).await? {
+                    eprintln!("revoked key {id}");
+                    0
+                } else {
+                    eprintln!("no active key with id {id} (see `loket keys list`)");
+                    1
+                }
+            }
+        };
+        store.close().await;
+        Ok(code)
+    })
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {

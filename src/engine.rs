@@ -13,7 +13,7 @@ use crate::config::{Config, DialogueConfig};
 use crate::dialogue::{self, Context, Reply, Turn};
 use crate::knowledge::Action;
 use crate::privacy;
-use crate::store::{Direction, MessageRecord, Store, StoreError, TurnRecord};
+use crate::store::{Direction, MessageRecord, SqlStore, Store, StoreError, TurnRecord};
 use crate::understand::{Snapshot, Understanding};
 
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,7 @@ pub struct Handled {
 pub struct Engine {
     snapshot: RwLock<Arc<Snapshot>>,
     pub worker: EmbedWorker,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<SqlStore>,
     pub config: Arc<Config>,
 }
 
@@ -57,7 +57,7 @@ impl Engine {
     pub fn new(
         snapshot: Snapshot,
         worker: EmbedWorker,
-        store: Arc<dyn Store>,
+        store: Arc<SqlStore>,
         config: Arc<Config>,
     ) -> Self {
         Engine {

@@ -17,6 +17,18 @@ pub enum ApiError {
     /// 400: the body is not valid JSON or has the wrong shape.
     #[error("{0}")]
     BadRequest(String),
+    /// 401: no API key, or one that is unknown or revoked.
+    #[error("this endpoint needs an API key: send `Authorization: Bearer <key>` (create one with `loket keys create`)")]
+    Unauthorized,
+    /// 403: the key lacks the scope the endpoint needs.
+    #[error("this API key lacks the `{0}` scope")]
+    Forbidden(crate::store::keys::Scope),
+    /// 404: a conversation or other resource that does not exist.
+    #[error("{0}")]
+    Missing(String),
+    /// 409: the request conflicts with the current state (e.g. claimed by another agent).
+    #[error("{0}")]
+    Conflict(String),
     /// 404: no such route.
     #[error("no such endpoint; see /openapi.json")]
     NotFound,
@@ -45,6 +57,10 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Missing(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             ApiError::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
@@ -81,6 +97,15 @@ impl From<EngineError> for ApiError {
             EngineError::Classifier(e) => ApiError::Unavailable(e.to_string()),
             EngineError::Store(StoreError::Unavailable(e)) => ApiError::Unavailable(e),
             EngineError::Store(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(e) => ApiError::Unavailable(e),
+            e => ApiError::Internal(e.to_string()),
         }
     }
 }

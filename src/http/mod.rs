@@ -1,6 +1,7 @@
 //! The HTTP API (axum): one file per resource, one error type ([`error::ApiError`]), and the
 //! layers every request passes: a request id, tracing, a body limit and a timeout.
 
+pub mod auth;
 pub mod error;
 pub mod health;
 pub mod messages;

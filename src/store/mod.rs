@@ -16,6 +16,8 @@ use sqlx::{AnyPool, Row};
 
 use crate::dialogue::Context;
 
+pub mod keys;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the database is unavailable: {0}")]
@@ -103,6 +105,7 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
 pub struct SqlStore {
     pool: AnyPool,
+    postgres: bool,
 }
 
 pub fn timestamp(t: DateTime<Utc>) -> String {
@@ -157,7 +160,10 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(SqlStore { pool })
+        Ok(SqlStore {
+            pool,
+            postgres: !sqlite,
+        })
     }
 
     /// A private in-memory SQLite database (for `loket ask` and tests).
@@ -168,6 +174,11 @@ impl SqlStore {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// PostgreSQL (true) or SQLite, for the few statements that differ.
+    pub fn is_postgres(&self) -> bool {
+        self.postgres
     }
 }
 

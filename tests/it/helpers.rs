@@ -73,7 +73,7 @@ impl TestApp {
         let data_dir = tempfile::tempdir().unwrap();
         let config = Arc::new(config(content, real_model, data_dir.path()));
         let store = Arc::new(SqlStore::connect(&config.database_url(), 4).await.unwrap());
-        let engine = loket::app::build_engine(config, store.clone() as Arc<dyn Store>)
+        let engine = loket::app::build_engine(config, store.clone())
             .await
             .unwrap();
         let router = router(AppState { engine });

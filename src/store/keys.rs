@@ -1,0 +1,202 @@
+//! API keys for the handoff, report and admin APIs. A key is shown once when created
+//! (`loket_<id>_<secret>`); only its SHA-256 is stored, so a leaked database does not leak
+//! working keys. Keys are random (160 bits), so a fast hash is enough (no password hashing).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::Utc;
+use rand::Rng;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::{SqlStore, StoreError, timestamp};
+
+/// What a key may do. `admin` may do everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Contact-centre agents and webcare platforms: the handoff API.
+    Agent,
+    /// Content editors: reports, preview, reload.
+    Editor,
+    /// IT staff: everything, including archive and keys.
+    Admin,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Agent => "agent",
+            Scope::Editor => "editor",
+            Scope::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Scope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "agent" => Ok(Scope::Agent),
+            "editor" => Ok(Scope::Editor),
+            "admin" => Ok(Scope::Admin),
+            other => Err(format!(
+                "unknown scope \"{other}\": use agent, editor or admin"
+            )),
+        }
+    }
+}
+
+/// A key as stored (never the key itself).
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+impl ApiKey {
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin)
+    }
+}
+
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+fn parse_scopes(s: &str) -> Vec<Scope> {
+    s.split(',').filter_map(|p| p.parse().ok()).collect()
+}
+
+fn key_from_row(r: &sqlx::any::AnyRow) -> Result<ApiKey, sqlx::Error> {
+    Ok(ApiKey {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        scopes: parse_scopes(&r.try_get::<String, _>("scopes")?),
+        created_at: r.try_get("created_at")?,
+        revoked_at: r.try_get("revoked_at")?,
+        last_used_at: r.try_get("last_used_at")?,
+    })
+}
+
+impl SqlStore {
+    /// Creates a key and returns it in full: the only time it is visible.
+    pub async fn create_key(
+        &self,
+        name: &str,
+        scopes: &[Scope],
+    ) -> Result<(ApiKey, String), StoreError> {
+        let mut rng = rand::thread_rng();
+        let id = format!("{:08x}", rng.r#gen::<u32>());
+        let secret: String = (0..32)
+            .map(|_| {
+                const ALPHABET: &[u8] =
+                    b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+                ALPHABET[rng.gen_range(0..ALPHABET.len())] as char
+            })
+            .collect();
+        let key = format!("loket_{id}_{secret}");
+        let scopes_text = scopes
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let now = timestamp(Utc::now());
+        sqlx::query(
+            "INSERT INTO api_keys (id, name, hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&id)
+        .bind(name)
+        .bind(hash_key(&key))
+        .bind(&scopes_text)
+        .bind(&now)
+        .execute(self.pool())
+        .await?;
+        self.audit("cli", "key.created", None, &format!("{id} {name} [{scopes_text}]"))
+            .await?;
+        Ok((
+            ApiKey {
+                id,
+                name: name.to_string(),
+                scopes: scopes.to_vec(),
+                created_at: now,
+                revoked_at: None,
+                last_used_at: None,
+            },
+            key,
+        ))
+    }
+
+    pub async fn list_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, scopes, created_at, revoked_at, last_used_at FROM api_keys ORDER BY created_at, id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(key_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Revokes a key by its id; false when there is no such active key.
+    pub async fn revoke_key(&self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(timestamp(Utc::now()))
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        let revoked = done.rows_affected() > 0;
+        if revoked {
+            self.audit("cli", "key.revoked", None, id).await?;
+        }
+        Ok(revoked)
+    }
+
+    /// The active key with this value, if any.
+    pub async fn find_key(&self, key: &str) -> Result<Option<ApiKey>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, scopes, created_at, revoked_at, last_used_at FROM api_keys \
+             WHERE hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(hash_key(key))
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.as_ref().map(key_from_row).transpose()?)
+    }
+
+    /// Appends to the audit log.
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        conversation_id: Option<&str>,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, conversation_id, detail) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(timestamp(Utc::now()))
+        .bind(actor)
+        .bind(action)
+        .bind(conversation_id)
+        .bind(detail)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}
