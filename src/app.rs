@@ -113,9 +113,9 @@ pub async fn serve(config: Config) -> Result<()> {
     tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "Loket is listening");
     // Machine-readable line for scripts and tests that start Loket on port 0.
     println!("listening on http://{addr}");
-    let app = router(AppState {
-        engine: engine.clone(),
-    });
+    let state = AppState::new(engine.clone());
+    let _background = crate::channels::start(engine.clone(), &state.wakers)?;
+    let app = router(state);
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal(grace))

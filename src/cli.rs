@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use crate::app;
 use crate::config::Config;
 use crate::engine::Incoming;
-use crate::store::SqlStore;
+use crate::store::{SqlStore, Store};
 
 #[derive(Parser)]
 #[command(
@@ -216,13 +216,7 @@ fn ask(config: Config, messages: Vec<String>, json: bool) -> Result<i32> {
         let mut out = std::io::stdout().lock();
         for text in messages {
             let handled = engine
-                .handle(Incoming {
-                    conversation_id: conversation_id.clone(),
-                    channel: "test".into(),
-                    text: text.clone(),
-                    button_id: None,
-                    received_at: Utc::now(),
-                })
+                .handle(Incoming::new(&conversation_id, "test", &text))
                 .await?;
             if json {
                 writeln!(out, "{}", serde_json::to_string(&handled)?)?;

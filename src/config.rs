@@ -50,6 +50,36 @@ pub struct Config {
     pub dialogue: DialogueConfig,
     pub database: DatabaseConfig,
     pub whatsapp: WhatsAppConfig,
+    pub handoff: HandoffConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HandoffConfig {
+    /// Where events for the webcare platform are POSTed (`handoff.requested`,
+    /// `message.created`, `conversation.resolved`); empty: no webhooks.
+    pub webhook_url: String,
+    /// Key of the HMAC-SHA256 signature on those webhooks.
+    pub webhook_secret: Secret,
+    /// Minutes within which the contact centre promises a first reply in office hours.
+    pub promised_minutes: i64,
+    /// A WhatsApp contact who writes again after this many hours of silence (or after the
+    /// conversation was resolved) starts a new conversation.
+    pub conversation_idle_hours: i64,
+    /// Messages per minute one sender may send to the citizen-facing endpoints.
+    pub citizen_messages_per_minute: u32,
+}
+
+impl Default for HandoffConfig {
+    fn default() -> Self {
+        HandoffConfig {
+            webhook_url: String::new(),
+            webhook_secret: Secret::default(),
+            promised_minutes: 60,
+            conversation_idle_hours: 24,
+            citizen_messages_per_minute: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

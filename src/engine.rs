@@ -10,10 +10,13 @@ use serde::Serialize;
 
 use crate::classifier::{ClassifierError, Embed, EmbedWorker, WorkerError};
 use crate::config::{Config, DialogueConfig};
-use crate::dialogue::{self, Context, Reply, Turn};
+use crate::dialogue::{self, Context, Lang, Reply, Turn, texts};
 use crate::knowledge::Action;
-use crate::privacy;
-use crate::store::{Direction, MessageRecord, SqlStore, Store, StoreError, TurnRecord};
+use crate::privacy::{self, PiiKind};
+use crate::store::{
+    Direction, HandoffRecord, MessageRecord, PlatformEvent, SqlStore, Store, StoreError, TurnIds,
+    TurnRecord,
+};
 use crate::understand::{Snapshot, Understanding};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,9 +33,40 @@ pub struct Incoming {
     pub conversation_id: String,
     pub channel: String,
     pub text: String,
-    /// A WhatsApp button or list reply id, when the citizen tapped an option.
+    /// A WhatsApp button or list reply id, or a web chat option id, when the citizen tapped
+    /// an option.
     pub button_id: Option<String>,
     pub received_at: DateTime<Utc>,
+    /// Set when the message came through the inbound queue (WhatsApp).
+    pub queued: Option<Queued>,
+}
+
+impl Incoming {
+    pub fn new(conversation_id: &str, channel: &str, text: &str) -> Self {
+        Incoming {
+            conversation_id: conversation_id.into(),
+            channel: channel.into(),
+            text: text.into(),
+            button_id: None,
+            received_at: Utc::now(),
+            queued: None,
+        }
+    }
+}
+
+/// Where a queued message came from and how to answer it.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub inbox_id: i64,
+    pub external_id: String,
+    pub contact_id: String,
+    /// `text`, `button_reply`, `list_reply`, `button`, or a media kind (`image`, …).
+    pub kind: String,
+    /// Personal data the channel already removed from `text`.
+    pub pii: Vec<PiiKind>,
+    pub meta: Option<serde_json::Value>,
+    /// Whether WhatsApp's 24-hour window is open (free text allowed).
+    pub window_open: bool,
 }
 
 /// The reply, and why (for `loket ask` and the API's debugging fields).
@@ -44,6 +78,14 @@ pub struct Handled {
     pub redacted_text: String,
     pub pii: Vec<&'static str>,
     pub department: Option<String>,
+    /// A person owns the conversation: the bot said nothing.
+    pub agent_owned: bool,
+    pub ids: TurnIds,
+}
+
+/// Message kinds Loket reads; everything else (photos, voice, …) gets [`texts::MEDIA`].
+fn is_readable(kind: &str) -> bool {
+    matches!(kind, "text" | "button_reply" | "list_reply" | "button")
 }
 
 pub struct Engine {
@@ -77,33 +119,113 @@ impl Engine {
         *self.snapshot.write().expect("snapshot lock") = Arc::new(snapshot);
     }
 
+    /// Whether events for the webcare platform are recorded.
+    pub fn webhooks_enabled(&self) -> bool {
+        !self.config.handoff.webhook_url.is_empty()
+    }
+
     pub async fn handle(&self, msg: Incoming) -> Result<Handled, EngineError> {
         let started = Instant::now();
         // The guard runs before anything else sees the text.
         let redacted = privacy::redact(&msg.text);
-        let pii = redacted.kinds();
-        let context = self
-            .store
-            .context(&msg.conversation_id)
-            .await?
+        let mut pii = redacted.kinds();
+        if let Some(q) = &msg.queued {
+            for k in &q.pii {
+                if !pii.contains(k) {
+                    pii.push(*k);
+                }
+            }
+        }
+        let pii_names: Vec<&'static str> = pii.iter().map(|k| k.as_str()).collect();
+        let state = self.store.conversation_state(&msg.conversation_id).await?;
+        let context = state
+            .as_ref()
+            .map(|s| s.context.clone())
             .unwrap_or_default();
+        let kind = msg
+            .queued
+            .as_ref()
+            .map(|q| q.kind.clone())
+            .unwrap_or_else(|| "text".into());
+        let mut inbound = MessageRecord::new(Direction::In, redacted.text.clone(), msg.received_at);
+        inbound.pii = pii_names.join(",");
+        inbound.kind = kind.clone();
+        if let Some(q) = &msg.queued {
+            inbound.external_id = Some(q.external_id.clone());
+            inbound.meta = q.meta.clone();
+        }
         let snap = self.snapshot();
-        let (understanding, within, greeted) = self
-            .understand(&snap, &redacted.text, &context, msg.received_at)
-            .await?;
-        let turn = Turn {
-            text: &redacted.text,
-            pii: &pii,
-            understanding: &understanding,
-            within_context: within.as_ref(),
-            greeted,
-            button_id: msg.button_id.as_deref(),
+        let mut turn_record = TurnRecord {
+            conversation_id: msg.conversation_id.clone(),
+            channel: msg.channel.clone(),
+            contact_id: msg.queued.as_ref().map(|q| q.contact_id.clone()),
+            inbound,
+            outbound: None,
+            context: None,
+            department: None,
+            handoff: None,
+            inbox_id: msg.queued.as_ref().map(|q| q.inbox_id),
+            outbox: None,
+            events: Vec::new(),
         };
+
+        // A person owns the conversation: record the message for them, say nothing.
+        if let Some(st) = state.as_ref().filter(|s| s.status == "assigned") {
+            turn_record.inbound.action = Some("agent".into());
+            if self.webhooks_enabled() {
+                turn_record.events.push(message_event(&turn_record.inbound, st.agent_id.as_deref()));
+            }
+            let ids = self.store.record_turn(&turn_record).await?;
+            return Ok(Handled {
+                reply: Reply {
+                    text: String::new(),
+                    options: Vec::new(),
+                    action: Action::Handoff,
+                    intent: None,
+                    confidence: 0.0,
+                    faq_id: None,
+                },
+                understanding: Understanding::default(),
+                redacted_text: redacted.text,
+                pii: pii_names,
+                department: st.department.clone(),
+                agent_owned: true,
+                ids,
+            });
+        }
+
         let now = Utc::now().max(msg.received_at);
-        let outcome = dialogue::decide(&turn, &context, &snap.kb, &self.config.dialogue, now);
-        let reply = outcome.reply;
-        let department = outcome
-            .handoff
+        let (reply, understanding, new_context, handoff, action_name) = if is_readable(&kind) {
+            let (understanding, within, greeted) = self
+                .understand(&snap, &redacted.text, &context, msg.received_at)
+                .await?;
+            let turn = Turn {
+                text: &redacted.text,
+                pii: &pii,
+                understanding: &understanding,
+                within_context: within.as_ref(),
+                greeted,
+                button_id: msg.button_id.as_deref(),
+            };
+            let outcome = dialogue::decide(&turn, &context, &snap.kb, &self.config.dialogue, now);
+            let action = outcome.reply.action.as_str().to_string();
+            (outcome.reply, understanding, outcome.context, outcome.handoff, action)
+        } else {
+            let env_lang = if context.english { Lang::En } else { Lang::Nl };
+            let reply = Reply {
+                text: texts::MEDIA
+                    .get(snap.kb.settings.tone, env_lang)
+                    .replace("{url}", &snap.kb.settings.secure_channel_url)
+                    .replace("{name}", &snap.kb.settings.name),
+                options: Vec::new(),
+                action: Action::Smalltalk,
+                intent: None,
+                confidence: 1.0,
+                faq_id: None,
+            };
+            (reply, Understanding::default(), context.clone(), None, "media".to_string())
+        };
+        let department = handoff
             .as_ref()
             .map(|h| h.department.clone())
             .or_else(|| {
@@ -112,42 +234,61 @@ impl Engine {
                     .as_deref()
                     .map(|i| snap.kb.department_for_intent(i).to_string())
             });
-        let pii_names: Vec<&'static str> = pii.iter().map(|k| k.as_str()).collect();
         let response_ms = started.elapsed().as_millis() as i64;
-        self.store
-            .record_turn(&TurnRecord {
-                conversation_id: msg.conversation_id.clone(),
-                channel: msg.channel.clone(),
-                inbound: MessageRecord {
-                    direction: Direction::In,
-                    text: redacted.text.clone(),
-                    pii: pii_names.join(","),
-                    intent: reply.intent.clone(),
-                    action: None,
-                    confidence: None,
-                    faq_id: None,
-                    response_ms: None,
-                    created_at: msg.received_at,
-                },
-                outbound: MessageRecord {
-                    direction: Direction::Out,
-                    text: reply.text.clone(),
-                    pii: String::new(),
-                    intent: reply.intent.clone(),
-                    action: Some(reply.action.as_str().to_string()),
-                    confidence: Some(reply.confidence as f64),
-                    faq_id: reply.faq_id.clone(),
-                    response_ms: Some(response_ms),
-                    created_at: now,
-                },
-                context: outcome.context,
-                handoff: outcome.handoff.map(|h| (h.department, h.reason)),
-            })
-            .await?;
+        let rec = &mut turn_record;
+        rec.inbound.intent = reply.intent.clone();
+        rec.inbound.action = Some(action_name.clone());
+        rec.inbound.confidence = Some(reply.confidence as f64);
+        let mut outbound = MessageRecord::new(Direction::Out, reply.text.clone(), now);
+        outbound.intent = reply.intent.clone();
+        outbound.action = Some(action_name.clone());
+        outbound.confidence = Some(reply.confidence as f64);
+        outbound.faq_id = reply.faq_id.clone();
+        outbound.response_ms = Some(response_ms);
+        if let Some(q) = &msg.queued {
+            let draft = crate::whatsapp::render::reply_draft(
+                &self.config.whatsapp,
+                &reply,
+                q,
+                &msg.conversation_id,
+                snap.kb.settings.tone,
+                new_context.english,
+            );
+            outbound.kind = draft.kind.clone();
+            outbound.status = Some("pending".into());
+            rec.outbox = Some(draft);
+        }
+        rec.context = Some(new_context);
+        rec.department = department.clone();
+        if let Some(h) = &handoff {
+            rec.handoff = Some(HandoffRecord {
+                department: h.department.clone(),
+                reason: h.reason.clone(),
+                within_office_hours: snap.kb.settings.hours.is_open(now),
+            });
+        }
+        if self.webhooks_enabled() {
+            rec.events.push(message_event(&rec.inbound, None));
+            rec.events.push(message_event(&outbound, None));
+            if let Some(h) = &handoff {
+                rec.events.push(PlatformEvent {
+                    event: "handoff.requested",
+                    data: serde_json::json!({
+                        "department": h.department,
+                        "reason": h.reason,
+                        "channel": msg.channel,
+                        "within_office_hours": snap.kb.settings.hours.is_open(now),
+                        "last_message": rec.inbound.text,
+                    }),
+                });
+            }
+        }
+        rec.outbound = Some(outbound);
+        let ids = self.store.record_turn(&turn_record).await?;
         tracing::info!(
             conversation = %msg.conversation_id,
             channel = %msg.channel,
-            action = reply.action.as_str(),
+            action = %action_name,
             intent = reply.intent.as_deref().unwrap_or(""),
             confidence = reply.confidence,
             faq_id = reply.faq_id.as_deref().unwrap_or(""),
@@ -161,6 +302,8 @@ impl Engine {
             redacted_text: redacted.text,
             pii: pii_names,
             department,
+            agent_owned: false,
+            ids,
         })
     }
 
@@ -234,4 +377,23 @@ pub fn decide_without_context(
             dialogue::decide(&turn, &Context::default(), &snap.kb, cfg, now)
         })
         .collect())
+}
+
+/// A `message.created` event for the webcare platform (texts are already redacted).
+pub fn message_event(m: &MessageRecord, agent_id: Option<&str>) -> PlatformEvent {
+    PlatformEvent {
+        event: "message.created",
+        data: serde_json::json!({
+            "direction": m.direction,
+            "sender": m.sender,
+            "kind": m.kind,
+            "text": m.text,
+            "pii_removed": m.pii,
+            "intent": m.intent,
+            "action": m.action,
+            "faq_id": m.faq_id,
+            "agent_id": agent_id.or(m.agent_id.as_deref()),
+            "created_at": crate::store::timestamp(m.created_at),
+        }),
+    }
 }

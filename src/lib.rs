@@ -17,6 +17,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod channels;
 pub mod classifier;
 pub mod cli;
 pub mod config;
@@ -28,4 +29,5 @@ pub mod knowledge;
 pub mod privacy;
 pub mod search;
 pub mod store;
+pub mod whatsapp;
 pub mod understand;

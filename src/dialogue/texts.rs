@@ -134,3 +134,10 @@ pub const ANSWER_ONLY_DUTCH: Text = Text {
     je: "",
     en: "(This answer is only available in Dutch.)\n\n",
 };
+
+/// The opening of a template message when a reply falls outside WhatsApp's 24-hour window.
+pub const TEMPLATE_NOTICE: Text = Text {
+    u: "Er staat een antwoord van de gemeente voor u klaar.",
+    je: "Er staat een antwoord van de gemeente voor je klaar.",
+    en: "A reply from the municipality is waiting for you.",
+};

@@ -20,6 +20,9 @@ pub enum ApiError {
     /// 401: no API key, or one that is unknown or revoked.
     #[error("this endpoint needs an API key: send `Authorization: Bearer <key>` (create one with `loket keys create`)")]
     Unauthorized,
+    /// 401: a webhook whose signature is missing or wrong.
+    #[error("the X-Hub-Signature-256 signature is missing or does not match")]
+    BadSignature,
     /// 403: the key lacks the scope the endpoint needs.
     #[error("this API key lacks the `{0}` scope")]
     Forbidden(crate::store::keys::Scope),
@@ -41,6 +44,9 @@ pub enum ApiError {
     /// 422: valid JSON with an invalid value (e.g. empty text).
     #[error("{0}")]
     Invalid(String),
+    /// 429: this sender sent too many messages in a short time.
+    #[error("too many messages in a short time; wait a moment")]
+    RateLimited,
     /// 429: the classifier queue is full; retry shortly.
     #[error("Loket is busy; try again in a moment")]
     Overloaded,
@@ -59,6 +65,7 @@ impl ApiError {
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::BadSignature => (StatusCode::UNAUTHORIZED, "bad_signature"),
             ApiError::Missing(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
@@ -67,6 +74,7 @@ impl ApiError {
             }
             ApiError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
             ApiError::Overloaded => (StatusCode::TOO_MANY_REQUESTS, "overloaded"),
+            ApiError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

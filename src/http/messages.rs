@@ -2,7 +2,8 @@
 //!
 //! Request: `{"conversation_id": "...", "channel": "web", "text": "..."}` (optional
 //! `option_id` when the citizen clicked an offered option). Response: `reply` (`text`,
-//! `options`), `action`, `intent`, `confidence`, `faq_id`.
+//! `options`), `action` (`agent` while a person owns the conversation: then the text is
+//! empty), `intent`, `confidence`, `faq_id`, `message_ids`.
 
 use axum::Json;
 use axum::extract::State;
@@ -48,6 +49,15 @@ pub struct MessageResponse {
     pub intent: Option<String>,
     pub confidence: f32,
     pub faq_id: Option<String>,
+    /// Ids of the stored messages, so a chat window can deduplicate what it polls.
+    pub message_ids: MessageIds,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MessageIds {
+    pub citizen: i64,
+    /// None while a person owns the conversation (the bot stays silent).
+    pub reply: Option<i64>,
 }
 
 pub async fn post_message(
@@ -78,16 +88,11 @@ pub async fn post_message(
             "text is longer than {MAX_TEXT_CHARS} characters"
         )));
     }
-    let handled = state
-        .engine
-        .handle(Incoming {
-            conversation_id: conversation_id.clone(),
-            channel: req.channel,
-            text: req.text,
-            button_id: req.option_id,
-            received_at: Utc::now(),
-        })
-        .await?;
+    state.limiter.check(&format!("conv:{conversation_id}"))?;
+    let mut incoming = Incoming::new(&conversation_id, &req.channel, &req.text);
+    incoming.button_id = req.option_id;
+    incoming.received_at = Utc::now();
+    let handled = state.engine.handle(incoming).await?;
     let r = handled.reply;
     Ok(Json(MessageResponse {
         conversation_id,
@@ -95,9 +100,17 @@ pub async fn post_message(
             text: r.text,
             options: r.options,
         },
-        action: r.action.as_str(),
+        action: if handled.agent_owned {
+            "agent"
+        } else {
+            r.action.as_str()
+        },
         intent: r.intent,
         confidence: r.confidence,
         faq_id: r.faq_id,
+        message_ids: MessageIds {
+            citizen: handled.ids.citizen,
+            reply: handled.ids.reply,
+        },
     }))
 }

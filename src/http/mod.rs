@@ -3,8 +3,13 @@
 
 pub mod auth;
 pub mod error;
+pub mod chat;
+pub mod handoff;
 pub mod health;
+pub mod limit;
 pub mod messages;
+pub mod openapi;
+pub mod whatsapp;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +27,20 @@ use crate::engine::Engine;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
+    pub limiter: Arc<limit::SenderLimiter>,
+    /// Wake the inbound processor and the sender when there is new work.
+    pub wakers: crate::channels::Wakers,
+}
+
+impl AppState {
+    pub fn new(engine: Arc<Engine>) -> Self {
+        let per_minute = engine.config.handoff.citizen_messages_per_minute;
+        AppState {
+            engine,
+            limiter: Arc::new(limit::SenderLimiter::new(per_minute)),
+            wakers: crate::channels::Wakers::default(),
+        }
+    }
 }
 
 const REQUEST_ID: &str = "x-request-id";
@@ -33,6 +52,22 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID);
     Router::new()
         .route("/v1/messages", post(messages::post_message))
+        .route("/v1/chat/{id}/messages", get(chat::messages))
+        .route(
+            "/webhooks/whatsapp",
+            get(whatsapp::verify).post(whatsapp::receive).layer(DefaultBodyLimit::max(
+                whatsapp::WEBHOOK_BODY_LIMIT,
+            )),
+        )
+        .route("/v1/handoffs", get(handoff::queue))
+        .route("/v1/conversations/{id}", get(handoff::conversation))
+        .route("/v1/conversations/{id}/claim", post(handoff::claim))
+        .route("/v1/conversations/{id}/reply", post(handoff::reply))
+        .route("/v1/conversations/{id}/notes", post(handoff::note))
+        .route("/v1/conversations/{id}/transfer", post(handoff::transfer))
+        .route("/v1/conversations/{id}/resolve", post(handoff::resolve))
+        .route("/v1/conversations/{id}/release", post(handoff::release))
+        .route("/openapi.json", get(openapi::openapi))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(not_found)

@@ -86,6 +86,20 @@ impl PiiKind {
         }
     }
 
+    pub fn parse(s: &str) -> Option<PiiKind> {
+        [
+            PiiKind::Bsn,
+            PiiKind::Iban,
+            PiiKind::Phone,
+            PiiKind::Email,
+            PiiKind::DateOfBirth,
+            PiiKind::DocumentNumber,
+            PiiKind::Medical,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
     /// Overlap priority: lower wins.
     fn rank(self) -> u8 {
         match self {

@@ -16,7 +16,10 @@ use sqlx::{AnyPool, Row};
 
 use crate::dialogue::Context;
 
+pub mod handoff;
 pub mod keys;
+pub mod queue;
+pub mod webhooks;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -24,6 +27,8 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Database(String),
+    #[error("inbound message {0} was already processed")]
+    AlreadyProcessed(i64),
     #[error("database migration failed: {0}")]
     Migration(String),
 }
@@ -43,6 +48,8 @@ impl From<sqlx::Error> for StoreError {
 #[derive(Debug, Clone, Serialize)]
 pub struct MessageRecord {
     pub direction: Direction,
+    /// `citizen`, `bot` or `agent`.
+    pub sender: &'static str,
     pub text: String,
     /// Kinds of personal data removed from the text, comma-separated.
     pub pii: String,
@@ -51,7 +58,42 @@ pub struct MessageRecord {
     pub confidence: Option<f64>,
     pub faq_id: Option<String>,
     pub response_ms: Option<i64>,
+    /// `text`, `button_reply`, `image`, … (inbound); `text`, `interactive`, `template` (outbound).
+    pub kind: String,
+    /// The channel's message id (WhatsApp wamid) of an inbound message.
+    pub external_id: Option<String>,
+    /// Archived metadata of media (never its content).
+    pub meta: Option<serde_json::Value>,
+    pub agent_id: Option<String>,
+    /// Delivery status of an outbound message (`pending` until the channel accepts it).
+    pub status: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+impl MessageRecord {
+    /// A plain text message with no decision attached.
+    pub fn new(direction: Direction, text: impl Into<String>, created_at: DateTime<Utc>) -> Self {
+        MessageRecord {
+            direction,
+            sender: match direction {
+                Direction::In => "citizen",
+                Direction::Out => "bot",
+            },
+            text: text.into(),
+            pii: String::new(),
+            intent: None,
+            action: None,
+            confidence: None,
+            faq_id: None,
+            response_ms: None,
+            kind: "text".into(),
+            external_id: None,
+            meta: None,
+            agent_id: None,
+            status: None,
+            created_at,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,21 +103,96 @@ pub enum Direction {
     Out,
 }
 
-/// A whole turn: the citizen's message, Loket's reply, the new context, maybe a handoff.
+/// A request for a person, as recorded.
+#[derive(Debug, Clone)]
+pub struct HandoffRecord {
+    pub department: String,
+    pub reason: String,
+    pub within_office_hours: bool,
+}
+
+/// An event for the webcare platform, delivered by [`webhooks`].
+#[derive(Debug, Clone)]
+pub struct PlatformEvent {
+    pub event: &'static str,
+    pub data: serde_json::Value,
+}
+
+/// A whole turn: the citizen's message, Loket's reply (none while a person owns the
+/// conversation), the new context, maybe a handoff, the reply to send and events to
+/// deliver. All of it is committed in one transaction.
 #[derive(Debug, Clone)]
 pub struct TurnRecord {
     pub conversation_id: String,
     pub channel: String,
+    pub contact_id: Option<String>,
     pub inbound: MessageRecord,
-    pub outbound: MessageRecord,
+    pub outbound: Option<MessageRecord>,
+    /// The new context; `None` keeps the stored one.
+    pub context: Option<Context>,
+    /// The department of the conversation's current topic.
+    pub department: Option<String>,
+    pub handoff: Option<HandoffRecord>,
+    /// The inbox row this turn completes.
+    pub inbox_id: Option<i64>,
+    /// The reply to send through the channel (WhatsApp), linked to `outbound`.
+    pub outbox: Option<queue::OutboxDraft>,
+    pub events: Vec<PlatformEvent>,
+}
+
+impl TurnRecord {
+    /// A web turn: citizen message and bot reply, nothing else.
+    pub fn simple(
+        conversation_id: &str,
+        channel: &str,
+        inbound: MessageRecord,
+        outbound: MessageRecord,
+        context: Context,
+    ) -> Self {
+        TurnRecord {
+            conversation_id: conversation_id.into(),
+            channel: channel.into(),
+            contact_id: None,
+            inbound,
+            outbound: Some(outbound),
+            context: Some(context),
+            department: None,
+            handoff: None,
+            inbox_id: None,
+            outbox: None,
+            events: Vec::new(),
+        }
+    }
+}
+
+/// Ids of the rows a turn wrote.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct TurnIds {
+    pub citizen: i64,
+    pub reply: Option<i64>,
+}
+
+/// The state of a conversation that decides how a new message is handled.
+#[derive(Debug, Clone)]
+pub struct ConversationState {
     pub context: Context,
-    pub handoff: Option<(String, String)>,
+    /// `bot`, `waiting` (handoff requested), `assigned` (a person owns it), `resolved`.
+    pub status: String,
+    pub agent_id: Option<String>,
+    pub department: Option<String>,
+    pub channel: String,
+    pub contact_id: Option<String>,
+    pub updated_at: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredMessage {
     pub id: i64,
     pub direction: String,
+    pub sender: String,
+    pub kind: String,
+    pub agent_id: Option<String>,
+    pub status: Option<String>,
     pub channel: String,
     pub text: String,
     pub pii: String,
@@ -93,7 +210,7 @@ pub trait Store: Send + Sync {
     /// The remembered context of a conversation, if it exists.
     async fn context(&self, conversation_id: &str) -> Result<Option<Context>, StoreError>;
     /// Records a turn in one transaction.
-    async fn record_turn(&self, turn: &TurnRecord) -> Result<(), StoreError>;
+    async fn record_turn(&self, turn: &TurnRecord) -> Result<TurnIds, StoreError>;
     /// The messages of a conversation, oldest first.
     async fn transcript(&self, conversation_id: &str) -> Result<Vec<StoredMessage>, StoreError>;
     /// Closes the connections (SQLite checkpoints its write-ahead log).
@@ -176,6 +293,33 @@ impl SqlStore {
         &self.pool
     }
 
+    /// Context, status and owner of a conversation, if it exists.
+    pub async fn conversation_state(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<ConversationState>, StoreError> {
+        let row = sqlx::query(
+            "SELECT context, status, agent_id, department, channel, contact_id, updated_at \
+             FROM conversations WHERE id = $1",
+        )
+        .bind(conversation_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| -> Result<ConversationState, StoreError> {
+            let context: String = r.try_get("context")?;
+            Ok(ConversationState {
+                context: serde_json::from_str(&context).unwrap_or_default(),
+                status: r.try_get("status")?,
+                agent_id: r.try_get("agent_id")?,
+                department: r.try_get("department")?,
+                channel: r.try_get("channel")?,
+                contact_id: r.try_get("contact_id")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        })
+        .transpose()
+    }
+
     /// PostgreSQL (true) or SQLite, for the few statements that differ.
     pub fn is_postgres(&self) -> bool {
         self.postgres
@@ -190,10 +334,53 @@ fn sqlite_path(url: &str) -> Option<String> {
     (!path.is_empty() && !path.starts_with("file:") && path != ":memory:").then(|| path.to_string())
 }
 
+pub(crate) async fn insert_message(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    conversation_id: &str,
+    channel: &str,
+    m: &MessageRecord,
+) -> Result<i64, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO messages (conversation_id, direction, sender, channel, text, pii, intent, action, \
+         confidence, faq_id, response_ms, kind, external_id, meta, agent_id, status, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CAST($9 AS DOUBLE PRECISION), $10, $11, $12, $13, $14, $15, $16, $17) \
+         RETURNING id",
+    )
+    .bind(conversation_id)
+    .bind(match m.direction {
+        Direction::In => "in",
+        Direction::Out => "out",
+    })
+    .bind(m.sender)
+    .bind(channel)
+    .bind(&m.text)
+    .bind(&m.pii)
+    .bind(m.intent.clone())
+    .bind(m.action.clone())
+    // As text: sqlx's Any driver declares a NULL double as float4 and then sends a
+    // float8 in the same cached statement, which PostgreSQL rejects.
+    .bind(m.confidence.map(|c| c.to_string()))
+    .bind(m.faq_id.clone())
+    .bind(m.response_ms)
+    .bind(&m.kind)
+    .bind(m.external_id.clone())
+    .bind(m.meta.as_ref().map(|v| v.to_string()))
+    .bind(m.agent_id.clone())
+    .bind(m.status.clone())
+    .bind(timestamp(m.created_at))
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
 fn message_from_row(r: &AnyRow) -> Result<StoredMessage, sqlx::Error> {
     Ok(StoredMessage {
         id: r.try_get("id")?,
         direction: r.try_get("direction")?,
+        sender: r.try_get("sender")?,
+        kind: r.try_get("kind")?,
+        agent_id: r.try_get("agent_id")?,
+        status: r.try_get("status")?,
         channel: r.try_get("channel")?,
         text: r.try_get("text")?,
         pii: r.try_get("pii")?,
@@ -226,72 +413,97 @@ impl Store for SqlStore {
             .and_then(|c| serde_json::from_str::<Context>(&c).ok()))
     }
 
-    async fn record_turn(&self, turn: &TurnRecord) -> Result<(), StoreError> {
+    async fn record_turn(&self, turn: &TurnRecord) -> Result<TurnIds, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let now = timestamp(turn.outbound.created_at);
-        let context = serde_json::to_string(&turn.context).unwrap_or_else(|_| "{}".into());
+        if let Some(id) = turn.inbox_id {
+            // Exactly once: if another processor completed this message (its lease ran out
+            // here while it was slow), nothing of this turn is written.
+            let done = sqlx::query(
+                "UPDATE inbox SET status = 'done', done_at = $1, locked_until = NULL \
+                 WHERE id = $2 AND status <> 'done'",
+            )
+            .bind(timestamp(Utc::now()))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::AlreadyProcessed(id));
+            }
+        }
+        let now = timestamp(
+            turn.outbound
+                .as_ref()
+                .map(|m| m.created_at)
+                .unwrap_or(turn.inbound.created_at),
+        );
+        let context = turn
+            .context
+            .as_ref()
+            .map(|c| serde_json::to_string(c).unwrap_or_else(|_| "{}".into()));
         sqlx::query(
-            "INSERT INTO conversations (id, channel, status, context, created_at, updated_at) \
-             VALUES ($1, $2, 'bot', $3, $4, $4) \
-             ON CONFLICT (id) DO UPDATE SET context = excluded.context, updated_at = excluded.updated_at",
+            "INSERT INTO conversations (id, channel, status, context, contact_id, department, created_at, updated_at) \
+             VALUES ($1, $2, 'bot', COALESCE($3, '{}'), $4, $5, $6, $6) \
+             ON CONFLICT (id) DO UPDATE SET context = COALESCE($3, conversations.context), \
+             department = COALESCE($5, conversations.department), updated_at = excluded.updated_at",
         )
         .bind(&turn.conversation_id)
         .bind(&turn.channel)
-        .bind(&context)
+        .bind(context)
+        .bind(turn.contact_id.clone())
+        .bind(turn.department.clone())
         .bind(&now)
         .execute(&mut *tx)
         .await?;
-        for m in [&turn.inbound, &turn.outbound] {
-            sqlx::query(
-                "INSERT INTO messages (conversation_id, direction, channel, text, pii, intent, action, \
-                 confidence, faq_id, response_ms, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, CAST($8 AS DOUBLE PRECISION), $9, $10, $11)",
+        let citizen = insert_message(&mut tx, &turn.conversation_id, &turn.channel, &turn.inbound).await?;
+        let reply = match &turn.outbound {
+            Some(m) => Some(insert_message(&mut tx, &turn.conversation_id, &turn.channel, m).await?),
+            None => None,
+        };
+        if let Some(h) = &turn.handoff {
+            // A conversation already waiting or with a person keeps its handoff.
+            let open = sqlx::query(
+                "SELECT id FROM handoffs WHERE conversation_id = $1 AND status IN ('waiting', 'assigned')",
             )
             .bind(&turn.conversation_id)
-            .bind(match m.direction {
-                Direction::In => "in",
-                Direction::Out => "out",
-            })
-            .bind(&turn.channel)
-            .bind(&m.text)
-            .bind(&m.pii)
-            .bind(m.intent.clone())
-            .bind(m.action.clone())
-            // As text: sqlx's Any driver declares a NULL double as float4 and then sends a
-            // float8 in the same cached statement, which PostgreSQL rejects.
-            .bind(m.confidence.map(|c| c.to_string()))
-            .bind(m.faq_id.clone())
-            .bind(m.response_ms)
-            .bind(timestamp(m.created_at))
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
+            if open.is_none() {
+                sqlx::query(
+                    "INSERT INTO handoffs (conversation_id, department, reason, within_office_hours, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&turn.conversation_id)
+                .bind(&h.department)
+                .bind(&h.reason)
+                .bind(h.within_office_hours as i64)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE conversations SET status = 'waiting', department = $1, waiting_since = $2, \
+                     agent_id = NULL, resolved_at = NULL WHERE id = $3",
+                )
+                .bind(&h.department)
+                .bind(&now)
+                .bind(&turn.conversation_id)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
-        if let Some((department, reason)) = &turn.handoff {
-            sqlx::query(
-                "INSERT INTO handoffs (conversation_id, department, reason, created_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(&turn.conversation_id)
-            .bind(department)
-            .bind(reason)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE conversations SET status = 'waiting', department = $1 WHERE id = $2",
-            )
-            .bind(department)
-            .bind(&turn.conversation_id)
-            .execute(&mut *tx)
-            .await?;
+        if let Some(draft) = &turn.outbox {
+            queue::insert_outbox(&mut tx, &turn.conversation_id, reply, draft).await?;
+        }
+        for e in &turn.events {
+            webhooks::insert_event(&mut tx, Some(&turn.conversation_id), e).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(TurnIds { citizen, reply })
     }
 
     async fn transcript(&self, conversation_id: &str) -> Result<Vec<StoredMessage>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, direction, channel, text, pii, intent, action, confidence, faq_id, created_at \
-             FROM messages WHERE conversation_id = $1 ORDER BY id",
+            "SELECT id, direction, sender, kind, agent_id, status, channel, text, pii, intent, action, \
+             confidence, faq_id, created_at FROM messages WHERE conversation_id = $1 ORDER BY id",
         )
         .bind(conversation_id)
         .fetch_all(&self.pool)

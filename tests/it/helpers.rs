@@ -9,7 +9,7 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use loket::config::Config;
 use loket::http::{AppState, router};
-use loket::store::{SqlStore, Store};
+use loket::store::SqlStore;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -76,7 +76,7 @@ impl TestApp {
         let engine = loket::app::build_engine(config, store.clone())
             .await
             .unwrap();
-        let router = router(AppState { engine });
+        let router = router(AppState::new(engine));
         TestApp {
             router,
             store,

@@ -6,7 +6,9 @@
 //!   the real binary on port 0, privacy end to end, `loket classify`.
 
 mod api;
+mod handoff;
 mod helpers;
 mod kb_check;
 mod real_model;
+mod server;
 mod store;

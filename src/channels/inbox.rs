@@ -1,0 +1,149 @@
+//! Processing queued inbound messages: claim (one per contact at a time), find or start the
+//! contact's conversation, mark the message read with a typing indicator, decide, and
+//! commit the turn with its reply in the outbox — all or nothing. A processor that dies
+//! mid-way leaves a lease that runs out; the next claim redoes the message, and the store's
+//! exactly-once check keeps a slow first attempt from writing a second turn.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::Wakers;
+use crate::classifier::WorkerError;
+use crate::engine::{Engine, EngineError, Incoming, Queued};
+use crate::privacy::PiiKind;
+use crate::store::StoreError;
+use crate::store::queue::InboxItem;
+use crate::whatsapp::client::GraphClient;
+use crate::whatsapp::{outbound, render};
+
+/// How long a claim is held before another processor may take the message over.
+pub const LEASE_SECS: i64 = 15;
+/// Attempts before a message is parked as `failed` (kept for inspection).
+pub const MAX_ATTEMPTS: i64 = 20;
+
+pub async fn run(engine: Arc<Engine>, client: Arc<GraphClient>, wakers: Wakers, worker: String) {
+    let batch = engine.config.classifier.max_batch.clamp(1, 16) as i64;
+    loop {
+        let items = match engine
+            .store
+            .claim_inbound(&worker, batch, Duration::seconds(LEASE_SECS))
+            .await
+        {
+            Ok(items) => items,
+            Err(e) => {
+                tracing::warn!(error = %e, "inbox: cannot claim messages; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if items.is_empty() {
+            super::idle(&wakers.inbox).await;
+            continue;
+        }
+        // Different contacts: safe to process side by side (the encoder batches them).
+        let mut set = tokio::task::JoinSet::new();
+        for item in items {
+            let engine = engine.clone();
+            let client = client.clone();
+            set.spawn(async move { process(&engine, &client, item).await });
+        }
+        let mut sent = false;
+        while let Some(r) = set.join_next().await {
+            sent |= matches!(r, Ok(true));
+        }
+        if sent {
+            wakers.outbox.notify_one();
+        }
+    }
+}
+
+/// The conversation a contact's new message belongs to: the current one, unless it was
+/// resolved or has been idle longer than `handoff.conversation_idle_hours`.
+async fn conversation_for(engine: &Engine, item: &InboxItem, now: DateTime<Utc>) -> Result<(String, bool), StoreError> {
+    let store = &engine.store;
+    let contact = store.contact(&item.contact_id).await?;
+    let idle = Duration::hours(engine.config.handoff.conversation_idle_hours.max(1));
+    let window_open = render::window_open(contact.as_ref().and_then(|c| c.last_inbound_at), now);
+    if let Some(current) = contact.as_ref().and_then(|c| c.conversation_id.clone()) {
+        match store.conversation_state(&current).await? {
+            None => return Ok((current, window_open)),
+            Some(st) => {
+                let recent = DateTime::parse_from_rfc3339(&st.updated_at)
+                    .map(|t| now - t.with_timezone(&Utc) < idle)
+                    .unwrap_or(false);
+                // A conversation with a person stays open however long it takes.
+                if matches!(st.status.as_str(), "waiting" | "assigned")
+                    || (st.status != "resolved" && recent)
+                {
+                    return Ok((current, window_open));
+                }
+            }
+        }
+    }
+    let id = format!("wa-{}", uuid::Uuid::now_v7().simple());
+    store.set_contact_conversation(&item.contact_id, &id).await?;
+    Ok((id, window_open))
+}
+
+/// Processes one message; true when a reply was queued.
+async fn process(engine: &Engine, client: &GraphClient, item: InboxItem) -> bool {
+    let now = Utc::now();
+    let (conversation_id, window_open) = match conversation_for(engine, &item, now).await {
+        Ok(c) => c,
+        Err(e) => {
+            retry_later(engine, &item, &e.to_string(), 2).await;
+            return false;
+        }
+    };
+    if item.attempts == 1 && window_open {
+        // Best effort, not retried: the citizen sees "read" and "typing…" while Loket thinks.
+        let body = outbound::mark_read(&item.external_id, true);
+        let client = client.clone();
+        tokio::spawn(async move {
+            if let Err(e) = client.send(&body).await {
+                tracing::debug!(error = %e, "mark-as-read failed");
+            }
+        });
+    }
+    let p = &item.payload;
+    let incoming = Incoming {
+        conversation_id: conversation_id.clone(),
+        channel: item.channel.clone(),
+        text: p.text.clone(),
+        button_id: p.option_id.clone(),
+        received_at: p.sent_at.min(now),
+        queued: Some(Queued {
+            inbox_id: item.id,
+            external_id: item.external_id.clone(),
+            contact_id: item.contact_id.clone(),
+            kind: p.kind.clone(),
+            pii: p.pii.iter().filter_map(|k| PiiKind::parse(k)).collect(),
+            meta: p.meta.clone(),
+            window_open,
+        }),
+    };
+    match engine.handle(incoming).await {
+        Ok(h) => !h.agent_owned,
+        Err(EngineError::Store(StoreError::AlreadyProcessed(_))) => false,
+        Err(EngineError::Classifier(WorkerError::Overloaded)) => {
+            retry_later(engine, &item, "classifier busy", 1).await;
+            false
+        }
+        Err(e) => {
+            tracing::warn!(inbox_id = item.id, error = %e, "inbox: processing failed; will retry");
+            retry_later(engine, &item, &e.to_string(), 2i64.pow(item.attempts.clamp(1, 6) as u32)).await;
+            false
+        }
+    }
+}
+
+async fn retry_later(engine: &Engine, item: &InboxItem, error: &str, secs: i64) {
+    if let Err(e) = engine
+        .store
+        .release_inbound(item.id, error, Duration::seconds(secs), MAX_ATTEMPTS)
+        .await
+    {
+        tracing::warn!(error = %e, "inbox: cannot release a message; its lease will run out");
+    }
+}

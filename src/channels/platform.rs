@@ -1,0 +1,112 @@
+//! Webhooks to the webcare platform: `handoff.requested`, `handoff.claimed`,
+//! `message.created`, `conversation.resolved`, `conversation.released`. Each POST carries
+//!
+//! - `X-Loket-Event`: the event name;
+//! - `X-Loket-Delivery`: the delivery id, the same on every retry (deduplicate on it);
+//! - `X-Loket-Timestamp`: unix seconds of this attempt;
+//! - `X-Loket-Signature`: `sha256=` HMAC-SHA256 with `handoff.webhook_secret` over
+//!   `"{timestamp}.{body}"` — reject old timestamps to stop replays.
+//!
+//! Non-2xx answers and network errors are retried with backoff (1 s doubling, capped at
+//! 5 minutes, with jitter) up to [`MAX_ATTEMPTS`].
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::engine::Engine;
+use crate::store::webhooks::Delivery;
+use crate::whatsapp::client::backoff;
+
+pub const MAX_ATTEMPTS: i64 = 15;
+
+/// `sha256=<hex>` over `"{timestamp}.{body}"`.
+pub fn signature(secret: &[u8], timestamp: i64, body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+pub async fn run(engine: Arc<Engine>) {
+    let client = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "platform webhooks: cannot build an HTTP client");
+            return;
+        }
+    };
+    loop {
+        let due = match engine.store.claim_deliveries(16, Duration::seconds(30)).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "platform webhooks: cannot claim deliveries");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if due.is_empty() {
+            tokio::time::sleep(super::POLL).await;
+            continue;
+        }
+        for d in due {
+            deliver(&engine, &client, d).await;
+        }
+    }
+}
+
+async fn deliver(engine: &Engine, client: &reqwest::Client, d: Delivery) {
+    let cfg = &engine.config.handoff;
+    let ts = Utc::now().timestamp();
+    let sig = signature(cfg.webhook_secret.expose().as_bytes(), ts, &d.payload);
+    let result = client
+        .post(&cfg.webhook_url)
+        .header("content-type", "application/json")
+        .header("x-loket-event", &d.event)
+        .header("x-loket-delivery", &d.id)
+        .header("x-loket-timestamp", ts.to_string())
+        .header("x-loket-signature", sig)
+        .body(d.payload.clone())
+        .send()
+        .await;
+    let outcome = match result {
+        Ok(r) if r.status().is_success() => Ok(()),
+        Ok(r) => Err(format!("the platform answered {}", r.status())),
+        Err(e) => Err(format!("request failed: {}", e.without_url())),
+    };
+    let record = match outcome {
+        Ok(()) => Ok(()),
+        Err(error) => {
+            let next = (d.attempts < MAX_ATTEMPTS).then(|| {
+                Utc::now()
+                    + Duration::from_std(backoff(d.attempts as u32)).unwrap_or(Duration::seconds(60))
+            });
+            tracing::warn!(delivery = %d.id, event = %d.event, attempt = d.attempts, %error, "platform webhook failed");
+            Err((error, next))
+        }
+    };
+    if let Err(e) = engine.store.delivery_done(&d.id, record).await {
+        tracing::warn!(error = %e, "platform webhooks: cannot record a delivery");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_covers_timestamp_and_body() {
+        let a = signature(b"geheim", 1_700_000_000, "{\"a\":1}");
+        assert!(a.starts_with("sha256="));
+        assert_eq!(a.len(), 7 + 64);
+        assert_ne!(a, signature(b"geheim", 1_700_000_001, "{\"a\":1}"));
+        assert_ne!(a, signature(b"geheim", 1_700_000_000, "{\"a\":2}"));
+        assert_ne!(a, signature(b"anders", 1_700_000_000, "{\"a\":1}"));
+    }
+}

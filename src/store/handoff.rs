@@ -1,0 +1,497 @@
+//! What people in the contact centre do with a conversation: list the queue, read it, claim
+//! it (one agent at a time), reply, add internal notes, transfer it to another department,
+//! resolve it, or hand it back to the bot. Every change is one transaction and is written to
+//! the audit log.
+//!
+//! Conversation status: `bot` → (handoff) `waiting` → (claim) `assigned` → `resolved`, or
+//! back to `bot` on release. While `assigned`, the bot stays silent in the conversation.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+use super::queue::OutboxDraft;
+use super::{
+    MessageRecord, PlatformEvent, SqlStore, Store, StoreError, StoredMessage, insert_message,
+    timestamp,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandoffError {
+    #[error("no conversation {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for HandoffError {
+    fn from(e: sqlx::Error) -> Self {
+        HandoffError::Store(e.into())
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    pub department: Option<String>,
+    /// Default: `waiting` and `assigned`.
+    pub status: Option<String>,
+    /// Only conversations waiting at least this long.
+    pub min_waiting_secs: Option<i64>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueEntry {
+    pub conversation_id: String,
+    pub channel: String,
+    pub status: String,
+    pub department: Option<String>,
+    pub agent_id: Option<String>,
+    pub waiting_since: Option<String>,
+    pub waiting_seconds: Option<i64>,
+    pub reason: Option<String>,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Note {
+    pub id: i64,
+    pub agent_id: String,
+    pub text: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HandoffRow {
+    pub id: i64,
+    pub department: String,
+    pub reason: String,
+    pub status: String,
+    pub agent_id: Option<String>,
+    pub created_at: String,
+    pub claimed_at: Option<String>,
+    pub first_reply_at: Option<String>,
+    pub resolved_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationDetail {
+    pub id: String,
+    pub channel: String,
+    pub status: String,
+    pub department: Option<String>,
+    pub agent_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub waiting_since: Option<String>,
+    /// WhatsApp: when the 24-hour window closes (after that replies go out as a template).
+    pub window_open_until: Option<String>,
+    pub messages: Vec<StoredMessage>,
+    pub notes: Vec<Note>,
+    pub handoffs: Vec<HandoffRow>,
+}
+
+fn seconds_since(t: &Option<String>, now: DateTime<Utc>) -> Option<i64> {
+    t.as_deref()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| (now - t.with_timezone(&Utc)).num_seconds())
+}
+
+async fn audit_tx(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    actor: &str,
+    action: &str,
+    conversation_id: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, conversation_id, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(timestamp(Utc::now()))
+    .bind(actor)
+    .bind(action)
+    .bind(conversation_id)
+    .bind(detail)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_events(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    conversation_id: &str,
+    events: &[PlatformEvent],
+) -> Result<(), StoreError> {
+    for e in events {
+        super::webhooks::insert_event(tx, Some(conversation_id), e).await?;
+    }
+    Ok(())
+}
+
+impl SqlStore {
+    pub async fn list_queue(&self, f: &QueueFilter) -> Result<Vec<QueueEntry>, StoreError> {
+        let statuses: Vec<String> = match &f.status {
+            Some(s) => s.split(',').map(|s| s.trim().to_string()).collect(),
+            None => vec!["waiting".into(), "assigned".into()],
+        };
+        let placeholders: Vec<String> = (0..statuses.len()).map(|i| format!("${}", i + 1)).collect();
+        let mut sql = format!(
+            "SELECT c.id, c.channel, c.status, c.department, c.agent_id, c.waiting_since, c.updated_at, \
+             (SELECT h.reason FROM handoffs h WHERE h.conversation_id = c.id ORDER BY h.id DESC LIMIT 1) AS reason \
+             FROM conversations c WHERE c.status IN ({})",
+            placeholders.join(", ")
+        );
+        let mut n = statuses.len();
+        if f.department.is_some() {
+            n += 1;
+            sql.push_str(&format!(" AND LOWER(COALESCE(c.department, 'KCC')) = LOWER(${n})"));
+        }
+        sql.push_str(" ORDER BY COALESCE(c.waiting_since, c.updated_at), c.id");
+        let mut q = sqlx::query(&sql);
+        for s in &statuses {
+            q = q.bind(s.clone());
+        }
+        if let Some(d) = &f.department {
+            q = q.bind(d.clone());
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        let now = Utc::now();
+        let mut out = Vec::new();
+        for r in &rows {
+            let waiting_since: Option<String> = r.try_get("waiting_since")?;
+            let waiting_seconds = seconds_since(&waiting_since, now);
+            if let Some(min) = f.min_waiting_secs
+                && waiting_seconds.unwrap_or(0) < min
+            {
+                continue;
+            }
+            out.push(QueueEntry {
+                conversation_id: r.try_get("id")?,
+                channel: r.try_get("channel")?,
+                status: r.try_get("status")?,
+                department: r.try_get("department")?,
+                agent_id: r.try_get("agent_id")?,
+                waiting_since,
+                waiting_seconds,
+                reason: r.try_get("reason")?,
+                updated_at: r.try_get("updated_at")?,
+            });
+            if f.limit > 0 && out.len() as i64 >= f.limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn conversation_detail(
+        &self,
+        id: &str,
+        window_hours: i64,
+    ) -> Result<Option<ConversationDetail>, StoreError> {
+        let Some(r) = sqlx::query(
+            "SELECT c.id, c.channel, c.status, c.department, c.agent_id, c.created_at, c.updated_at, \
+             c.waiting_since, k.last_inbound_at FROM conversations c \
+             LEFT JOIN contacts k ON k.id = c.contact_id WHERE c.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        else {
+            return Ok(None);
+        };
+        let last_inbound: Option<String> = r.try_get("last_inbound_at")?;
+        let window_open_until = last_inbound
+            .as_deref()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| timestamp(t.with_timezone(&Utc) + chrono::Duration::hours(window_hours)));
+        let notes = sqlx::query(
+            "SELECT id, agent_id, text, created_at FROM notes WHERE conversation_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|n| {
+            Ok(Note {
+                id: n.try_get("id")?,
+                agent_id: n.try_get("agent_id")?,
+                text: n.try_get("text")?,
+                created_at: n.try_get("created_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let handoffs = sqlx::query(
+            "SELECT id, department, reason, status, agent_id, created_at, claimed_at, first_reply_at, resolved_at \
+             FROM handoffs WHERE conversation_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|h| {
+            Ok(HandoffRow {
+                id: h.try_get("id")?,
+                department: h.try_get("department")?,
+                reason: h.try_get("reason")?,
+                status: h.try_get("status")?,
+                agent_id: h.try_get("agent_id")?,
+                created_at: h.try_get("created_at")?,
+                claimed_at: h.try_get("claimed_at")?,
+                first_reply_at: h.try_get("first_reply_at")?,
+                resolved_at: h.try_get("resolved_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(Some(ConversationDetail {
+            id: r.try_get("id")?,
+            channel: r.try_get("channel")?,
+            status: r.try_get("status")?,
+            department: r.try_get("department")?,
+            agent_id: r.try_get("agent_id")?,
+            created_at: r.try_get("created_at")?,
+            updated_at: r.try_get("updated_at")?,
+            waiting_since: r.try_get("waiting_since")?,
+            window_open_until,
+            messages: self.transcript(id).await?,
+            notes,
+            handoffs,
+        }))
+    }
+
+    /// Gives the conversation to `agent`. Claiming again by the same agent is fine; another
+    /// agent's claim is a conflict (409) until the owner resolves, transfers or releases it.
+    pub async fn claim(
+        &self,
+        id: &str,
+        agent: &str,
+        actor: &str,
+        events: &[PlatformEvent],
+    ) -> Result<(), HandoffError> {
+        let now = timestamp(Utc::now());
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE conversations SET status = 'assigned', agent_id = $1, updated_at = $2, \
+             waiting_since = COALESCE(waiting_since, $2) \
+             WHERE id = $3 AND (status <> 'assigned' OR agent_id = $1)",
+        )
+        .bind(agent)
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            let row = sqlx::query("SELECT agent_id FROM conversations WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            return Err(match row {
+                None => HandoffError::NotFound(id.into()),
+                Some(r) => HandoffError::Conflict(format!(
+                    "conversation {id} is already claimed by agent {}",
+                    r.try_get::<Option<String>, _>("agent_id")?.unwrap_or_default()
+                )),
+            });
+        }
+        let open = sqlx::query(
+            "UPDATE handoffs SET status = 'assigned', agent_id = $1, claimed_at = COALESCE(claimed_at, $2) \
+             WHERE conversation_id = $3 AND status IN ('waiting', 'assigned')",
+        )
+        .bind(agent)
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if open.rows_affected() == 0 {
+            // An agent taking over on their own initiative: record it as a handoff too.
+            sqlx::query(
+                "INSERT INTO handoffs (conversation_id, department, reason, status, agent_id, created_at, claimed_at) \
+                 SELECT id, COALESCE(department, 'KCC'), 'agent_initiated', 'assigned', $1, $2, $2 \
+                 FROM conversations WHERE id = $3",
+            )
+            .bind(agent)
+            .bind(&now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        audit_tx(&mut tx, actor, "conversation.claimed", id, agent).await?;
+        insert_events(&mut tx, id, events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records an agent's reply (and queues it for the channel) when `agent` owns the
+    /// conversation; returns the message id.
+    pub async fn agent_reply(
+        &self,
+        id: &str,
+        agent: &str,
+        actor: &str,
+        message: &MessageRecord,
+        draft: Option<&OutboxDraft>,
+        events: &[PlatformEvent],
+    ) -> Result<i64, HandoffError> {
+        let now = timestamp(message.created_at);
+        let mut tx = self.pool().begin().await?;
+        let row = sqlx::query("SELECT channel, status, agent_id FROM conversations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| HandoffError::NotFound(id.into()))?;
+        let channel: String = row.try_get("channel")?;
+        let status: String = row.try_get("status")?;
+        let owner: Option<String> = row.try_get("agent_id")?;
+        if status != "assigned" || owner.as_deref() != Some(agent) {
+            return Err(HandoffError::Conflict(format!(
+                "claim conversation {id} first: only the agent who claimed it can reply"
+            )));
+        }
+        let guard = sqlx::query(
+            "UPDATE conversations SET updated_at = $1 WHERE id = $2 AND status = 'assigned' AND agent_id = $3",
+        )
+        .bind(&now)
+        .bind(id)
+        .bind(agent)
+        .execute(&mut *tx)
+        .await?;
+        if guard.rows_affected() == 0 {
+            return Err(HandoffError::Conflict(format!(
+                "conversation {id} changed owner"
+            )));
+        }
+        let mid = insert_message(&mut tx, id, &channel, message).await?;
+        sqlx::query(
+            "UPDATE handoffs SET first_reply_at = COALESCE(first_reply_at, $1) \
+             WHERE conversation_id = $2 AND status = 'assigned'",
+        )
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(d) = draft {
+            super::queue::insert_outbox(&mut tx, id, Some(mid), d).await?;
+        }
+        audit_tx(&mut tx, actor, "message.agent_reply", id, agent).await?;
+        insert_events(&mut tx, id, events).await?;
+        tx.commit().await?;
+        Ok(mid)
+    }
+
+    pub async fn add_note(
+        &self,
+        id: &str,
+        agent: &str,
+        text: &str,
+        actor: &str,
+    ) -> Result<i64, HandoffError> {
+        let mut tx = self.pool().begin().await?;
+        let exists = sqlx::query("SELECT id FROM conversations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(HandoffError::NotFound(id.into()));
+        }
+        let row = sqlx::query(
+            "INSERT INTO notes (conversation_id, agent_id, text, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(id)
+        .bind(agent)
+        .bind(text)
+        .bind(timestamp(Utc::now()))
+        .fetch_one(&mut *tx)
+        .await?;
+        audit_tx(&mut tx, actor, "note.added", id, agent).await?;
+        tx.commit().await?;
+        Ok(row.try_get("id")?)
+    }
+
+    /// Moves the conversation to another department's queue (unclaimed).
+    pub async fn transfer(
+        &self,
+        id: &str,
+        department: &str,
+        actor: &str,
+        events: &[PlatformEvent],
+    ) -> Result<(), HandoffError> {
+        let now = timestamp(Utc::now());
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE conversations SET status = 'waiting', department = $1, agent_id = NULL, \
+             waiting_since = $2, updated_at = $2 WHERE id = $3",
+        )
+        .bind(department)
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(HandoffError::NotFound(id.into()));
+        }
+        sqlx::query(
+            "UPDATE handoffs SET status = 'transferred', resolved_at = $1 \
+             WHERE conversation_id = $2 AND status IN ('waiting', 'assigned')",
+        )
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO handoffs (conversation_id, department, reason, created_at) VALUES ($1, $2, 'transferred', $3)",
+        )
+        .bind(id)
+        .bind(department)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        audit_tx(&mut tx, actor, "conversation.transferred", id, department).await?;
+        insert_events(&mut tx, id, events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends the conversation (`resolved`) or gives it back to the bot (`bot`).
+    pub async fn close_handoff(
+        &self,
+        id: &str,
+        resolve: bool,
+        actor: &str,
+        events: &[PlatformEvent],
+    ) -> Result<(), HandoffError> {
+        let now = timestamp(Utc::now());
+        let (status, handoff_status, action) = if resolve {
+            ("resolved", "resolved", "conversation.resolved")
+        } else {
+            ("bot", "released", "conversation.released")
+        };
+        let mut tx = self.pool().begin().await?;
+        // A fresh context: the bot starts over after a person had the conversation.
+        let done = sqlx::query(
+            "UPDATE conversations SET status = $1, agent_id = NULL, waiting_since = NULL, context = '{}', \
+             updated_at = $2, resolved_at = CASE WHEN $1 = 'resolved' THEN $2 ELSE resolved_at END WHERE id = $3",
+        )
+        .bind(status)
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(HandoffError::NotFound(id.into()));
+        }
+        sqlx::query(
+            "UPDATE handoffs SET status = $1, resolved_at = $2 \
+             WHERE conversation_id = $3 AND status IN ('waiting', 'assigned')",
+        )
+        .bind(handoff_status)
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        audit_tx(&mut tx, actor, action, id, "").await?;
+        insert_events(&mut tx, id, events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,469 @@
+//! The inbound queue and the outbox.
+//!
+//! - **Inbox**: a channel (the WhatsApp webhook) persists each inbound message here, in one
+//!   transaction per delivery and deduplicated by a unique constraint on the channel's
+//!   message id, *before* it acknowledges. Processors of any instance claim rows with a lease
+//!   (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises writers anyway), one message
+//!   per contact at a time and in order, so two instances never process the same message and
+//!   a crashed instance's lease simply runs out.
+//! - **Outbox**: replies are written in the same transaction as the decision
+//!   ([`super::TurnRecord::outbox`]) and sent by a sender loop that claims due rows the same
+//!   way; a crash between deciding and sending loses nothing, and `dedup_key` keeps a
+//!   reprocessed message from queueing a second reply.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{SqlStore, StoreError, timestamp};
+
+/// An inbound message as the channel persists it (text already redacted).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InboundPayload {
+    /// `text`, `button_reply`, `list_reply`, `button`, `image`, `audio`, …
+    pub kind: String,
+    /// The redacted text, or the tapped option's title; empty for media.
+    #[serde(default)]
+    pub text: String,
+    /// Kinds of personal data the guard removed before queueing.
+    #[serde(default)]
+    pub pii: Vec<String>,
+    /// The tapped option's id (button / list reply, template payload).
+    #[serde(default)]
+    pub option_id: Option<String>,
+    /// Archived metadata of media (never the content).
+    #[serde(default)]
+    pub meta: Option<serde_json::Value>,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// One inbound message to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewInbound {
+    pub channel: String,
+    pub external_id: String,
+    pub contact_id: String,
+    /// The address to reply to (the WhatsApp number); stored in `contacts` only.
+    pub address: String,
+    pub payload: InboundPayload,
+}
+
+/// A claimed inbound message.
+#[derive(Debug, Clone)]
+pub struct InboxItem {
+    pub id: i64,
+    pub channel: String,
+    pub external_id: String,
+    pub contact_id: String,
+    pub payload: InboundPayload,
+    pub attempts: i64,
+}
+
+/// A reply to queue with the decision.
+#[derive(Debug, Clone)]
+pub struct OutboxDraft {
+    pub dedup_key: String,
+    pub contact_id: String,
+    pub channel: String,
+    /// `text`, `interactive`, `template`.
+    pub kind: String,
+    /// The request body without the recipient (`to` is filled in at send time).
+    pub body: serde_json::Value,
+}
+
+/// A claimed outbox row, with the recipient's address.
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub conversation_id: String,
+    pub contact_id: String,
+    pub message_id: Option<i64>,
+    pub channel: String,
+    pub kind: String,
+    pub body: serde_json::Value,
+    pub attempts: i64,
+    pub address: Option<String>,
+}
+
+/// A contact: the channel address and the WhatsApp 24-hour window.
+#[derive(Debug, Clone)]
+pub struct Contact {
+    pub id: String,
+    pub channel: String,
+    pub conversation_id: Option<String>,
+    pub last_inbound_at: Option<DateTime<Utc>>,
+}
+
+fn parse_time(s: Option<String>) -> Option<DateTime<Utc>> {
+    s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn inbox_from_row(r: &AnyRow) -> Result<InboxItem, StoreError> {
+    let payload: String = r.try_get("payload")?;
+    Ok(InboxItem {
+        id: r.try_get("id")?,
+        channel: r.try_get("channel")?,
+        external_id: r.try_get("external_id")?,
+        contact_id: r.try_get("contact_id")?,
+        payload: serde_json::from_str(&payload)
+            .map_err(|e| StoreError::Database(format!("inbox payload: {e}")))?,
+        attempts: r.try_get("attempts")?,
+    })
+}
+
+impl SqlStore {
+    /// Persists inbound messages in one transaction; returns how many were new (the rest
+    /// were duplicates of messages already queued). Opens the contact's 24-hour window.
+    pub async fn enqueue_inbound(&self, items: &[NewInbound]) -> Result<usize, StoreError> {
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let now = timestamp(Utc::now());
+        let mut tx = self.pool().begin().await?;
+        let mut new = 0;
+        for item in items {
+            let payload = serde_json::to_string(&item.payload)
+                .map_err(|e| StoreError::Database(e.to_string()))?;
+            let done = sqlx::query(
+                "INSERT INTO inbox (channel, external_id, contact_id, payload, received_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (external_id) DO NOTHING",
+            )
+            .bind(&item.channel)
+            .bind(&item.external_id)
+            .bind(&item.contact_id)
+            .bind(&payload)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                continue;
+            }
+            new += 1;
+            let sent = timestamp(item.payload.sent_at);
+            sqlx::query(
+                "INSERT INTO contacts (id, channel, address, last_inbound_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $5) \
+                 ON CONFLICT (id) DO UPDATE SET address = excluded.address, updated_at = excluded.updated_at, \
+                 last_inbound_at = CASE WHEN contacts.last_inbound_at IS NULL \
+                   OR contacts.last_inbound_at < excluded.last_inbound_at \
+                   THEN excluded.last_inbound_at ELSE contacts.last_inbound_at END",
+            )
+            .bind(&item.contact_id)
+            .bind(&item.channel)
+            .bind(&item.address)
+            .bind(&sent)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    /// Claims up to `limit` inbound messages for `worker` for `lease`: pending ones, and
+    /// ones whose lease ran out (their processor died). Only the oldest unfinished message of
+    /// each contact is claimable, so a contact's messages are processed one by one, in order.
+    pub async fn claim_inbound(
+        &self,
+        worker: &str,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<InboxItem>, StoreError> {
+        let now = Utc::now();
+        let lock = if self.is_postgres() {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "UPDATE inbox SET status = 'processing', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT i.id FROM inbox i \
+               WHERE (i.status = 'pending' OR (i.status = 'processing' AND i.locked_until < $3)) \
+               AND i.id = (SELECT MIN(j.id) FROM inbox j WHERE j.contact_id = i.contact_id \
+                           AND j.status IN ('pending', 'processing')) \
+               ORDER BY i.id LIMIT $4 {lock}) \
+             AND (status = 'pending' OR (status = 'processing' AND locked_until < $3)) \
+             RETURNING id, channel, external_id, contact_id, payload, attempts"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(worker)
+            .bind(timestamp(now + lease))
+            .bind(timestamp(now))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        let mut items = rows
+            .iter()
+            .map(inbox_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        items.sort_by_key(|i| i.id);
+        Ok(items)
+    }
+
+    /// Gives a claimed message back after a failure: retried after `retry_in`, or marked
+    /// `failed` (kept for inspection) after `max_attempts`.
+    pub async fn release_inbound(
+        &self,
+        id: i64,
+        error: &str,
+        retry_in: Duration,
+        max_attempts: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE inbox SET status = CASE WHEN attempts >= $1 THEN 'failed' ELSE 'processing' END, \
+             locked_by = NULL, locked_until = $2, last_error = $3 WHERE id = $4",
+        )
+        .bind(max_attempts)
+        .bind(timestamp(Utc::now() + retry_in))
+        .bind(error)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Inbound messages not yet processed (for /metrics and tests).
+    pub async fn inbox_pending(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM inbox WHERE status IN ('pending', 'processing')")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    pub async fn contact(&self, id: &str) -> Result<Option<Contact>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, channel, conversation_id, last_inbound_at FROM contacts WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| -> Result<Contact, StoreError> {
+            Ok(Contact {
+                id: r.try_get("id")?,
+                channel: r.try_get("channel")?,
+                conversation_id: r.try_get("conversation_id")?,
+                last_inbound_at: parse_time(r.try_get("last_inbound_at")?),
+            })
+        })
+        .transpose()
+    }
+
+    /// Claims due outbox rows: pending ones whose time has come and ones whose sender died
+    /// mid-send (lease expired). Only the oldest unsent row of each contact is claimable, so
+    /// replies arrive in order.
+    pub async fn claim_outbox(
+        &self,
+        worker: &str,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let now = Utc::now();
+        let lock = if self.is_postgres() {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let due = "((status = 'pending' AND next_attempt_at <= $3) OR (status = 'sending' AND locked_until < $3))";
+        let sql = format!(
+            "UPDATE outbox SET status = 'sending', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT o.id FROM outbox o \
+               WHERE ((o.status = 'pending' AND o.next_attempt_at <= $3) OR (o.status = 'sending' AND o.locked_until < $3)) \
+               AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.contact_id = o.contact_id \
+                           AND p.status IN ('pending', 'sending')) \
+               ORDER BY o.id LIMIT $4 {lock}) \
+             AND {due} \
+             RETURNING id, conversation_id, contact_id, message_id, channel, kind, body, attempts"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(worker)
+            .bind(timestamp(now + lease))
+            .bind(timestamp(now))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let body: String = r.try_get("body")?;
+            let contact_id: String = r.try_get("contact_id")?;
+            items.push(OutboxItem {
+                id: r.try_get("id")?,
+                conversation_id: r.try_get("conversation_id")?,
+                message_id: r.try_get("message_id")?,
+                channel: r.try_get("channel")?,
+                kind: r.try_get("kind")?,
+                body: serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Database(format!("outbox body: {e}")))?,
+                attempts: r.try_get("attempts")?,
+                address: None,
+                contact_id,
+            });
+        }
+        items.sort_by_key(|i| i.id);
+        for item in &mut items {
+            let row = sqlx::query("SELECT address FROM contacts WHERE id = $1")
+                .bind(&item.contact_id)
+                .fetch_optional(self.pool())
+                .await?;
+            item.address = row.map(|r| r.try_get("address")).transpose()?;
+        }
+        Ok(items)
+    }
+
+    /// The channel accepted the message: mark it sent, with the channel's message id.
+    pub async fn outbox_sent(&self, item: &OutboxItem, external_id: Option<&str>) -> Result<(), StoreError> {
+        let now = timestamp(Utc::now());
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "UPDATE outbox SET status = 'sent', sent_at = $1, external_id = $2, locked_until = NULL, body = '{}' WHERE id = $3",
+        )
+        .bind(&now)
+        .bind(external_id)
+        .bind(item.id)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(mid) = item.message_id {
+            sqlx::query(
+                "UPDATE messages SET status = 'sent', status_at = $1, external_id = $2 WHERE id = $3",
+            )
+            .bind(&now)
+            .bind(external_id)
+            .bind(mid)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A send failed: retry at `next_at`, or give up (`failed`, kept with the error).
+    pub async fn outbox_failed(
+        &self,
+        item: &OutboxItem,
+        error: &str,
+        next_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let now = timestamp(Utc::now());
+        let mut tx = self.pool().begin().await?;
+        match next_at {
+            Some(at) => {
+                sqlx::query(
+                    "UPDATE outbox SET status = 'pending', next_attempt_at = $1, last_error = $2, locked_until = NULL WHERE id = $3",
+                )
+                .bind(timestamp(at))
+                .bind(error)
+                .bind(item.id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query(
+                    "UPDATE outbox SET status = 'failed', last_error = $1, locked_until = NULL WHERE id = $2",
+                )
+                .bind(error)
+                .bind(item.id)
+                .execute(&mut *tx)
+                .await?;
+                if let Some(mid) = item.message_id {
+                    sqlx::query("UPDATE messages SET status = 'failed', status_at = $1 WHERE id = $2")
+                        .bind(&now)
+                        .bind(mid)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A delivery status from the channel (sent, delivered, read, failed) for an outbound
+    /// message. Statuses only move forward; "delivered" may be skipped by the channel.
+    pub async fn update_delivery_status(
+        &self,
+        external_id: &str,
+        status: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let rank = |s: &str| match s {
+            "pending" => 0,
+            "sent" => 1,
+            "delivered" => 2,
+            "read" => 3,
+            "failed" => 4,
+            _ => 0,
+        };
+        let row = sqlx::query("SELECT id, status FROM messages WHERE external_id = $1 AND direction = 'out'")
+            .bind(external_id)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else { return Ok(false) };
+        let id: i64 = row.try_get("id")?;
+        let current: Option<String> = row.try_get("status")?;
+        if rank(status) <= rank(current.as_deref().unwrap_or("pending")) {
+            return Ok(true);
+        }
+        sqlx::query("UPDATE messages SET status = $1, status_at = $2 WHERE id = $3")
+            .bind(status)
+            .bind(timestamp(at))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(true)
+    }
+
+    /// Outbox rows by status (for tests and /metrics).
+    pub async fn outbox_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status ORDER BY status")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
+            .collect()
+    }
+}
+
+/// Queues a reply inside the turn's transaction; a second draft with the same `dedup_key`
+/// (the same inbound message processed again) is ignored.
+pub(crate) async fn insert_outbox(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    conversation_id: &str,
+    message_id: Option<i64>,
+    draft: &OutboxDraft,
+) -> Result<(), StoreError> {
+    let now = timestamp(Utc::now());
+    sqlx::query(
+        "INSERT INTO outbox (dedup_key, conversation_id, contact_id, message_id, channel, kind, body, \
+         next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+         ON CONFLICT (dedup_key) DO NOTHING",
+    )
+    .bind(&draft.dedup_key)
+    .bind(conversation_id)
+    .bind(&draft.contact_id)
+    .bind(message_id)
+    .bind(&draft.channel)
+    .bind(&draft.kind)
+    .bind(draft.body.to_string())
+    .bind(&now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl SqlStore {
+    /// Points a contact at its current conversation.
+    pub async fn set_contact_conversation(
+        &self,
+        contact_id: &str,
+        conversation_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE contacts SET conversation_id = $1, updated_at = $2 WHERE id = $3")
+            .bind(conversation_id)
+            .bind(timestamp(Utc::now()))
+            .bind(contact_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

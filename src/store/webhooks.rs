@@ -1,0 +1,137 @@
+//! Outbound webhook deliveries to the webcare platform. Events are written in the same
+//! transaction as what caused them; a delivery loop ([`crate::platform`]) sends them with
+//! retries. The row id is the delivery id the platform sees, the same on every retry.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::Row;
+
+use super::{PlatformEvent, SqlStore, StoreError, timestamp};
+
+/// A claimed delivery.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: String,
+    pub event: String,
+    /// The exact body to POST (signed as is).
+    pub payload: String,
+    pub attempts: i64,
+}
+
+pub(crate) async fn insert_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    conversation_id: Option<&str>,
+    e: &PlatformEvent,
+) -> Result<(), StoreError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = Utc::now();
+    let body = serde_json::json!({
+        "id": id,
+        "event": e.event,
+        "created_at": timestamp(now),
+        "conversation_id": conversation_id,
+        "data": e.data,
+    });
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (id, event, conversation_id, payload, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $5)",
+    )
+    .bind(&id)
+    .bind(e.event)
+    .bind(conversation_id)
+    .bind(body.to_string())
+    .bind(timestamp(now))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+impl SqlStore {
+    /// Records events outside a turn (e.g. from the handoff API).
+    pub async fn add_events(
+        &self,
+        conversation_id: Option<&str>,
+        events: &[PlatformEvent],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        for e in events {
+            insert_event(&mut tx, conversation_id, e).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Claims due deliveries, oldest first.
+    pub async fn claim_deliveries(
+        &self,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let now = Utc::now();
+        let lock = if self.is_postgres() {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let due = "((status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND locked_until < $2))";
+        let sql = format!(
+            "UPDATE webhook_deliveries SET status = 'sending', locked_until = $1, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM webhook_deliveries WHERE {due} ORDER BY created_at, id LIMIT $3 {lock}) \
+             AND {due} RETURNING id, event, payload, attempts"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(timestamp(now + lease))
+            .bind(timestamp(now))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Delivery {
+                    id: r.try_get("id")?,
+                    event: r.try_get("event")?,
+                    payload: r.try_get("payload")?,
+                    attempts: r.try_get("attempts")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn delivery_done(
+        &self,
+        id: &str,
+        outcome: Result<(), (String, Option<DateTime<Utc>>)>,
+    ) -> Result<(), StoreError> {
+        let now = timestamp(Utc::now());
+        match outcome {
+            Ok(()) => {
+                sqlx::query(
+                    "UPDATE webhook_deliveries SET status = 'delivered', delivered_at = $1, locked_until = NULL WHERE id = $2",
+                )
+                .bind(&now)
+                .bind(id)
+                .execute(self.pool())
+                .await?;
+            }
+            Err((error, Some(next))) => {
+                sqlx::query(
+                    "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, last_error = $2, locked_until = NULL WHERE id = $3",
+                )
+                .bind(timestamp(next))
+                .bind(&error)
+                .bind(id)
+                .execute(self.pool())
+                .await?;
+            }
+            Err((error, None)) => {
+                sqlx::query(
+                    "UPDATE webhook_deliveries SET status = 'failed', last_error = $1, locked_until = NULL WHERE id = $2",
+                )
+                .bind(&error)
+                .bind(id)
+                .execute(self.pool())
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}

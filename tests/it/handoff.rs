@@ -1,0 +1,256 @@
+//! The handoff API end to end on a real loopback server: keys and scopes, claim conflicts,
+//! the bot's silence while a person owns the conversation, agent replies reaching the web
+//! chat, notes, transfer, hand-back, and signed, retried webhooks to the platform.
+
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, StatusCode};
+use loket::store::keys::Scope;
+use serde_json::{Value, json};
+
+use crate::server::{Server, client, eventually};
+
+/// A webcare platform's webhook endpoint that fails the first `fail_first` requests.
+#[derive(Clone, Default)]
+struct Receiver {
+    /// Every request with whether it was answered 2xx.
+    seen: Arc<Mutex<Vec<(HeaderMap, String, bool)>>>,
+    fail_first: Arc<Mutex<usize>>,
+}
+
+impl Receiver {
+    async fn start(fail_first: usize) -> (Receiver, String) {
+        let r = Receiver {
+            fail_first: Arc::new(Mutex::new(fail_first)),
+            ..Default::default()
+        };
+        let state = r.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: String| {
+                let state = state.clone();
+                async move {
+                    let mut left = state.fail_first.lock().unwrap();
+                    let ok = *left == 0;
+                    *left = left.saturating_sub(1);
+                    state.seen.lock().unwrap().push((headers, body, ok));
+                    if ok {
+                        StatusCode::OK
+                    } else {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (r, url)
+    }
+
+    fn events(&self) -> Vec<(String, String, String, String, Value, bool)> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(h, b, ok)| {
+                let get = |k: &str| h.get(k).unwrap().to_str().unwrap().to_string();
+                (
+                    get("x-loket-event"),
+                    get("x-loket-delivery"),
+                    get("x-loket-timestamp"),
+                    get("x-loket-signature"),
+                    serde_json::from_str(b).unwrap(),
+                    *ok,
+                )
+            })
+            .collect()
+    }
+}
+
+async fn say(s: &Server, conversation: &str, text: &str) -> Value {
+    let r = client()
+        .post(s.url("/v1/messages"))
+        .json(&json!({"conversation_id": conversation, "text": text}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+async fn call(s: &Server, key: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
+    let c = client();
+    let req = match (method, body.is_null()) {
+        ("GET", _) => c.get(s.url(path)),
+        (_, true) => c.post(s.url(path)),
+        _ => c.post(s.url(path)).json(&body),
+    };
+    let r = req.bearer_auth(key).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn agents_take_over_reply_and_hand_back_with_signed_retried_webhooks() {
+    let (receiver, hook) = Receiver::start(2).await;
+    let s = Server::start(|c| {
+        c.handoff.webhook_url = hook.clone();
+        c.handoff.webhook_secret = loket::config::Secret::new("platform-secret");
+    })
+    .await;
+    let agent = s.key(&[Scope::Agent]).await;
+    let editor = s.key(&[Scope::Editor]).await;
+
+    let first = say(&s, "h1", "Wat kost een paspoort?").await;
+    assert_ne!(first["action"], "agent");
+
+    // Keys and scopes.
+    let r = client().get(s.url("/v1/handoffs")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let (status, _) = call(&s, "loket_nope_nope", "GET", "/v1/handoffs", Value::Null).await;
+    assert_eq!(status, 401);
+    let (status, body) = call(&s, &editor, "GET", "/v1/handoffs", Value::Null).await;
+    assert_eq!(status, 403, "{body}");
+
+    // One agent at a time.
+    let (status, body) = call(&s, &agent, "POST", "/v1/conversations/h1/claim", json!({"agent_id": "anna"})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call(&s, &agent, "POST", "/v1/conversations/h1/claim", json!({"agent_id": "bram"})).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "conflict");
+    let (status, _) = call(&s, &agent, "POST", "/v1/conversations/nope/claim", json!({"agent_id": "anna"})).await;
+    assert_eq!(status, 404);
+    let (_, queue) = call(&s, &agent, "GET", "/v1/handoffs?status=assigned", Value::Null).await;
+    assert_eq!(queue["conversations"][0]["conversation_id"], "h1", "{queue}");
+    assert_eq!(queue["conversations"][0]["agent_id"], "anna");
+
+    // The bot is silent while Anna owns the conversation.
+    let silent = say(&s, "h1", "Hallo? Wat kost een rijbewijs?").await;
+    assert_eq!(silent["action"], "agent", "{silent}");
+    assert_eq!(silent["reply"]["text"], "");
+    assert!(silent["message_ids"]["reply"].is_null());
+    let after = silent["message_ids"]["citizen"].as_i64().unwrap();
+
+    // Only the owner replies; the reply reaches the web chat.
+    let (status, _) = call(&s, &agent, "POST", "/v1/conversations/h1/reply", json!({"agent_id": "bram", "text": "Ik neem het over"})).await;
+    assert_eq!(status, 409);
+    let (status, body) = call(&s, &agent, "POST", "/v1/conversations/h1/reply", json!({"agent_id": "anna", "text": "Goedemiddag, een rijbewijs kost ongeveer 50 euro."})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["sent_as"], "web");
+    let chat: Value = client()
+        .get(s.url(&format!("/v1/chat/h1/messages?after={after}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(chat["status"], "assigned");
+    let msgs = chat["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 1, "{chat}");
+    assert_eq!(msgs[0]["from"], "agent");
+    assert!(msgs[0]["text"].as_str().unwrap().contains("50 euro"));
+
+    // Notes are internal.
+    let (status, _) = call(&s, &agent, "POST", "/v1/conversations/h1/notes", json!({"agent_id": "anna", "text": "Burger belt morgen terug"})).await;
+    assert_eq!(status, 200);
+    let (_, detail) = call(&s, &agent, "GET", "/v1/conversations/h1", Value::Null).await;
+    assert_eq!(detail["notes"][0]["text"], "Burger belt morgen terug");
+    assert!(!chat.to_string().contains("terug"));
+    let senders: Vec<&str> = detail["messages"].as_array().unwrap().iter().map(|m| m["sender"].as_str().unwrap()).collect();
+    assert_eq!(senders, ["citizen", "bot", "citizen", "agent"], "{detail}");
+
+    // Transfer puts it back in the queue of another department, unclaimed.
+    let (status, body) = call(&s, &agent, "POST", "/v1/conversations/h1/transfer", json!({"department": "Atlantis"})).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _) = call(&s, &agent, "POST", "/v1/conversations/h1/transfer", json!({"department": "belastingen"})).await;
+    assert_eq!(status, 200);
+    let (_, queue) = call(&s, &agent, "GET", "/v1/handoffs?department=belastingen", Value::Null).await;
+    assert_eq!(queue["conversations"][0]["status"], "waiting", "{queue}");
+    let (_, other) = call(&s, &agent, "GET", "/v1/handoffs?department=afval", Value::Null).await;
+    assert_eq!(other["conversations"].as_array().unwrap().len(), 0);
+
+    // Hand back: the bot answers again.
+    let (status, _) = call(&s, &agent, "POST", "/v1/conversations/h1/claim", json!({"agent_id": "bram"})).await;
+    assert_eq!(status, 200);
+    let (status, _) = call(&s, &agent, "POST", "/v1/conversations/h1/release", json!({"agent_id": "bram"})).await;
+    assert_eq!(status, 200);
+    let back = say(&s, "h1", "Wat kost een paspoort?").await;
+    assert_ne!(back["action"], "agent", "{back}");
+    assert!(!back["reply"]["text"].as_str().unwrap().is_empty());
+
+    // Webhooks: every event arrives exactly once with a 2xx; the first two requests failed
+    // and were retried with the same delivery id; each request is signed over
+    // "{timestamp}.{body}".
+    let events = eventually(30, "the webhooks", || {
+        let receiver = receiver.clone();
+        async move {
+            let ev = receiver.events();
+            let released = ev.iter().any(|e| e.0 == "conversation.released" && e.5);
+            let all_ok = ev.iter().all(|e| ev.iter().any(|o| o.1 == e.1 && o.5));
+            (released && all_ok).then_some(ev)
+        }
+    })
+    .await;
+    assert!(!events[0].5 && !events[1].5, "the receiver failed the first two");
+    for failed in &events[..2] {
+        let tries: Vec<_> = events.iter().filter(|e| e.1 == failed.1).collect();
+        assert!(tries.len() >= 2, "{} was retried", failed.1);
+        assert!(tries.iter().all(|t| t.4 == failed.4), "the same body on every retry");
+        assert_eq!(tries.iter().filter(|t| t.5).count(), 1);
+    }
+    let seen = receiver.seen.lock().unwrap().clone();
+    for ((_, id, ts, sig, body, _), (_, raw, _)) in events.iter().zip(&seen) {
+        assert_eq!(&body["id"], id);
+        let ts: i64 = ts.parse().unwrap();
+        assert_eq!(&loket::channels::platform::signature(b"platform-secret", ts, raw), sig);
+        assert_ne!(
+            &loket::channels::platform::signature(b"wrong-secret", ts, raw),
+            sig
+        );
+    }
+    let names: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
+    for expected in ["message.created", "handoff.claimed", "handoff.requested", "conversation.released"] {
+        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    }
+    // The message.created events carry redacted texts only.
+    assert!(events.iter().all(|e| !e.4.to_string().contains("123456782")));
+}
+
+#[tokio::test]
+async fn resolving_ends_the_conversation_and_the_queue_filters_by_waiting_time() {
+    let s = Server::start(|_| {}).await;
+    let agent = s.key(&[Scope::Admin]).await;
+    say(&s, "r1", "Ik wil een medewerker spreken").await;
+    let (status, _) = call(&s, &agent, "POST", "/v1/conversations/r1/claim", json!({"agent_id": "anna"})).await;
+    assert_eq!(status, 200);
+    let (_, q) = call(&s, &agent, "GET", "/v1/handoffs?min_waiting_secs=3600", Value::Null).await;
+    assert_eq!(q["conversations"].as_array().unwrap().len(), 0, "nobody waits an hour yet");
+    let (status, _) = call(&s, &agent, "POST", "/v1/conversations/r1/resolve", Value::Null).await;
+    assert_eq!(status, 200);
+    let (_, detail) = call(&s, &agent, "GET", "/v1/conversations/r1", Value::Null).await;
+    assert_eq!(detail["status"], "resolved");
+    assert_eq!(detail["handoffs"][0]["status"], "resolved");
+    let (status, body) = call(&s, &agent, "GET", "/v1/handoffs?status=nonsense", Value::Null).await;
+    assert_eq!(status, 422, "{body}");
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let s = Server::start(|_| {}).await;
+    let doc: Value = client().get(s.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.0.3");
+    let src = std::fs::read_to_string(crate::helpers::root().join("src/http/mod.rs")).unwrap();
+    let routes: Vec<&str> = src
+        .split(".route(")
+        .skip(1)
+        .filter_map(|r| r.trim_start().strip_prefix('"'))
+        .filter_map(|r| r.split('"').next())
+        .filter(|p| p.starts_with("/v1/") || p.starts_with("/webhooks/") || p.starts_with("/openapi"))
+        .collect();
+    assert!(routes.len() >= 10, "{routes:?}");
+    for r in routes {
+        assert!(doc["paths"].get(r).is_some(), "{r} is not in assets/openapi.json");
+    }
+}

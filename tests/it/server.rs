@@ -1,0 +1,107 @@
+//! `Server`: Loket served on a real loopback port in this process, with its background
+//! loops (inbound queue, outbox, platform webhooks) running — for tests that need a
+//! browser, the fake Graph API or webhooks.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use loket::config::Config;
+use loket::engine::Engine;
+use loket::http::{AppState, router};
+use loket::store::SqlStore;
+use loket::store::keys::Scope;
+
+use crate::helpers::{Content, config};
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub engine: Arc<Engine>,
+    pub store: Arc<SqlStore>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    _data_dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// The bundled municipality with the lexical stand-in encoder, on a fresh SQLite file,
+    /// with `customize` applied to the configuration.
+    pub async fn start(customize: impl FnOnce(&mut Config)) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(Content::Bundled, false, dir.path());
+        customize(&mut cfg);
+        let mut s = Server::start_with(cfg).await;
+        s._data_dir = Some(dir);
+        s
+    }
+
+    pub async fn start_with(cfg: Config) -> Server {
+        let config = Arc::new(cfg);
+        let store = Arc::new(
+            SqlStore::connect(&config.database_url(), 8)
+                .await
+                .expect("database"),
+        );
+        let engine = loket::app::build_engine(config, store.clone())
+            .await
+            .expect("engine");
+        let state = AppState::new(engine.clone());
+        let tasks = loket::channels::start(engine.clone(), &state.wakers).expect("background loops");
+        let app = router(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut tasks = tasks;
+        tasks.push(tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        }));
+        Server {
+            addr,
+            engine,
+            store,
+            tasks,
+            _data_dir: None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn key(&self, scopes: &[Scope]) -> String {
+        self.store.create_key("test", scopes).await.unwrap().1
+    }
+
+    /// Stops the server and its loops (the database stays).
+    pub fn stop(&mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// Polls `f` every 50 ms until it returns Some, or panics with `what` after `secs`.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
