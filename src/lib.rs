@@ -14,6 +14,7 @@
 //! - [`store`]: conversations and messages on SQLite or PostgreSQL.
 //! - [`engine`]: one message through all of the above.
 //! - [`http`]: the axum API; [`app`]: start-up and serving; [`cli`]: the commands.
+//! - [`whatsapp`]: the WhatsApp Cloud API channel (signatures, webhooks, sending, a fake).
 
 pub mod app;
 pub mod bench;
@@ -29,3 +30,4 @@ pub mod privacy;
 pub mod search;
 pub mod store;
 pub mod understand;
+pub mod whatsapp;
