@@ -12,3 +12,4 @@
 
 pub mod signature;
 pub mod wire;
+pub mod outbound;
