@@ -13,3 +13,5 @@
 pub mod signature;
 pub mod wire;
 pub mod outbound;
+pub mod client;
+pub mod ratelimit;
