@@ -15,3 +15,5 @@ pub mod wire;
 pub mod outbound;
 pub mod client;
 pub mod ratelimit;
+pub mod fake;
+pub mod webhook;
