@@ -60,6 +60,11 @@ pub enum Command {
     },
     /// Measure latency, throughput, memory and start-up time of the classifier.
     Bench(crate::bench::BenchArgs),
+    /// Tools for developers (`dev fake-whatsapp`).
+    Dev {
+        #[command(subcommand)]
+        command: crate::whatsapp::dev::DevCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -114,6 +119,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 },
         } => model_import(weights, tokenizer, out),
         Command::Bench(args) => crate::bench::run(&config, args),
+        Command::Dev { command } => crate::whatsapp::dev::run(&config, command),
     }
 }
 

@@ -10,10 +10,11 @@
 //! - [`fake`]: [`fake::FakeGraph`], a local Graph API, and webhook payload helpers.
 //! - [`dev`]: `loket dev fake-whatsapp`, an interactive console against a running Loket.
 
-pub mod signature;
-pub mod wire;
-pub mod outbound;
 pub mod client;
-pub mod ratelimit;
+pub mod dev;
 pub mod fake;
+pub mod outbound;
+pub mod ratelimit;
+pub mod signature;
 pub mod webhook;
+pub mod wire;
