@@ -245,17 +245,38 @@ fn failure_response(status: u16) -> Response {
     }
 }
 
-fn invalid(details: String) -> Response {
-    graph_error(
-        StatusCode::BAD_REQUEST,
-        131009,
-        "(#131009) Parameter value is not valid",
-        Some(&details),
-    )
+/// A 400 answer of the validation, as the Graph API words it.
+struct Rejection {
+    code: i64,
+    message: String,
+    details: Option<String>,
 }
 
-fn param_error(message: &str) -> Response {
-    graph_error(StatusCode::BAD_REQUEST, 100, message, None)
+impl Rejection {
+    fn into_response(self) -> Response {
+        graph_error(
+            StatusCode::BAD_REQUEST,
+            self.code,
+            &self.message,
+            self.details.as_deref(),
+        )
+    }
+}
+
+fn invalid(details: String) -> Rejection {
+    Rejection {
+        code: 131009,
+        message: "(#131009) Parameter value is not valid".into(),
+        details: Some(details),
+    }
+}
+
+fn param_error(message: &str) -> Rejection {
+    Rejection {
+        code: 100,
+        message: message.into(),
+        details: None,
+    }
 }
 
 fn chars(v: &Value) -> usize {
@@ -263,7 +284,7 @@ fn chars(v: &Value) -> usize {
 }
 
 /// The checks the real API makes that Loket could get wrong; `Err` is the 400 answer.
-fn validate(body: &Value) -> Result<(), Response> {
+fn validate(body: &Value) -> Result<(), Rejection> {
     if body["messaging_product"] != "whatsapp" {
         return Err(param_error(
             "(#100) The parameter messaging_product is required.",
@@ -309,7 +330,7 @@ fn validate(body: &Value) -> Result<(), Response> {
     Ok(())
 }
 
-fn validate_interactive(i: &Value) -> Result<(), Response> {
+fn validate_interactive(i: &Value) -> Result<(), Rejection> {
     let body_chars = chars(&i["body"]["text"]);
     if body_chars == 0 {
         return Err(invalid("Body text is required.".into()));
@@ -445,10 +466,10 @@ async fn messages(
     }
 
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return param_error("(#100) The request body is not valid JSON.");
+        return param_error("(#100) The request body is not valid JSON.").into_response();
     };
-    if let Err(response) = validate(&body) {
-        return response;
+    if let Err(rejection) = validate(&body) {
+        return rejection.into_response();
     }
 
     let is_read = body["status"] == "read";
