@@ -65,6 +65,11 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Tools for developers (`dev fake-whatsapp`).
+    Dev {
+        #[command(subcommand)]
+        command: crate::whatsapp::dev::DevCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -138,6 +143,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         } => model_import(weights, tokenizer, out),
         Command::Bench(args) => crate::bench::run(&config, args),
         Command::Keys { command } => keys(config, command),
+        Command::Dev { command } => crate::whatsapp::dev::run(&config, command),
     }
 }
 

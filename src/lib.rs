@@ -14,6 +14,7 @@
 //! - [`store`]: conversations and messages on SQLite or PostgreSQL.
 //! - [`engine`]: one message through all of the above.
 //! - [`http`]: the axum API; [`app`]: start-up and serving; [`cli`]: the commands.
+//! - [`whatsapp`]: the WhatsApp Cloud API channel (signatures, webhooks, sending, a fake).
 
 pub mod app;
 pub mod bench;
@@ -29,5 +30,5 @@ pub mod knowledge;
 pub mod privacy;
 pub mod search;
 pub mod store;
-pub mod whatsapp;
 pub mod understand;
+pub mod whatsapp;

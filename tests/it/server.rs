@@ -15,6 +15,7 @@ use crate::helpers::{Content, config};
 
 pub struct Server {
     pub addr: SocketAddr,
+    #[allow(dead_code)]
     pub engine: Arc<Engine>,
     pub store: Arc<SqlStore>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
