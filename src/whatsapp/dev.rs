@@ -3,6 +3,19 @@
 //! Starts [`FakeGraph`] (point Loket's `whatsapp.base_url` at it), sends every stdin line
 //! to Loket as a signed inbound text webhook, and prints every message Loket sends. A line
 //! `#N` taps option N of the last buttons or list Loket sent.
+//!
+//! ```text
+//! loket serve   # with LOKET__WHATSAPP__ENABLED=true LOKET__WHATSAPP__BASE_URL=http://127.0.0.1:9009
+//!               #      LOKET__WHATSAPP__ACCESS_TOKEN=dev LOKET__WHATSAPP__APP_SECRET=dev-secret
+//! loket dev fake-whatsapp --port 9009 --loket http://127.0.0.1:8080 --app-secret dev-secret
+//! > wat kost een paspoort?
+//! loket → 31612345678: Bedoelt u …
+//!   #1 Paspoort aanvragen
+//! > #1
+//! ```
+//!
+//! Input can be piped (`printf 'hallo\n#1\n' | loket dev fake-whatsapp …`): after the
+//! last line the command waits until Loket has been quiet for 3 seconds, then exits.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -80,7 +93,8 @@ async fn fake_whatsapp(config: &Config, args: FakeWhatsAppArgs) -> Result<i32> {
     eprintln!(
         "Fake WhatsApp Graph API on {base}\n\
          Run Loket with LOKET__WHATSAPP__ENABLED=true LOKET__WHATSAPP__BASE_URL={base} \
-         LOKET__WHATSAPP__PHONE_NUMBER_ID={phone_number_id} and the same app secret.\n\
+         LOKET__WHATSAPP__PHONE_NUMBER_ID={phone_number_id}, any non-empty \
+         LOKET__WHATSAPP__ACCESS_TOKEN and the same app secret.\n\
          Type a message and Enter; #N taps option N of the last buttons or list; Ctrl-D ends.",
         base = fake.base_url()
     );
