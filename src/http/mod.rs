@@ -1,9 +1,11 @@
 //! The HTTP API (axum): one file per resource, one error type ([`error::ApiError`]), and the
 //! layers every request passes: a request id, tracing, a body limit and a timeout.
 
+pub mod chat;
 pub mod error;
 pub mod health;
 pub mod messages;
+pub mod webchat;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +36,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/messages", post(messages::post_message))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/v1/chat/{conversation_id}/messages", get(chat::get_messages))
+        .route("/", get(webchat::index))
+        .route("/chat/loket-chat.js", get(webchat::script))
+        .route("/chat/loket-chat.css", get(webchat::style))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
