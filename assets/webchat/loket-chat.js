@@ -410,6 +410,10 @@
     }
     this.log.appendChild(item);
     this.scrollToEnd();
+    // A long answer is read from its start: keep its first line in view.
+    if (from !== "citizen" && item.offsetHeight > this.log.clientHeight - 24) {
+      this.log.scrollTop = Math.max(0, item.offsetTop - 12);
+    }
     return item;
   };
 

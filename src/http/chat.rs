@@ -75,7 +75,11 @@ pub async fn get_messages(
         .filter(|m| m.id > after)
         .map(|m| ChatMessage {
             id: m.id,
-            from: if m.direction == "in" { "citizen" } else { "bot" },
+            from: if m.direction == "in" {
+                "citizen"
+            } else {
+                "bot"
+            },
             options: if Some(m.id) == last_out {
                 offered.clone()
             } else {

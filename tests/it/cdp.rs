@@ -30,7 +30,12 @@ pub fn chromium() -> PathBuf {
     if let Some(p) = std::env::var_os("LOKET_CHROMIUM") {
         return PathBuf::from(p);
     }
-    for name in ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"] {
+    for name in [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ] {
         if let Some(path) = std::env::var_os("PATH") {
             for dir in std::env::split_paths(&path) {
                 let candidate = dir.join(name);
@@ -217,7 +222,10 @@ impl Browser {
     async fn wait_for_load(&self, before: usize, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while self.count_events("Page.loadEventFired") <= before {
-            assert!(Instant::now() < deadline, "{what}: the page did not load within 20 s");
+            assert!(
+                Instant::now() < deadline,
+                "{what}: the page did not load within 20 s"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

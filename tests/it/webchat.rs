@@ -44,7 +44,12 @@ async fn the_web_chat_answers_clarifies_and_survives_a_reload() {
     let csp = headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("default-src 'self'"), "{csp}");
     assert!(!csp.contains("unsafe-inline"), "{csp}");
-    assert!(headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     for (path, kind) in [
         ("/chat/loket-chat.js", "text/javascript"),
         ("/chat/loket-chat.css", "text/css"),
@@ -179,7 +184,9 @@ async fn the_web_chat_answers_clarifies_and_survives_a_reload() {
         ))
         .await;
     let first_title = first_title.as_str().unwrap().to_string();
-    browser.screenshot(&screenshot_path("webchat-options.png")).await;
+    browser
+        .screenshot(&screenshot_path("webchat-options.png"))
+        .await;
 
     let bots_before = browser
         .eval(&format!("document.querySelectorAll('{bot}').length"))
@@ -270,9 +277,7 @@ async fn the_chat_messages_endpoint_restores_a_conversation() {
     assert_eq!(v["messages"], json!([]), "{v}");
 
     app.ask("restore-1", "Wat kost een paspoort?").await;
-    let (status, _, v) = app
-        .request(get("/v1/chat/restore-1/messages".into()))
-        .await;
+    let (status, _, v) = app.request(get("/v1/chat/restore-1/messages".into())).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     let msgs = v["messages"].as_array().unwrap();
     assert_eq!(msgs.len(), 2, "{v}");
