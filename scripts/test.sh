@@ -16,6 +16,20 @@ if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
   fi
 fi
 
+# Chromium: the web chat test drives it headless; install it when it is missing and apt-get can.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 && [ -z "${LOKET_CHROMIUM:-}" ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "test: installing chromium with apt-get (for the web chat browser test)" >&2
+    sudo_cmd=""
+    [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && sudo_cmd="sudo"
+    $sudo_cmd apt-get install -y chromium || {
+      $sudo_cmd apt-get update && $sudo_cmd apt-get install -y chromium
+    } || echo "test: could not install chromium; the web chat test will fail (apt-get install chromium)" >&2
+  else
+    echo "test: chromium is missing and apt-get is not available; the web chat test will fail (install Chromium or set LOKET_CHROMIUM)" >&2
+  fi
+fi
+
 echo "test: building" >&2
 cargo build --locked --all-targets --quiet || { echo "test: the build failed" >&2; exit 1; }
 LOKET_BIN="$target/debug/loket" scripts/fetch-model.sh

@@ -2,14 +2,15 @@
 //! layers every request passes: a request id, tracing, a body limit and a timeout.
 
 pub mod auth;
-pub mod error;
 pub mod chat;
+pub mod error;
 pub mod handoff;
 pub mod health;
 pub mod limit;
 pub mod messages;
 pub mod openapi;
 pub mod whatsapp;
+pub mod webchat;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +71,9 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::openapi))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/", get(webchat::index))
+        .route("/chat/loket-chat.js", get(webchat::script))
+        .route("/chat/loket-chat.css", get(webchat::style))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))

@@ -3,12 +3,16 @@
 //! - `api`: the HTTP API driven in-process (no server), with the lexical stand-in encoder;
 //! - `kb_check`: `loket kb check` on broken knowledge bases;
 //! - `real_model`: the real multilingual-e5-small model (fetched by scripts/fetch-model.sh),
-//!   the real binary on port 0, privacy end to end, `loket classify`.
+//!   the real binary on port 0, privacy end to end, `loket classify`;
+//! - `webchat`: the web chat widget in headless Chromium (driven by `cdp`, a minimal
+//!   DevTools-protocol client) against a real HTTP server.
 
 mod api;
 mod handoff;
+mod cdp;
 mod helpers;
 mod kb_check;
 mod real_model;
 mod server;
 mod store;
+mod webchat;
