@@ -13,9 +13,11 @@
 //! - [`dialogue`]: the pure decision core (answer, clarify, handoff, …), office hours.
 //! - [`store`]: conversations and messages on SQLite or PostgreSQL.
 //! - [`engine`]: one message through all of the above.
+//! - [`archive`]: exports for the records officer and deletion after the retention period.
 //! - [`http`]: the axum API; [`app`]: start-up and serving; [`cli`]: the commands.
 
 pub mod app;
+pub mod archive;
 pub mod bench;
 pub mod classifier;
 pub mod cli;

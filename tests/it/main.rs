@@ -1,11 +1,13 @@
 //! Loket's integration tests: one binary, one module per topic (as in ripgrep's tests).
 //!
+//! - `archive`: `loket archive export|purge|verify` on seeded SQLite and PostgreSQL stores;
 //! - `api`: the HTTP API driven in-process (no server), with the lexical stand-in encoder;
 //! - `kb_check`: `loket kb check` on broken knowledge bases;
 //! - `real_model`: the real multilingual-e5-small model (fetched by scripts/fetch-model.sh),
 //!   the real binary on port 0, privacy end to end, `loket classify`.
 
 mod api;
+mod archive;
 mod helpers;
 mod kb_check;
 mod real_model;
