@@ -282,7 +282,7 @@ fn archive(config: Config, command: ArchiveCommand) -> Result<i32> {
                     r.files,
                     if r.numbers_replaced > 0 {
                         format!(
-                            "; {} phone numbers replaced by [TELEFOON]",
+                            "; {} phone number(s) replaced by [TELEFOON]",
                             r.numbers_replaced
                         )
                     } else {

@@ -423,7 +423,7 @@ pub fn transcript(c: &ArchivedConversation, ctx: &PageContext) -> String {
                 let _ = writeln!(
                     b,
                     "<li class=\"event\"><span class=\"label\">Overdracht</span> {time} — doorgezet naar \
-                     afdeling {}; reden: {}{}. Status: {}.</li>",
+                     afdeling {}; reden: {}{}.{}</li>",
                     escape(&department_label(ctx, &h.department)),
                     escape(&h.reason),
                     if h.within_office_hours {
@@ -431,7 +431,16 @@ pub fn transcript(c: &ArchivedConversation, ctx: &PageContext) -> String {
                     } else {
                         " (buiten kantoortijd)"
                     },
-                    escape(&handoff_status_label(&h.status))
+                    // Later events show claiming and resolving; only a handoff still open
+                    // says so here.
+                    if h.resolved_at.is_none() {
+                        format!(
+                            " Stand bij export: {}.",
+                            escape(&handoff_status_label(&h.status))
+                        )
+                    } else {
+                        String::new()
+                    }
                 );
             }
             Event::HandoffClaimed(h) => {
