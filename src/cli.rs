@@ -1,4 +1,5 @@
-//! The `loket` command line: `serve`, `ask`, `classify`, `eval`, `kb check`, `model import`.
+//! The `loket` command line: `serve`, `ask`, `classify`, `eval`, `kb check`, `model import`,
+//! `keys`, `archive export|purge|verify`.
 //! Exit codes: 0 success, 1 failure, 2 usage error (clap), 3 content errors (`kb check`).
 
 use std::io::{BufRead, Write};
@@ -70,6 +71,54 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::whatsapp::dev::DevCommand,
     },
+    /// Archive exports for the records officer, and deletion after the retention period.
+    Archive {
+        #[command(subcommand)]
+        command: ArchiveCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ArchiveCommand {
+    /// Export the conversations whose last activity falls in a period (local dates,
+    /// Europe/Amsterdam, both inclusive) to <out>/<from>_<to>/.
+    Export {
+        /// First day, e.g. 2026-11-01.
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last day (inclusive), e.g. 2026-11-30.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// Archive directory (default: archive.dir, else <data_dir>/archive).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Replace an existing export of the same period.
+        #[arg(long)]
+        force: bool,
+        /// Also write klantcontacten.jsonl in the shape of VNG Klantinteracties `klantcontact`.
+        #[arg(long)]
+        klantinteracties: bool,
+    },
+    /// Delete conversations idle longer than archive.retention_days (open handoffs are kept).
+    Purge {
+        /// Only count what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        /// Pretend it is this moment (RFC 3339, e.g. 2026-12-01T00:00:00Z); for tests.
+        #[arg(long, value_parser = parse_rfc3339)]
+        now: Option<chrono::DateTime<Utc>>,
+    },
+    /// Check an export folder against its SHA256SUMS; exit 1 on any difference.
+    Verify {
+        /// The export folder, e.g. data/archive/2026-11-01_2026-11-30.
+        dir: PathBuf,
+    },
+}
+
+fn parse_rfc3339(s: &str) -> Result<chrono::DateTime<Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("expected RFC 3339 like 2026-12-01T00:00:00Z: {e}"))
 }
 
 #[derive(Subcommand)]
@@ -144,7 +193,128 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Bench(args) => crate::bench::run(&config, args),
         Command::Keys { command } => keys(config, command),
         Command::Dev { command } => crate::whatsapp::dev::run(&config, command),
+        Command::Archive { command } => archive(config, command),
     }
+}
+
+/// The municipality's name and departments from the knowledge base, else from the config.
+fn municipality(config: &Config) -> (String, std::collections::HashMap<String, String>) {
+    let path = config.paths.knowledge_base.join("municipality.toml");
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && let Ok(settings) = crate::knowledge::settings::parse_settings(&path, &text)
+    {
+        let departments = settings
+            .departments
+            .iter()
+            .map(|d| (d.id.clone(), d.name.clone()))
+            .collect();
+        return (settings.name, departments);
+    }
+    (
+        config
+            .archive
+            .municipality
+            .clone()
+            .unwrap_or_else(|| "Gemeente".into()),
+        Default::default(),
+    )
+}
+
+fn archive(config: Config, command: ArchiveCommand) -> Result<i32> {
+    use crate::archive;
+    if let ArchiveCommand::Verify { dir } = &command {
+        let report = archive::verify(dir)?;
+        let mut out = std::io::stdout().lock();
+        for f in &report.mismatched {
+            writeln!(out, "{f}: FAILED (checksum differs)")?;
+        }
+        for f in &report.missing {
+            writeln!(out, "{f}: FAILED (missing)")?;
+        }
+        for f in &report.unexpected {
+            writeln!(out, "{f}: FAILED (not in SHA256SUMS)")?;
+        }
+        for l in &report.malformed {
+            writeln!(out, "SHA256SUMS: malformed line: {l}")?;
+        }
+        return Ok(if report.is_ok() {
+            writeln!(
+                out,
+                "OK: {} files verified in {}",
+                report.ok.len(),
+                dir.display()
+            )?;
+            0
+        } else {
+            writeln!(
+                out,
+                "FAILED: {} changed, {} missing, {} unexpected, {} malformed; {} OK",
+                report.mismatched.len(),
+                report.missing.len(),
+                report.unexpected.len(),
+                report.malformed.len(),
+                report.ok.len()
+            )?;
+            1
+        });
+    }
+    runtime()?.block_on(async move {
+        let store = app::connect_store(&config).await?;
+        let code = match command {
+            ArchiveCommand::Export {
+                from,
+                to,
+                out,
+                force,
+                klantinteracties,
+            } => {
+                let (municipality, departments) = municipality(&config);
+                let opts = archive::ExportOptions {
+                    from,
+                    to,
+                    out: out.unwrap_or_else(|| config.archive_dir()),
+                    force,
+                    klantinteracties,
+                    municipality,
+                    departments,
+                    actor: "cli".into(),
+                };
+                let r = archive::export(&store, &opts, Utc::now()).await?;
+                println!(
+                    "exported {} conversations ({} messages) to {} ({} files{})",
+                    r.conversations,
+                    r.messages,
+                    r.dir.display(),
+                    r.files,
+                    if r.numbers_replaced > 0 {
+                        format!(
+                            "; {} phone number(s) replaced by [TELEFOON]",
+                            r.numbers_replaced
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+                0
+            }
+            ArchiveCommand::Purge { dry_run, now } => {
+                let opts = archive::PurgeOptions {
+                    retention_days: config.archive.retention_days,
+                    dry_run,
+                    actor: "cli".into(),
+                };
+                let r = archive::purge(&store, &opts, now.unwrap_or_else(Utc::now)).await?;
+                println!("{}", r.summary());
+                for (id, status, at) in &r.kept_open {
+                    println!("kept (handoff open, status {status}, last activity {at}): {id}");
+                }
+                0
+            }
+            ArchiveCommand::Verify { .. } => unreachable!("handled above"),
+        };
+        store.close().await;
+        Ok(code)
+    })
 }
 
 fn keys(config: Config, command: KeysCommand) -> Result<i32> {
@@ -159,7 +329,11 @@ fn keys(config: Config, command: KeysCommand) -> Result<i32> {
                     "created key {} for \"{}\" with scopes {}; store it now: it is not shown again",
                     key.id,
                     key.name,
-                    scope.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+                    scope
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
                 );
                 0
             }
@@ -170,7 +344,11 @@ fn keys(config: Config, command: KeysCommand) -> Result<i32> {
                         "{}\t{}\t{}\tcreated {}\t{}",
                         k.id,
                         k.name,
-                        k.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","),
+                        k.scopes
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(","),
                         k.created_at,
                         match &k.revoked_at {
                             Some(at) => format!("revoked {at}"),
@@ -181,7 +359,12 @@ fn keys(config: Config, command: KeysCommand) -> Result<i32> {
                 0
             }
             KeysCommand::Revoke { id } => {
-                let id = id.trim_start_matches("loket_").split('_').next().unwrap_or("").to_string();
+                let id = id
+                    .trim_start_matches("loket_")
+                    .split('_')
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
                 if store.revoke_key(&id).await? {
                     eprintln!("revoked key {id}");
                     0

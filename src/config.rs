@@ -51,6 +51,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub whatsapp: WhatsAppConfig,
     pub handoff: HandoffConfig,
+    pub archive: ArchiveConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -163,6 +164,28 @@ pub struct WhatsAppConfig {
     pub template_language: String,
     /// Outbound messages per second per phone number.
     pub rate_limit_per_sec: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArchiveConfig {
+    /// Days after a conversation's last activity that it is kept (`loket archive purge`);
+    /// 0 keeps conversations forever.
+    pub retention_days: u32,
+    /// Where `loket archive export` writes (default: `<data_dir>/archive`).
+    pub dir: Option<PathBuf>,
+    /// The municipality's name in transcripts when the knowledge base cannot be read.
+    pub municipality: Option<String>,
+}
+
+impl Default for ArchiveConfig {
+    fn default() -> Self {
+        ArchiveConfig {
+            retention_days: 365,
+            dir: None,
+            municipality: None,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -368,6 +391,13 @@ impl Config {
             .unwrap_or_else(|| self.paths.data_dir.join("cache"))
     }
 
+    pub fn archive_dir(&self) -> PathBuf {
+        self.archive
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.paths.data_dir.join("archive"))
+    }
+
     pub fn model_dir(&self) -> PathBuf {
         self.paths.models.join(&self.classifier.model)
     }
@@ -409,6 +439,19 @@ mod tests {
         let c = load("", &[]).unwrap();
         assert_eq!(c.server.bind, "127.0.0.1:8080");
         assert!(c.database_url().starts_with("sqlite://"));
+        assert_eq!(c.archive.retention_days, 365);
+        assert_eq!(c.archive_dir(), PathBuf::from("data/archive"));
+    }
+
+    #[test]
+    fn archive_settings_from_file() {
+        let c = load(
+            "[archive]\nretention_days = 30\ndir = \"/srv/archief\"\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.archive.retention_days, 30);
+        assert_eq!(c.archive_dir(), PathBuf::from("/srv/archief"));
     }
 
     #[test]

@@ -13,10 +13,12 @@
 //! - [`dialogue`]: the pure decision core (answer, clarify, handoff, …), office hours.
 //! - [`store`]: conversations and messages on SQLite or PostgreSQL.
 //! - [`engine`]: one message through all of the above.
+//! - [`archive`]: exports for the records officer and deletion after the retention period.
 //! - [`http`]: the axum API; [`app`]: start-up and serving; [`cli`]: the commands.
 //! - [`whatsapp`]: the WhatsApp Cloud API channel (signatures, webhooks, sending, a fake).
 
 pub mod app;
+pub mod archive;
 pub mod bench;
 pub mod channels;
 pub mod classifier;

@@ -18,7 +18,9 @@ pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
     /// 401: no API key, or one that is unknown or revoked.
-    #[error("this endpoint needs an API key: send `Authorization: Bearer <key>` (create one with `loket keys create`)")]
+    #[error(
+        "this endpoint needs an API key: send `Authorization: Bearer <key>` (create one with `loket keys create`)"
+    )]
     Unauthorized,
     /// 401: a webhook whose signature is missing or wrong.
     #[error("the X-Hub-Signature-256 signature is missing or does not match")]

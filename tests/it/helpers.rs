@@ -122,3 +122,51 @@ impl TestApp {
         v
     }
 }
+
+/// A fresh PostgreSQL database for one test, created on the server at
+/// `LOKET_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`); call
+/// [`PostgresDb::drop_database`] at the end. Panics with instructions when the server is not
+/// reachable (scripts/test.sh starts an installed one).
+pub struct PostgresDb {
+    admin: sqlx::AnyPool,
+    name: String,
+    pub url: String,
+}
+
+pub async fn postgres_db() -> PostgresDb {
+    use sqlx::Executor;
+    let admin_url = std::env::var("LOKET_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    sqlx::any::install_default_drivers();
+    let admin = match sqlx::AnyPool::connect(&admin_url).await {
+        Ok(p) => p,
+        Err(e) => panic!(
+            "PostgreSQL is not reachable at {admin_url} ({e}); install and start it \
+             (scripts/test.sh starts an installed one) or set LOKET_TEST_POSTGRES_URL"
+        ),
+    };
+    let name = format!("loket_test_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let url = match admin_url.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => unreachable!(),
+    };
+    PostgresDb { admin, name, url }
+}
+
+impl PostgresDb {
+    pub async fn drop_database(self) {
+        use sqlx::Executor;
+        // FORCE: the pool's sessions may still be closing on the server side.
+        if let Err(e) = self
+            .admin
+            .execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str())
+            .await
+        {
+            eprintln!("could not drop the test database {}: {e}", self.name);
+        }
+    }
+}

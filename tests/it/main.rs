@@ -1,5 +1,6 @@
 //! Loket's integration tests: one binary, one module per topic (as in ripgrep's tests).
 //!
+//! - `archive`: `loket archive export|purge|verify` on seeded SQLite and PostgreSQL stores;
 //! - `api`: the HTTP API driven in-process (no server), with the lexical stand-in encoder;
 //! - `kb_check`: `loket kb check` on broken knowledge bases;
 //! - `real_model`: the real multilingual-e5-small model (fetched by scripts/fetch-model.sh),
@@ -8,8 +9,9 @@
 //!   DevTools-protocol client) against a real HTTP server.
 
 mod api;
-mod handoff;
+mod archive;
 mod cdp;
+mod handoff;
 mod helpers;
 mod kb_check;
 mod real_model;
