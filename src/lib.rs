@@ -13,6 +13,7 @@
 //! - [`dialogue`]: the pure decision core (answer, clarify, handoff, …), office hours.
 //! - [`store`]: conversations and messages on SQLite or PostgreSQL.
 //! - [`engine`]: one message through all of the above.
+//! - [`reports`]: figures for team leads and the content editor's to-do list.
 //! - [`http`]: the axum API; [`app`]: start-up and serving; [`cli`]: the commands.
 
 pub mod app;
@@ -26,6 +27,7 @@ pub mod eval;
 pub mod http;
 pub mod knowledge;
 pub mod privacy;
+pub mod reports;
 pub mod search;
 pub mod store;
 pub mod understand;

@@ -2,9 +2,11 @@
 //! layers every request passes: a request id, tracing, a body limit and a timeout.
 
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod health;
 pub mod messages;
+pub mod reports;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +35,12 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID);
     Router::new()
         .route("/v1/messages", post(messages::post_message))
+        .route("/v1/reports/summary", get(reports::summary))
+        .route("/v1/reports/unanswered", get(reports::unanswered))
+        .route("/dashboard", get(dashboard::index))
+        .route("/dashboard/dashboard.js", get(dashboard::script))
+        .route("/dashboard/dashboard.css", get(dashboard::style))
+        .route("/dashboard/favicon.svg", get(dashboard::icon))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(not_found)
