@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use crate::app;
 use crate::config::Config;
 use crate::engine::Incoming;
-use crate::store::SqlStore;
+use crate::store::{SqlStore, Store};
 
 #[derive(Parser)]
 #[command(
