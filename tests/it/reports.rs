@@ -217,13 +217,13 @@ fn dist(count: u64, median: f64, p90: f64) -> Distribution {
 fn expected() -> Summary {
     let mut week = WeekHours::default();
     // Conversations by local start hour (Monday = 0).
-    for (d, h) in [(0, 0), (0, 10), (1, 14), (1, 15), (2, 11), (3, 21), (4, 9), (5, 11), (6, 13)] {
+    for (d, h) in [(0usize, 0usize), (0, 10), (1, 14), (1, 15), (2, 11), (3, 21), (4, 9), (5, 11), (6, 13)] {
         week.conversations[d][h] += 1;
     }
     // Citizen messages by local hour: c1 Mon 00; c2 Mon 10 ×2; c3 Tue 14; c4 Tue 15 ×2;
     // c5 Wed 11 ×3; c6 Thu 21; c7 Fri 09; c8 Sat 11 ×2; c9 Sun 13.
     for (d, h, n) in [
-        (0, 0, 1),
+        (0usize, 0usize, 1u64),
         (0, 10, 2),
         (1, 14, 1),
         (1, 15, 2),
@@ -544,6 +544,10 @@ async fn chromium(args: &[String]) -> (String, String) {
     )
 }
 
+/// Chromium logs every console message at level INFO (`INFO:CONSOLE`), `console.error`
+/// and uncaught exceptions included, so the level cannot tell them apart: the dashboard
+/// logs nothing itself, and any console line (also Chromium's own hints and CSP
+/// violations) fails the test.
 fn console_errors(stderr: &str) -> Vec<&str> {
     stderr
         .lines()
