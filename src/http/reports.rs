@@ -209,7 +209,9 @@ pub async fn unanswered(
             .ok()
             .filter(|n| (1..=500).contains(n))
             .ok_or_else(|| {
-                ApiError::Invalid(format!("`limit` must be a number from 1 to 500, not \"{v}\""))
+                ApiError::Invalid(format!(
+                    "`limit` must be a number from 1 to 500, not \"{v}\""
+                ))
             })?,
     };
     let grouping = Grouping {
@@ -260,7 +262,11 @@ mod tests {
                 _ => unreachable!(),
             }
         }
-        report_query(&p, &departments(), NaiveDate::from_ymd_opt(2026, 11, 22).unwrap())
+        report_query(
+            &p,
+            &departments(),
+            NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+        )
     }
 
     #[test]

@@ -92,7 +92,10 @@ pub fn summary_csv(s: &Summary) -> String {
     t.distribution("bot_response_ms", &s.bot_response_ms);
     let h = &s.first_human_reply_minutes;
     t.count("handoffs", h.handoffs);
-    t.count("handoffs.within_office_hours", h.handoffs_within_office_hours);
+    t.count(
+        "handoffs.within_office_hours",
+        h.handoffs_within_office_hours,
+    );
     t.count("handoffs.without_reply", h.without_reply);
     t.distribution("first_human_reply_minutes", &h.all);
     t.distribution(
@@ -108,7 +111,10 @@ pub fn summary_csv(s: &Summary) -> String {
         &h.within_promise,
     );
     for c in &s.per_channel {
-        t.count(&format!("per_channel.{}.conversations", c.key), c.conversations);
+        t.count(
+            &format!("per_channel.{}.conversations", c.key),
+            c.conversations,
+        );
         t.count(
             &format!("per_channel.{}.citizen_messages", c.key),
             c.citizen_messages,
@@ -131,7 +137,10 @@ pub fn summary_csv(s: &Summary) -> String {
         t.ratio(&format!("top_faq.{}", f.key), &f.share);
     }
     for d in &s.per_day {
-        t.count(&format!("per_day.{}.conversations", d.date), d.conversations);
+        t.count(
+            &format!("per_day.{}.conversations", d.date),
+            d.conversations,
+        );
         t.count(
             &format!("per_day.{}.citizen_messages", d.date),
             d.citizen_messages,

@@ -164,21 +164,12 @@ pub struct KeyCounts {
 }
 
 /// Counts per hour of the week in local time: `[weekday][hour]`, Monday = 0, hour 0–23.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct WeekHours {
     /// Conversations by the hour they started.
     pub conversations: [[u64; 24]; 7],
     /// Citizen messages by the hour they arrived.
     pub citizen_messages: [[u64; 24]; 7],
-}
-
-impl Default for WeekHours {
-    fn default() -> Self {
-        WeekHours {
-            conversations: [[0; 24]; 7],
-            citizen_messages: [[0; 24]; 7],
-        }
-    }
 }
 
 /// One row of a top list: how often, and the share of the list's denominator.
@@ -523,8 +514,7 @@ fn aggregate(
         totals.citizen_messages += 1;
         let t = local(m.created_at);
         days.entry(t.date_naive()).or_default().1 += 1;
-        week.citizen_messages[t.weekday().num_days_from_monday() as usize][t.hour() as usize] +=
-            1;
+        week.citizen_messages[t.weekday().num_days_from_monday() as usize][t.hour() as usize] += 1;
         channels.entry(conv.channel.clone()).or_default().1 += 1;
         departments.entry(conv.department.clone()).or_default().1 += 1;
         let kinds: Vec<&str> = m
@@ -571,12 +561,7 @@ fn aggregate(
     let handed_off: HashSet<&str> = hands
         .iter()
         .map(|h| h.conversation_id.as_str())
-        .chain(
-            flags
-                .iter()
-                .filter(|(_, f)| f.handoff)
-                .map(|(id, _)| *id),
-        )
+        .chain(flags.iter().filter(|(_, f)| f.handoff).map(|(id, _)| *id))
         .collect();
     let one_go = flags
         .iter()
@@ -620,7 +605,11 @@ fn aggregate(
         .into_iter()
         .map(|(kind, messages)| PiiKind { kind, messages })
         .collect();
-    pii_kinds.sort_by(|a, b| b.messages.cmp(&a.messages).then_with(|| a.kind.cmp(&b.kind)));
+    pii_kinds.sort_by(|a, b| {
+        b.messages
+            .cmp(&a.messages)
+            .then_with(|| a.kind.cmp(&b.kind))
+    });
     let keyed = |m: BTreeMap<String, (u64, u64)>| {
         let mut v: Vec<KeyCounts> = m
             .into_iter()

@@ -145,7 +145,7 @@ pub fn group_by_similarity(vectors: &[Vec<f32>], threshold: f32) -> Vec<Vec<usiz
     }
     let mut out: Vec<Vec<usize>> = groups.into_iter().map(|(m, _)| m).collect();
     // Stable: equal sizes keep the order in which the groups started.
-    out.sort_by(|a, b| b.len().cmp(&a.len()));
+    out.sort_by_key(|g| std::cmp::Reverse(g.len()));
     out
 }
 
@@ -347,7 +347,12 @@ mod tests {
             item("waar is de milieustraat", Some("afval"), "fallback", 1),
             item("hoe laat open", None, "clarify", 2),
             item("milieustraat open zondag?", Some("afval"), "clarify", 3),
-            item("waar is de milieustraat", Some("openingstijden"), "answer", 4),
+            item(
+                "waar is de milieustraat",
+                Some("openingstijden"),
+                "answer",
+                4,
+            ),
         ];
         let vectors = vec![
             vec![1.0, 0.0],

@@ -121,55 +121,307 @@ async fn handoff(
 async fn seed(store: &SqlStore) {
     // Outside the period: Sun 1 Nov 23:59 and Mon 9 Nov 00:00 local.
     conversation(store, "c0", "web", None, "2026-11-01T22:59:00.000Z").await;
-    turn(store, "c0", "2026-11-01T22:59:00.000Z", "te vroeg", "", Some("paspoort"), "answer", 0.9, Some("paspoort-kosten"), 999).await;
+    turn(
+        store,
+        "c0",
+        "2026-11-01T22:59:00.000Z",
+        "te vroeg",
+        "",
+        Some("paspoort"),
+        "answer",
+        0.9,
+        Some("paspoort-kosten"),
+        999,
+    )
+    .await;
     conversation(store, "c10", "web", None, "2026-11-08T23:00:00.000Z").await;
-    turn(store, "c10", "2026-11-08T23:00:00.000Z", "te laat", "", None, "fallback", 0.1, None, 999).await;
+    turn(
+        store,
+        "c10",
+        "2026-11-08T23:00:00.000Z",
+        "te laat",
+        "",
+        None,
+        "fallback",
+        0.1,
+        None,
+        999,
+    )
+    .await;
 
     // c1 — Mon 00:30, web, burgerzaken: answered in one go.
-    conversation(store, "c1", "web", Some("burgerzaken"), "2026-11-01T23:30:00.000Z").await;
-    turn(store, "c1", "2026-11-01T23:30:00.000Z", "Wat kost een paspoort?", "", Some("paspoort"), "answer", 0.92, Some("paspoort-kosten"), 100).await;
+    conversation(
+        store,
+        "c1",
+        "web",
+        Some("burgerzaken"),
+        "2026-11-01T23:30:00.000Z",
+    )
+    .await;
+    turn(
+        store,
+        "c1",
+        "2026-11-01T23:30:00.000Z",
+        "Wat kost een paspoort?",
+        "",
+        Some("paspoort"),
+        "answer",
+        0.92,
+        Some("paspoort-kosten"),
+        100,
+    )
+    .await;
 
     // c2 — Mon 10:30, whatsapp, afval: a greeting, then an answer: one go.
-    conversation(store, "c2", "whatsapp", Some("afval"), "2026-11-02T09:30:00.000Z").await;
-    turn(store, "c2", "2026-11-02T09:30:00.000Z", "hallo", "", Some("begroeting"), "smalltalk", 0.95, None, 50).await;
-    turn(store, "c2", "2026-11-02T09:31:00.000Z", "wanneer wordt het grofvuil opgehaald", "", Some("afvalkalender"), "answer", 0.88, Some("afval-grofvuil"), 120).await;
+    conversation(
+        store,
+        "c2",
+        "whatsapp",
+        Some("afval"),
+        "2026-11-02T09:30:00.000Z",
+    )
+    .await;
+    turn(
+        store,
+        "c2",
+        "2026-11-02T09:30:00.000Z",
+        "hallo",
+        "",
+        Some("begroeting"),
+        "smalltalk",
+        0.95,
+        None,
+        50,
+    )
+    .await;
+    turn(
+        store,
+        "c2",
+        "2026-11-02T09:31:00.000Z",
+        "wanneer wordt het grofvuil opgehaald",
+        "",
+        Some("afvalkalender"),
+        "answer",
+        0.88,
+        Some("afval-grofvuil"),
+        120,
+    )
+    .await;
 
     // c3 — Tue 14:00, web, no department (kcc): one go; a phone number was removed.
     conversation(store, "c3", "web", None, "2026-11-03T13:00:00.000Z").await;
-    turn(store, "c3", "2026-11-03T13:00:00.000Z", "bel me op [TELEFOONNUMMER], wat zijn de openingstijden", "phone", Some("openingstijden"), "answer", 0.9, Some("openingstijden"), 80).await;
+    turn(
+        store,
+        "c3",
+        "2026-11-03T13:00:00.000Z",
+        "bel me op [TELEFOONNUMMER], wat zijn de openingstijden",
+        "phone",
+        Some("openingstijden"),
+        "answer",
+        0.9,
+        Some("openingstijden"),
+        80,
+    )
+    .await;
 
     // c4 — Tue 15:10, web, burgerzaken: clarify, then an answer: still one go.
-    conversation(store, "c4", "web", Some("burgerzaken"), "2026-11-03T14:10:00.000Z").await;
-    turn(store, "c4", "2026-11-03T14:10:00.000Z", "ik wil iets met mijn rijbewijs", "", Some("rijbewijs"), "clarify", 0.45, None, 90).await;
-    turn(store, "c4", "2026-11-03T14:12:00.000Z", "rijbewijs verlengen", "", Some("rijbewijs"), "answer", 0.91, Some("rijbewijs-verlengen"), 110).await;
+    conversation(
+        store,
+        "c4",
+        "web",
+        Some("burgerzaken"),
+        "2026-11-03T14:10:00.000Z",
+    )
+    .await;
+    turn(
+        store,
+        "c4",
+        "2026-11-03T14:10:00.000Z",
+        "ik wil iets met mijn rijbewijs",
+        "",
+        Some("rijbewijs"),
+        "clarify",
+        0.45,
+        None,
+        90,
+    )
+    .await;
+    turn(
+        store,
+        "c4",
+        "2026-11-03T14:12:00.000Z",
+        "rijbewijs verlengen",
+        "",
+        Some("rijbewijs"),
+        "answer",
+        0.91,
+        Some("rijbewijs-verlengen"),
+        110,
+    )
+    .await;
 
     // c5 — Wed 11:00, whatsapp, kcc: not understood, handoff at 11:02 (office hours), an
     // agent replies at 11:32 (30 min), the citizen writes to the agent.
-    conversation(store, "c5", "whatsapp", Some("kcc"), "2026-11-04T10:00:00.000Z").await;
-    turn(store, "c5", "2026-11-04T10:00:00.000Z", "mijn kliko is gestolen", "", None, "fallback", 0.2, None, 70).await;
-    turn(store, "c5", "2026-11-04T10:02:00.000Z", "kan ik een mens spreken", "", Some("medewerker"), "handoff", 0.97, None, 60).await;
-    handoff(store, "c5", "kcc", "2026-11-04T10:02:00.000Z", "2026-11-04T10:20:00.000Z", "2026-11-04T10:32:00.000Z", 1).await;
+    conversation(
+        store,
+        "c5",
+        "whatsapp",
+        Some("kcc"),
+        "2026-11-04T10:00:00.000Z",
+    )
+    .await;
+    turn(
+        store,
+        "c5",
+        "2026-11-04T10:00:00.000Z",
+        "mijn kliko is gestolen",
+        "",
+        None,
+        "fallback",
+        0.2,
+        None,
+        70,
+    )
+    .await;
+    turn(
+        store,
+        "c5",
+        "2026-11-04T10:02:00.000Z",
+        "kan ik een mens spreken",
+        "",
+        Some("medewerker"),
+        "handoff",
+        0.97,
+        None,
+        60,
+    )
+    .await;
+    handoff(
+        store,
+        "c5",
+        "kcc",
+        "2026-11-04T10:02:00.000Z",
+        "2026-11-04T10:20:00.000Z",
+        "2026-11-04T10:32:00.000Z",
+        1,
+    )
+    .await;
     agent_reply(store, "c5", "2026-11-04T10:32:00.000Z").await;
-    turn(store, "c5", "2026-11-04T10:35:00.000Z", "dank u", "", None, "agent", 0.0, None, 0).await;
+    turn(
+        store,
+        "c5",
+        "2026-11-04T10:35:00.000Z",
+        "dank u",
+        "",
+        None,
+        "agent",
+        0.0,
+        None,
+        0,
+    )
+    .await;
 
     // c6 — Thu 21:30 (after closing at 20:00), web, belastingen: handoff, reply at 00:30 (3 h).
-    conversation(store, "c6", "web", Some("belastingen"), "2026-11-05T20:30:00.000Z").await;
-    turn(store, "c6", "2026-11-05T20:30:00.000Z", "ik wil bezwaar maken tegen mijn aanslag", "", Some("belastingen"), "handoff", 0.8, None, 150).await;
-    handoff(store, "c6", "belastingen", "2026-11-05T20:30:00.000Z", "2026-11-05T23:25:00.000Z", "2026-11-05T23:30:00.000Z", 0).await;
+    conversation(
+        store,
+        "c6",
+        "web",
+        Some("belastingen"),
+        "2026-11-05T20:30:00.000Z",
+    )
+    .await;
+    turn(
+        store,
+        "c6",
+        "2026-11-05T20:30:00.000Z",
+        "ik wil bezwaar maken tegen mijn aanslag",
+        "",
+        Some("belastingen"),
+        "handoff",
+        0.8,
+        None,
+        150,
+    )
+    .await;
+    handoff(
+        store,
+        "c6",
+        "belastingen",
+        "2026-11-05T20:30:00.000Z",
+        "2026-11-05T23:25:00.000Z",
+        "2026-11-05T23:30:00.000Z",
+        0,
+    )
+    .await;
     agent_reply(store, "c6", "2026-11-05T23:30:00.000Z").await;
 
     // c7 — Fri 09:15, whatsapp, no department: a privacy redirect (a BSN was removed).
     conversation(store, "c7", "whatsapp", None, "2026-11-06T08:15:00.000Z").await;
-    turn(store, "c7", "2026-11-06T08:15:00.000Z", "mijn bsn is [BSN], klopt mijn adres", "bsn", None, "privacy_redirect", 1.0, None, 40).await;
+    turn(
+        store,
+        "c7",
+        "2026-11-06T08:15:00.000Z",
+        "mijn bsn is [BSN], klopt mijn adres",
+        "bsn",
+        None,
+        "privacy_redirect",
+        1.0,
+        None,
+        40,
+    )
+    .await;
 
     // c8 — Sat 11:00, web, afval: the same question answered twice (a repeated question).
-    conversation(store, "c8", "web", Some("afval"), "2026-11-07T10:00:00.000Z").await;
-    turn(store, "c8", "2026-11-07T10:00:00.000Z", "wanneer wordt papier opgehaald", "", Some("afvalkalender"), "answer", 0.85, Some("afval-papier"), 100).await;
-    turn(store, "c8", "2026-11-07T10:05:00.000Z", "nee maar wanneer wordt papier bij mij opgehaald", "", Some("afvalkalender"), "answer", 0.6, Some("afval-papier"), 130).await;
+    conversation(
+        store,
+        "c8",
+        "web",
+        Some("afval"),
+        "2026-11-07T10:00:00.000Z",
+    )
+    .await;
+    turn(
+        store,
+        "c8",
+        "2026-11-07T10:00:00.000Z",
+        "wanneer wordt papier opgehaald",
+        "",
+        Some("afvalkalender"),
+        "answer",
+        0.85,
+        Some("afval-papier"),
+        100,
+    )
+    .await;
+    turn(
+        store,
+        "c8",
+        "2026-11-07T10:05:00.000Z",
+        "nee maar wanneer wordt papier bij mij opgehaald",
+        "",
+        Some("afvalkalender"),
+        "answer",
+        0.6,
+        Some("afval-papier"),
+        130,
+    )
+    .await;
 
     // c9 — Sun 13:00, whatsapp, no department: not understood.
     conversation(store, "c9", "whatsapp", None, "2026-11-08T12:00:00.000Z").await;
-    turn(store, "c9", "2026-11-08T12:00:00.000Z", "mijn kliko is gestolen", "", Some("afvalkalender"), "fallback", 0.1, None, 60).await;
+    turn(
+        store,
+        "c9",
+        "2026-11-08T12:00:00.000Z",
+        "mijn kliko is gestolen",
+        "",
+        Some("afvalkalender"),
+        "fallback",
+        0.1,
+        None,
+        60,
+    )
+    .await;
 }
 
 fn week() -> ReportQuery {
@@ -217,7 +469,17 @@ fn dist(count: u64, median: f64, p90: f64) -> Distribution {
 fn expected() -> Summary {
     let mut week = WeekHours::default();
     // Conversations by local start hour (Monday = 0).
-    for (d, h) in [(0usize, 0usize), (0, 10), (1, 14), (1, 15), (2, 11), (3, 21), (4, 9), (5, 11), (6, 13)] {
+    for (d, h) in [
+        (0usize, 0usize),
+        (0, 10),
+        (1, 14),
+        (1, 15),
+        (2, 11),
+        (3, 21),
+        (4, 9),
+        (5, 11),
+        (6, 13),
+    ] {
         week.conversations[d][h] += 1;
     }
     // Citizen messages by local hour: c1 Mon 00; c2 Mon 10 ×2; c3 Tue 14; c4 Tue 15 ×2;
@@ -362,17 +624,35 @@ async fn reports_summary_matches_the_figures_computed_by_hand() {
     assert_eq!(s.first_human_reply_minutes.within_promise, Ratio::new(0, 1));
 
     let csv = reports::summary_csv(&reports::summary(&store, &week(), 60).await.unwrap());
-    assert!(csv.starts_with("metric,value,numerator,denominator\n"), "{csv}");
+    assert!(
+        csv.starts_with("metric,value,numerator,denominator\n"),
+        "{csv}"
+    );
     assert!(csv.contains("\nanswered_in_one_go,0.4444,4,9\n"), "{csv}");
     assert!(csv.contains("\nbot_response_ms.median,90,,\n"), "{csv}");
-    assert!(csv.contains("\nper_day.2026-11-02.conversations,2,,\n"), "{csv}");
+    assert!(
+        csv.contains("\nper_day.2026-11-02.conversations,2,,\n"),
+        "{csv}"
+    );
 }
 
 #[tokio::test]
 async fn reports_an_unanswered_handoff_misses_the_promise_once_it_is_overdue() {
     let store = SqlStore::in_memory().await.unwrap();
     conversation(&store, "w", "web", None, "2026-11-04T10:00:00.000Z").await;
-    turn(&store, "w", "2026-11-04T10:00:00.000Z", "mens graag", "", Some("medewerker"), "handoff", 0.9, None, 50).await;
+    turn(
+        &store,
+        "w",
+        "2026-11-04T10:00:00.000Z",
+        "mens graag",
+        "",
+        Some("medewerker"),
+        "handoff",
+        0.9,
+        None,
+        50,
+    )
+    .await;
     exec(
         &store,
         "INSERT INTO handoffs (conversation_id, department, reason, status, created_at, within_office_hours) \
@@ -380,14 +660,28 @@ async fn reports_an_unanswered_handoff_misses_the_promise_once_it_is_overdue() {
     )
     .await;
     let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
-    let early = reports::summary_at(&store, &week(), 60, at("2026-11-04T10:30:00Z")).await.unwrap();
-    assert_eq!(early.first_human_reply_minutes.within_promise, Ratio::new(0, 0));
+    let early = reports::summary_at(&store, &week(), 60, at("2026-11-04T10:30:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        early.first_human_reply_minutes.within_promise,
+        Ratio::new(0, 0)
+    );
     assert_eq!(early.first_human_reply_minutes.without_reply, 1);
-    let late = reports::summary_at(&store, &week(), 60, at("2026-11-04T11:30:00Z")).await.unwrap();
-    assert_eq!(late.first_human_reply_minutes.within_promise, Ratio::new(0, 1));
+    let late = reports::summary_at(&store, &week(), 60, at("2026-11-04T11:30:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        late.first_human_reply_minutes.within_promise,
+        Ratio::new(0, 1)
+    );
 }
 
-async fn get(app: &TestApp, uri: &str, key: Option<&str>) -> (StatusCode, axum::http::HeaderMap, String) {
+async fn get(
+    app: &TestApp,
+    uri: &str,
+    key: Option<&str>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
     let mut req = Request::get(uri);
     if let Some(k) = key {
         req = req.header("authorization", format!("Bearer {k}"));
@@ -410,14 +704,25 @@ const WEEK: &str = "from=2026-11-02&to=2026-11-08";
 async fn reports_endpoints_need_an_editor_key_and_answer_json_and_csv() {
     let app = TestApp::spawn(Content::Bundled, false).await;
     seed(&app.store).await;
-    let (_, editor) = app.store.create_key("redactie", &[Scope::Editor]).await.unwrap();
-    let (_, admin) = app.store.create_key("beheer", &[Scope::Admin]).await.unwrap();
+    let (_, editor) = app
+        .store
+        .create_key("redactie", &[Scope::Editor])
+        .await
+        .unwrap();
+    let (_, admin) = app
+        .store
+        .create_key("beheer", &[Scope::Admin])
+        .await
+        .unwrap();
     let (_, agent) = app.store.create_key("kcc", &[Scope::Agent]).await.unwrap();
 
     for path in ["/v1/reports/summary", "/v1/reports/unanswered"] {
         let uri = format!("{path}?{WEEK}");
         assert_eq!(get(&app, &uri, None).await.0, StatusCode::UNAUTHORIZED);
-        assert_eq!(get(&app, &uri, Some("loket_nope_nope")).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            get(&app, &uri, Some("loket_nope_nope")).await.0,
+            StatusCode::UNAUTHORIZED
+        );
         let (s, _, body) = get(&app, &uri, Some(&agent)).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
         assert!(body.contains("editor"), "{body}");
@@ -426,7 +731,12 @@ async fn reports_endpoints_need_an_editor_key_and_answer_json_and_csv() {
 
     let (s, h, body) = get(&app, &format!("/v1/reports/summary?{WEEK}"), Some(&editor)).await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    assert!(h["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert!(
+        h["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["totals"]["conversations"], 9);
     assert_eq!(v["answered_in_one_go"]["numerator"], 4);
@@ -450,7 +760,12 @@ async fn reports_endpoints_need_an_editor_key_and_answer_json_and_csv() {
     assert_eq!(v["totals"]["conversations"], 2);
     assert_eq!(v["answered_in_one_go"]["value"], 1.0);
 
-    let (s, h, body) = get(&app, &format!("/v1/reports/summary?{WEEK}&format=csv"), Some(&editor)).await;
+    let (s, h, body) = get(
+        &app,
+        &format!("/v1/reports/summary?{WEEK}&format=csv"),
+        Some(&editor),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(h["content-type"], "text/csv; charset=utf-8");
     assert_eq!(
@@ -460,17 +775,28 @@ async fn reports_endpoints_need_an_editor_key_and_answer_json_and_csv() {
     assert!(body.contains("\nconversations,9,,\n"), "{body}");
 
     // Unanswered: the two "kliko" fallbacks form one group, the clarify its own.
-    let (s, _, body) = get(&app, &format!("/v1/reports/unanswered?{WEEK}"), Some(&editor)).await;
+    let (s, _, body) = get(
+        &app,
+        &format!("/v1/reports/unanswered?{WEEK}"),
+        Some(&editor),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["messages"], 3, "{v}");
     assert_eq!(v["groups"][0]["size"], 2, "{v}");
-    assert_eq!(v["groups"][0]["examples"], serde_json::json!(["mijn kliko is gestolen"]));
+    assert_eq!(
+        v["groups"][0]["examples"],
+        serde_json::json!(["mijn kliko is gestolen"])
+    );
     assert_eq!(v["groups"][0]["fallback"], 2);
     assert_eq!(v["groups"][0]["intent"], "afvalkalender");
     assert_eq!(v["groups"][0]["first_seen"], "2026-11-04T10:00:00.000Z");
     assert_eq!(v["groups"][0]["last_seen"], "2026-11-08T12:00:00.000Z");
-    assert_eq!(v["groups"][1]["examples"][0], "ik wil iets met mijn rijbewijs");
+    assert_eq!(
+        v["groups"][1]["examples"][0],
+        "ik wil iets met mijn rijbewijs"
+    );
     let (s, h, body) = get(
         &app,
         &format!("/v1/reports/unanswered?{WEEK}&format=csv"),
@@ -514,11 +840,19 @@ async fn reports_dashboard_is_served_with_a_strict_content_security_policy() {
         let (s, h, body) = get(&app, path, None).await;
         assert_eq!(s, StatusCode::OK, "{path}");
         assert_eq!(h["content-type"], ty);
-        assert!(h["content-security-policy"].to_str().unwrap().starts_with("default-src 'self'"));
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .starts_with("default-src 'self'")
+        );
         assert!(!body.is_empty());
         if path == "/dashboard" {
             assert!(!body.contains("<script>"), "no inline scripts");
-            assert!(!body.contains("http://") && !body.contains("https://"), "no external resources");
+            assert!(
+                !body.contains("http://") && !body.contains("https://"),
+                "no external resources"
+            );
             assert!(!body.contains(" style=\""), "no inline styles");
         }
     }
@@ -568,7 +902,11 @@ async fn reports_dashboard_renders_the_seeded_week_in_headless_chromium() {
     }
     let app = TestApp::spawn(Content::Bundled, false).await;
     seed(&app.store).await;
-    let (_, key) = app.store.create_key("teamleider", &[Scope::Editor]).await.unwrap();
+    let (_, key) = app
+        .store
+        .create_key("teamleider", &[Scope::Editor])
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = app.router.clone();
@@ -616,17 +954,37 @@ async fn reports_dashboard_renders_the_seeded_week_in_headless_chromium() {
             .find(&format!("data-metric=\"{metric}\""))
             .unwrap_or_else(|| panic!("no tile {metric} in\n{dom}"));
         let tile: String = dom[at..].chars().take(400).collect();
-        assert!(tile.contains(value), "tile {metric} should show {value}: {tile}");
+        assert!(
+            tile.contains(value),
+            "tile {metric} should show {value}: {tile}"
+        );
     }
     assert!(dom.contains("4 van 9 gesprekken"), "{dom}");
     // The bar chart per day, the heat map and the top lists.
-    for (date, n) in [("02", 2), ("03", 2), ("04", 1), ("05", 1), ("06", 1), ("07", 1), ("08", 1)] {
+    for (date, n) in [
+        ("02", 2),
+        ("03", 2),
+        ("04", 1),
+        ("05", 1),
+        ("06", 1),
+        ("07", 1),
+        ("08", 1),
+    ] {
         let needle = format!("data-date=\"2026-11-{date}\" data-value=\"{n}\"");
         assert!(dom.contains(&needle), "missing {needle}");
     }
-    assert!(dom.contains("data-day=\"2\" data-hour=\"11\" data-value=\"3\""), "heat map");
-    assert!(dom.contains("data-key=\"afvalkalender\" data-value=\"3\""), "top intents");
-    assert!(dom.contains("data-key=\"afval-papier\" data-value=\"2\""), "top FAQ");
+    assert!(
+        dom.contains("data-day=\"2\" data-hour=\"11\" data-value=\"3\""),
+        "heat map"
+    );
+    assert!(
+        dom.contains("data-key=\"afvalkalender\" data-value=\"3\""),
+        "top intents"
+    );
+    assert!(
+        dom.contains("data-key=\"afval-papier\" data-value=\"2\""),
+        "top FAQ"
+    );
     // The unanswered groups.
     assert!(dom.contains("<tr data-size=\"2\">"), "unanswered table");
     assert!(dom.contains("mijn kliko is gestolen"));
@@ -638,5 +996,13 @@ async fn reports_dashboard_renders_the_seeded_week_in_headless_chromium() {
     assert!(errors.is_empty(), "console errors:\n{}", errors.join("\n"));
     assert!(shot.exists(), "no screenshot: {stderr}");
     eprintln!("screenshot: {}", shot.display());
+    // The whole page, for people reviewing the layout.
+    let full = shots.join("dashboard-full.png");
+    let mut args = common(&format!("--screenshot={}", full.display()));
+    for a in args.iter_mut().filter(|a| a.starts_with("--window-size=")) {
+        *a = "--window-size=1280,2900".into();
+    }
+    let (_, stderr) = chromium(&args).await;
+    assert!(console_errors(&stderr).is_empty(), "{stderr}");
     server.abort();
 }
