@@ -386,6 +386,8 @@
     $('unanswered-status').textContent = 'Vragen groeperen…';
     const summary = api('/v1/reports/summary', p).then((r) => r.json());
     const unanswered = api('/v1/reports/unanswered', p).then((r) => r.json());
+    // Handled below (or dropped when the summary fails); never an unhandled rejection.
+    unanswered.catch(() => {});
     try {
       const s = await summary;
       if (s.municipality) $('municipality').textContent = s.municipality;
@@ -404,7 +406,6 @@
         (filters.length ? ' · ' + filters.join(' · ') : ' · alle kanalen en afdelingen') + '.';
     } catch (e) {
       const msg = failure(e);
-      unanswered.catch(() => {});
       if (msg) {
         status.textContent = msg;
         status.classList.add('error');

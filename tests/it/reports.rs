@@ -926,6 +926,7 @@ async fn reports_dashboard_renders_the_seeded_week_in_headless_chromium() {
             "--disable-dev-shm-usage".into(),
             "--no-first-run".into(),
             "--hide-scrollbars".into(),
+            "--lang=nl-NL".into(),
             format!("--user-data-dir={}", profile.path().display()),
             "--window-size=1280,2000".into(),
             "--virtual-time-budget=8000".into(),
@@ -1004,5 +1005,23 @@ async fn reports_dashboard_renders_the_seeded_week_in_headless_chromium() {
     }
     let (_, stderr) = chromium(&args).await;
     assert!(console_errors(&stderr).is_empty(), "{stderr}");
+
+    // A key without the editor scope: the page asks for another key and says why.
+    let (_, agent) = app.store.create_key("kcc", &[Scope::Agent]).await.unwrap();
+    let mut args = common("--dump-dom");
+    *args.last_mut().unwrap() = format!("http://{addr}/dashboard#key={agent}&{WEEK}");
+    let (dom, stderr) = chromium(&args).await;
+    let errors = console_errors(&stderr);
+    // The 403 itself is logged by Chromium as a failed resource load; nothing else may be.
+    let errors: Vec<_> = errors
+        .into_iter()
+        .filter(|l| !l.contains("status of 403"))
+        .collect();
+    assert!(errors.is_empty(), "console errors:\n{}", errors.join("\n"));
+    assert!(
+        dom.contains("<section id=\"login\" class=\"card login\">"),
+        "{dom}"
+    );
+    assert!(dom.contains("rechten \"editor\" nodig"), "{dom}");
     server.abort();
 }
