@@ -14,6 +14,7 @@
 //! - [`store`]: conversations and messages on SQLite or PostgreSQL.
 //! - [`engine`]: one message through all of the above.
 //! - [`archive`]: exports for the records officer and deletion after the retention period.
+//! - [`reports`]: figures for team leads and the content editor's to-do list.
 //! - [`http`]: the axum API; [`app`]: start-up and serving; [`cli`]: the commands.
 //! - [`whatsapp`]: the WhatsApp Cloud API channel (signatures, webhooks, sending, a fake).
 
@@ -30,6 +31,7 @@ pub mod eval;
 pub mod http;
 pub mod knowledge;
 pub mod privacy;
+pub mod reports;
 pub mod search;
 pub mod store;
 pub mod understand;

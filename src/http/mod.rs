@@ -3,14 +3,16 @@
 
 pub mod auth;
 pub mod chat;
+pub mod dashboard;
 pub mod error;
 pub mod handoff;
 pub mod health;
 pub mod limit;
 pub mod messages;
 pub mod openapi;
-pub mod whatsapp;
+pub mod reports;
 pub mod webchat;
+pub mod whatsapp;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,6 +71,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/conversations/{id}/resolve", post(handoff::resolve))
         .route("/v1/conversations/{id}/release", post(handoff::release))
         .route("/openapi.json", get(openapi::openapi))
+        .route("/v1/reports/summary", get(reports::summary))
+        .route("/v1/reports/unanswered", get(reports::unanswered))
+        .route("/dashboard", get(dashboard::index))
+        .route("/dashboard/dashboard.js", get(dashboard::script))
+        .route("/dashboard/dashboard.css", get(dashboard::style))
+        .route("/dashboard/favicon.svg", get(dashboard::icon))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/", get(webchat::index))

@@ -2,6 +2,8 @@
 //!
 //! - `archive`: `loket archive export|purge|verify` on seeded SQLite and PostgreSQL stores;
 //! - `api`: the HTTP API driven in-process (no server), with the lexical stand-in encoder;
+//! - `reports`: the report figures over a hand-made week, the report API, the dashboard in
+//!   headless Chromium;
 //! - `kb_check`: `loket kb check` on broken knowledge bases;
 //! - `real_model`: the real multilingual-e5-small model (fetched by scripts/fetch-model.sh),
 //!   the real binary on port 0, privacy end to end, `loket classify`;
@@ -15,6 +17,7 @@ mod handoff;
 mod helpers;
 mod kb_check;
 mod real_model;
+mod reports;
 mod server;
 mod store;
 mod webchat;
