@@ -21,3 +21,4 @@ mod reports;
 mod server;
 mod store;
 mod webchat;
+mod whatsapp;
