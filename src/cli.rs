@@ -98,6 +98,26 @@ pub enum KbCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run the editors' regression questions (a list of `question` + `expect: <entry id>` or
+    /// `expect_action: clarify|handoff|privacy_redirect|fallback`); exit code 1 on a failure.
+    Test {
+        /// The questions file (default: tests.yaml in paths.knowledge_base).
+        file: Option<PathBuf>,
+        /// Print the results as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Intents without entries, UPL products without an entry, and entries that no example
+    /// question reaches.
+    Coverage {
+        /// List every municipal UPL product for citizens without an entry, not only those
+        /// the intents mention.
+        #[arg(long)]
+        all: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -128,6 +148,18 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Kb {
             command: KbCommand::Check { dir, intents, json },
         } => kb_check(&config, dir, intents, json),
+        Command::Kb {
+            command: KbCommand::Test { file, json },
+        } => {
+            quiet_tracing();
+            crate::kbtools::run_tests(&config, file, json)
+        }
+        Command::Kb {
+            command: KbCommand::Coverage { all, json },
+        } => {
+            quiet_tracing();
+            crate::kbtools::run_coverage(&config, all, json)
+        }
         Command::Model {
             command:
                 ModelCommand::Import {

@@ -51,6 +51,8 @@ pub struct Engine {
     pub worker: EmbedWorker,
     pub store: Arc<SqlStore>,
     pub config: Arc<Config>,
+    /// Content version and reload state (see [`crate::reload`]).
+    pub reloader: crate::reload::Reloader,
 }
 
 impl Engine {
@@ -61,6 +63,7 @@ impl Engine {
         config: Arc<Config>,
     ) -> Self {
         Engine {
+            reloader: crate::reload::Reloader::new(&config, &snapshot),
             snapshot: RwLock::new(Arc::new(snapshot)),
             worker,
             store,
@@ -102,6 +105,7 @@ impl Engine {
         let now = Utc::now().max(msg.received_at);
         let outcome = dialogue::decide(&turn, &context, &snap.kb, &self.config.dialogue, now);
         let reply = outcome.reply;
+        crate::metrics::record_outcome(reply.action.as_str(), &msg.channel);
         let department = outcome
             .handoff
             .as_ref()

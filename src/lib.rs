@@ -14,6 +14,8 @@
 //! - [`store`]: conversations and messages on SQLite or PostgreSQL.
 //! - [`engine`]: one message through all of the above.
 //! - [`http`]: the axum API; [`app`]: start-up and serving; [`cli`]: the commands.
+//! - [`reload`]: content reloads while serving, and previews of draft entries;
+//!   [`kbtools`]: `kb test` and `kb coverage`; [`metrics`]: Prometheus metrics.
 
 pub mod app;
 pub mod bench;
@@ -24,8 +26,11 @@ pub mod dialogue;
 pub mod engine;
 pub mod eval;
 pub mod http;
+pub mod kbtools;
 pub mod knowledge;
+pub mod metrics;
 pub mod privacy;
+pub mod reload;
 pub mod search;
 pub mod store;
 pub mod understand;
