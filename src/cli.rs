@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use crate::app;
 use crate::config::Config;
 use crate::engine::Incoming;
-use crate::store::SqlStore;
+use crate::store::{SqlStore, Store};
 
 #[derive(Parser)]
 #[command(
@@ -151,13 +151,13 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Kb {
             command: KbCommand::Test { file, json },
         } => {
-            quiet_tracing();
+            warnings_only();
             crate::kbtools::run_tests(&config, file, json)
         }
         Command::Kb {
             command: KbCommand::Coverage { all, json },
         } => {
-            quiet_tracing();
+            warnings_only();
             crate::kbtools::run_coverage(&config, all, json)
         }
         Command::Model {
@@ -185,7 +185,11 @@ fn keys(config: Config, command: KeysCommand) -> Result<i32> {
                     "created key {} for \"{}\" with scopes {}; store it now: it is not shown again",
                     key.id,
                     key.name,
-                    scope.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+                    scope
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
                 );
                 0
             }
@@ -196,7 +200,11 @@ fn keys(config: Config, command: KeysCommand) -> Result<i32> {
                         "{}\t{}\t{}\tcreated {}\t{}",
                         k.id,
                         k.name,
-                        k.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","),
+                        k.scopes
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(","),
                         k.created_at,
                         match &k.revoked_at {
                             Some(at) => format!("revoked {at}"),
@@ -207,7 +215,12 @@ fn keys(config: Config, command: KeysCommand) -> Result<i32> {
                 0
             }
             KeysCommand::Revoke { id } => {
-                let id = id.trim_start_matches("loket_").split('_').next().unwrap_or("").to_string();
+                let id = id
+                    .trim_start_matches("loket_")
+                    .split('_')
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
                 if store.revoke_key(&id).await? {
                     eprintln!("revoked key {id}");
                     0
@@ -230,6 +243,15 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 fn quiet_tracing() {
     app::init_tracing("pretty");
+}
+
+/// Tracing limited to warnings (unless LOKET_LOG says otherwise), for reports on stdout.
+fn warnings_only() {
+    if std::env::var_os("LOKET_LOG").is_none() {
+        // SAFETY: single-threaded at this point.
+        unsafe { std::env::set_var("LOKET_LOG", "warn") };
+    }
+    quiet_tracing();
 }
 
 fn ask(config: Config, messages: Vec<String>, json: bool) -> Result<i32> {

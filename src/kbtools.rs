@@ -91,7 +91,7 @@ fn item_lines(text: &str) -> Vec<usize> {
         .enumerate()
         .filter_map(|(n, l)| {
             let t = l.trim_start();
-            (t == "-" || t.starts_with("- ")).then(|| (l.len() - t.len(), n + 1))
+            (t == "-" || t.starts_with("- ")).then_some((l.len() - t.len(), n + 1))
         })
         .collect();
     let indent = items.iter().map(|i| i.0).min().unwrap_or(0);
@@ -197,14 +197,9 @@ pub fn evaluate(
     let mut results = Vec::with_capacity(cases.len());
     for chunk in cases.chunks(config.classifier.max_batch.max(1)) {
         let texts: Vec<&str> = chunk.iter().map(|c| c.1.question.as_str()).collect();
-        let outcomes = crate::engine::decide_without_context(
-            snap,
-            embedder,
-            &texts,
-            &config.dialogue,
-            now,
-        )
-        .context("classifying the questions")?;
+        let outcomes =
+            crate::engine::decide_without_context(snap, embedder, &texts, &config.dialogue, now)
+                .context("classifying the questions")?;
         for ((line, case), o) in chunk.iter().zip(outcomes) {
             let r = o.reply;
             let got = describe(r.action, r.faq_id.as_deref(), r.confidence, &r.options);
@@ -213,8 +208,8 @@ pub fn evaluate(
                 (None, Some(a)) => a.clone(),
                 (None, None) => String::new(),
             };
-            let problem = check_case(case, &snap.kb, r.action, r.faq_id.as_deref())
-                .map(|why| match why {
+            let problem =
+                check_case(case, &snap.kb, r.action, r.faq_id.as_deref()).map(|why| match why {
                     Verdict::Invalid(msg) => format!("{:?}: {msg}", case.question),
                     Verdict::Wrong => {
                         format!("{:?} gaf {got}, verwacht {want}", case.question)
@@ -368,7 +363,9 @@ pub fn coverage(
         .collect();
     let upl_uncovered = uncovered
         .iter()
-        .filter(|p| all || (p.name.chars().count() >= 4 && mentioned.contains(&p.name.to_lowercase())))
+        .filter(|p| {
+            all || (p.name.chars().count() >= 4 && mentioned.contains(&p.name.to_lowercase()))
+        })
         .map(|p| UplGap {
             uri: p.uri.to_string(),
             name: p.name.to_string(),
@@ -532,7 +529,8 @@ mod tests {
 
     #[test]
     fn a_syntax_error_names_file_and_line() {
-        let err = parse_tests(Path::new("tests.yaml"), "- question: a\n  expect: [b\n").unwrap_err();
+        let err =
+            parse_tests(Path::new("tests.yaml"), "- question: a\n  expect: [b\n").unwrap_err();
         assert!(err.starts_with("tests.yaml:"), "{err}");
         let unknown =
             parse_tests(Path::new("tests.yaml"), "- question: a\n  expekt: b\n").unwrap_err();

@@ -70,7 +70,10 @@ impl Histogram {
             let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {cumulative}");
         }
         cumulative += self.counts[self.bounds.len()];
-        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {cumulative}"
+        );
         let braces = if labels.is_empty() {
             String::new()
         } else {
@@ -188,7 +191,9 @@ pub fn render(live: &Live) -> String {
     let r = registry();
     let mut out = String::with_capacity(4096);
 
-    out.push_str("# HELP loket_http_requests_total HTTP requests by route template, method and status.\n");
+    out.push_str(
+        "# HELP loket_http_requests_total HTTP requests by route template, method and status.\n",
+    );
     out.push_str("# TYPE loket_http_requests_total counter\n");
     for ((route, method, status), n) in &r.http_requests {
         let _ = writeln!(
@@ -231,7 +236,9 @@ pub fn render(live: &Live) -> String {
         );
     }
 
-    out.push_str("# HELP loket_handoffs_waiting Conversations waiting for a person, by department.\n");
+    out.push_str(
+        "# HELP loket_handoffs_waiting Conversations waiting for a person, by department.\n",
+    );
     out.push_str("# TYPE loket_handoffs_waiting gauge\n");
     for (dept, n) in &live.handoffs_waiting {
         let _ = writeln!(
@@ -245,7 +252,9 @@ pub fn render(live: &Live) -> String {
     out.push_str("# TYPE loket_content_version gauge\n");
     let _ = writeln!(out, "loket_content_version {}", live.content_version);
 
-    out.push_str("# HELP loket_content_reload_errors_total Reloads of the knowledge base that failed.\n");
+    out.push_str(
+        "# HELP loket_content_reload_errors_total Reloads of the knowledge base that failed.\n",
+    );
     out.push_str("# TYPE loket_content_reload_errors_total counter\n");
     let _ = writeln!(out, "loket_content_reload_errors_total {}", r.reload_errors);
     out
@@ -313,9 +322,18 @@ mod tests {
         h.observe(99.0);
         let mut out = String::new();
         h.render(&mut out, "x", "route=\"/a\"");
-        assert!(out.contains("x_bucket{route=\"/a\",le=\"0.005\"} 1\n"), "{out}");
-        assert!(out.contains("x_bucket{route=\"/a\",le=\"0.25\"} 2\n"), "{out}");
-        assert!(out.contains("x_bucket{route=\"/a\",le=\"+Inf\"} 3\n"), "{out}");
+        assert!(
+            out.contains("x_bucket{route=\"/a\",le=\"0.005\"} 1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("x_bucket{route=\"/a\",le=\"0.25\"} 2\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("x_bucket{route=\"/a\",le=\"+Inf\"} 3\n"),
+            "{out}"
+        );
         assert!(out.contains("x_count{route=\"/a\"} 3\n"), "{out}");
     }
 

@@ -126,7 +126,10 @@ impl Reloader {
     }
 
     pub fn status(&self) -> ContentStatus {
-        self.status.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.status
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn seen(&self) -> u64 {

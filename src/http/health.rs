@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::AppState;
+use crate::store::Store;
 
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))

@@ -9,7 +9,7 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use loket::config::Config;
 use loket::http::{AppState, router};
-use loket::store::{SqlStore, Store};
+use loket::store::SqlStore;
 use serde_json::Value;
 use tower::ServiceExt;
 
