@@ -5,9 +5,10 @@
 //! line, message, as `loket kb check` prints them) are kept for `/readyz` and
 //! `GET /v1/admin/content` until a later version loads.
 //!
-//! Watching is polling: every `poll` the directories' fingerprint (paths, sizes and
-//! modification times; no file is read) is compared with the one of the last load. A change
-//! must then hold still for `debounce`, so a file caught half-saved is not loaded.
+//! Watching is polling: every `poll` (500 ms) the directories' fingerprint (paths, sizes and
+//! modification times; no file is read) is compared with the one of the last load. The
+//! newest file must then have held still for `debounce` (200 ms; waited for when the change
+//! is younger), so a file caught half-saved is not loaded.
 //!
 //! The same building blocks serve the editors' preview: a draft entry checked against the
 //! content on disk and a temporary snapshot that answers questions without being served.
@@ -92,7 +93,7 @@ impl Default for WatchSettings {
     fn default() -> Self {
         WatchSettings {
             poll: Duration::from_millis(500),
-            debounce: Duration::from_millis(250),
+            debounce: Duration::from_millis(200),
         }
     }
 }
@@ -233,7 +234,7 @@ impl Reloader {
         let embedder = engine.worker.embedder();
         let served = engine.snapshot();
         tokio::task::spawn_blocking(move || {
-            let path = PathBuf::from(DRAFT_FILE);
+            let path = draft_path(&draft);
             let now = Utc::now();
             let loaded = knowledge::load_with_draft(
                 &config.paths.knowledge_base,
@@ -316,8 +317,29 @@ impl Reloader {
     }
 }
 
-/// The name diagnostics of a previewed draft carry.
+/// The name diagnostics of a previewed draft carry when it has no usable `id`.
 pub const DRAFT_FILE: &str = "concept.md";
+
+/// The file a draft would be saved as (`<id>.md`, as the loader requires), so that its
+/// diagnostics name the file the editor is writing.
+fn draft_path(text: &str) -> PathBuf {
+    let id = text
+        .lines()
+        .skip(1)
+        .take_while(|l| l.trim_end() != "---")
+        .find_map(|l| l.strip_prefix("id:"))
+        .map(|v| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
+        .filter(|id| {
+            !id.is_empty()
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
+    match id {
+        Some(id) => PathBuf::from(format!("{id}.md")),
+        None => PathBuf::from(DRAFT_FILE),
+    }
+}
 
 fn build_problem(file: &Path, e: &anyhow::Error) -> ContentProblem {
     let d = Diagnostic::error(
@@ -368,13 +390,24 @@ pub struct PreviewOption {
 /// A cheap fingerprint of the content files: their paths, sizes and modification times.
 /// The editors' `tests.yaml` is left out: it is not content.
 pub fn fingerprint(config: &Config) -> u64 {
+    scan(config).0
+}
+
+/// The fingerprint, and the time since the most recent modification.
+fn scan(config: &Config) -> (u64, Duration) {
     let mut files = Vec::new();
     collect(&config.paths.knowledge_base, &mut files, 0);
     collect(&config.paths.intents, &mut files, 0);
     files.sort();
     let mut h = DefaultHasher::new();
     files.hash(&mut h);
-    h.finish()
+    let newest = files.iter().map(|f| f.2).max().unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let age = Duration::from_nanos(now.saturating_sub(newest).min(u64::MAX as u128) as u64);
+    (h.finish(), age)
 }
 
 fn collect(dir: &Path, out: &mut Vec<(PathBuf, u64, u128)>, depth: usize) {
@@ -414,14 +447,16 @@ pub fn watch(engine: &Arc<Engine>, settings: WatchSettings) -> tokio::task::Join
             tick.tick().await;
             let Some(engine) = weak.upgrade() else { break };
             let config = engine.config.clone();
-            let fp = current(&config).await;
+            let (fp, age) = current(&config).await;
             if fp == engine.reloader.seen() {
                 continue;
             }
-            // Wait for the save to finish: the files must hold still for the debounce.
-            tokio::time::sleep(settings.debounce).await;
-            if current(&config).await != fp {
-                continue;
+            // Wait for the save to finish: the files must have held still for the debounce.
+            if age < settings.debounce {
+                tokio::time::sleep(settings.debounce - age).await;
+                if current(&config).await.0 != fp {
+                    continue;
+                }
             }
             tracing::info!("content changed on disk; reloading");
             let _ = engine.reloader.reload(&engine).await;
@@ -429,9 +464,11 @@ pub fn watch(engine: &Arc<Engine>, settings: WatchSettings) -> tokio::task::Join
     })
 }
 
-async fn current(config: &Arc<Config>) -> u64 {
+async fn current(config: &Arc<Config>) -> (u64, Duration) {
     let c = config.clone();
-    tokio::task::spawn_blocking(move || fingerprint(&c))
+    tokio::task::spawn_blocking(move || scan(&c))
         .await
-        .unwrap_or(0)
+        .unwrap_or((0, Duration::ZERO))
 }
+
+

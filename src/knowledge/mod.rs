@@ -143,7 +143,17 @@ pub fn load_with_draft(
     }
 
     if let Some(settings) = &settings {
-        cross_check(settings, &intents, &entries, &texts, today, &mut diags);
+        // An entry file that cannot be read has its own error; references to it (by its
+        // file name, which is its id) would only bury that error.
+        let ids: HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+        let unreadable: HashSet<String> = diags
+            .iter()
+            .filter(|d| d.is_error() && d.file.extension().is_some_and(|x| x == "md"))
+            .filter_map(|d| d.file.file_stem().and_then(|s| s.to_str()))
+            .filter(|stem| !ids.contains(stem))
+            .map(str::to_string)
+            .collect();
+        cross_check(settings, &intents, &entries, &texts, &unreadable, today, &mut diags);
     }
     diags.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
 
@@ -247,6 +257,7 @@ fn cross_check(
     intents: &[Intent],
     entries: &[Entry],
     texts: &HashMap<String, String>,
+    unreadable: &HashSet<String>,
     today: NaiveDate,
     diags: &mut Vec<Diagnostic>,
 ) {
@@ -364,7 +375,7 @@ fn cross_check(
             ));
         }
         for r in &e.related {
-            if !ids.contains_key(r.as_str()) {
+            if !ids.contains_key(r.as_str()) && !unreadable.contains(r) {
                 diags.push(Diagnostic::error(
                     Problem::BrokenReference,
                     &e.source,
