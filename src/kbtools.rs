@@ -269,7 +269,7 @@ fn check_case(
                 .into(),
         )),
         (Some(id), _) if kb.entry(id).is_none() => Some(Verdict::Invalid(format!(
-            "verwacht {id}, but there is no entry with id `{id}` (renamed or deleted?)"
+            "verwacht {id}, maar er is geen entry met die id (hernoemd of verwijderd?)"
         ))),
         (Some(id), want) => {
             let action_ok = action == want.unwrap_or(Action::Answer);

@@ -470,5 +470,3 @@ async fn current(config: &Arc<Config>) -> (u64, Duration) {
         .await
         .unwrap_or((0, Duration::ZERO))
 }
-
-

@@ -35,7 +35,10 @@ fn presented_key(parts: &Parts) -> Option<&str> {
         && let Ok(s) = v.to_str()
     {
         let s = s.trim();
-        if let Some(k) = s.strip_prefix("Bearer ").or_else(|| s.strip_prefix("bearer ")) {
+        if let Some(k) = s
+            .strip_prefix("Bearer ")
+            .or_else(|| s.strip_prefix("bearer "))
+        {
             return Some(k.trim());
         }
     }

@@ -18,7 +18,9 @@ pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
     /// 401: no API key, or one that is unknown or revoked.
-    #[error("this endpoint needs an API key: send `Authorization: Bearer <key>` (create one with `loket keys create`)")]
+    #[error(
+        "this endpoint needs an API key: send `Authorization: Bearer <key>` (create one with `loket keys create`)"
+    )]
     Unauthorized,
     /// 403: the key lacks the scope the endpoint needs.
     #[error("this API key lacks the `{0}` scope")]

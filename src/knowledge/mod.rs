@@ -153,7 +153,15 @@ pub fn load_with_draft(
             .filter(|stem| !ids.contains(stem))
             .map(str::to_string)
             .collect();
-        cross_check(settings, &intents, &entries, &texts, &unreadable, today, &mut diags);
+        cross_check(
+            settings,
+            &intents,
+            &entries,
+            &texts,
+            &unreadable,
+            today,
+            &mut diags,
+        );
     }
     diags.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
 

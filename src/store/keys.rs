@@ -124,8 +124,13 @@ impl SqlStore {
         .bind(&now)
         .execute(self.pool())
         .await?;
-        self.audit("cli", "key.created", None, &format!("{id} {name} [{scopes_text}]"))
-            .await?;
+        self.audit(
+            "cli",
+            "key.created",
+            None,
+            &format!("{id} {name} [{scopes_text}]"),
+        )
+        .await?;
         Ok((
             ApiKey {
                 id,
@@ -153,13 +158,12 @@ impl SqlStore {
 
     /// Revokes a key by its id; false when there is no such active key.
     pub async fn revoke_key(&self, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-        )
-        .bind(timestamp(Utc::now()))
-        .bind(id)
-        .execute(self.pool())
-        .await?;
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(timestamp(Utc::now()))
+                .bind(id)
+                .execute(self.pool())
+                .await?;
         let revoked = done.rows_affected() > 0;
         if revoked {
             self.audit("cli", "key.revoked", None, id).await?;

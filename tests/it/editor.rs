@@ -592,9 +592,7 @@ fn kb_test_passes_on_the_bundled_knowledge_base_and_fails_when_an_entry_changes(
     let (code, out) = loket(&copy, &["kb", "test"]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains(&format!(
-            "tests.yaml:{line}: \"Wat kost een paspoort?\""
-        )),
+        out.contains(&format!("tests.yaml:{line}: \"Wat kost een paspoort?\"")),
         "{out}"
     );
     assert!(out.contains("1 of "), "{out}");
