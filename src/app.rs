@@ -113,6 +113,8 @@ pub async fn serve(config: Config) -> Result<()> {
     tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "Loket is listening");
     // Machine-readable line for scripts and tests that start Loket on port 0.
     println!("listening on http://{addr}");
+    // Edits to knowledge-base/ and intents/ take effect without a restart.
+    let watcher = crate::reload::watch(&engine, crate::reload::WatchSettings::default());
     let state = AppState::new(engine.clone());
     let _background = crate::channels::start(engine.clone(), &state.wakers)?;
     let app = router(state);
@@ -121,6 +123,7 @@ pub async fn serve(config: Config) -> Result<()> {
         .with_graceful_shutdown(shutdown_signal(grace))
         .await
         .context("HTTP server")?;
+    watcher.abort();
     engine.store.close().await;
     tracing::info!("Loket stopped");
     Ok(())

@@ -152,6 +152,26 @@ pub enum KbCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run the editors' regression questions (a list of `question` + `expect: <entry id>` or
+    /// `expect_action: clarify|handoff|privacy_redirect|fallback`); exit code 1 on a failure.
+    Test {
+        /// The questions file (default: tests.yaml in paths.knowledge_base).
+        file: Option<PathBuf>,
+        /// Print the results as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Intents without entries, UPL products without an entry, and entries that no example
+    /// question reaches.
+    Coverage {
+        /// List every municipal UPL product for citizens without an entry, not only those
+        /// the intents mention.
+        #[arg(long)]
+        all: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -182,6 +202,18 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Kb {
             command: KbCommand::Check { dir, intents, json },
         } => kb_check(&config, dir, intents, json),
+        Command::Kb {
+            command: KbCommand::Test { file, json },
+        } => {
+            warnings_only();
+            crate::kbtools::run_tests(&config, file, json)
+        }
+        Command::Kb {
+            command: KbCommand::Coverage { all, json },
+        } => {
+            warnings_only();
+            crate::kbtools::run_coverage(&config, all, json)
+        }
         Command::Model {
             command:
                 ModelCommand::Import {
@@ -387,6 +419,15 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 fn quiet_tracing() {
     app::init_tracing("pretty");
+}
+
+/// Tracing limited to warnings (unless LOKET_LOG says otherwise), for reports on stdout.
+fn warnings_only() {
+    if std::env::var_os("LOKET_LOG").is_none() {
+        // SAFETY: single-threaded at this point.
+        unsafe { std::env::set_var("LOKET_LOG", "warn") };
+    }
+    quiet_tracing();
 }
 
 fn ask(config: Config, messages: Vec<String>, json: bool) -> Result<i32> {

@@ -93,6 +93,8 @@ pub struct Engine {
     pub worker: EmbedWorker,
     pub store: Arc<SqlStore>,
     pub config: Arc<Config>,
+    /// Content version and reload state (see [`crate::reload`]).
+    pub reloader: crate::reload::Reloader,
 }
 
 impl Engine {
@@ -103,6 +105,7 @@ impl Engine {
         config: Arc<Config>,
     ) -> Self {
         Engine {
+            reloader: crate::reload::Reloader::new(&config, &snapshot),
             snapshot: RwLock::new(Arc::new(snapshot)),
             worker,
             store,
@@ -176,6 +179,7 @@ impl Engine {
                 turn_record.events.push(message_event(&turn_record.inbound, st.agent_id.as_deref()));
             }
             let ids = self.store.record_turn(&turn_record).await?;
+            crate::metrics::record_outcome("agent", &msg.channel);
             return Ok(Handled {
                 reply: Reply {
                     text: String::new(),
@@ -285,6 +289,7 @@ impl Engine {
         }
         rec.outbound = Some(outbound);
         let ids = self.store.record_turn(&turn_record).await?;
+        crate::metrics::record_outcome(&action_name, &msg.channel);
         tracing::info!(
             conversation = %msg.conversation_id,
             channel = %msg.channel,

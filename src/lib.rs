@@ -17,6 +17,8 @@
 //! - [`reports`]: figures for team leads and the content editor's to-do list.
 //! - [`http`]: the axum API; [`app`]: start-up and serving; [`cli`]: the commands.
 //! - [`whatsapp`]: the WhatsApp Cloud API channel (signatures, webhooks, sending, a fake).
+//! - [`reload`]: content reloads while serving, and previews of draft entries;
+//!   [`kbtools`]: `kb test` and `kb coverage`; [`metrics`]: Prometheus metrics.
 
 pub mod app;
 pub mod archive;
@@ -29,9 +31,12 @@ pub mod dialogue;
 pub mod engine;
 pub mod eval;
 pub mod http;
+pub mod kbtools;
 pub mod knowledge;
+pub mod metrics;
 pub mod privacy;
 pub mod reports;
+pub mod reload;
 pub mod search;
 pub mod store;
 pub mod understand;

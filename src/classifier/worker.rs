@@ -44,6 +44,8 @@ pub struct EmbedWorker {
     tx: Sender<Job>,
     pub stats: Arc<WorkerStats>,
     dim: usize,
+    /// The model itself, for work off the request path (rebuilding the content snapshot).
+    embedder: Arc<dyn Embed>,
 }
 
 impl EmbedWorker {
@@ -52,11 +54,23 @@ impl EmbedWorker {
         let stats = Arc::new(WorkerStats::default());
         let dim = embedder.dim();
         let s = stats.clone();
+        let model = embedder.clone();
         std::thread::Builder::new()
             .name("loket-encoder".into())
-            .spawn(move || run(embedder, rx, max_batch.max(1), s))
+            .spawn(move || run(model, rx, max_batch.max(1), s))
             .expect("spawn encoder thread");
-        EmbedWorker { tx, stats, dim }
+        EmbedWorker {
+            tx,
+            stats,
+            dim,
+            embedder,
+        }
+    }
+
+    /// The encoder behind the worker, for batch work outside the queue (content reloads,
+    /// previews); it is `Sync`, so this can run while the worker thread serves messages.
+    pub fn embedder(&self) -> Arc<dyn Embed> {
+        self.embedder.clone()
     }
 
     pub fn dim(&self) -> usize {
@@ -101,6 +115,7 @@ fn run(embedder: Arc<dyn Embed>, rx: Receiver<Job>, max_batch: usize, stats: Arc
         let texts: Vec<&str> = jobs.iter().map(|j| j.text.as_str()).collect();
         let start = Instant::now();
         let result = embedder.embed(&texts);
+        crate::metrics::record_classifier(start.elapsed());
         stats
             .busy_micros
             .fetch_add(start.elapsed().as_micros() as usize, Ordering::Relaxed);

@@ -16,6 +16,7 @@ pub async fn healthz() -> Json<Value> {
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let snap = state.engine.snapshot();
     let db = state.engine.store.ping().await;
+    let content = state.engine.reloader.status();
     let body = json!({
         "status": if db.is_ok() { "ready" } else { "not_ready" },
         "database": if db.is_ok() { "ok" } else { "unavailable" },
@@ -23,6 +24,23 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         "intents": snap.kb.intents.len(),
         "classifier_queue": state.engine.worker.queue_depth(),
         "municipality": snap.kb.settings.name,
+        // Still ready when an edit was refused: the previous version serves, and says so.
+        "content": {
+            "status": content.status,
+            "version": content.version,
+            "loaded_at": content.loaded_at,
+            "errors": content.errors,
+            "failed_at": content.failed_at,
+            "message": if content.is_ok() {
+                format!("serving version {}", content.version)
+            } else {
+                format!(
+                    "the latest edit has errors and was not loaded; still serving version {} of {}",
+                    content.version,
+                    content.loaded_at.format("%Y-%m-%d %H:%M:%S UTC")
+                )
+            },
+        },
     });
     let status = if db.is_ok() {
         StatusCode::OK

@@ -1,6 +1,7 @@
 //! The HTTP API (axum): one file per resource, one error type ([`error::ApiError`]), and the
 //! layers every request passes: a request id, tracing, a body limit and a timeout.
 
+pub mod admin;
 pub mod auth;
 pub mod chat;
 pub mod dashboard;
@@ -82,9 +83,14 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(webchat::index))
         .route("/chat/loket-chat.js", get(webchat::script))
         .route("/chat/loket-chat.css", get(webchat::style))
+        .route("/metrics", get(crate::metrics::handler))
+        .route("/v1/admin/content", get(admin::content))
+        .route("/v1/admin/reload", post(admin::reload))
+        .route("/v1/admin/preview", post(admin::preview))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(axum::middleware::from_fn(crate::metrics::track_http))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req

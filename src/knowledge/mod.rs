@@ -93,6 +93,25 @@ impl Loaded {
 /// Loads and checks the knowledge base in `kb_dir` and the intents in `intents_dir`, as of
 /// `today` (entries past their `valid_until` are reported and left out).
 pub fn load(kb_dir: &Path, intents_dir: &Path, today: NaiveDate) -> Loaded {
+    load_with_draft(kb_dir, intents_dir, today, None)
+}
+
+/// An entry being written that is not saved yet (the editors' preview): checked as if it
+/// were a file in `entries/`, replacing the entry with the same id. Its diagnostics name
+/// `path` and count lines in `text`.
+#[derive(Debug, Clone, Copy)]
+pub struct Draft<'a> {
+    pub path: &'a Path,
+    pub text: &'a str,
+}
+
+/// [`load`], with a draft entry added to (or replacing one of) the entries on disk.
+pub fn load_with_draft(
+    kb_dir: &Path,
+    intents_dir: &Path,
+    today: NaiveDate,
+    draft: Option<Draft<'_>>,
+) -> Loaded {
     let mut diags = Vec::new();
 
     let settings_path = kb_dir.join("municipality.toml");
@@ -111,10 +130,38 @@ pub fn load(kb_dir: &Path, intents_dir: &Path, today: NaiveDate) -> Loaded {
     };
 
     let intents = load_intents(intents_dir, &mut diags);
-    let (entries, texts) = load_entries(&kb_dir.join("entries"), &mut diags);
+    let (mut entries, mut texts) = load_entries(&kb_dir.join("entries"), &mut diags);
+    if let Some(d) = draft {
+        match entry::parse_entry(d.path, d.text) {
+            Ok(e) => {
+                entries.retain(|x| x.id != e.id);
+                texts.insert(e.id.clone(), d.text.to_string());
+                entries.push(e);
+            }
+            Err(ds) => diags.extend(ds),
+        }
+    }
 
     if let Some(settings) = &settings {
-        cross_check(settings, &intents, &entries, &texts, today, &mut diags);
+        // An entry file that cannot be read has its own error; references to it (by its
+        // file name, which is its id) would only bury that error.
+        let ids: HashSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+        let unreadable: HashSet<String> = diags
+            .iter()
+            .filter(|d| d.is_error() && d.file.extension().is_some_and(|x| x == "md"))
+            .filter_map(|d| d.file.file_stem().and_then(|s| s.to_str()))
+            .filter(|stem| !ids.contains(stem))
+            .map(str::to_string)
+            .collect();
+        cross_check(
+            settings,
+            &intents,
+            &entries,
+            &texts,
+            &unreadable,
+            today,
+            &mut diags,
+        );
     }
     diags.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
 
@@ -218,6 +265,7 @@ fn cross_check(
     intents: &[Intent],
     entries: &[Entry],
     texts: &HashMap<String, String>,
+    unreadable: &HashSet<String>,
     today: NaiveDate,
     diags: &mut Vec<Diagnostic>,
 ) {
@@ -335,7 +383,7 @@ fn cross_check(
             ));
         }
         for r in &e.related {
-            if !ids.contains_key(r.as_str()) {
+            if !ids.contains_key(r.as_str()) && !unreadable.contains(r) {
                 diags.push(Diagnostic::error(
                     Problem::BrokenReference,
                     &e.source,

@@ -4,6 +4,8 @@
 //! - `api`: the HTTP API driven in-process (no server), with the lexical stand-in encoder;
 //! - `reports`: the report figures over a hand-made week, the report API, the dashboard in
 //!   headless Chromium;
+//! - `editor`: hot reload, the editors' admin API and preview, `kb test`, `kb coverage`,
+//!   the Prometheus metrics;
 //! - `kb_check`: `loket kb check` on broken knowledge bases;
 //! - `real_model`: the real multilingual-e5-small model (fetched by scripts/fetch-model.sh),
 //!   the real binary on port 0, privacy end to end, `loket classify`;
@@ -14,6 +16,7 @@ mod api;
 mod archive;
 mod cdp;
 mod handoff;
+mod editor;
 mod helpers;
 mod kb_check;
 mod real_model;

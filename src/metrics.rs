@@ -1,0 +1,352 @@
+//! Prometheus metrics at `GET /metrics`, in the text exposition format 0.0.4, written by hand
+//! (a handful of counters and histograms does not need a library).
+//!
+//! Labels never carry personal data: routes are axum's route templates
+//! (`/v1/conversations/{id}`), channels and actions come from fixed lists, departments from
+//! the municipality's settings. Counters live in one process-wide registry; gauges that
+//! describe the current state (queue depth, waiting handoffs, content version) are read at
+//! scrape time.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sqlx::Row;
+
+use crate::http::AppState;
+
+/// Upper bounds (seconds) of the HTTP latency buckets.
+const HTTP_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+/// Upper bounds (seconds) of the encoder time buckets.
+const CLASSIFIER_BUCKETS: [f64; 11] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// Channels and actions that may appear as label values; anything else is `other`.
+const CHANNELS: [&str; 4] = ["web", "whatsapp", "test", "cli"];
+
+#[derive(Debug, Clone)]
+struct Histogram {
+    bounds: &'static [f64],
+    /// Cumulative counts are computed at render time; these are per bucket (+Inf last).
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Self {
+        Histogram {
+            bounds,
+            counts: vec![0; bounds.len() + 1],
+            sum: 0.0,
+            count: 0,
+        }
+    }
+
+    fn observe(&mut self, v: f64) {
+        let i = self
+            .bounds
+            .iter()
+            .position(|b| v <= *b)
+            .unwrap_or(self.bounds.len());
+        self.counts[i] += 1;
+        self.sum += v;
+        self.count += 1;
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        let mut cumulative = 0;
+        for (i, b) in self.bounds.iter().enumerate() {
+            cumulative += self.counts[i];
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{b}\"}} {cumulative}");
+        }
+        cumulative += self.counts[self.bounds.len()];
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {cumulative}"
+        );
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(out, "{name}_sum{braces} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{braces} {}", self.count);
+    }
+}
+
+#[derive(Debug)]
+struct Registry {
+    /// (route, method, status) → requests.
+    http_requests: BTreeMap<(String, String, u16), u64>,
+    http_duration: BTreeMap<String, Histogram>,
+    classifier: Histogram,
+    /// (action, channel) → replies.
+    outcomes: BTreeMap<(String, String), u64>,
+    reload_errors: u64,
+}
+
+static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(|| {
+    Mutex::new(Registry {
+        http_requests: BTreeMap::new(),
+        http_duration: BTreeMap::new(),
+        classifier: Histogram::new(&CLASSIFIER_BUCKETS),
+        outcomes: BTreeMap::new(),
+        reload_errors: 0,
+    })
+});
+
+fn registry() -> std::sync::MutexGuard<'static, Registry> {
+    // A panic while holding the lock leaves plain numbers behind: keep counting.
+    REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Counts one reply by its action and the channel it went to.
+pub fn record_outcome(action: &str, channel: &str) {
+    let channel = if CHANNELS.contains(&channel) {
+        channel
+    } else {
+        "other"
+    };
+    // Besides the dialogue's actions: `media` (a photo, voice message, …) and `agent` (a
+    // person owns the conversation, the bot stayed silent).
+    let action = if matches!(action, "media" | "agent")
+        || crate::knowledge::Action::ALL
+            .iter()
+            .any(|a| a.as_str() == action)
+    {
+        action
+    } else {
+        "other"
+    };
+    *registry()
+        .outcomes
+        .entry((action.to_string(), channel.to_string()))
+        .or_default() += 1;
+}
+
+/// Time the encoder spent on one batch.
+pub fn record_classifier(elapsed: Duration) {
+    registry().classifier.observe(elapsed.as_secs_f64());
+}
+
+/// Counts a content reload that failed (the previous version kept serving).
+pub fn record_reload_error() {
+    registry().reload_errors += 1;
+}
+
+fn record_http(route: &str, method: &str, status: u16, elapsed: Duration) {
+    let mut r = registry();
+    *r.http_requests
+        .entry((route.to_string(), method.to_string(), status))
+        .or_default() += 1;
+    r.http_duration
+        .entry(route.to_string())
+        .or_insert_with(|| Histogram::new(&HTTP_BUCKETS))
+        .observe(elapsed.as_secs_f64());
+}
+
+/// Middleware that counts requests by route template, method and status.
+pub async fn track_http(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        // Never the raw path: it may hold ids or tokens.
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = match req.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m,
+        _ => "other",
+    }
+    .to_string();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    record_http(&route, &method, resp.status().as_u16(), start.elapsed());
+    resp
+}
+
+/// Label values are route templates and fixed words, but escape them all the same.
+fn esc(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Gauges read from the running service when scraped.
+#[derive(Debug, Default, Clone)]
+pub struct Live {
+    pub queue_depth: usize,
+    pub handoffs_waiting: Vec<(String, i64)>,
+    pub content_version: u64,
+}
+
+/// The whole exposition text.
+pub fn render(live: &Live) -> String {
+    let r = registry();
+    let mut out = String::with_capacity(4096);
+
+    out.push_str(
+        "# HELP loket_http_requests_total HTTP requests by route template, method and status.\n",
+    );
+    out.push_str("# TYPE loket_http_requests_total counter\n");
+    for ((route, method, status), n) in &r.http_requests {
+        let _ = writeln!(
+            out,
+            "loket_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {n}",
+            esc(route),
+            esc(method)
+        );
+    }
+
+    out.push_str("# HELP loket_http_request_duration_seconds Time to answer HTTP requests, by route template.\n");
+    out.push_str("# TYPE loket_http_request_duration_seconds histogram\n");
+    for (route, h) in &r.http_duration {
+        h.render(
+            &mut out,
+            "loket_http_request_duration_seconds",
+            &format!("route=\"{}\"", esc(route)),
+        );
+    }
+
+    out.push_str(
+        "# HELP loket_classifier_duration_seconds Time in the encoder per batch of messages.\n",
+    );
+    out.push_str("# TYPE loket_classifier_duration_seconds histogram\n");
+    r.classifier
+        .render(&mut out, "loket_classifier_duration_seconds", "");
+
+    out.push_str("# HELP loket_classifier_queue_depth Messages waiting for the encoder.\n");
+    out.push_str("# TYPE loket_classifier_queue_depth gauge\n");
+    let _ = writeln!(out, "loket_classifier_queue_depth {}", live.queue_depth);
+
+    out.push_str("# HELP loket_outcomes_total Replies by action and channel.\n");
+    out.push_str("# TYPE loket_outcomes_total counter\n");
+    for ((action, channel), n) in &r.outcomes {
+        let _ = writeln!(
+            out,
+            "loket_outcomes_total{{action=\"{}\",channel=\"{}\"}} {n}",
+            esc(action),
+            esc(channel)
+        );
+    }
+
+    out.push_str(
+        "# HELP loket_handoffs_waiting Conversations waiting for a person, by department.\n",
+    );
+    out.push_str("# TYPE loket_handoffs_waiting gauge\n");
+    for (dept, n) in &live.handoffs_waiting {
+        let _ = writeln!(
+            out,
+            "loket_handoffs_waiting{{department=\"{}\"}} {n}",
+            esc(dept)
+        );
+    }
+
+    out.push_str("# HELP loket_content_version Version of the knowledge base being served (1 at start, +1 per reload).\n");
+    out.push_str("# TYPE loket_content_version gauge\n");
+    let _ = writeln!(out, "loket_content_version {}", live.content_version);
+
+    out.push_str(
+        "# HELP loket_content_reload_errors_total Reloads of the knowledge base that failed.\n",
+    );
+    out.push_str("# TYPE loket_content_reload_errors_total counter\n");
+    let _ = writeln!(out, "loket_content_reload_errors_total {}", r.reload_errors);
+    out
+}
+
+/// `GET /metrics` (no key: nothing personal is exposed).
+pub async fn handler(State(state): State<AppState>) -> Response {
+    let engine = &state.engine;
+    let snap = engine.snapshot();
+    let known: std::collections::HashSet<&str> = snap
+        .kb
+        .settings
+        .departments
+        .iter()
+        .map(|d| d.id.as_str())
+        .collect();
+    let handoffs_waiting = match sqlx::query(
+        "SELECT COALESCE(department, '') AS department, COUNT(*) AS n \
+         FROM conversations WHERE status = 'waiting' GROUP BY department",
+    )
+    .fetch_all(engine.store.pool())
+    .await
+    {
+        Ok(rows) => {
+            let mut by_dept: BTreeMap<String, i64> = BTreeMap::new();
+            for row in rows {
+                let dept: String = row.try_get("department").unwrap_or_default();
+                let n: i64 = row.try_get("n").unwrap_or(0);
+                // Departments come from the settings; anything else is grouped.
+                let dept = if known.contains(dept.as_str()) {
+                    dept
+                } else {
+                    "other".to_string()
+                };
+                *by_dept.entry(dept).or_default() += n;
+            }
+            by_dept.into_iter().collect()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: cannot count waiting handoffs");
+            Vec::new()
+        }
+    };
+    let live = Live {
+        queue_depth: engine.worker.queue_depth(),
+        handoffs_waiting,
+        content_version: engine.reloader.status().version,
+    };
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        render(&live),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_are_cumulative_and_end_with_inf() {
+        let mut h = Histogram::new(&HTTP_BUCKETS);
+        h.observe(0.003);
+        h.observe(0.2);
+        h.observe(99.0);
+        let mut out = String::new();
+        h.render(&mut out, "x", "route=\"/a\"");
+        assert!(
+            out.contains("x_bucket{route=\"/a\",le=\"0.005\"} 1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("x_bucket{route=\"/a\",le=\"0.25\"} 2\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("x_bucket{route=\"/a\",le=\"+Inf\"} 3\n"),
+            "{out}"
+        );
+        assert!(out.contains("x_count{route=\"/a\"} 3\n"), "{out}");
+    }
+
+    #[test]
+    fn unknown_channels_and_actions_become_other() {
+        record_outcome("answer", "sms-0612345678");
+        record_outcome("bogus", "web");
+        let text = render(&Live::default());
+        assert!(text.contains("loket_outcomes_total{action=\"answer\",channel=\"other\"}"));
+        assert!(text.contains("loket_outcomes_total{action=\"other\",channel=\"web\"}"));
+        assert!(!text.contains("0612345678"));
+    }
+}
