@@ -176,7 +176,9 @@ impl Engine {
         if let Some(st) = state.as_ref().filter(|s| s.status == "assigned") {
             turn_record.inbound.action = Some("agent".into());
             if self.webhooks_enabled() {
-                turn_record.events.push(message_event(&turn_record.inbound, st.agent_id.as_deref()));
+                turn_record
+                    .events
+                    .push(message_event(&turn_record.inbound, st.agent_id.as_deref()));
             }
             let ids = self.store.record_turn(&turn_record).await?;
             crate::metrics::record_outcome("agent", &msg.channel);
@@ -213,7 +215,13 @@ impl Engine {
             };
             let outcome = dialogue::decide(&turn, &context, &snap.kb, &self.config.dialogue, now);
             let action = outcome.reply.action.as_str().to_string();
-            (outcome.reply, understanding, outcome.context, outcome.handoff, action)
+            (
+                outcome.reply,
+                understanding,
+                outcome.context,
+                outcome.handoff,
+                action,
+            )
         } else {
             let env_lang = if context.english { Lang::En } else { Lang::Nl };
             let reply = Reply {
@@ -227,17 +235,20 @@ impl Engine {
                 confidence: 1.0,
                 faq_id: None,
             };
-            (reply, Understanding::default(), context.clone(), None, "media".to_string())
+            (
+                reply,
+                Understanding::default(),
+                context.clone(),
+                None,
+                "media".to_string(),
+            )
         };
-        let department = handoff
-            .as_ref()
-            .map(|h| h.department.clone())
-            .or_else(|| {
-                reply
-                    .intent
-                    .as_deref()
-                    .map(|i| snap.kb.department_for_intent(i).to_string())
-            });
+        let department = handoff.as_ref().map(|h| h.department.clone()).or_else(|| {
+            reply
+                .intent
+                .as_deref()
+                .map(|i| snap.kb.department_for_intent(i).to_string())
+        });
         let response_ms = started.elapsed().as_millis() as i64;
         let rec = &mut turn_record;
         rec.inbound.intent = reply.intent.clone();

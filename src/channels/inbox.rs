@@ -60,7 +60,11 @@ pub async fn run(engine: Arc<Engine>, client: Arc<GraphClient>, wakers: Wakers, 
 
 /// The conversation a contact's new message belongs to: the current one, unless it was
 /// resolved or has been idle longer than `handoff.conversation_idle_hours`.
-async fn conversation_for(engine: &Engine, item: &InboxItem, now: DateTime<Utc>) -> Result<(String, bool), StoreError> {
+async fn conversation_for(
+    engine: &Engine,
+    item: &InboxItem,
+    now: DateTime<Utc>,
+) -> Result<(String, bool), StoreError> {
     let store = &engine.store;
     let contact = store.contact(&item.contact_id).await?;
     let idle = Duration::hours(engine.config.handoff.conversation_idle_hours.max(1));
@@ -82,7 +86,9 @@ async fn conversation_for(engine: &Engine, item: &InboxItem, now: DateTime<Utc>)
         }
     }
     let id = format!("wa-{}", uuid::Uuid::now_v7().simple());
-    store.set_contact_conversation(&item.contact_id, &id).await?;
+    store
+        .set_contact_conversation(&item.contact_id, &id)
+        .await?;
     Ok((id, window_open))
 }
 
@@ -132,7 +138,13 @@ async fn process(engine: &Engine, client: &GraphClient, item: InboxItem) -> bool
         }
         Err(e) => {
             tracing::warn!(inbox_id = item.id, error = %e, "inbox: processing failed; will retry");
-            retry_later(engine, &item, &e.to_string(), 2i64.pow(item.attempts.clamp(1, 6) as u32)).await;
+            retry_later(
+                engine,
+                &item,
+                &e.to_string(),
+                2i64.pow(item.attempts.clamp(1, 6) as u32),
+            )
+            .await;
             false
         }
     }

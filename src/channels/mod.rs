@@ -33,7 +33,9 @@ pub fn start(engine: Arc<Engine>, wakers: &Wakers) -> anyhow::Result<Vec<JoinHan
     let worker = instance_id();
     let mut tasks = Vec::new();
     if engine.config.whatsapp.enabled {
-        let client = Arc::new(crate::whatsapp::client::GraphClient::new(&engine.config.whatsapp));
+        let client = Arc::new(crate::whatsapp::client::GraphClient::new(
+            &engine.config.whatsapp,
+        ));
         tasks.push(tokio::spawn(inbox::run(
             engine.clone(),
             client.clone(),
@@ -58,7 +60,11 @@ pub fn instance_id() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "loket".into());
-    format!("{host}:{}:{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..6])
+    format!(
+        "{host}:{}:{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..6]
+    )
 }
 
 /// Waits for a wake-up or the poll interval, whichever comes first.

@@ -43,7 +43,11 @@ pub async fn run(engine: Arc<Engine>) {
         }
     };
     loop {
-        let due = match engine.store.claim_deliveries(16, Duration::seconds(30)).await {
+        let due = match engine
+            .store
+            .claim_deliveries(16, Duration::seconds(30))
+            .await
+        {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, "platform webhooks: cannot claim deliveries");
@@ -85,7 +89,8 @@ async fn deliver(engine: &Engine, client: &reqwest::Client, d: Delivery) {
         Err(error) => {
             let next = (d.attempts < MAX_ATTEMPTS).then(|| {
                 Utc::now()
-                    + Duration::from_std(backoff(d.attempts as u32)).unwrap_or(Duration::seconds(60))
+                    + Duration::from_std(backoff(d.attempts as u32))
+                        .unwrap_or(Duration::seconds(60))
             });
             tracing::warn!(delivery = %d.id, event = %d.event, attempt = d.attempts, %error, "platform webhook failed");
             Err((error, next))

@@ -44,7 +44,9 @@ pub async fn messages(
     Query(q): Query<ChatQuery>,
 ) -> Result<Json<ChatTranscript>, ApiError> {
     if id.is_empty() || id.len() > 128 {
-        return Err(ApiError::Invalid("conversation id must be 1 to 128 characters".into()));
+        return Err(ApiError::Invalid(
+            "conversation id must be 1 to 128 characters".into(),
+        ));
     }
     state.limiter.check(&format!("poll:{id}"))?;
     let store = &state.engine.store;
@@ -56,11 +58,7 @@ pub async fn messages(
         }));
     };
     let all = store.transcript(&id).await?;
-    let last_bot = all
-        .iter()
-        .rev()
-        .find(|m| m.sender == "bot")
-        .map(|m| m.id);
+    let last_bot = all.iter().rev().find(|m| m.sender == "bot").map(|m| m.id);
     let messages = all
         .into_iter()
         .filter(|m| m.id > q.after)

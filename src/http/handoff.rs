@@ -43,7 +43,9 @@ fn body<T>(b: Result<Json<T>, JsonRejection>, state: &AppState) -> Result<T, Api
 fn agent_id(s: &str) -> Result<String, ApiError> {
     let s = s.trim();
     if s.is_empty() || s.len() > 128 {
-        return Err(ApiError::Invalid("agent_id must be 1 to 128 characters".into()));
+        return Err(ApiError::Invalid(
+            "agent_id must be 1 to 128 characters".into(),
+        ));
     }
     Ok(s.to_string())
 }
@@ -138,7 +140,9 @@ pub async fn claim(
         .store
         .claim(&id, &agent, &caller.actor(), &events)
         .await?;
-    Ok(Json(json!({"conversation_id": id, "status": "assigned", "agent_id": agent})))
+    Ok(Json(
+        json!({"conversation_id": id, "status": "assigned", "agent_id": agent}),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,7 +220,14 @@ pub async fn reply(
         Vec::new()
     };
     let message_id = store
-        .agent_reply(&id, &agent, &caller.actor(), &message, draft.as_ref(), &events)
+        .agent_reply(
+            &id,
+            &agent,
+            &caller.actor(),
+            &message,
+            draft.as_ref(),
+            &events,
+        )
         .await?;
     if draft.is_some() {
         state.wakers.outbox.notify_one();
@@ -272,7 +283,13 @@ pub async fn transfer(
         .iter()
         .find(|d| d.id == wanted || d.name.to_lowercase() == wanted)
     else {
-        let known: Vec<&str> = snap.kb.settings.departments.iter().map(|d| d.id.as_str()).collect();
+        let known: Vec<&str> = snap
+            .kb
+            .settings
+            .departments
+            .iter()
+            .map(|d| d.id.as_str())
+            .collect();
         return Err(ApiError::Invalid(format!(
             "unknown department \"{}\"; known: {}",
             b.department,
@@ -289,7 +306,9 @@ pub async fn transfer(
         .store
         .transfer(&id, &dept.id, &caller.actor(), &events)
         .await?;
-    Ok(Json(json!({"conversation_id": id, "status": "waiting", "department": dept.id})))
+    Ok(Json(
+        json!({"conversation_id": id, "status": "waiting", "department": dept.id}),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]

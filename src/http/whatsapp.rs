@@ -52,12 +52,20 @@ pub async fn verify(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<impl IntoResponse, ApiError> {
     enabled(&state)?;
-    let expected = state.engine.config.whatsapp.verify_token.expose().as_bytes();
-    let given = q.get("hub.verify_token").map(|s| s.as_bytes()).unwrap_or(b"");
+    let expected = state
+        .engine
+        .config
+        .whatsapp
+        .verify_token
+        .expose()
+        .as_bytes();
+    let given = q
+        .get("hub.verify_token")
+        .map(|s| s.as_bytes())
+        .unwrap_or(b"");
     let mode_ok = q.get("hub.mode").map(String::as_str) == Some("subscribe");
-    let token_ok = !expected.is_empty()
-        && given.len() == expected.len()
-        && subtle_eq(given, expected);
+    let token_ok =
+        !expected.is_empty() && given.len() == expected.len() && subtle_eq(given, expected);
     match (mode_ok && token_ok, q.get("hub.challenge")) {
         (true, Some(challenge)) => Ok((StatusCode::OK, challenge.clone())),
         _ => Ok((StatusCode::FORBIDDEN, "verification failed".to_string())),
@@ -102,7 +110,11 @@ pub async fn receive(
                     address: m.from.clone(),
                     payload: InboundPayload {
                         kind: m.content.kind().to_string(),
-                        pii: redacted.kinds().iter().map(|k| k.as_str().to_string()).collect(),
+                        pii: redacted
+                            .kinds()
+                            .iter()
+                            .map(|k| k.as_str().to_string())
+                            .collect(),
                         text: redacted.text,
                         option_id: m.content.option_id().map(str::to_string),
                         meta: Some(m.content.metadata_json()).filter(|v| !v.is_null()),
@@ -128,6 +140,11 @@ pub async fn receive(
     if new > 0 {
         state.wakers.inbox.notify_one();
     }
-    tracing::debug!(messages = inbound.len(), new, statuses, "whatsapp webhook accepted");
+    tracing::debug!(
+        messages = inbound.len(),
+        new,
+        statuses,
+        "whatsapp webhook accepted"
+    );
     Ok((StatusCode::OK, "EVENT_RECEIVED"))
 }

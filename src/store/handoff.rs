@@ -136,7 +136,8 @@ impl SqlStore {
             Some(s) => s.split(',').map(|s| s.trim().to_string()).collect(),
             None => vec!["waiting".into(), "assigned".into()],
         };
-        let placeholders: Vec<String> = (0..statuses.len()).map(|i| format!("${}", i + 1)).collect();
+        let placeholders: Vec<String> =
+            (0..statuses.len()).map(|i| format!("${}", i + 1)).collect();
         let mut sql = format!(
             "SELECT c.id, c.channel, c.status, c.department, c.agent_id, c.waiting_since, c.updated_at, \
              (SELECT h.reason FROM handoffs h WHERE h.conversation_id = c.id ORDER BY h.id DESC LIMIT 1) AS reason \
@@ -146,7 +147,9 @@ impl SqlStore {
         let mut n = statuses.len();
         if f.department.is_some() {
             n += 1;
-            sql.push_str(&format!(" AND LOWER(COALESCE(c.department, 'KCC')) = LOWER(${n})"));
+            sql.push_str(&format!(
+                " AND LOWER(COALESCE(c.department, 'KCC')) = LOWER(${n})"
+            ));
         }
         sql.push_str(" ORDER BY COALESCE(c.waiting_since, c.updated_at), c.id");
         let mut q = sqlx::query(&sql);
@@ -290,7 +293,8 @@ impl SqlStore {
                 None => HandoffError::NotFound(id.into()),
                 Some(r) => HandoffError::Conflict(format!(
                     "conversation {id} is already claimed by agent {}",
-                    r.try_get::<Option<String>, _>("agent_id")?.unwrap_or_default()
+                    r.try_get::<Option<String>, _>("agent_id")?
+                        .unwrap_or_default()
                 )),
             });
         }

@@ -454,9 +454,12 @@ impl Store for SqlStore {
         .bind(&now)
         .execute(&mut *tx)
         .await?;
-        let citizen = insert_message(&mut tx, &turn.conversation_id, &turn.channel, &turn.inbound).await?;
+        let citizen =
+            insert_message(&mut tx, &turn.conversation_id, &turn.channel, &turn.inbound).await?;
         let reply = match &turn.outbound {
-            Some(m) => Some(insert_message(&mut tx, &turn.conversation_id, &turn.channel, m).await?),
+            Some(m) => {
+                Some(insert_message(&mut tx, &turn.conversation_id, &turn.channel, m).await?)
+            }
             None => None,
         };
         if let Some(h) = &turn.handoff {

@@ -226,9 +226,11 @@ impl SqlStore {
 
     /// Inbound messages not yet processed (for /metrics and tests).
     pub async fn inbox_pending(&self) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM inbox WHERE status IN ('pending', 'processing')")
-            .fetch_one(self.pool())
-            .await?;
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM inbox WHERE status IN ('pending', 'processing')",
+        )
+        .fetch_one(self.pool())
+        .await?;
         Ok(row.try_get("n")?)
     }
 
@@ -312,7 +314,11 @@ impl SqlStore {
     }
 
     /// The channel accepted the message: mark it sent, with the channel's message id.
-    pub async fn outbox_sent(&self, item: &OutboxItem, external_id: Option<&str>) -> Result<(), StoreError> {
+    pub async fn outbox_sent(
+        &self,
+        item: &OutboxItem,
+        external_id: Option<&str>,
+    ) -> Result<(), StoreError> {
         let now = timestamp(Utc::now());
         let mut tx = self.pool().begin().await?;
         sqlx::query(
@@ -366,11 +372,13 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await?;
                 if let Some(mid) = item.message_id {
-                    sqlx::query("UPDATE messages SET status = 'failed', status_at = $1 WHERE id = $2")
-                        .bind(&now)
-                        .bind(mid)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE messages SET status = 'failed', status_at = $1 WHERE id = $2",
+                    )
+                    .bind(&now)
+                    .bind(mid)
+                    .execute(&mut *tx)
+                    .await?;
                 }
             }
         }
@@ -394,10 +402,12 @@ impl SqlStore {
             "failed" => 4,
             _ => 0,
         };
-        let row = sqlx::query("SELECT id, status FROM messages WHERE external_id = $1 AND direction = 'out'")
-            .bind(external_id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, status FROM messages WHERE external_id = $1 AND direction = 'out'",
+        )
+        .bind(external_id)
+        .fetch_optional(self.pool())
+        .await?;
         let Some(row) = row else { return Ok(false) };
         let id: i64 = row.try_get("id")?;
         let current: Option<String> = row.try_get("status")?;
@@ -415,9 +425,10 @@ impl SqlStore {
 
     /// Outbox rows by status (for tests and /metrics).
     pub async fn outbox_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status ORDER BY status")
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status ORDER BY status")
+                .fetch_all(self.pool())
+                .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
             .collect()

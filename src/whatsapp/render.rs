@@ -24,7 +24,11 @@ pub fn window_open(last_inbound: Option<DateTime<Utc>>, now: DateTime<Utc>) -> b
 
 /// The list button label ("Kies een onderwerp").
 fn list_button(english: bool) -> &'static str {
-    if english { "Choose a topic" } else { "Kies een onderwerp" }
+    if english {
+        "Choose a topic"
+    } else {
+        "Kies een onderwerp"
+    }
 }
 
 /// A template parameter may not contain line breaks, tabs or runs of spaces.
@@ -37,7 +41,12 @@ fn template_body(cfg: &WhatsAppConfig, text: &str, tone: Tone, english: bool) ->
     let lang = if english { Lang::En } else { Lang::Nl };
     let notice = texts::TEMPLATE_NOTICE.get(tone, lang);
     let param = template_param(&format!("{notice} {text}"));
-    outbound::template("", &cfg.reopen_template, &cfg.template_language, &[param.as_str()])
+    outbound::template(
+        "",
+        &cfg.reopen_template,
+        &cfg.template_language,
+        &[param.as_str()],
+    )
 }
 
 /// The bot's reply to a queued message.
@@ -106,11 +115,20 @@ mod tests {
     #[test]
     fn outside_the_window_the_template_carries_the_reply_on_one_line() {
         let cfg = WhatsAppConfig::default();
-        let d = agent_draft(&cfg, "Goedemorgen,\n\nuw aanvraag is klaar.", "wa-x", false, Tone::U);
+        let d = agent_draft(
+            &cfg,
+            "Goedemorgen,\n\nuw aanvraag is klaar.",
+            "wa-x",
+            false,
+            Tone::U,
+        );
         assert_eq!(d.kind, "template");
         let body = d.body.to_string();
         assert!(body.contains(&cfg.reopen_template), "{body}");
-        assert!(body.contains("Goedemorgen, uw aanvraag is klaar."), "{body}");
+        assert!(
+            body.contains("Goedemorgen, uw aanvraag is klaar."),
+            "{body}"
+        );
         let inside = agent_draft(&cfg, "Hallo", "wa-x", true, Tone::U);
         assert_eq!(inside.kind, "text");
         assert_ne!(d.dedup_key, inside.dedup_key);

@@ -114,15 +114,46 @@ async fn agents_take_over_reply_and_hand_back_with_signed_retried_webhooks() {
     assert_eq!(status, 403, "{body}");
 
     // One agent at a time.
-    let (status, body) = call(&s, &agent, "POST", "/v1/conversations/h1/claim", json!({"agent_id": "anna"})).await;
+    let (status, body) = call(
+        &s,
+        &agent,
+        "POST",
+        "/v1/conversations/h1/claim",
+        json!({"agent_id": "anna"}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = call(&s, &agent, "POST", "/v1/conversations/h1/claim", json!({"agent_id": "bram"})).await;
+    let (status, body) = call(
+        &s,
+        &agent,
+        "POST",
+        "/v1/conversations/h1/claim",
+        json!({"agent_id": "bram"}),
+    )
+    .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "conflict");
-    let (status, _) = call(&s, &agent, "POST", "/v1/conversations/nope/claim", json!({"agent_id": "anna"})).await;
+    let (status, _) = call(
+        &s,
+        &agent,
+        "POST",
+        "/v1/conversations/nope/claim",
+        json!({"agent_id": "anna"}),
+    )
+    .await;
     assert_eq!(status, 404);
-    let (_, queue) = call(&s, &agent, "GET", "/v1/handoffs?status=assigned", Value::Null).await;
-    assert_eq!(queue["conversations"][0]["conversation_id"], "h1", "{queue}");
+    let (_, queue) = call(
+        &s,
+        &agent,
+        "GET",
+        "/v1/handoffs?status=assigned",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        queue["conversations"][0]["conversation_id"], "h1",
+        "{queue}"
+    );
     assert_eq!(queue["conversations"][0]["agent_id"], "anna");
 
     // The bot is silent while Anna owns the conversation.
@@ -133,9 +164,23 @@ async fn agents_take_over_reply_and_hand_back_with_signed_retried_webhooks() {
     let after = silent["message_ids"]["citizen"].as_i64().unwrap();
 
     // Only the owner replies; the reply reaches the web chat.
-    let (status, _) = call(&s, &agent, "POST", "/v1/conversations/h1/reply", json!({"agent_id": "bram", "text": "Ik neem het over"})).await;
+    let (status, _) = call(
+        &s,
+        &agent,
+        "POST",
+        "/v1/conversations/h1/reply",
+        json!({"agent_id": "bram", "text": "Ik neem het over"}),
+    )
+    .await;
     assert_eq!(status, 409);
-    let (status, body) = call(&s, &agent, "POST", "/v1/conversations/h1/reply", json!({"agent_id": "anna", "text": "Goedemiddag, een rijbewijs kost ongeveer 50 euro."})).await;
+    let (status, body) = call(
+        &s,
+        &agent,
+        "POST",
+        "/v1/conversations/h1/reply",
+        json!({"agent_id": "anna", "text": "Goedemiddag, een rijbewijs kost ongeveer 50 euro."}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["sent_as"], "web");
     let chat: Value = client()
@@ -153,28 +198,82 @@ async fn agents_take_over_reply_and_hand_back_with_signed_retried_webhooks() {
     assert!(msgs[0]["text"].as_str().unwrap().contains("50 euro"));
 
     // Notes are internal.
-    let (status, _) = call(&s, &agent, "POST", "/v1/conversations/h1/notes", json!({"agent_id": "anna", "text": "Burger belt morgen terug"})).await;
+    let (status, _) = call(
+        &s,
+        &agent,
+        "POST",
+        "/v1/conversations/h1/notes",
+        json!({"agent_id": "anna", "text": "Burger belt morgen terug"}),
+    )
+    .await;
     assert_eq!(status, 200);
     let (_, detail) = call(&s, &agent, "GET", "/v1/conversations/h1", Value::Null).await;
     assert_eq!(detail["notes"][0]["text"], "Burger belt morgen terug");
     assert!(!chat.to_string().contains("terug"));
-    let senders: Vec<&str> = detail["messages"].as_array().unwrap().iter().map(|m| m["sender"].as_str().unwrap()).collect();
+    let senders: Vec<&str> = detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["sender"].as_str().unwrap())
+        .collect();
     assert_eq!(senders, ["citizen", "bot", "citizen", "agent"], "{detail}");
 
     // Transfer puts it back in the queue of another department, unclaimed.
-    let (status, body) = call(&s, &agent, "POST", "/v1/conversations/h1/transfer", json!({"department": "Atlantis"})).await;
+    let (status, body) = call(
+        &s,
+        &agent,
+        "POST",
+        "/v1/conversations/h1/transfer",
+        json!({"department": "Atlantis"}),
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
-    let (status, _) = call(&s, &agent, "POST", "/v1/conversations/h1/transfer", json!({"department": "belastingen"})).await;
+    let (status, _) = call(
+        &s,
+        &agent,
+        "POST",
+        "/v1/conversations/h1/transfer",
+        json!({"department": "belastingen"}),
+    )
+    .await;
     assert_eq!(status, 200);
-    let (_, queue) = call(&s, &agent, "GET", "/v1/handoffs?department=belastingen", Value::Null).await;
+    let (_, queue) = call(
+        &s,
+        &agent,
+        "GET",
+        "/v1/handoffs?department=belastingen",
+        Value::Null,
+    )
+    .await;
     assert_eq!(queue["conversations"][0]["status"], "waiting", "{queue}");
-    let (_, other) = call(&s, &agent, "GET", "/v1/handoffs?department=afval", Value::Null).await;
+    let (_, other) = call(
+        &s,
+        &agent,
+        "GET",
+        "/v1/handoffs?department=afval",
+        Value::Null,
+    )
+    .await;
     assert_eq!(other["conversations"].as_array().unwrap().len(), 0);
 
     // Hand back: the bot answers again.
-    let (status, _) = call(&s, &agent, "POST", "/v1/conversations/h1/claim", json!({"agent_id": "bram"})).await;
+    let (status, _) = call(
+        &s,
+        &agent,
+        "POST",
+        "/v1/conversations/h1/claim",
+        json!({"agent_id": "bram"}),
+    )
+    .await;
     assert_eq!(status, 200);
-    let (status, _) = call(&s, &agent, "POST", "/v1/conversations/h1/release", json!({"agent_id": "bram"})).await;
+    let (status, _) = call(
+        &s,
+        &agent,
+        "POST",
+        "/v1/conversations/h1/release",
+        json!({"agent_id": "bram"}),
+    )
+    .await;
     assert_eq!(status, 200);
     let back = say(&s, "h1", "Wat kost een paspoort?").await;
     assert_ne!(back["action"], "agent", "{back}");
@@ -193,29 +292,50 @@ async fn agents_take_over_reply_and_hand_back_with_signed_retried_webhooks() {
         }
     })
     .await;
-    assert!(!events[0].5 && !events[1].5, "the receiver failed the first two");
+    assert!(
+        !events[0].5 && !events[1].5,
+        "the receiver failed the first two"
+    );
     for failed in &events[..2] {
         let tries: Vec<_> = events.iter().filter(|e| e.1 == failed.1).collect();
         assert!(tries.len() >= 2, "{} was retried", failed.1);
-        assert!(tries.iter().all(|t| t.4 == failed.4), "the same body on every retry");
+        assert!(
+            tries.iter().all(|t| t.4 == failed.4),
+            "the same body on every retry"
+        );
         assert_eq!(tries.iter().filter(|t| t.5).count(), 1);
     }
     let seen = receiver.seen.lock().unwrap().clone();
     for ((_, id, ts, sig, body, _), (_, raw, _)) in events.iter().zip(&seen) {
         assert_eq!(&body["id"], id);
         let ts: i64 = ts.parse().unwrap();
-        assert_eq!(&loket::channels::platform::signature(b"platform-secret", ts, raw), sig);
+        assert_eq!(
+            &loket::channels::platform::signature(b"platform-secret", ts, raw),
+            sig
+        );
         assert_ne!(
             &loket::channels::platform::signature(b"wrong-secret", ts, raw),
             sig
         );
     }
     let names: Vec<&str> = events.iter().map(|e| e.0.as_str()).collect();
-    for expected in ["message.created", "handoff.claimed", "handoff.requested", "conversation.released"] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    for expected in [
+        "message.created",
+        "handoff.claimed",
+        "handoff.requested",
+        "conversation.released",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
     // The message.created events carry redacted texts only.
-    assert!(events.iter().all(|e| !e.4.to_string().contains("123456782")));
+    assert!(
+        events
+            .iter()
+            .all(|e| !e.4.to_string().contains("123456782"))
+    );
 }
 
 #[tokio::test]
@@ -223,23 +343,62 @@ async fn resolving_ends_the_conversation_and_the_queue_filters_by_waiting_time()
     let s = Server::start(|_| {}).await;
     let agent = s.key(&[Scope::Admin]).await;
     say(&s, "r1", "Ik wil een medewerker spreken").await;
-    let (status, _) = call(&s, &agent, "POST", "/v1/conversations/r1/claim", json!({"agent_id": "anna"})).await;
+    let (status, _) = call(
+        &s,
+        &agent,
+        "POST",
+        "/v1/conversations/r1/claim",
+        json!({"agent_id": "anna"}),
+    )
+    .await;
     assert_eq!(status, 200);
-    let (_, q) = call(&s, &agent, "GET", "/v1/handoffs?min_waiting_secs=3600", Value::Null).await;
-    assert_eq!(q["conversations"].as_array().unwrap().len(), 0, "nobody waits an hour yet");
-    let (status, _) = call(&s, &agent, "POST", "/v1/conversations/r1/resolve", Value::Null).await;
+    let (_, q) = call(
+        &s,
+        &agent,
+        "GET",
+        "/v1/handoffs?min_waiting_secs=3600",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        q["conversations"].as_array().unwrap().len(),
+        0,
+        "nobody waits an hour yet"
+    );
+    let (status, _) = call(
+        &s,
+        &agent,
+        "POST",
+        "/v1/conversations/r1/resolve",
+        Value::Null,
+    )
+    .await;
     assert_eq!(status, 200);
     let (_, detail) = call(&s, &agent, "GET", "/v1/conversations/r1", Value::Null).await;
     assert_eq!(detail["status"], "resolved");
     assert_eq!(detail["handoffs"][0]["status"], "resolved");
-    let (status, body) = call(&s, &agent, "GET", "/v1/handoffs?status=nonsense", Value::Null).await;
+    let (status, body) = call(
+        &s,
+        &agent,
+        "GET",
+        "/v1/handoffs?status=nonsense",
+        Value::Null,
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
 }
 
 #[tokio::test]
 async fn the_openapi_document_lists_every_route() {
     let s = Server::start(|_| {}).await;
-    let doc: Value = client().get(s.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = client()
+        .get(s.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(doc["openapi"], "3.0.3");
     let src = std::fs::read_to_string(crate::helpers::root().join("src/http/mod.rs")).unwrap();
     let routes: Vec<&str> = src
@@ -247,10 +406,15 @@ async fn the_openapi_document_lists_every_route() {
         .skip(1)
         .filter_map(|r| r.trim_start().strip_prefix('"'))
         .filter_map(|r| r.split('"').next())
-        .filter(|p| p.starts_with("/v1/") || p.starts_with("/webhooks/") || p.starts_with("/openapi"))
+        .filter(|p| {
+            p.starts_with("/v1/") || p.starts_with("/webhooks/") || p.starts_with("/openapi")
+        })
         .collect();
     assert!(routes.len() >= 10, "{routes:?}");
     for r in routes {
-        assert!(doc["paths"].get(r).is_some(), "{r} is not in assets/openapi.json");
+        assert!(
+            doc["paths"].get(r).is_some(),
+            "{r} is not in assets/openapi.json"
+        );
     }
 }

@@ -15,8 +15,8 @@
 mod api;
 mod archive;
 mod cdp;
-mod handoff;
 mod editor;
+mod handoff;
 mod helpers;
 mod kb_check;
 mod real_model;

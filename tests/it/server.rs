@@ -45,7 +45,8 @@ impl Server {
             .await
             .expect("engine");
         let state = AppState::new(engine.clone());
-        let tasks = loket::channels::start(engine.clone(), &state.wakers).expect("background loops");
+        let tasks =
+            loket::channels::start(engine.clone(), &state.wakers).expect("background loops");
         let app = router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -102,7 +103,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }

@@ -51,8 +51,16 @@ async fn contract(store: &SqlStore) {
         let mut turn = TurnRecord::simple(
             "c1",
             "web",
-            message(Direction::In, &format!("vraag {i} met [BSN]"), now + Duration::seconds(i)),
-            message(Direction::Out, &format!("antwoord {i}"), now + Duration::seconds(i)),
+            message(
+                Direction::In,
+                &format!("vraag {i} met [BSN]"),
+                now + Duration::seconds(i),
+            ),
+            message(
+                Direction::Out,
+                &format!("antwoord {i}"),
+                now + Duration::seconds(i),
+            ),
             ctx.clone(),
         );
         turn.handoff = (i == 2).then(|| HandoffRecord {
@@ -84,17 +92,37 @@ async fn contract(store: &SqlStore) {
     assert_eq!(queue[0].department.as_deref(), Some("burgerzaken"));
     assert_eq!(queue[0].status, "waiting");
     store.claim("c1", "anna", "test", &[]).await.unwrap();
-    store.claim("c1", "anna", "test", &[]).await.expect("claiming again is fine");
-    assert!(matches!(store.claim("c1", "bram", "test", &[]).await, Err(HandoffError::Conflict(_))));
-    assert!(matches!(store.claim("nope", "bram", "test", &[]).await, Err(HandoffError::NotFound(_))));
-    let reply = MessageRecord::new(Direction::Out, "Ik help u", Utc::now());
+    store
+        .claim("c1", "anna", "test", &[])
+        .await
+        .expect("claiming again is fine");
     assert!(matches!(
-        store.agent_reply("c1", "bram", "test", &reply, None, &[]).await,
+        store.claim("c1", "bram", "test", &[]).await,
         Err(HandoffError::Conflict(_))
     ));
-    store.agent_reply("c1", "anna", "test", &reply, None, &[]).await.unwrap();
-    store.add_note("c1", "anna", "terugbellen", "test").await.unwrap();
-    store.transfer("c1", "belastingen", "test", &[]).await.unwrap();
+    assert!(matches!(
+        store.claim("nope", "bram", "test", &[]).await,
+        Err(HandoffError::NotFound(_))
+    ));
+    let reply = MessageRecord::new(Direction::Out, "Ik help u", Utc::now());
+    assert!(matches!(
+        store
+            .agent_reply("c1", "bram", "test", &reply, None, &[])
+            .await,
+        Err(HandoffError::Conflict(_))
+    ));
+    store
+        .agent_reply("c1", "anna", "test", &reply, None, &[])
+        .await
+        .unwrap();
+    store
+        .add_note("c1", "anna", "terugbellen", "test")
+        .await
+        .unwrap();
+    store
+        .transfer("c1", "belastingen", "test", &[])
+        .await
+        .unwrap();
     store.close_handoff("c1", true, "test", &[]).await.unwrap();
     let d = store.conversation_detail("c1", 24).await.unwrap().unwrap();
     assert_eq!(d.status, "resolved");
@@ -113,10 +141,19 @@ async fn contract(store: &SqlStore) {
     ];
     assert_eq!(store.enqueue_inbound(&batch).await.unwrap(), 3);
     assert_eq!(store.enqueue_inbound(&batch[..1]).await.unwrap(), 0);
-    let a = store.claim_inbound("a", 10, Duration::seconds(30)).await.unwrap();
+    let a = store
+        .claim_inbound("a", 10, Duration::seconds(30))
+        .await
+        .unwrap();
     let ids: Vec<&str> = a.iter().map(|i| i.external_id.as_str()).collect();
     assert_eq!(ids, ["wamid.1", "wamid.3"], "the oldest of each contact");
-    assert!(store.claim_inbound("b", 10, Duration::seconds(30)).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_inbound("b", 10, Duration::seconds(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Completing wamid.1 with its reply in the outbox makes wamid.2 claimable.
     let mut turn = TurnRecord::simple(
         "wa-c",
@@ -139,7 +176,10 @@ async fn contract(store: &SqlStore) {
         store.record_turn(&turn).await.is_err(),
         "a message is completed once"
     );
-    let b = store.claim_inbound("b", 10, Duration::seconds(30)).await.unwrap();
+    let b = store
+        .claim_inbound("b", 10, Duration::seconds(30))
+        .await
+        .unwrap();
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].external_id, "wamid.2");
     // An expired lease is taken over.
@@ -147,21 +187,50 @@ async fn contract(store: &SqlStore) {
         .release_inbound(b[0].id, "test", Duration::seconds(-1), 10)
         .await
         .unwrap();
-    let again = store.claim_inbound("c", 10, Duration::seconds(30)).await.unwrap();
+    let again = store
+        .claim_inbound("c", 10, Duration::seconds(30))
+        .await
+        .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].attempts, 2);
 
     // The outbox: one row, claimed once, with the contact's address; marked sent.
-    let o = store.claim_outbox("s", 10, Duration::seconds(30)).await.unwrap();
+    let o = store
+        .claim_outbox("s", 10, Duration::seconds(30))
+        .await
+        .unwrap();
     assert_eq!(o.len(), 1);
     assert_eq!(o[0].address.as_deref(), Some("316k1"));
-    assert!(store.claim_outbox("t", 10, Duration::seconds(30)).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_outbox("t", 10, Duration::seconds(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     store.outbox_sent(&o[0], Some("wamid.out.1")).await.unwrap();
-    assert!(store.update_delivery_status("wamid.out.1", "read", Utc::now()).await.unwrap());
-    assert!(store.update_delivery_status("wamid.out.1", "delivered", Utc::now()).await.unwrap());
+    assert!(
+        store
+            .update_delivery_status("wamid.out.1", "read", Utc::now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .update_delivery_status("wamid.out.1", "delivered", Utc::now())
+            .await
+            .unwrap()
+    );
     let t = store.transcript("wa-c").await.unwrap();
-    assert_eq!(t[1].status.as_deref(), Some("read"), "statuses only move forward");
-    assert_eq!(store.outbox_counts().await.unwrap(), [("sent".to_string(), 1)]);
+    assert_eq!(
+        t[1].status.as_deref(),
+        Some("read"),
+        "statuses only move forward"
+    );
+    assert_eq!(
+        store.outbox_counts().await.unwrap(),
+        [("sent".to_string(), 1)]
+    );
 
     // API keys: stored hashed, found by value, revoked.
     let (key, value) = store.create_key("platform", &[Scope::Agent]).await.unwrap();

@@ -67,11 +67,23 @@ async fn a_signed_question_gets_exactly_one_reply_even_when_delivered_again_and_
     assert_eq!(deliver(&s, &body).await, 200);
     let r = replies(&fake, "31611111111", 1).await;
     assert_eq!(r[0]["type"], "text", "{r:?}");
-    assert!(r[0]["text"]["body"].as_str().unwrap().to_lowercase().contains("paspoort"));
+    assert!(
+        r[0]["text"]["body"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("paspoort")
+    );
     // The request is the Cloud API's: bearer token, phone number id in the path.
     let sent = fake.received();
-    assert!(sent.iter().all(|x| x.authorization.as_deref() == Some("Bearer test-token")));
-    assert!(sent.iter().all(|x| x.path.ends_with(&format!("{NUMBER_ID}/messages"))));
+    assert!(
+        sent.iter()
+            .all(|x| x.authorization.as_deref() == Some("Bearer test-token"))
+    );
+    assert!(
+        sent.iter()
+            .all(|x| x.path.ends_with(&format!("{NUMBER_ID}/messages")))
+    );
     // Marked as read with a typing indicator while the answer was computed.
     assert!(sent.iter().any(|x| x.body["status"] == "read"
         && x.body["message_id"] == "wamid.pass1"
@@ -101,7 +113,9 @@ async fn a_signed_question_gets_exactly_one_reply_even_when_delivered_again_and_
         let addr = s.addr;
         let body = burst.clone();
         tasks.push(tokio::spawn(async move {
-            deliver_webhook(&format!("http://{addr}"), SECRET, &body).await.unwrap()
+            deliver_webhook(&format!("http://{addr}"), SECRET, &body)
+                .await
+                .unwrap()
         }));
     }
     for t in tasks {
@@ -178,7 +192,14 @@ async fn server_errors_are_retried_and_the_reply_arrives_once() {
     let (s, fake) = start().await;
     // Every request fails twice with 500 first (the mark-as-read may take one of them).
     fake.fail_next(vec![Failure::Status(500), Failure::Status(500)]);
-    assert_eq!(deliver(&s, &text("31644444444", "wamid.retry", "Wat kost een paspoort?")).await, 200);
+    assert_eq!(
+        deliver(
+            &s,
+            &text("31644444444", "wamid.retry", "Wat kost een paspoort?")
+        )
+        .await,
+        200
+    );
     let r = replies(&fake, "31644444444", 1).await;
     assert_eq!(r[0]["type"], "text");
     assert!(fake.attempts() >= 3, "two failures and a success");
@@ -191,12 +212,21 @@ async fn server_errors_are_retried_and_the_reply_arrives_once() {
     // A 400 is not retried: the reply is marked failed after one attempt.
     fake.fail_next(vec![Failure::Status(400)]);
     fake.fail_next(vec![Failure::Status(400), Failure::Status(400)]);
-    assert_eq!(deliver(&s, &text("31655555555", "wamid.bad", "Wat kost een rijbewijs?")).await, 200);
+    assert_eq!(
+        deliver(
+            &s,
+            &text("31655555555", "wamid.bad", "Wat kost een rijbewijs?")
+        )
+        .await,
+        200
+    );
     let failed = eventually(15, "the failed reply", || async {
-        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT status, attempts FROM outbox WHERE dedup_key = 'reply:wamid.bad'")
-            .fetch_all(s.store.pool())
-            .await
-            .unwrap();
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT status, attempts FROM outbox WHERE dedup_key = 'reply:wamid.bad'",
+        )
+        .fetch_all(s.store.pool())
+        .await
+        .unwrap();
         rows.into_iter().next().filter(|r| r.0 == "failed")
     })
     .await;
@@ -207,7 +237,14 @@ async fn server_errors_are_retried_and_the_reply_arrives_once() {
 async fn clarify_sends_buttons_within_the_limits_and_a_tap_continues_the_conversation() {
     let (s, fake) = start().await;
     let wa = "31666666666";
-    assert_eq!(deliver(&s, &text(wa, "wamid.c1", "ik heb een vraag over een vergunning")).await, 200);
+    assert_eq!(
+        deliver(
+            &s,
+            &text(wa, "wamid.c1", "ik heb een vraag over een vergunning")
+        )
+        .await,
+        200
+    );
     let r = replies(&fake, wa, 1).await;
     assert_eq!(r[0]["type"], "interactive", "{r:?}");
     let interactive = &r[0]["interactive"];
@@ -219,28 +256,58 @@ async fn clarify_sends_buttons_within_the_limits_and_a_tap_continues_the_convers
                 assert!(b["reply"]["title"].as_str().unwrap().chars().count() <= 20);
                 assert!(b["reply"]["id"].as_str().unwrap().len() <= 256);
             }
-            (buttons[0]["reply"]["id"].as_str().unwrap().to_string(), buttons[0]["reply"]["title"].as_str().unwrap().to_string())
+            (
+                buttons[0]["reply"]["id"].as_str().unwrap().to_string(),
+                buttons[0]["reply"]["title"].as_str().unwrap().to_string(),
+            )
         }
         "list" => {
-            let rows = interactive["action"]["sections"][0]["rows"].as_array().unwrap();
+            let rows = interactive["action"]["sections"][0]["rows"]
+                .as_array()
+                .unwrap();
             assert!(rows.len() <= 10);
             for row in rows {
                 assert!(row["title"].as_str().unwrap().chars().count() <= 24);
             }
-            (rows[0]["id"].as_str().unwrap().to_string(), rows[0]["title"].as_str().unwrap().to_string())
+            (
+                rows[0]["id"].as_str().unwrap().to_string(),
+                rows[0]["title"].as_str().unwrap().to_string(),
+            )
         }
         other => panic!("unexpected interactive type {other}"),
     };
-    assert!(interactive["body"]["text"].as_str().unwrap().chars().count() <= 1024);
+    assert!(
+        interactive["body"]["text"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .count()
+            <= 1024
+    );
     // The citizen taps the first option.
-    let tap = inbound_button_payload(NUMBER_ID, wa, "Jan", "wamid.c2", &Choice::Button { id: id.clone(), title }, Some("wamid.FAKE"), now());
+    let tap = inbound_button_payload(
+        NUMBER_ID,
+        wa,
+        "Jan",
+        "wamid.c2",
+        &Choice::Button {
+            id: id.clone(),
+            title,
+        },
+        Some("wamid.FAKE"),
+        now(),
+    );
     assert_eq!(deliver(&s, &tap).await, 200);
     let r = replies(&fake, wa, 2).await;
-    assert_eq!(r[1]["type"], "text", "the answer to the chosen topic: {r:?}");
-    let conv: String = sqlx::query_scalar("SELECT conversation_id FROM messages WHERE external_id = 'wamid.c2'")
-        .fetch_one(s.store.pool())
-        .await
-        .unwrap();
+    assert_eq!(
+        r[1]["type"], "text",
+        "the answer to the chosen topic: {r:?}"
+    );
+    let conv: String =
+        sqlx::query_scalar("SELECT conversation_id FROM messages WHERE external_id = 'wamid.c2'")
+            .fetch_one(s.store.pool())
+            .await
+            .unwrap();
     let t: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT kind, action, faq_id FROM messages WHERE conversation_id = $1 AND direction = 'out' ORDER BY id",
     )
@@ -251,24 +318,35 @@ async fn clarify_sends_buttons_within_the_limits_and_a_tap_continues_the_convers
     assert_eq!(t.len(), 2, "one conversation: {t:?}");
     assert_eq!(t[0].0, "interactive");
     assert_eq!(t[1].1.as_deref(), Some("answer"));
-    assert_eq!(t[1].2.as_deref(), Some(id.as_str()), "the tapped entry is answered");
+    assert_eq!(
+        t[1].2.as_deref(),
+        Some(id.as_str()),
+        "the tapped entry is answered"
+    );
 }
 
 #[tokio::test]
 async fn media_get_a_polite_reply_their_metadata_is_archived_and_statuses_are_tracked() {
     let (s, fake) = start().await;
     let wa = "31677777777";
-    let photo = inbound_media_payload(NUMBER_ID, wa, "Jan", "wamid.m1", "media-123", now(), "image");
+    let photo = inbound_media_payload(
+        NUMBER_ID,
+        wa,
+        "Jan",
+        "wamid.m1",
+        "media-123",
+        now(),
+        "image",
+    );
     assert_eq!(deliver(&s, &photo).await, 200);
     let r = replies(&fake, wa, 1).await;
     let body = r[0]["text"]["body"].as_str().unwrap();
     assert!(body.contains("foto"), "{body}");
-    let (kind, meta, action): (String, Option<String>, Option<String>) = sqlx::query_as(
-        "SELECT kind, meta, action FROM messages WHERE external_id = 'wamid.m1'",
-    )
-    .fetch_one(s.store.pool())
-    .await
-    .unwrap();
+    let (kind, meta, action): (String, Option<String>, Option<String>) =
+        sqlx::query_as("SELECT kind, meta, action FROM messages WHERE external_id = 'wamid.m1'")
+            .fetch_one(s.store.pool())
+            .await
+            .unwrap();
     assert_eq!(kind, "image");
     assert_eq!(action.as_deref(), Some("media"));
     let meta: Value = serde_json::from_str(&meta.unwrap()).unwrap();
@@ -282,13 +360,17 @@ async fn media_get_a_polite_reply_their_metadata_is_archived_and_statuses_are_tr
         .and_then(|x| x.message_id.clone())
         .unwrap();
     for status in ["delivered", "read"] {
-        assert_eq!(deliver(&s, &status_payload(NUMBER_ID, &out_id, status, wa)).await, 200);
+        assert_eq!(
+            deliver(&s, &status_payload(NUMBER_ID, &out_id, status, wa)).await,
+            200
+        );
     }
-    let st: Option<String> = sqlx::query_scalar("SELECT status FROM messages WHERE external_id = $1")
-        .bind(&out_id)
-        .fetch_one(s.store.pool())
-        .await
-        .unwrap();
+    let st: Option<String> =
+        sqlx::query_scalar("SELECT status FROM messages WHERE external_id = $1")
+            .bind(&out_id)
+            .fetch_one(s.store.pool())
+            .await
+            .unwrap();
     assert_eq!(st.as_deref(), Some("read"));
 }
 
@@ -298,15 +380,23 @@ async fn outside_the_24_hour_window_replies_go_out_as_the_template_visible_in_th
     let agent = s.key(&[Scope::Agent]).await;
     let wa = "31688888888";
     // A Saturday message, processed only now (Loket was down): 50 hours old.
-    let old = inbound_text_payload(NUMBER_ID, wa, "Jan", "wamid.w1", "Ik wil een medewerker spreken", now() - 50 * 3600);
+    let old = inbound_text_payload(
+        NUMBER_ID,
+        wa,
+        "Jan",
+        "wamid.w1",
+        "Ik wil een medewerker spreken",
+        now() - 50 * 3600,
+    );
     assert_eq!(deliver(&s, &old).await, 200);
     let r = replies(&fake, wa, 1).await;
     assert_eq!(r[0]["type"], "template", "{r:?}");
     assert_eq!(r[0]["template"]["name"], "loket_antwoord_klaar");
-    let conv: String = sqlx::query_scalar("SELECT conversation_id FROM messages WHERE external_id = 'wamid.w1'")
-        .fetch_one(s.store.pool())
-        .await
-        .unwrap();
+    let conv: String =
+        sqlx::query_scalar("SELECT conversation_id FROM messages WHERE external_id = 'wamid.w1'")
+            .fetch_one(s.store.pool())
+            .await
+            .unwrap();
     // An agent answers on "Monday": the window is closed, so the template again.
     let c = client();
     let claim = c
@@ -331,9 +421,16 @@ async fn outside_the_24_hour_window_replies_go_out_as_the_template_visible_in_th
     assert_eq!(reply["window_open"], false);
     let r = replies(&fake, wa, 2).await;
     assert_eq!(r[1]["type"], "template");
-    assert!(r[1].to_string().contains("uw vraag is in behandeling"), "{}", r[1]);
+    assert!(
+        r[1].to_string().contains("uw vraag is in behandeling"),
+        "{}",
+        r[1]
+    );
     // The citizen writes again: the window opens and the agent's next reply is plain text.
-    assert_eq!(deliver(&s, &text(wa, "wamid.w2", "Dank u, ik wacht af")).await, 200);
+    assert_eq!(
+        deliver(&s, &text(wa, "wamid.w2", "Dank u, ik wacht af")).await,
+        200
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     let reply: Value = c
         .post(s.url(&format!("/v1/conversations/{conv}/reply")))
@@ -367,7 +464,13 @@ async fn outside_the_24_hour_window_replies_go_out_as_the_template_visible_in_th
         .collect();
     assert_eq!(
         kinds,
-        [("citizen", "text"), ("bot", "template"), ("agent", "template"), ("citizen", "text"), ("agent", "text")],
+        [
+            ("citizen", "text"),
+            ("bot", "template"),
+            ("agent", "template"),
+            ("citizen", "text"),
+            ("agent", "text")
+        ],
         "{detail}"
     );
 }
