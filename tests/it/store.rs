@@ -1,8 +1,8 @@
 //! The storage contract, run against SQLite and against a real PostgreSQL server.
 //!
 //! PostgreSQL: `LOKET_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
-//! each run creates and drops its own database. scripts/test.sh starts the server when it is
-//! installed but stopped.
+//! each run creates and drops its own database ([`crate::pg::temp_postgres`]).
+//! scripts/test.sh starts the server when it is installed but stopped.
 
 use chrono::{Duration, Utc};
 use loket::dialogue::Context;
@@ -196,37 +196,13 @@ async fn sqlite_meets_the_contract() {
 
 #[tokio::test]
 async fn postgres_meets_the_contract() {
-    use sqlx::Executor;
-    let admin_url = std::env::var("LOKET_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    sqlx::any::install_default_drivers();
-    let admin = match sqlx::AnyPool::connect(&admin_url).await {
-        Ok(p) => p,
-        Err(e) => panic!(
-            "PostgreSQL is not reachable at {admin_url} ({e}); install and start it \
-             (scripts/test.sh starts an installed one) or set LOKET_TEST_POSTGRES_URL"
-        ),
-    };
-    let name = format!("loket_test_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap();
-    let url = match admin_url.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => unreachable!(),
-    };
-    let store = SqlStore::connect(&url, 4).await.unwrap();
+    let db = crate::pg::temp_postgres().await;
+    let store = SqlStore::connect(&db.url, 4).await.unwrap();
     contract(&store).await;
     store.close().await;
-    let store = SqlStore::connect(&url, 4).await.unwrap();
+    let store = SqlStore::connect(&db.url, 4).await.unwrap();
     assert_eq!(store.transcript("c1").await.unwrap().len(), 7);
     store.close().await;
-    // FORCE: the pool's sessions may still be closing on the server side.
-    if let Err(e) = admin
-        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-        .await
-    {
-        eprintln!("could not drop the test database {name}: {e}");
-    }
+    // Dropping `db` drops the database WITH (FORCE).
+    drop(db);
 }
