@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use loket::store::{SqlStore, Store};
-use loket::whatsapp::fake::{FakeGraph, Failure, Received};
+use loket::whatsapp::fake::{Failure, FakeGraph, Received};
 use loket::whatsapp::signature;
 use loket::whatsapp::webhook::inbound_text_payload;
 use sqlx::Row;
@@ -90,7 +90,9 @@ async fn post_webhook(
 /// WAL lets both read and write).
 async fn sqlite(dir: &Path) -> SqlStore {
     let url = format!("sqlite://{}?mode=rwc", dir.join("loket.db").display());
-    SqlStore::connect(&url, 2).await.expect("open the SQLite file")
+    SqlStore::connect(&url, 2)
+        .await
+        .expect("open the SQLite file")
 }
 
 async fn count(store: &SqlStore, sql: &str) -> i64 {
@@ -125,7 +127,10 @@ async fn outbox_rows(store: &SqlStore) -> HashMap<String, (String, Option<String
         .map(|r| {
             (
                 r.get::<String, _>("dedup_key"),
-                (r.get::<String, _>("status"), r.get::<Option<String>, _>("external_id")),
+                (
+                    r.get::<String, _>("status"),
+                    r.get::<Option<String>, _>("external_id"),
+                ),
             )
         })
         .collect()
@@ -177,7 +182,10 @@ fn replies_by_wamid(
             )
         });
         assert!(seen.insert(mid.clone()), "message id {mid} twice");
-        let wamid = key.strip_prefix("reply:").expect("a reply's dedup key").to_string();
+        let wamid = key
+            .strip_prefix("reply:")
+            .expect("a reply's dedup key")
+            .to_string();
         out.push((r.body["to"].as_str().unwrap_or_default().to_string(), wamid));
     }
     out
@@ -305,10 +313,10 @@ async fn sigkill_during_a_burst_loses_nothing_acknowledged() {
         tasks.push(tokio::spawn(async move {
             // (wa_id, wamid, body, acknowledged)
             let mut out = Vec::new();
-            for round in 0..PER_CITIZEN {
+            for (round, question) in QUESTIONS.iter().enumerate().take(PER_CITIZEN) {
                 for c in (s..CITIZENS).step_by(SENDERS) {
                     let (wa_id, wamid) = (citizen(100 + c), format!("wamid.burst-{c}-{round}"));
-                    let body = webhook_body(&wa_id, &wamid, QUESTIONS[round]);
+                    let body = webhook_body(&wa_id, &wamid, question);
                     let ok = matches!(post_webhook(&client, &base, &body).await, Ok(200));
                     if ok {
                         acked.fetch_add(1, Ordering::SeqCst);
@@ -329,11 +337,7 @@ async fn sigkill_during_a_burst_loses_nothing_acknowledged() {
     for t in tasks {
         sent.extend(t.await.unwrap());
     }
-    let acked_before: Vec<&str> = sent
-        .iter()
-        .filter(|m| m.3)
-        .map(|m| m.1.as_str())
-        .collect();
+    let acked_before: Vec<&str> = sent.iter().filter(|m| m.3).map(|m| m.1.as_str()).collect();
     eprintln!(
         "acknowledged before the kill: {} of {}",
         acked_before.len(),
@@ -375,7 +379,11 @@ async fn sigkill_during_a_burst_loses_nothing_acknowledged() {
     let replied = replies_by_wamid(&fake, &outbox);
     let distinct: HashSet<&str> = replied.iter().map(|r| r.1.as_str()).collect();
     assert_eq!(distinct.len(), replied.len(), "a message answered twice");
-    assert_eq!(replied.len(), inbound.len(), "one reply per processed message");
+    assert_eq!(
+        replied.len(),
+        inbound.len(),
+        "one reply per processed message"
+    );
     store.close().await;
 }
 
@@ -408,10 +416,10 @@ async fn two_instances_on_one_postgres_answer_1000_messages_exactly_once() {
         tasks.push(tokio::spawn(async move {
             // One citizen's messages go one after another (each waits for its 200), so the
             // queue holds them in the order they were written.
-            for round in 0..PER_CITIZEN {
+            for (round, question) in QUESTIONS.iter().enumerate().take(PER_CITIZEN) {
                 for c in (s..CITIZENS).step_by(SENDERS) {
                     let (wa_id, wamid) = (citizen(1000 + c), format!("wamid.pg-{c}-{round}"));
-                    let body = webhook_body(&wa_id, &wamid, QUESTIONS[round]);
+                    let body = webhook_body(&wa_id, &wamid, question);
                     let base = &bases[(c + round) % 2];
                     let status = post_webhook(&client, base, &body).await;
                     assert!(matches!(status, Ok(200)), "{wamid} to {base}: {status:?}");
@@ -444,7 +452,11 @@ async fn two_instances_on_one_postgres_answer_1000_messages_exactly_once() {
     for c in 0..CITIZENS {
         for round in 0..PER_CITIZEN {
             let key = format!("reply:wamid.pg-{c}-{round}");
-            assert_eq!(outbox.get(&key).map(|r| r.0.as_str()), Some("sent"), "{key}");
+            assert_eq!(
+                outbox.get(&key).map(|r| r.0.as_str()),
+                Some("sent"),
+                "{key}"
+            );
         }
     }
     let replied = replies_by_wamid(&fake, &outbox);
@@ -457,7 +469,11 @@ async fn two_instances_on_one_postgres_answer_1000_messages_exactly_once() {
     }
     assert_eq!(per_citizen.len(), CITIZENS);
     for (to, rounds) in &per_citizen {
-        assert_eq!(rounds, &(0..PER_CITIZEN).collect::<Vec<_>>(), "order of replies to {to}");
+        assert_eq!(
+            rounds,
+            &(0..PER_CITIZEN).collect::<Vec<_>>(),
+            "order of replies to {to}"
+        );
     }
     // Both processes claimed messages (the claim sets `locked_by`: host:pid:nonce/inbox).
     let workers: Vec<String> = sqlx::query_scalar("SELECT DISTINCT locked_by FROM inbox")
