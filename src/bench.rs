@@ -1,6 +1,10 @@
 //! `loket bench`: the classifier's figures on this machine: start-up time to ready, latency of
 //! one message at batch 1 (tokenise + encode + head), throughput with batching through the
 //! worker, peak RSS, and for each weight format the cosine to the f32 embeddings.
+//!
+//! `loket bench webhooks`: acknowledgement latency of the WhatsApp webhook ([`webhooks`]).
+
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,7 +17,10 @@ use crate::classifier::{self, EmbedWorker, Encoder, WeightFormat, encoder::cosin
 use crate::config::Config;
 
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    #[command(subcommand)]
+    pub command: Option<BenchCommand>,
     /// Messages timed at batch 1.
     #[arg(long, default_value_t = 200)]
     pub iterations: usize,
@@ -23,6 +30,13 @@ pub struct BenchArgs {
     /// Compare the weight formats (f32, q8_0, q4_0): latency and cosine to f32.
     #[arg(long)]
     pub compare_formats: bool,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum BenchCommand {
+    /// WhatsApp webhook acknowledgement latency at a fixed rate, with Loket and a fake Graph
+    /// API in this process; also how long the queue takes to drain.
+    Webhooks(webhooks::WebhookBenchArgs),
 }
 
 /// Realistic citizen messages of varied length (not from the held-out test set).
@@ -56,6 +70,9 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 }
 
 pub fn run(config: &Config, args: BenchArgs) -> Result<i32> {
+    if let Some(BenchCommand::Webhooks(args)) = args.command {
+        return webhooks::run(config, args);
+    }
     app::init_tracing("pretty");
     classifier::init_threads(config.classifier.threads);
     let dir = config.model_dir();

@@ -59,7 +59,8 @@ pub enum Command {
         #[command(subcommand)]
         command: ModelCommand,
     },
-    /// Measure latency, throughput, memory and start-up time of the classifier.
+    /// Measure latency, throughput, memory and start-up time of the classifier (`bench
+    /// webhooks`: acknowledgement latency of the WhatsApp webhook).
     Bench(crate::bench::BenchArgs),
     /// API keys for the handoff, report and admin APIs.
     Keys {

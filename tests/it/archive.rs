@@ -754,14 +754,14 @@ async fn archive_sqlite_export_verify_purge() {
 
 #[tokio::test]
 async fn archive_postgres_export_verify_purge() {
-    let db = crate::helpers::postgres_db().await;
+    let db = crate::pg::temp_postgres().await;
     let out = tempfile::tempdir().unwrap();
     let store = SqlStore::connect(&db.url, 4).await.unwrap();
     seed(&store).await;
     export_scenario(&store, &out.path().join("archive")).await;
     purge_scenario(&store).await;
     store.close().await;
-    db.drop_database().await;
+    drop(db);
 }
 
 #[test]

@@ -10,15 +10,24 @@
 //! - `real_model`: the real multilingual-e5-small model (fetched by scripts/fetch-model.sh),
 //!   the real binary on port 0, privacy end to end, `loket classify`;
 //! - `webchat`: the web chat widget in headless Chromium (driven by `cdp`, a minimal
-//!   DevTools-protocol client) against a real HTTP server.
+//!   DevTools-protocol client) against a real HTTP server;
+//! - `whatsapp`: WhatsApp end to end against the fake Graph API;
+//! - `handoff`, `reports`, `editor`, `archive`: the handoff API, reports and dashboard, the
+//!   editor's workflow, archive export and purge;
+//! - `durability`: the real binary (stand-in encoder) killed with SIGKILL and restarted,
+//!   and two instances on one PostgreSQL, against the fake Graph API;
+//! - `binary` (`LoketProcess`), `pg` (`temp_postgres`), `server`, `helpers`: shared helpers.
 
 mod api;
 mod archive;
+mod binary;
 mod cdp;
+mod durability;
 mod editor;
 mod handoff;
 mod helpers;
 mod kb_check;
+mod pg;
 mod real_model;
 mod reports;
 mod server;

@@ -1,10 +1,11 @@
 //! Tests with the real multilingual-e5-small model: the acceptance scenarios of the README.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::process::Command;
 use std::time::Duration;
 
-use crate::helpers::{Content, TestApp, config, root};
+use crate::binary::LoketProcess;
+use crate::helpers::{Content, TestApp, config, model_dir, root};
 
 #[tokio::test]
 async fn a_passport_question_is_answered_from_the_passport_entry() {
@@ -37,36 +38,19 @@ async fn common_questions_reach_the_right_intent() {
     }
 }
 
-/// Starts `loket serve` on port 0 and returns the child and its address.
-fn start_binary(data_dir: &std::path::Path) -> (Child, String) {
-    let cfg = config(Content::Bundled, true, data_dir);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loket"))
-        .arg("serve")
-        .current_dir(root())
-        .env("LOKET__SERVER__BIND", "127.0.0.1:0")
-        .env("LOKET__PATHS__DATA_DIR", data_dir)
-        .env(
-            "LOKET__PATHS__CACHE_DIR",
-            cfg.paths.cache_dir.as_ref().unwrap(),
-        )
-        .env(
+/// Starts `loket serve` with the real model on port 0 (see [`LoketProcess`]); `extra_env`
+/// is applied last.
+fn start_binary(data_dir: &std::path::Path, extra_env: &[(&str, String)]) -> LoketProcess {
+    model_dir();
+    let mut env = vec![
+        ("LOKET__CLASSIFIER__BACKEND", "e5".to_string()),
+        (
             "LOKET_LOG",
-            "debug,tantivy=warn,sqlx=warn,hyper=warn,h2=warn,tower=warn",
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start loket serve");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    let mut reader = BufReader::new(stdout);
-    reader.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    (child, addr)
+            "debug,tantivy=warn,sqlx=warn,hyper=warn,h2=warn,tower=warn".to_string(),
+        ),
+    ];
+    env.extend(extra_env.iter().cloned());
+    LoketProcess::start(data_dir, &env)
 }
 
 fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
@@ -89,7 +73,8 @@ fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
 #[test]
 fn the_real_binary_serves_keeps_personal_data_out_and_stops_on_sigterm() {
     let data = tempfile::tempdir().unwrap();
-    let (mut child, addr) = start_binary(data.path());
+    let mut loket = start_binary(data.path(), &[]);
+    let addr = loket.addr.clone();
     let (status, body) = http(&addr, "GET", "/healthz", "");
     assert_eq!(status, 200, "{body}");
     let msg = r#"{"conversation_id":"bsn-1","channel":"web","text":"Hallo, mijn BSN is 123456782. Wat kost een paspoort?"}"#;
@@ -101,19 +86,13 @@ fn the_real_binary_serves_keeps_personal_data_out_and_stops_on_sigterm() {
     // The passport question is still answered.
     assert!(v["reply"]["text"].as_str().unwrap().contains("€"), "{v}");
     // SIGTERM: a graceful stop.
-    unsafe_kill(child.id(), 15);
-    let status = wait_with_timeout(&mut child, Duration::from_secs(20));
+    unsafe_kill(loket.pid(), 15);
+    let status = loket.wait_with_timeout(Duration::from_secs(20));
     assert!(
         status.is_some_and(|s| s.success()),
         "loket did not stop cleanly on SIGTERM: {status:?}"
     );
-    let mut logs = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let logs = loket.logs();
     assert!(
         logs.contains("message answered"),
         "the logs record the message: {logs}"
@@ -141,18 +120,6 @@ fn unsafe_kill(pid: u32, signal: i32) {
         .arg(pid.to_string())
         .status()
         .unwrap();
-}
-
-fn wait_with_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = std::time::Instant::now();
-    while start.elapsed() < limit {
-        if let Some(s) = child.try_wait().unwrap() {
-            return Some(s);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    None
 }
 
 #[test]
@@ -219,32 +186,15 @@ fn classify_prints_one_line_per_input_in_order() {
 #[test]
 fn overload_answers_429_while_healthz_keeps_answering() {
     let data = tempfile::tempdir().unwrap();
-    let cfg = config(Content::Bundled, true, data.path());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_loket"))
-        .arg("serve")
-        .current_dir(root())
-        .env("LOKET__SERVER__BIND", "127.0.0.1:0")
-        .env("LOKET__PATHS__DATA_DIR", data.path())
-        .env(
-            "LOKET__PATHS__CACHE_DIR",
-            cfg.paths.cache_dir.as_ref().unwrap(),
-        )
-        .env("LOKET__CLASSIFIER__QUEUE_CAPACITY", "2")
-        .env("LOKET__CLASSIFIER__MAX_BATCH", "1")
-        .env("LOKET_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
+    let mut loket = start_binary(
+        data.path(),
+        &[
+            ("LOKET__CLASSIFIER__QUEUE_CAPACITY", "2".to_string()),
+            ("LOKET__CLASSIFIER__MAX_BATCH", "1".to_string()),
+            ("LOKET_LOG", "warn".to_string()),
+        ],
+    );
+    let addr = loket.addr.clone();
 
     let burst: Vec<_> = (0..40)
         .map(|i| {
@@ -262,8 +212,7 @@ fn overload_answers_429_while_healthz_keeps_answering() {
         health.push((status, t.elapsed()));
     }
     let statuses: Vec<u16> = burst.into_iter().map(|h| h.join().unwrap()).collect();
-    let _ = child.kill();
-    let _ = child.wait();
+    loket.kill9();
     assert!(
         statuses.iter().all(|s| *s == 200 || *s == 429),
         "{statuses:?}"

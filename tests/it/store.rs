@@ -1,8 +1,8 @@
 //! The storage contract, run against SQLite and against a real PostgreSQL server.
 //!
 //! PostgreSQL: `LOKET_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
-//! each run creates and drops its own database. scripts/test.sh starts the server when it is
-//! installed but stopped.
+//! each run creates and drops its own database ([`crate::pg::temp_postgres`]).
+//! scripts/test.sh starts the server when it is installed but stopped.
 
 use chrono::{Duration, Utc};
 use loket::dialogue::Context;
@@ -265,12 +265,13 @@ async fn sqlite_meets_the_contract() {
 
 #[tokio::test]
 async fn postgres_meets_the_contract() {
-    let db = crate::helpers::postgres_db().await;
+    let db = crate::pg::temp_postgres().await;
     let store = SqlStore::connect(&db.url, 4).await.unwrap();
     contract(&store).await;
     store.close().await;
     let store = SqlStore::connect(&db.url, 4).await.unwrap();
     assert_eq!(store.transcript("c1").await.unwrap().len(), 7);
     store.close().await;
-    db.drop_database().await;
+    // Dropping `db` drops the database WITH (FORCE).
+    drop(db);
 }
