@@ -327,7 +327,7 @@ impl Engine {
     /// a leading greeting was set aside.
     async fn understand(
         &self,
-        snap: &Snapshot,
+        snap: &Arc<Snapshot>,
         text: &str,
         context: &Context,
         now: DateTime<Utc>,
@@ -345,12 +345,22 @@ impl Engine {
             return Ok((Understanding::default(), None, greeted));
         }
         let vector = self.worker.embed(core).await?;
-        let u = snap.understand(core, &vector, None, today);
-        let within = context
+        let within_intent = context
             .last_intent
-            .as_deref()
-            .filter(|intent| snap.kb.intent(intent).map(|i| i.action) == Some(Action::Answer))
-            .map(|intent| snap.understand(core, &vector, Some(intent), today));
+            .clone()
+            .filter(|intent| snap.kb.intent(intent).map(|i| i.action) == Some(Action::Answer));
+        // The search and fusion are CPU work: off the async threads, so that webhooks and
+        // other requests are answered while messages are being understood.
+        let (snap, core) = (snap.clone(), core.to_string());
+        let (u, within) = tokio::task::spawn_blocking(move || {
+            let u = snap.understand(&core, &vector, None, today);
+            let within = within_intent
+                .as_deref()
+                .map(|intent| snap.understand(&core, &vector, Some(intent), today));
+            (u, within)
+        })
+        .await
+        .map_err(|e| WorkerError::Failed(e.to_string()))?;
         Ok((u, within, greeted))
     }
 }

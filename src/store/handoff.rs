@@ -272,6 +272,7 @@ impl SqlStore {
         actor: &str,
         events: &[PlatformEvent],
     ) -> Result<(), HandoffError> {
+        let _writer = self.writer().await;
         let now = timestamp(Utc::now());
         let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
@@ -337,6 +338,7 @@ impl SqlStore {
         draft: Option<&OutboxDraft>,
         events: &[PlatformEvent],
     ) -> Result<i64, HandoffError> {
+        let _writer = self.writer().await;
         let now = timestamp(message.created_at);
         let mut tx = self.pool().begin().await?;
         let row = sqlx::query("SELECT channel, status, agent_id FROM conversations WHERE id = $1")
@@ -390,6 +392,7 @@ impl SqlStore {
         text: &str,
         actor: &str,
     ) -> Result<i64, HandoffError> {
+        let _writer = self.writer().await;
         let mut tx = self.pool().begin().await?;
         let exists = sqlx::query("SELECT id FROM conversations WHERE id = $1")
             .bind(id)
@@ -420,6 +423,7 @@ impl SqlStore {
         actor: &str,
         events: &[PlatformEvent],
     ) -> Result<(), HandoffError> {
+        let _writer = self.writer().await;
         let now = timestamp(Utc::now());
         let mut tx = self.pool().begin().await?;
         let done = sqlx::query(
@@ -464,6 +468,7 @@ impl SqlStore {
         actor: &str,
         events: &[PlatformEvent],
     ) -> Result<(), HandoffError> {
+        let _writer = self.writer().await;
         let now = timestamp(Utc::now());
         let (status, handoff_status, action) = if resolve {
             ("resolved", "resolved", "conversation.resolved")

@@ -114,6 +114,7 @@ impl SqlStore {
             .collect::<Vec<_>>()
             .join(",");
         let now = timestamp(Utc::now());
+        let writer = self.writer().await;
         sqlx::query(
             "INSERT INTO api_keys (id, name, hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -124,6 +125,7 @@ impl SqlStore {
         .bind(&now)
         .execute(self.pool())
         .await?;
+        drop(writer);
         self.audit(
             "cli",
             "key.created",
@@ -158,12 +160,14 @@ impl SqlStore {
 
     /// Revokes a key by its id; false when there is no such active key.
     pub async fn revoke_key(&self, id: &str) -> Result<bool, StoreError> {
+        let writer = self.writer().await;
         let done =
             sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(timestamp(Utc::now()))
                 .bind(id)
                 .execute(self.pool())
                 .await?;
+        drop(writer);
         let revoked = done.rows_affected() > 0;
         if revoked {
             self.audit("cli", "key.revoked", None, id).await?;
@@ -191,6 +195,7 @@ impl SqlStore {
         conversation_id: Option<&str>,
         detail: &str,
     ) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
         sqlx::query(
             "INSERT INTO audit_log (at, actor, action, conversation_id, detail) VALUES ($1, $2, $3, $4, $5)",
         )

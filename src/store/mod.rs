@@ -223,6 +223,13 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 pub struct SqlStore {
     pool: AnyPool,
     postgres: bool,
+    /// SQLite allows one writer at a time; writers of this process queue here (in order)
+    /// instead of colliding in SQLite's busy handler, whose sleeps made webhook
+    /// acknowledgements wait up to hundreds of milliseconds. `None` on PostgreSQL.
+    writer: Option<tokio::sync::Mutex<()>>,
+    /// Writers that acknowledge something to a caller (the WhatsApp webhook) waiting for the
+    /// lock; background writers let them go first.
+    urgent: std::sync::atomic::AtomicUsize,
 }
 
 pub fn timestamp(t: DateTime<Utc>) -> String {
@@ -280,6 +287,8 @@ impl SqlStore {
         Ok(SqlStore {
             pool,
             postgres: !sqlite,
+            writer: sqlite.then(|| tokio::sync::Mutex::new(())),
+            urgent: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -318,6 +327,29 @@ impl SqlStore {
             })
         })
         .transpose()
+    }
+
+    /// Waits for this process's turn to write (SQLite only; PostgreSQL has row locks).
+    pub(crate) async fn writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        use std::sync::atomic::Ordering;
+        let m = self.writer.as_ref()?;
+        // Background work (processing, sending) gives way to acknowledgements.
+        let mut spins = 0;
+        while self.urgent.load(Ordering::Acquire) > 0 && spins < 200 {
+            tokio::time::sleep(std::time::Duration::from_micros(500)).await;
+            spins += 1;
+        }
+        Some(m.lock().await)
+    }
+
+    /// The writer lock for a write someone is waiting on (see [`SqlStore::writer`]).
+    pub(crate) async fn urgent_writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        use std::sync::atomic::Ordering;
+        let m = self.writer.as_ref()?;
+        self.urgent.fetch_add(1, Ordering::AcqRel);
+        let guard = m.lock().await;
+        self.urgent.fetch_sub(1, Ordering::AcqRel);
+        Some(guard)
     }
 
     /// PostgreSQL (true) or SQLite, for the few statements that differ.
@@ -414,6 +446,7 @@ impl Store for SqlStore {
     }
 
     async fn record_turn(&self, turn: &TurnRecord) -> Result<TurnIds, StoreError> {
+        let _writer = self.writer().await;
         let mut tx = self.pool.begin().await?;
         if let Some(id) = turn.inbox_id {
             // Exactly once: if another processor completed this message (its lease ran out

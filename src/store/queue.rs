@@ -117,6 +117,7 @@ impl SqlStore {
     /// Persists inbound messages in one transaction; returns how many were new (the rest
     /// were duplicates of messages already queued). Opens the contact's 24-hour window.
     pub async fn enqueue_inbound(&self, items: &[NewInbound]) -> Result<usize, StoreError> {
+        let _writer = self.urgent_writer().await;
         if items.is_empty() {
             return Ok(0);
         }
@@ -171,6 +172,7 @@ impl SqlStore {
         limit: i64,
         lease: Duration,
     ) -> Result<Vec<InboxItem>, StoreError> {
+        let _writer = self.writer().await;
         let now = Utc::now();
         let lock = if self.is_postgres() {
             "FOR UPDATE SKIP LOCKED"
@@ -211,6 +213,7 @@ impl SqlStore {
         retry_in: Duration,
         max_attempts: i64,
     ) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
         sqlx::query(
             "UPDATE inbox SET status = CASE WHEN attempts >= $1 THEN 'failed' ELSE 'processing' END, \
              locked_by = NULL, locked_until = $2, last_error = $3 WHERE id = $4",
@@ -261,6 +264,7 @@ impl SqlStore {
         limit: i64,
         lease: Duration,
     ) -> Result<Vec<OutboxItem>, StoreError> {
+        let _writer = self.writer().await;
         let now = Utc::now();
         let lock = if self.is_postgres() {
             "FOR UPDATE SKIP LOCKED"
@@ -319,6 +323,7 @@ impl SqlStore {
         item: &OutboxItem,
         external_id: Option<&str>,
     ) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
         let now = timestamp(Utc::now());
         let mut tx = self.pool().begin().await?;
         sqlx::query(
@@ -350,6 +355,7 @@ impl SqlStore {
         error: &str,
         next_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
         let now = timestamp(Utc::now());
         let mut tx = self.pool().begin().await?;
         match next_at {
@@ -394,6 +400,7 @@ impl SqlStore {
         status: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let _writer = self.writer().await;
         let rank = |s: &str| match s {
             "pending" => 0,
             "sent" => 1,
@@ -469,6 +476,7 @@ impl SqlStore {
         contact_id: &str,
         conversation_id: &str,
     ) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
         sqlx::query("UPDATE contacts SET conversation_id = $1, updated_at = $2 WHERE id = $3")
             .bind(conversation_id)
             .bind(timestamp(Utc::now()))

@@ -52,6 +52,7 @@ impl SqlStore {
         conversation_id: Option<&str>,
         events: &[PlatformEvent],
     ) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
         let mut tx = self.pool().begin().await?;
         for e in events {
             insert_event(&mut tx, conversation_id, e).await?;
@@ -66,6 +67,7 @@ impl SqlStore {
         limit: i64,
         lease: Duration,
     ) -> Result<Vec<Delivery>, StoreError> {
+        let _writer = self.writer().await;
         let now = Utc::now();
         let lock = if self.is_postgres() {
             "FOR UPDATE SKIP LOCKED"
@@ -101,6 +103,7 @@ impl SqlStore {
         id: &str,
         outcome: Result<(), (String, Option<DateTime<Utc>>)>,
     ) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
         let now = timestamp(Utc::now());
         match outcome {
             Ok(()) => {
