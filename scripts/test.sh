@@ -8,7 +8,22 @@ target="${CARGO_TARGET_DIR:-target}"
 
 command -v cargo >/dev/null 2>&1 || { echo "test: cargo is needed (install Rust from rustup or your distribution)" >&2; exit 1; }
 
-# PostgreSQL: start it when it is installed but stopped; the PostgreSQL tests say when it is missing.
+# PostgreSQL: install it when it is missing and apt-get can (as root), with trust
+# authentication on 127.0.0.1 and a database `test` for the tests; start it when stopped.
+# The PostgreSQL tests say what to do when it is still missing.
+if ! command -v pg_ctlcluster >/dev/null 2>&1 && [ -z "${LOKET_TEST_POSTGRES_URL:-}" ] \
+   && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  echo "test: installing PostgreSQL with apt-get (for the PostgreSQL tests)" >&2
+  if (apt-get install -y postgresql >/dev/null || { apt-get update >/dev/null && apt-get install -y postgresql >/dev/null; }); then
+    version="$(ls /etc/postgresql | head -1)"
+    hba="/etc/postgresql/$version/main/pg_hba.conf"
+    sed -i '1i host all all 127.0.0.1/32 trust' "$hba"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    su postgres -c "createdb -h 127.0.0.1 test" 2>/dev/null || true
+  else
+    echo "test: could not install PostgreSQL; the PostgreSQL tests will fail" >&2
+  fi
+fi
 if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
   if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
     echo "test: starting PostgreSQL" >&2

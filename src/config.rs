@@ -62,8 +62,6 @@ pub struct HandoffConfig {
     pub webhook_url: String,
     /// Key of the HMAC-SHA256 signature on those webhooks.
     pub webhook_secret: Secret,
-    /// Minutes within which the contact centre promises a first reply in office hours.
-    pub promised_minutes: i64,
     /// A WhatsApp contact who writes again after this many hours of silence (or after the
     /// conversation was resolved) starts a new conversation.
     pub conversation_idle_hours: i64,
@@ -76,7 +74,6 @@ impl Default for HandoffConfig {
         HandoffConfig {
             webhook_url: String::new(),
             webhook_secret: Secret::default(),
-            promised_minutes: 60,
             conversation_idle_hours: 24,
             citizen_messages_per_minute: 30,
         }
