@@ -87,9 +87,13 @@ pub async fn build_engine(config: Arc<Config>, store: Arc<SqlStore>) -> Result<A
 
 pub async fn connect_store(config: &Config) -> Result<Arc<SqlStore>> {
     let url = config.database_url();
-    let store = SqlStore::connect(&url, config.database.max_connections)
-        .await
-        .with_context(|| format!("opening the database ({})", redact_url(&url)))?;
+    let store = SqlStore::connect_with(
+        &url,
+        config.database.max_connections,
+        config.database.sqlite_full_sync,
+    )
+    .await
+    .with_context(|| format!("opening the database ({})", redact_url(&url)))?;
     Ok(Arc::new(store))
 }
 

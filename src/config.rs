@@ -144,6 +144,10 @@ pub struct DatabaseConfig {
     /// `sqlite://path` (default: a file under `paths.data_dir`) or `postgres://...`.
     pub url: Secret,
     pub max_connections: u32,
+    /// SQLite: every commit waits for the disk, so an acknowledged message survives a power
+    /// loss (default true). `false`: a commit survives a crash of Loket, and the disk is
+    /// synchronised at the checkpoint every second.
+    pub sqlite_full_sync: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -239,6 +243,7 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             url: Secret::default(),
             max_connections: 8,
+            sqlite_full_sync: true,
         }
     }
 }

@@ -237,8 +237,22 @@ pub fn timestamp(t: DateTime<Utc>) -> String {
 }
 
 impl SqlStore {
-    /// Connects (creating a SQLite file when needed) and migrates.
+    /// Connects (creating a SQLite file when needed) and migrates; SQLite with
+    /// `synchronous = FULL` (see [`SqlStore::connect_with`]).
     pub async fn connect(url: &str, max_connections: u32) -> Result<SqlStore, StoreError> {
+        SqlStore::connect_with(url, max_connections, true).await
+    }
+
+    /// Connects and migrates. On SQLite (WAL mode) `full_sync` (the default) makes every
+    /// commit wait for the disk (`synchronous = FULL`): an acknowledged message survives a
+    /// power loss too. Without it (`NORMAL`) a commit survives a crash or kill of Loket and
+    /// the disk is synchronised at each checkpoint. Checkpoints run in the background every
+    /// second, outside the writer queue.
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        full_sync: bool,
+    ) -> Result<SqlStore, StoreError> {
         sqlx::any::install_default_drivers();
         let sqlite = url.starts_with("sqlite:");
         if sqlite
@@ -261,8 +275,14 @@ impl SqlStore {
                 Box::pin(async move {
                     if sqlite {
                         use sqlx::Executor;
-                        conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
-                            .await?;
+                        conn.execute(if full_sync {
+                            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                             PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 0;"
+                        } else {
+                            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                             PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;"
+                        })
+                        .await?;
                     }
                     Ok(())
                 })
@@ -270,10 +290,27 @@ impl SqlStore {
             .connect(url)
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        if sqlite && !url.contains(":memory:") {
+        if sqlite && !url.contains(":memory:") && !url.contains("mode=memory") {
             sqlx::query("PRAGMA journal_mode = WAL")
                 .execute(&pool)
                 .await?;
+            // Checkpoints off the writers' path: a passive checkpoint copies what it can
+            // without blocking writers. The task ends when the pool is closed.
+            let checkpoints = pool.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    if checkpoints.is_closed() {
+                        break;
+                    }
+                    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                        .execute(&checkpoints)
+                        .await
+                    {
+                        tracing::debug!(error = %e, "SQLite checkpoint skipped");
+                    }
+                }
+            });
         }
         let migrator = if sqlite {
             &SQLITE_MIGRATIONS
@@ -427,6 +464,12 @@ fn message_from_row(r: &AnyRow) -> Result<StoredMessage, sqlx::Error> {
 #[async_trait]
 impl Store for SqlStore {
     async fn close(&self) {
+        if !self.postgres {
+            // Fold the write-ahead log into the database file before stopping.
+            let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&self.pool)
+                .await;
+        }
         self.pool.close().await;
     }
 

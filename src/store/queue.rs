@@ -264,7 +264,7 @@ impl SqlStore {
         limit: i64,
         lease: Duration,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        let _writer = self.writer().await;
+        let writer = self.writer().await;
         let now = Utc::now();
         let lock = if self.is_postgres() {
             "FOR UPDATE SKIP LOCKED"
@@ -307,6 +307,8 @@ impl SqlStore {
             });
         }
         items.sort_by_key(|i| i.id);
+        // The claim is committed; reading the addresses needs no place in the writer queue.
+        drop(writer);
         for item in &mut items {
             let row = sqlx::query("SELECT address FROM contacts WHERE id = $1")
                 .bind(&item.contact_id)
