@@ -230,6 +230,14 @@ pub struct SqlStore {
     /// Writers that acknowledge something to a caller (the WhatsApp webhook) waiting for the
     /// lock; background writers let them go first.
     urgent: std::sync::atomic::AtomicUsize,
+    /// Where background writers wait for their turn (see [`SqlStore::writer`]).
+    background: tokio::sync::Mutex<()>,
+}
+
+/// A turn in SQLite's writer queue; dropping it lets the next writer in.
+pub(crate) struct WriterGuard<'a> {
+    _main: tokio::sync::MutexGuard<'a, ()>,
+    _background: Option<tokio::sync::MutexGuard<'a, ()>>,
 }
 
 pub fn timestamp(t: DateTime<Utc>) -> String {
@@ -326,6 +334,7 @@ impl SqlStore {
             postgres: !sqlite,
             writer: sqlite.then(|| tokio::sync::Mutex::new(())),
             urgent: std::sync::atomic::AtomicUsize::new(0),
+            background: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -367,26 +376,34 @@ impl SqlStore {
     }
 
     /// Waits for this process's turn to write (SQLite only; PostgreSQL has row locks).
-    pub(crate) async fn writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    pub(crate) async fn writer(&self) -> Option<WriterGuard<'_>> {
         use std::sync::atomic::Ordering;
         let m = self.writer.as_ref()?;
-        // Background work (processing, sending) gives way to acknowledgements.
+        // Background writers (processing, sending) line up behind one another first, so at
+        // most one of them is ever ahead of an acknowledgement in the writer queue.
+        let background = self.background.lock().await;
         let mut spins = 0;
         while self.urgent.load(Ordering::Acquire) > 0 && spins < 200 {
             tokio::time::sleep(std::time::Duration::from_micros(500)).await;
             spins += 1;
         }
-        Some(m.lock().await)
+        Some(WriterGuard {
+            _main: m.lock().await,
+            _background: Some(background),
+        })
     }
 
     /// The writer lock for a write someone is waiting on (see [`SqlStore::writer`]).
-    pub(crate) async fn urgent_writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    pub(crate) async fn urgent_writer(&self) -> Option<WriterGuard<'_>> {
         use std::sync::atomic::Ordering;
         let m = self.writer.as_ref()?;
         self.urgent.fetch_add(1, Ordering::AcqRel);
         let guard = m.lock().await;
         self.urgent.fetch_sub(1, Ordering::AcqRel);
-        Some(guard)
+        Some(WriterGuard {
+            _main: guard,
+            _background: None,
+        })
     }
 
     /// PostgreSQL (true) or SQLite, for the few statements that differ.
