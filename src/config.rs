@@ -93,6 +93,9 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     /// Log format: "pretty" or "json".
     pub log_format: String,
+    /// Web sites (e.g. "https://www.voorbeeld.nl") whose pages may embed the chat widget and
+    /// call the citizen endpoints from the browser (CORS); empty: same origin only.
+    pub allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -197,6 +200,7 @@ impl Default for ServerConfig {
             request_timeout_secs: 30,
             shutdown_grace_secs: 10,
             log_format: "pretty".into(),
+            allowed_origins: Vec::new(),
         }
     }
 }

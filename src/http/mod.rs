@@ -54,6 +54,18 @@ pub fn router(state: AppState) -> Router {
     let limit = cfg.body_limit_bytes;
     let timeout = Duration::from_secs(cfg.request_timeout_secs);
     let request_id = HeaderName::from_static(REQUEST_ID);
+    // The chat widget on the municipality's own site calls Loket from the browser. Only
+    // `content-type` is allowed as a request header, so API keys cannot be sent cross-site.
+    let origins: Vec<axum::http::HeaderValue> = cfg
+        .allowed_origins
+        .iter()
+        .filter_map(|o| o.trim_end_matches('/').parse().ok())
+        .collect();
+    let cors = tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::AllowOrigin::list(origins))
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([axum::http::header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(3600));
     Router::new()
         .route("/v1/messages", post(messages::post_message))
         .route("/v1/chat/{id}/messages", get(chat::messages))
@@ -104,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(cors)
         .with_state(state)
 }
 

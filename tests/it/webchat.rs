@@ -292,3 +292,43 @@ async fn the_chat_messages_endpoint_restores_a_conversation() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
 }
+
+#[tokio::test]
+async fn only_configured_sites_may_call_the_chat_endpoints_from_the_browser() {
+    let s = crate::server::Server::start(|c| {
+        c.server.allowed_origins = vec!["https://www.voorbeeld.nl".into()];
+    })
+    .await;
+    let c = crate::server::client();
+    let preflight = |origin: &'static str| {
+        c.request(reqwest::Method::OPTIONS, s.url("/v1/messages"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let ok = preflight("https://www.voorbeeld.nl").await.unwrap();
+    assert_eq!(
+        ok.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap()),
+        Some("https://www.voorbeeld.nl")
+    );
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // A key cannot be sent from another site: `authorization` is not an allowed header.
+    let with_key = c
+        .request(reqwest::Method::OPTIONS, s.url("/v1/handoffs"))
+        .header("origin", "https://www.voorbeeld.nl")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    let allowed = with_key
+        .headers()
+        .get("access-control-allow-headers")
+        .map(|v| v.to_str().unwrap().to_lowercase())
+        .unwrap_or_default();
+    assert!(!allowed.contains("authorization"), "{allowed}");
+}
