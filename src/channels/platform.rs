@@ -13,8 +13,6 @@
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 use crate::engine::Engine;
 use crate::store::webhooks::Delivery;
@@ -22,13 +20,9 @@ use crate::whatsapp::client::backoff;
 
 pub const MAX_ATTEMPTS: i64 = 15;
 
-/// `sha256=<hex>` over `"{timestamp}.{body}"`.
+/// `sha256=<hex>` over `"{timestamp}.{body}"`, the same HMAC-SHA256 as Meta's webhooks.
 pub fn signature(secret: &[u8], timestamp: i64, body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body.as_bytes());
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    crate::whatsapp::signature::sign(secret, format!("{timestamp}.{body}").as_bytes())
 }
 
 pub async fn run(engine: Arc<Engine>) {

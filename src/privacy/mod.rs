@@ -86,18 +86,9 @@ impl PiiKind {
         }
     }
 
+    /// The kind named by [`PiiKind::as_str`].
     pub fn parse(s: &str) -> Option<PiiKind> {
-        [
-            PiiKind::Bsn,
-            PiiKind::Iban,
-            PiiKind::Phone,
-            PiiKind::Email,
-            PiiKind::DateOfBirth,
-            PiiKind::DocumentNumber,
-            PiiKind::Medical,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        ALL_KINDS.into_iter().find(|k| k.as_str() == s)
     }
 
     /// Overlap priority: lower wins.

@@ -406,6 +406,16 @@ impl SqlStore {
         })
     }
 
+    /// The clause that lets concurrent claimers pass over rows another instance holds:
+    /// `FOR UPDATE SKIP LOCKED` on PostgreSQL; nothing on SQLite (one writer at a time).
+    pub(crate) fn skip_locked(&self) -> &'static str {
+        if self.postgres {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        }
+    }
+
     /// PostgreSQL (true) or SQLite, for the few statements that differ.
     pub fn is_postgres(&self) -> bool {
         self.postgres

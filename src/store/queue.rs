@@ -174,11 +174,7 @@ impl SqlStore {
     ) -> Result<Vec<InboxItem>, StoreError> {
         let _writer = self.writer().await;
         let now = Utc::now();
-        let lock = if self.is_postgres() {
-            "FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
+        let lock = self.skip_locked();
         let sql = format!(
             "UPDATE inbox SET status = 'processing', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
              WHERE id IN (SELECT i.id FROM inbox i \
@@ -266,11 +262,7 @@ impl SqlStore {
     ) -> Result<Vec<OutboxItem>, StoreError> {
         let writer = self.writer().await;
         let now = Utc::now();
-        let lock = if self.is_postgres() {
-            "FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
+        let lock = self.skip_locked();
         let due = "((status = 'pending' AND next_attempt_at <= $3) OR (status = 'sending' AND locked_until < $3))";
         let sql = format!(
             "UPDATE outbox SET status = 'sending', locked_by = $1, locked_until = $2, attempts = attempts + 1 \

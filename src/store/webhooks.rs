@@ -69,11 +69,7 @@ impl SqlStore {
     ) -> Result<Vec<Delivery>, StoreError> {
         let _writer = self.writer().await;
         let now = Utc::now();
-        let lock = if self.is_postgres() {
-            "FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
+        let lock = self.skip_locked();
         let due = "((status = 'pending' AND next_attempt_at <= $2) OR (status = 'sending' AND locked_until < $2))";
         let sql = format!(
             "UPDATE webhook_deliveries SET status = 'sending', locked_until = $1, attempts = attempts + 1 \
