@@ -17,12 +17,18 @@ use crate::knowledge::{self, KnowledgeBase};
 use crate::store::{SqlStore, Store};
 use crate::understand::Snapshot;
 
-/// Weight format of the encoder's linear layers at run time (see BENCHMARKS.md).
+/// Weight format of the encoder's linear layers at run time (see BENCHMARKS.md): the int8
+/// forward pass where the CPU has AVX-512 VNNI, candle's Q8_0 kernels elsewhere;
+/// `LOKET_WEIGHTS` chooses another for measuring.
 pub fn weight_format() -> WeightFormat {
     std::env::var("LOKET_WEIGHTS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(WeightFormat::Q8_0)
+        .unwrap_or(if classifier::int8::has_vnni() {
+            WeightFormat::Int8
+        } else {
+            WeightFormat::Q8_0
+        })
 }
 
 pub fn load_knowledge(config: &Config) -> Result<KnowledgeBase> {
@@ -46,6 +52,7 @@ pub fn load_embedder(config: &Config) -> Result<Arc<dyn Embed>> {
         &config.model_dir(),
         weight_format(),
         config.classifier.max_tokens,
+        config.classifier.threads,
     )
     .context("loading the encoder")
 }

@@ -85,11 +85,26 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<i32> {
     );
 
     if args.compare_formats {
-        let reference = Encoder::load(&dir, WeightFormat::F32, config.classifier.max_tokens)?;
+        let reference = Encoder::load(
+            &dir,
+            WeightFormat::F32,
+            config.classifier.max_tokens,
+            config.classifier.threads,
+        )?;
         let ref_vecs = reference.embed(MESSAGES)?;
         drop(reference);
-        for format in [WeightFormat::F32, WeightFormat::Q8_0, WeightFormat::Q4_0] {
-            let enc = Encoder::load(&dir, format, config.classifier.max_tokens)?;
+        for format in [
+            WeightFormat::F32,
+            WeightFormat::Q8_0,
+            WeightFormat::Q4_0,
+            WeightFormat::Int8,
+        ] {
+            let enc = Encoder::load(
+                &dir,
+                format,
+                config.classifier.max_tokens,
+                config.classifier.threads,
+            )?;
             let vecs = enc.embed(MESSAGES)?;
             let min_cos = vecs
                 .iter()

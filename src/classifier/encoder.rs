@@ -13,6 +13,7 @@ use std::time::Instant;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor, gguf_file};
 use candle_core::{D, DType, Device, Module, Tensor};
 
+use super::bert::{Bert, LayerWeights, Q4Rows};
 use super::tokenize::UnigramTokenizer;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +37,9 @@ pub enum WeightFormat {
     Q4_0,
     /// Re-quantized to Q8_0, inputs padded to a multiple of 256.
     Q8_0,
+    /// Int8 per output row, with the project's own forward pass and AVX-512 VNNI kernel
+    /// ([`super::bert`]); the default where the CPU has VNNI.
+    Int8,
 }
 
 impl std::str::FromStr for WeightFormat {
@@ -45,8 +49,9 @@ impl std::str::FromStr for WeightFormat {
             "f32" => Ok(WeightFormat::F32),
             "q4_0" => Ok(WeightFormat::Q4_0),
             "q8_0" => Ok(WeightFormat::Q8_0),
+            "int8" => Ok(WeightFormat::Int8),
             _ => Err(format!(
-                "unknown weight format {s:?}: use f32, q4_0 or q8_0"
+                "unknown weight format {s:?}: use int8, f32, q4_0 or q8_0"
             )),
         }
     }
@@ -88,6 +93,8 @@ pub struct Encoder {
     token_type: Tensor,
     emb_ln: (Tensor, Tensor),
     layers: Vec<Layer>,
+    /// The int8 forward pass; when set, `layers` is empty.
+    bert: Option<Bert>,
     hidden: usize,
     heads: usize,
     eps: f64,
@@ -108,10 +115,13 @@ pub struct Batch {
 }
 
 impl Encoder {
+    /// Loads the model; `threads` compute threads for the int8 forward pass (the candle
+    /// formats use candle's pool, sized by `RAYON_NUM_THREADS`).
     pub fn load(
         dir: &Path,
         format: WeightFormat,
         max_tokens: usize,
+        threads: usize,
     ) -> Result<Encoder, EncoderError> {
         let start = Instant::now();
         let model = dir.join(MODEL_FILE);
@@ -160,6 +170,75 @@ impl Encoder {
             f("embeddings.LayerNorm.weight")?,
             f("embeddings.LayerNorm.bias")?,
         );
+        if format == WeightFormat::Int8 {
+            let v = |t: Tensor| -> Result<Vec<f32>, EncoderError> {
+                Ok(t.flatten_all()?.to_vec1::<f32>()?)
+            };
+            let mut weights = Vec::with_capacity(n_layers);
+            for l in 0..n_layers {
+                let p = format!("encoder.layer.{l}");
+                let mut g =
+                    |m: &str| -> Result<Vec<f32>, EncoderError> { v(f(&format!("{p}.{m}"))?) };
+                let mut qkv_w = g("attention.self.query.weight")?;
+                qkv_w.extend(g("attention.self.key.weight")?);
+                qkv_w.extend(g("attention.self.value.weight")?);
+                let mut qkv_b = g("attention.self.query.bias")?;
+                qkv_b.extend(g("attention.self.key.bias")?);
+                qkv_b.extend(g("attention.self.value.bias")?);
+                weights.push(LayerWeights {
+                    qkv_w,
+                    qkv_b,
+                    out_w: g("attention.output.dense.weight")?,
+                    out_b: g("attention.output.dense.bias")?,
+                    ln1: (
+                        g("attention.output.LayerNorm.weight")?,
+                        g("attention.output.LayerNorm.bias")?,
+                    ),
+                    ffn_in_w: g("intermediate.dense.weight")?,
+                    ffn_in_b: g("intermediate.dense.bias")?,
+                    ffn_out_w: g("output.dense.weight")?,
+                    ffn_out_b: g("output.dense.bias")?,
+                    ln2: (g("output.LayerNorm.weight")?, g("output.LayerNorm.bias")?),
+                });
+            }
+            if word.dtype() != GgmlDType::Q4_0 {
+                return Err(EncoderError::Load(format!(
+                    "word embeddings are {:?}, expected Q4_0",
+                    word.dtype()
+                )));
+            }
+            let (rows, width) = word.shape().dims2()?;
+            let word_rows = Q4Rows {
+                data: word.data()?.into_owned(),
+                rows,
+                width,
+            };
+            let bert = Bert::new(
+                word_rows,
+                v(pos.clone())?,
+                v(token_type.narrow(0, 0, 1)?)?,
+                (v(emb_ln.0.clone())?, v(emb_ln.1.clone())?),
+                weights,
+                heads,
+                eps as f32,
+                threads,
+            );
+            return Ok(Encoder {
+                tokenizer,
+                word,
+                pos,
+                token_type,
+                emb_ln,
+                layers: Vec::new(),
+                bert: Some(bert),
+                hidden,
+                heads,
+                eps,
+                max_tokens,
+                format,
+                load_time: start.elapsed(),
+            });
+        }
         let mut layers = Vec::with_capacity(n_layers);
         for l in 0..n_layers {
             let p = format!("encoder.layer.{l}");
@@ -208,6 +287,7 @@ impl Encoder {
             token_type,
             emb_ln,
             layers,
+            bert: None,
             hidden,
             heads,
             eps,
@@ -221,18 +301,25 @@ impl Encoder {
         self.hidden
     }
 
+    /// Token ids with the e5 query prefix, truncated to `max_tokens` (keeping the end mark).
+    pub fn token_ids(&self, texts: &[&str]) -> Vec<Vec<u32>> {
+        texts
+            .iter()
+            .map(|t| {
+                let mut ids = self.tokenizer.encode(&format!("query: {t}"));
+                if ids.len() > self.max_tokens {
+                    let eos = *ids.last().unwrap();
+                    ids.truncate(self.max_tokens - 1);
+                    ids.push(eos);
+                }
+                ids
+            })
+            .collect()
+    }
+
     /// Tokenises with the e5 query prefix, truncated to `max_tokens`, padded to the longest.
     pub fn tokenize(&self, texts: &[&str]) -> Result<Batch, EncoderError> {
-        let mut seqs = Vec::with_capacity(texts.len());
-        for t in texts {
-            let mut ids = self.tokenizer.encode(&format!("query: {t}"));
-            if ids.len() > self.max_tokens {
-                let eos = *ids.last().unwrap();
-                ids.truncate(self.max_tokens - 1);
-                ids.push(eos);
-            }
-            seqs.push(ids);
-        }
+        let seqs = self.token_ids(texts);
         let len = seqs.iter().map(Vec::len).max().unwrap_or(0).max(1);
         let mut ids = Vec::with_capacity(texts.len() * len);
         let mut mask = Vec::with_capacity(texts.len() * len);
@@ -254,6 +341,9 @@ impl Encoder {
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EncoderError> {
         if texts.is_empty() {
             return Ok(Vec::new());
+        }
+        if let Some(bert) = &self.bert {
+            return Ok(bert.embed(&self.token_ids(texts)));
         }
         let batch = self.tokenize(texts)?;
         self.embed_batch(&batch)
@@ -313,6 +403,9 @@ impl Encoder {
 
     /// Bytes held by the weights (the tokenizer is not counted).
     pub fn weight_bytes(&self) -> usize {
+        if let Some(bert) = &self.bert {
+            return bert.weight_bytes();
+        }
         let lin = |l: &Linear| match &l.w {
             QMatMul::QTensor(t) => t.storage_size_in_bytes(),
             QMatMul::Tensor(t) | QMatMul::TensorF16(t) => {
@@ -340,7 +433,7 @@ fn linear(w: Tensor, b: Tensor, format: WeightFormat) -> Result<Linear, EncoderE
             });
         }
         WeightFormat::Q4_0 => GgmlDType::Q4_0,
-        WeightFormat::Q8_0 => GgmlDType::Q8_0,
+        WeightFormat::Q8_0 | WeightFormat::Int8 => GgmlDType::Q8_0,
     };
     let (_, inp) = w.dims2()?;
     let padded = inp.div_ceil(256) * 256;
@@ -371,7 +464,7 @@ fn gelu_erf(x: &Tensor) -> candle_core::Result<Tensor> {
 }
 
 #[inline(always)]
-fn gelu_scalar(x: f32) -> f32 {
+pub(crate) fn gelu_scalar(x: f32) -> f32 {
     let z = x * std::f32::consts::FRAC_1_SQRT_2;
     let a = z.abs();
     let t = 1.0 / (1.0 + 0.327_591_1 * a);
@@ -386,7 +479,7 @@ fn gelu_scalar(x: f32) -> f32 {
 /// exp(x) for x ≤ 0 via 2^x with a degree-5 polynomial; branch-free so
 /// the loop above vectorises.
 #[inline(always)]
-fn fast_exp(x: f32) -> f32 {
+pub(crate) fn fast_exp(x: f32) -> f32 {
     let y = (x * std::f32::consts::LOG2_E).max(-126.0);
     // floor without a libm call: truncate, then step down for negative fractions.
     let t = y as i32 as f32;

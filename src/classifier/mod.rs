@@ -2,11 +2,14 @@
 //! lexical stand-in for fast tests), the intent head trained on `intents/`, an embedding
 //! cache, and the worker thread that owns the encoder and batches concurrent requests.
 
+pub mod bert;
 pub mod cache;
 pub mod e5s1;
 pub mod encoder;
 pub mod hashing;
 pub mod head;
+pub mod int8;
+pub mod team;
 pub mod tokenize;
 pub mod worker;
 
@@ -52,10 +55,13 @@ pub fn load_backend(
     model_dir: &Path,
     format: WeightFormat,
     max_tokens: usize,
+    threads: usize,
 ) -> Result<Arc<dyn Embed>, ClassifierError> {
     match backend {
         "hashing" => Ok(Arc::new(HashingEmbedder::default())),
-        _ => Ok(Arc::new(Encoder::load(model_dir, format, max_tokens)?)),
+        _ => Ok(Arc::new(Encoder::load(
+            model_dir, format, max_tokens, threads,
+        )?)),
     }
 }
 
