@@ -11,7 +11,7 @@
 use std::ops::Range;
 
 use super::encoder::{fast_exp, gelu_scalar};
-use super::int8::{QuantLinear, QuantRows};
+use super::int8::{QuantLinear, QuantRows, quantize_row};
 use super::team::Team;
 
 /// Weights of one transformer layer, in f32 as read from the model file.
@@ -77,18 +77,31 @@ pub struct Bert {
 }
 
 /// A raw pointer that threads of the team write through, each to its own part.
-#[derive(Clone, Copy)]
-struct Out(*mut f32);
+struct Out<T>(*mut T);
+impl<T> Clone for Out<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Out<T> {}
 // SAFETY: every use below writes disjoint ranges (output blocks or rows) per thread, and
 // `Team::run` returns only when all threads are done.
-unsafe impl Send for Out {}
-unsafe impl Sync for Out {}
+unsafe impl<T> Send for Out<T> {}
+unsafe impl<T> Sync for Out<T> {}
 
-impl Out {
+impl<T> Out<T> {
     /// Through a method, so that closures capture the whole `Out` (which is `Sync`), not
     /// the raw pointer field.
-    fn get(self) -> *mut f32 {
+    fn get(self) -> *mut T {
         self.0
+    }
+
+    /// `len` elements from `start`.
+    ///
+    /// # Safety
+    /// In bounds of the buffer, and no other thread uses these elements meanwhile.
+    unsafe fn slice<'a>(self, start: usize, len: usize) -> &'a mut [T] {
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
     }
 }
 
@@ -189,26 +202,36 @@ impl Bert {
                 }
             }
         }
-        self.layer_norm_rows(&mut x, None, &self.emb_ln);
-
         let mut qa = QuantRows::default();
+        let emb_ln = &self.emb_ln;
+        self.rows_then_quantize(&mut x, h, &mut qa, |_, row| {
+            layer_norm(row, &emb_ln.0, &emb_ln.1, self.eps)
+        });
         let mut qkv = vec![0f32; tokens * 3 * h];
         let mut ctx = vec![0f32; tokens * h];
         let mut proj = vec![0f32; tokens * h];
         let mut inner = vec![0f32; tokens * self.ffn];
         for layer in &self.layers {
-            qa.quantize(&x, h);
             self.linear(&layer.qkv, &qa, &mut qkv);
             self.attention(&qkv, &spans, &mut ctx);
-            qa.quantize(&ctx, h);
+            self.rows_then_quantize(&mut ctx, h, &mut qa, |_, _| {});
             self.linear(&layer.out, &qa, &mut proj);
-            self.layer_norm_rows(&mut x, Some(&proj), &layer.ln1);
-            qa.quantize(&x, h);
+            self.rows_then_quantize(&mut x, h, &mut qa, |r, row| {
+                add(row, &proj[r * h..(r + 1) * h]);
+                layer_norm(row, &layer.ln1.0, &layer.ln1.1, self.eps);
+            });
             self.linear(&layer.ffn_in, &qa, &mut inner);
-            self.gelu(&mut inner);
-            qa.quantize(&inner, self.ffn);
+            self.rows_then_quantize(&mut inner, self.ffn, &mut qa, |_, row| {
+                for e in row {
+                    *e = gelu_scalar(*e);
+                }
+            });
             self.linear(&layer.ffn_out, &qa, &mut proj);
-            self.layer_norm_rows(&mut x, Some(&proj), &layer.ln2);
+            // Also quantizes the next layer's input (unused after the last layer).
+            self.rows_then_quantize(&mut x, h, &mut qa, |r, row| {
+                add(row, &proj[r * h..(r + 1) * h]);
+                layer_norm(row, &layer.ln2.0, &layer.ln2.1, self.eps);
+            });
         }
 
         spans
@@ -247,37 +270,40 @@ impl Bert {
         });
     }
 
-    /// `x = LayerNorm(x + residual)` row by row.
-    fn layer_norm_rows(&self, x: &mut [f32], add: Option<&[f32]>, ln: &(Vec<f32>, Vec<f32>)) {
-        let h = self.hidden;
-        for (r, row) in x.chunks_exact_mut(h).enumerate() {
-            if let Some(add) = add {
-                for (v, a) in row.iter_mut().zip(&add[r * h..(r + 1) * h]) {
-                    *v += a;
-                }
-            }
-            layer_norm(row, &ln.0, &ln.1, self.eps);
-        }
-    }
-
-    fn gelu(&self, v: &mut [f32]) {
+    /// `f(row index, row)` on every row of `x` (`width` floats each), then the row
+    /// quantized into `qa`; rows are split between the team.
+    fn rows_then_quantize(
+        &self,
+        x: &mut [f32],
+        width: usize,
+        qa: &mut QuantRows,
+        f: impl Fn(usize, &mut [f32]) + Sync,
+    ) {
+        let rows = x.len() / width;
+        qa.prepare(rows, width);
         let threads = self.team.threads();
-        let rows = v.len() / self.ffn;
-        let (ptr, width) = (Out(v.as_mut_ptr()), self.ffn);
+        let (xs, qs) = (Out(x.as_mut_ptr()), Out(qa.q.as_mut_ptr()));
+        let (scales, zps) = (Out(qa.scale.as_mut_ptr()), Out(qa.zp.as_mut_ptr()));
         self.team.run(&|i| {
-            let r = part(rows, threads, i);
-            // SAFETY: disjoint rows per thread.
-            let mine = unsafe {
-                std::slice::from_raw_parts_mut(ptr.get().add(r.start * width), r.len() * width)
-            };
-            for e in mine {
-                *e = gelu_scalar(*e);
+            for r in part(rows, threads, i) {
+                // SAFETY: row r of each buffer belongs to this thread only.
+                unsafe {
+                    let row = xs.slice(r * width, width);
+                    f(r, row);
+                    let (s, z) = quantize_row(row, qs.slice(r * width, width));
+                    *scales.get().add(r) = s;
+                    *zps.get().add(r) = z;
+                }
             }
         });
     }
 
     /// Multi-head self-attention within each message; `(message, head)` pairs are split
     /// between the team. The query weights already carry 1/√d.
+    ///
+    /// Per pair, the keys are copied transposed (`[d][len]`, rows padded to 8) so that a
+    /// query's scores against all keys are plain vertical multiply-adds, and the values
+    /// contiguous (`[len][d]`).
     fn attention(&self, qkv: &[f32], spans: &[Range<usize>], ctx: &mut [f32]) {
         let (h, heads) = (self.hidden, self.heads);
         let d = h / heads;
@@ -285,39 +311,39 @@ impl Bert {
         let threads = self.team.threads();
         let out = Out(ctx.as_mut_ptr());
         self.team.run(&|i| {
-            let mut scores = Vec::new();
-            let mut acc = vec![0f32; d];
+            let (mut kt, mut vs, mut scores) = (Vec::new(), Vec::new(), Vec::new());
             for pair in part(pairs, threads, i) {
                 let (span, head) = (&spans[pair / heads], pair % heads);
-                let col = head * d;
+                let (len, col) = (span.len(), head * d);
+                let stride = len.div_ceil(8) * 8;
+                kt.clear();
+                kt.resize(d * stride, 0f32);
+                vs.clear();
+                scores.clear();
+                scores.resize(stride, 0f32);
+                for (u, t) in span.clone().enumerate() {
+                    let row = &qkv[t * 3 * h..(t + 1) * 3 * h];
+                    for (c, &k) in row[h + col..h + col + d].iter().enumerate() {
+                        kt[c * stride + u] = k;
+                    }
+                    vs.extend_from_slice(&row[2 * h + col..2 * h + col + d]);
+                }
                 for t in span.clone() {
                     let q = &qkv[t * 3 * h + col..t * 3 * h + col + d];
-                    scores.clear();
-                    let mut max = f32::NEG_INFINITY;
-                    for u in span.clone() {
-                        let k = &qkv[u * 3 * h + h + col..u * 3 * h + h + col + d];
-                        let s = dot(q, k);
-                        max = max.max(s);
-                        scores.push(s);
+                    scores.iter_mut().for_each(|s| *s = 0.0);
+                    for (c, &qc) in q.iter().enumerate() {
+                        axpy(&mut scores, qc, &kt[c * stride..(c + 1) * stride]);
                     }
-                    let mut sum = 0.0;
-                    for s in &mut scores {
+                    let max = max_of(&scores[..len]);
+                    for s in &mut scores[..len] {
                         *s = fast_exp(*s - max);
-                        sum += *s;
                     }
-                    acc.iter_mut().for_each(|a| *a = 0.0);
-                    for (u, p) in span.clone().zip(&scores) {
-                        let v = &qkv[u * 3 * h + 2 * h + col..u * 3 * h + 2 * h + col + d];
-                        for (a, v) in acc.iter_mut().zip(v) {
-                            *a += p * v;
-                        }
-                    }
-                    let inv = 1.0 / sum;
+                    let inv = 1.0 / sum_of(&scores[..len]);
                     // SAFETY: row t, columns of this head: written by this thread only.
-                    let dst =
-                        unsafe { std::slice::from_raw_parts_mut(out.get().add(t * h + col), d) };
-                    for (o, a) in dst.iter_mut().zip(&acc) {
-                        *o = a * inv;
+                    let dst = unsafe { out.slice(t * h + col, d) };
+                    dst.iter_mut().for_each(|o| *o = 0.0);
+                    for (u, &p) in scores[..len].iter().enumerate() {
+                        axpy(dst, p * inv, &vs[u * d..(u + 1) * d]);
                     }
                 }
             }
@@ -325,28 +351,59 @@ impl Bert {
     }
 }
 
+/// `y += a·x`.
 #[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
+fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y += a * x;
+    }
+}
+
+/// Sum with 16 running partial sums, so that it vectorises.
+#[inline]
+fn sum_of(v: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let chunks = v.chunks_exact(16);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for i in 0..16 {
+            acc[i] += c[i];
         }
     }
-    let tail: f32 = a
-        .chunks_exact(8)
-        .remainder()
-        .iter()
-        .zip(b.chunks_exact(8).remainder())
-        .map(|(x, y)| x * y)
-        .sum();
     acc.iter().sum::<f32>() + tail
+}
+
+#[inline]
+fn max_of(v: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 8];
+    let chunks = v.chunks_exact(8);
+    let tail = chunks.remainder().iter().fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m });
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
+        }
+    }
+    acc.iter().fold(tail, |m, &x| if x > m { x } else { m })
+}
+
+fn add(row: &mut [f32], other: &[f32]) {
+    for (v, o) in row.iter_mut().zip(other) {
+        *v += o;
+    }
 }
 
 fn layer_norm(row: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
     let n = row.len() as f32;
-    let mean = row.iter().sum::<f32>() / n;
-    let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let mean = sum_of(row) / n;
+    let mut acc = [0f32; 16];
+    let chunks = row.chunks_exact(16);
+    let tail: f32 = chunks.remainder().iter().map(|v| (v - mean) * (v - mean)).sum();
+    for c in chunks {
+        for i in 0..16 {
+            acc[i] += (c[i] - mean) * (c[i] - mean);
+        }
+    }
+    let var = (acc.iter().sum::<f32>() + tail) / n;
     let inv = 1.0 / (var + eps).sqrt();
     for ((v, g), b) in row.iter_mut().zip(gamma).zip(beta) {
         *v = (*v - mean) * inv * g + b;

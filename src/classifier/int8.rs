@@ -41,32 +41,52 @@ impl QuantRows {
     /// Quantizes `rows` rows of `k` floats, reusing this buffer.
     pub fn quantize(&mut self, x: &[f32], k: usize) {
         assert!(k > 0 && x.len() % k == 0);
-        let rows = x.len() / k;
+        self.prepare(x.len() / k, k);
+        for (r, (src, dst)) in x.chunks_exact(k).zip(self.q.chunks_exact_mut(k)).enumerate() {
+            (self.scale[r], self.zp[r]) = quantize_row(src, dst);
+        }
+    }
+
+    /// Sizes the buffer for `rows × k`; the rows are then filled with [`quantize_row`].
+    pub fn prepare(&mut self, rows: usize, k: usize) {
         self.rows = rows;
         self.k = k;
         self.q.resize(rows * k, 0);
         self.scale.resize(rows, 0.0);
         self.zp.resize(rows, 0);
-        for (r, (src, dst)) in x
-            .chunks_exact(k)
-            .zip(self.q.chunks_exact_mut(k))
-            .enumerate()
-        {
-            let (mut lo, mut hi) = (0f32, 0f32);
-            for &v in src {
-                lo = lo.min(v);
-                hi = hi.max(v);
-            }
-            let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
-            let inv = 1.0 / scale;
-            let zp = (-lo * inv).round_ties_even().clamp(0.0, 255.0);
-            for (d, &v) in dst.iter_mut().zip(src) {
-                *d = ((v * inv).round_ties_even() + zp).clamp(0.0, 255.0) as u8;
-            }
-            self.scale[r] = scale;
-            self.zp[r] = zp as i32;
+    }
+}
+
+/// Quantizes one row into `dst`; returns its scale and zero point. Written so that the
+/// compiler vectorises it (min/max without NaN handling, 16 partial results).
+#[inline]
+pub fn quantize_row(src: &[f32], dst: &mut [u8]) -> (f32, i32) {
+    let (mut lo, mut hi) = ([0f32; 16], [0f32; 16]);
+    let chunks = src.chunks_exact(16);
+    for &v in chunks.remainder() {
+        lo[0] = if v < lo[0] { v } else { lo[0] };
+        hi[0] = if v > hi[0] { v } else { hi[0] };
+    }
+    for c in chunks {
+        for i in 0..16 {
+            lo[i] = if c[i] < lo[i] { c[i] } else { lo[i] };
+            hi[i] = if c[i] > hi[i] { c[i] } else { hi[i] };
         }
     }
+    let lo = lo.iter().fold(0f32, |m, &v| if v < m { v } else { m });
+    let hi = hi.iter().fold(0f32, |m, &v| if v > m { v } else { m });
+    let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
+    let inv = 1.0 / scale;
+    let zp = (-lo * inv).round_ties_even().clamp(0.0, 255.0);
+    for (d, &v) in dst.iter_mut().zip(src) {
+        let q = (v * inv + zp).round_ties_even();
+        // Written so that NaN becomes 0: the conversion below needs a value in 0..=255.
+        let q = if q >= 0.0 { q } else { 0.0 };
+        let q = if q <= 255.0 { q } else { 255.0 };
+        // SAFETY: q is finite and within 0..=255.
+        *d = unsafe { q.to_int_unchecked::<i32>() } as u8;
+    }
+    (scale, zp as i32)
 }
 
 /// Whether the VNNI kernel can run on this CPU.
