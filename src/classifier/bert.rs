@@ -299,11 +299,8 @@ impl Bert {
     }
 
     /// Multi-head self-attention within each message; `(message, head)` pairs are split
-    /// between the team. The query weights already carry 1/√d.
-    ///
-    /// Per pair, the keys are copied transposed (`[d][len]`, rows padded to 8) so that a
-    /// query's scores against all keys are plain vertical multiply-adds, and the values
-    /// contiguous (`[len][d]`).
+    /// between the team. The query weights already carry 1/√d. Heads of 32 dimensions
+    /// (this model's) take a path with fixed-size arrays that the compiler unrolls.
     fn attention(&self, qkv: &[f32], spans: &[Range<usize>], ctx: &mut [f32]) {
         let (h, heads) = (self.hidden, self.heads);
         let d = h / heads;
@@ -311,44 +308,65 @@ impl Bert {
         let threads = self.team.threads();
         let out = Out(ctx.as_mut_ptr());
         self.team.run(&|i| {
-            let (mut kt, mut vs, mut scores) = (Vec::new(), Vec::new(), Vec::new());
+            let mut scores = Vec::new();
             for pair in part(pairs, threads, i) {
                 let (span, head) = (&spans[pair / heads], pair % heads);
-                let (len, col) = (span.len(), head * d);
-                let stride = len.div_ceil(8) * 8;
-                kt.clear();
-                kt.resize(d * stride, 0f32);
-                vs.clear();
-                scores.clear();
-                scores.resize(stride, 0f32);
-                for (u, t) in span.clone().enumerate() {
-                    let row = &qkv[t * 3 * h..(t + 1) * 3 * h];
-                    for (c, &k) in row[h + col..h + col + d].iter().enumerate() {
-                        kt[c * stride + u] = k;
-                    }
-                    vs.extend_from_slice(&row[2 * h + col..2 * h + col + d]);
-                }
+                let col = head * d;
+                let q = |t: usize| &qkv[t * 3 * h + col..t * 3 * h + col + d];
+                let k = |u: usize| &qkv[u * 3 * h + h + col..u * 3 * h + h + col + d];
+                let v = |u: usize| &qkv[u * 3 * h + 2 * h + col..u * 3 * h + 2 * h + col + d];
                 for t in span.clone() {
-                    let q = &qkv[t * 3 * h + col..t * 3 * h + col + d];
-                    scores.iter_mut().for_each(|s| *s = 0.0);
-                    for (c, &qc) in q.iter().enumerate() {
-                        axpy(&mut scores, qc, &kt[c * stride..(c + 1) * stride]);
+                    scores.clear();
+                    if d == 32 {
+                        let q: &[f32; 32] = q(t).try_into().expect("32");
+                        scores.extend(span.clone().map(|u| dot32(q, k(u).try_into().expect("32"))));
+                    } else {
+                        scores.extend(span.clone().map(|u| dot(q(t), k(u))));
                     }
-                    let max = max_of(&scores[..len]);
-                    for s in &mut scores[..len] {
+                    let max = max_of(&scores);
+                    for s in &mut scores {
                         *s = fast_exp(*s - max);
                     }
-                    let inv = 1.0 / sum_of(&scores[..len]);
+                    let inv = 1.0 / sum_of(&scores);
                     // SAFETY: row t, columns of this head: written by this thread only.
                     let dst = unsafe { out.slice(t * h + col, d) };
-                    dst.iter_mut().for_each(|o| *o = 0.0);
-                    for (u, &p) in scores[..len].iter().enumerate() {
-                        axpy(dst, p * inv, &vs[u * d..(u + 1) * d]);
+                    if d == 32 {
+                        let mut acc = [0f32; 32];
+                        for (u, &p) in span.clone().zip(&scores) {
+                            let v: &[f32; 32] = v(u).try_into().expect("32");
+                            for c in 0..32 {
+                                acc[c] += p * v[c];
+                            }
+                        }
+                        for (o, a) in dst.iter_mut().zip(acc) {
+                            *o = a * inv;
+                        }
+                    } else {
+                        dst.iter_mut().for_each(|o| *o = 0.0);
+                        for (u, &p) in span.clone().zip(&scores) {
+                            axpy(dst, p * inv, v(u));
+                        }
                     }
                 }
             }
         });
     }
+}
+
+#[inline(always)]
+fn dot32(a: &[f32; 32], b: &[f32; 32]) -> f32 {
+    let mut acc = [0f32; 8];
+    for c in 0..4 {
+        for i in 0..8 {
+            acc[i] += a[8 * c + i] * b[8 * c + i];
+        }
+    }
+    acc.iter().sum()
+}
+
+#[inline]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// `y += a·x`.
@@ -377,7 +395,10 @@ fn sum_of(v: &[f32]) -> f32 {
 fn max_of(v: &[f32]) -> f32 {
     let mut acc = [f32::NEG_INFINITY; 8];
     let chunks = v.chunks_exact(8);
-    let tail = chunks.remainder().iter().fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m });
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &x| if x > m { x } else { m });
     for c in chunks {
         for i in 0..8 {
             acc[i] = if c[i] > acc[i] { c[i] } else { acc[i] };
@@ -397,7 +418,11 @@ fn layer_norm(row: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
     let mean = sum_of(row) / n;
     let mut acc = [0f32; 16];
     let chunks = row.chunks_exact(16);
-    let tail: f32 = chunks.remainder().iter().map(|v| (v - mean) * (v - mean)).sum();
+    let tail: f32 = chunks
+        .remainder()
+        .iter()
+        .map(|v| (v - mean) * (v - mean))
+        .sum();
     for c in chunks {
         for i in 0..16 {
             acc[i] += (c[i] - mean) * (c[i] - mean);

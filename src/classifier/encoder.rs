@@ -536,7 +536,10 @@ mod tests {
         for i in 0..=9000 {
             let x = -(i as f32) / 100.0;
             let (got, want) = (fast_exp(x) as f64, (x as f64).exp());
-            assert!((got - want).abs() <= 2e-4 * want + 1e-37, "x={x}: {got} vs {want}");
+            assert!(
+                (got - want).abs() <= 2e-4 * want + 1e-37,
+                "x={x}: {got} vs {want}"
+            );
         }
         assert_eq!(fast_exp(f32::NAN), fast_exp(-1000.0));
     }
