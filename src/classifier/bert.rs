@@ -300,73 +300,118 @@ impl Bert {
 
     /// Multi-head self-attention within each message; `(message, head)` pairs are split
     /// between the team. The query weights already carry 1/√d. Heads of 32 dimensions
-    /// (this model's) take a path with fixed-size arrays that the compiler unrolls.
+    /// (this model's) take an AVX-512 path where the CPU has it.
     fn attention(&self, qkv: &[f32], spans: &[Range<usize>], ctx: &mut [f32]) {
         let (h, heads) = (self.hidden, self.heads);
         let d = h / heads;
         let pairs = spans.len() * heads;
         let threads = self.team.threads();
         let out = Out(ctx.as_mut_ptr());
+        assert_eq!(ctx.len() * 3, qkv.len());
+        assert!(spans.last().is_none_or(|s| s.end * h <= ctx.len()));
+        #[cfg(target_arch = "x86_64")]
+        let fast = d == 32 && self.vnni;
+        #[cfg(not(target_arch = "x86_64"))]
+        let fast = false;
         self.team.run(&|i| {
             let mut scores = Vec::new();
             for pair in part(pairs, threads, i) {
                 let (span, head) = (&spans[pair / heads], pair % heads);
-                let col = head * d;
-                let q = |t: usize| &qkv[t * 3 * h + col..t * 3 * h + col + d];
-                let k = |u: usize| &qkv[u * 3 * h + h + col..u * 3 * h + h + col + d];
-                let v = |u: usize| &qkv[u * 3 * h + 2 * h + col..u * 3 * h + 2 * h + col + d];
-                for t in span.clone() {
-                    scores.clear();
-                    if d == 32 {
-                        let q: &[f32; 32] = q(t).try_into().expect("32");
-                        scores.extend(span.clone().map(|u| dot32(q, k(u).try_into().expect("32"))));
-                    } else {
-                        scores.extend(span.clone().map(|u| dot(q(t), k(u))));
-                    }
-                    let max = max_of(&scores);
-                    for s in &mut scores {
-                        *s = fast_exp(*s - max);
-                    }
-                    let inv = 1.0 / sum_of(&scores);
-                    // SAFETY: row t, columns of this head: written by this thread only.
-                    let dst = unsafe { out.slice(t * h + col, d) };
-                    if d == 32 {
-                        let mut acc = [0f32; 32];
-                        for (u, &p) in span.clone().zip(&scores) {
-                            let v: &[f32; 32] = v(u).try_into().expect("32");
-                            for c in 0..32 {
-                                acc[c] += p * v[c];
-                            }
-                        }
-                        for (o, a) in dst.iter_mut().zip(acc) {
-                            *o = a * inv;
-                        }
-                    } else {
-                        dst.iter_mut().for_each(|o| *o = 0.0);
-                        for (u, &p) in span.clone().zip(&scores) {
-                            axpy(dst, p * inv, v(u));
-                        }
-                    }
+                scores.resize(span.len(), 0f32);
+                #[cfg(target_arch = "x86_64")]
+                if fast {
+                    // SAFETY: AVX-512 is present (VNNI implies it); the span's rows and
+                    // this head's 32 columns are inside `qkv` and `ctx` (asserted above),
+                    // and this pair's output is written by this thread only.
+                    unsafe { head32(qkv, h, head * 32, span.clone(), &mut scores, out) };
+                    continue;
                 }
+                let _ = fast;
+                head_portable(qkv, h, head * d, d, span.clone(), &mut scores, out);
             }
         });
     }
 }
 
-#[inline(always)]
-fn dot32(a: &[f32; 32], b: &[f32; 32]) -> f32 {
-    let mut acc = [0f32; 8];
-    for c in 0..4 {
-        for i in 0..8 {
-            acc[i] += a[8 * c + i] * b[8 * c + i];
+/// One head of attention for the queries of one message.
+fn head_portable(
+    qkv: &[f32],
+    h: usize,
+    col: usize,
+    d: usize,
+    span: Range<usize>,
+    scores: &mut [f32],
+    out: Out<f32>,
+) {
+    let q = |t: usize| &qkv[t * 3 * h + col..t * 3 * h + col + d];
+    let k = |u: usize| &qkv[u * 3 * h + h + col..u * 3 * h + h + col + d];
+    let v = |u: usize| &qkv[u * 3 * h + 2 * h + col..u * 3 * h + 2 * h + col + d];
+    for t in span.clone() {
+        for (s, u) in scores.iter_mut().zip(span.clone()) {
+            *s = q(t).iter().zip(k(u)).map(|(x, y)| x * y).sum();
+        }
+        let max = max_of(scores);
+        for s in scores.iter_mut() {
+            *s = fast_exp(*s - max);
+        }
+        let inv = 1.0 / sum_of(scores);
+        // SAFETY: row t, columns of this head: written by this thread only.
+        let dst = unsafe { out.slice(t * h + col, d) };
+        dst.iter_mut().for_each(|o| *o = 0.0);
+        for (u, &p) in span.clone().zip(scores.iter()) {
+            axpy(dst, p * inv, v(u));
         }
     }
-    acc.iter().sum()
 }
 
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+/// [`head_portable`] for 32-dimensional heads: a query or key is two 16-lane registers.
+///
+/// # Safety
+/// AVX-512F must be present; rows `span` of `qkv` (`3h` wide) and of the output (`h` wide)
+/// must exist, `col + 32 <= h`, and `scores` must hold `span.len()` floats.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn head32(
+    qkv: &[f32],
+    h: usize,
+    col: usize,
+    span: Range<usize>,
+    scores: &mut [f32],
+    out: Out<f32>,
+) {
+    use std::arch::x86_64::*;
+    let (base, row) = (qkv.as_ptr(), 3 * h);
+    for t in span.clone() {
+        unsafe {
+            let qp = base.add(t * row + col);
+            let (q0, q1) = (_mm512_loadu_ps(qp), _mm512_loadu_ps(qp.add(16)));
+            let mut max = f32::NEG_INFINITY;
+            for (s, u) in scores.iter_mut().zip(span.clone()) {
+                let kp = base.add(u * row + h + col);
+                let p = _mm512_fmadd_ps(
+                    q1,
+                    _mm512_loadu_ps(kp.add(16)),
+                    _mm512_mul_ps(q0, _mm512_loadu_ps(kp)),
+                );
+                *s = _mm512_reduce_add_ps(p);
+                max = if *s > max { *s } else { max };
+            }
+            for s in scores.iter_mut() {
+                *s = fast_exp(*s - max);
+            }
+            let inv = 1.0 / sum_of(scores);
+            let (mut a0, mut a1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+            for (&p, u) in scores.iter().zip(span.clone()) {
+                let vp = base.add(u * row + 2 * h + col);
+                let p = _mm512_set1_ps(p * inv);
+                a0 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vp), a0);
+                a1 = _mm512_fmadd_ps(p, _mm512_loadu_ps(vp.add(16)), a1);
+            }
+            let dst = out.get().add(t * h + col);
+            _mm512_storeu_ps(dst, a0);
+            _mm512_storeu_ps(dst.add(16), a1);
+        }
+    }
 }
 
 /// `y += a·x`.
@@ -459,6 +504,49 @@ mod tests {
         for (r, want) in want.iter().enumerate() {
             rows.row(r, &mut got);
             assert_eq!(&got, want, "row {r}");
+        }
+    }
+
+    #[test]
+    fn the_avx512_head_matches_the_portable_one() {
+        if !super::super::int8::has_vnni() {
+            return;
+        }
+        let h = 64;
+        let tokens = 23;
+        let qkv: Vec<f32> = (0..tokens * 3 * h)
+            .map(|i| ((i * 7919 % 1000) as f32 / 250.0) - 2.0)
+            .collect();
+        for span in [0..1, 0..5, 5..23] {
+            for col in [0, 32] {
+                let mut want = vec![0f32; tokens * h];
+                let mut got = vec![0f32; tokens * h];
+                let mut scores = vec![0f32; span.len()];
+                head_portable(
+                    &qkv,
+                    h,
+                    col,
+                    32,
+                    span.clone(),
+                    &mut scores,
+                    Out(want.as_mut_ptr()),
+                );
+                // SAFETY: the test machine has AVX-512 (checked above); shapes as required.
+                unsafe {
+                    head32(
+                        &qkv,
+                        h,
+                        col,
+                        span.clone(),
+                        &mut scores,
+                        Out(got.as_mut_ptr()),
+                    )
+                };
+                for (a, b) in want.iter().zip(&got) {
+                    assert!((a - b).abs() < 1e-4, "{span:?}/{col}: {a} vs {b}");
+                }
+                assert!(want[span.start * h + col] != 0.0);
+            }
         }
     }
 

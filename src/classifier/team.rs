@@ -102,8 +102,17 @@ impl Team {
         // The caller's own share; a panic here must still wait for the helpers.
         let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(0)));
         let helpers = self.threads - 1;
+        let mut spins = 0u32;
         while s.done.load(Ordering::Acquire) < helpers {
-            std::hint::spin_loop();
+            // After a few microseconds, give the CPU away between checks: when the
+            // scheduler placed a helper on this CPU, spinning would keep it from running
+            // for a whole time slice.
+            spins += 1;
+            if spins > 2000 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
         }
         if let Err(p) = mine {
             std::panic::resume_unwind(p);
@@ -128,6 +137,10 @@ fn helper(s: Arc<Shared>, index: usize) {
                 break;
             }
             spins += 1;
+            if spins > 2000 {
+                // As in `Team::run`: do not hold a CPU the caller may need.
+                std::thread::yield_now();
+            }
             if spins % 64 == 0 && start.elapsed() > SPIN {
                 let g = s.sleep.lock().unwrap();
                 let _g = s
