@@ -2,20 +2,12 @@
 //! start-up from `intents/`, with its confidence calibrated by temperature scaling fitted on
 //! cross-validated predictions (so a reported 0.8 means right about 80% of the time).
 //!
-//! Training runs full-batch Adam on candle tensors: the matmuls go through candle's gemm,
-//! which keeps training of ~1,000 examples well under a second.
-
-use candle_core::{D, DType, Device, Tensor};
+//! Training runs full-batch Adam in plain loops that skip the zeros of the lexical
+//! features, with the cross-validation folds on their own threads (see [`fit`]).
 
 #[derive(Debug, thiserror::Error)]
 #[error("intent head: {0}")]
 pub struct HeadError(String);
-
-impl From<candle_core::Error> for HeadError {
-    fn from(e: candle_core::Error) -> Self {
-        HeadError(e.to_string())
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct HeadConfig {
@@ -75,20 +67,39 @@ impl IntentHead {
         let xs = &xs[..];
         let dim = xs[0].len();
         let k = labels.len();
-        // Cross-validated logits for calibration.
+        if let Some(&y) = ys.iter().find(|&&y| y >= k) {
+            return Err(HeadError(format!("label {y} of {k}")));
+        }
+        let design = Design::new(xs, embeddings[0].len());
+        // The folds for calibration (cross-validated logits) and the final fit on all
+        // examples are independent: they run on their own threads.
+        let folds = if cfg.folds >= 2 && xs.len() >= cfg.folds * 2 {
+            cfg.folds
+        } else {
+            0
+        };
+        let all: Vec<usize> = (0..xs.len()).collect();
+        let fold_rows: Vec<Vec<usize>> = (0..folds)
+            .map(|fold| (0..xs.len()).filter(|i| i % folds != fold).collect())
+            .collect();
+        let (fits, (weights, bias)) = std::thread::scope(|scope| {
+            let handles: Vec<_> = fold_rows
+                .iter()
+                .map(|rows| scope.spawn(|| fit(&design, ys, rows, k, cfg)))
+                .collect();
+            let whole = fit(&design, ys, &all, k, cfg);
+            let fits: Vec<_> = handles
+                .into_iter()
+                .map(|h| h.join().expect("a training thread panicked"))
+                .collect();
+            (fits, whole)
+        });
         let mut cv_logits: Vec<Vec<f32>> = vec![Vec::new(); xs.len()];
-        if cfg.folds >= 2 && xs.len() >= cfg.folds * 2 {
-            for fold in 0..cfg.folds {
-                let train: Vec<usize> = (0..xs.len()).filter(|i| i % cfg.folds != fold).collect();
-                let test: Vec<usize> = (0..xs.len()).filter(|i| i % cfg.folds == fold).collect();
-                let (w, b) = fit(xs, ys, &train, dim, k, cfg)?;
-                for &i in &test {
-                    cv_logits[i] = logits(&w, &b, &xs[i], dim);
-                }
+        for (fold, (w, b)) in fits.iter().enumerate() {
+            for i in (0..xs.len()).filter(|i| i % folds == fold) {
+                cv_logits[i] = logits(w, b, &xs[i], dim);
             }
         }
-        let all: Vec<usize> = (0..xs.len()).collect();
-        let (weights, bias) = fit(xs, ys, &all, dim, k, cfg)?;
         let temperature = if cv_logits[0].is_empty() {
             1.0
         } else {
@@ -233,49 +244,156 @@ pub fn softmax(z: &[f32], temperature: f32) -> Vec<f32> {
     e.into_iter().map(|v| v / s).collect()
 }
 
-/// Full-batch Adam on the softmax cross-entropy with L2 regularisation.
+/// The training examples as the optimiser reads them: the embedding part dense
+/// (`[n, dense]`), the lexical part (hashed n-grams, mostly zeros) as its non-zero entries.
+struct Design {
+    dense: usize,
+    dim: usize,
+    x: Vec<f32>,
+    sparse: Vec<Vec<(u32, f32)>>,
+}
+
+impl Design {
+    fn new(xs: &[Vec<f32>], dense: usize) -> Design {
+        let dim = xs[0].len();
+        let dense = dense.min(dim);
+        let mut x = Vec::with_capacity(xs.len() * dense);
+        let mut sparse = Vec::with_capacity(xs.len());
+        for row in xs {
+            x.extend_from_slice(&row[..dense]);
+            sparse.push(
+                row[dense..]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| **v != 0.0)
+                    .map(|(j, &v)| ((dense + j) as u32, v))
+                    .collect(),
+            );
+        }
+        Design {
+            dense,
+            dim,
+            x,
+            sparse,
+        }
+    }
+
+    fn dense_row(&self, i: usize) -> &[f32] {
+        &self.x[i * self.dense..(i + 1) * self.dense]
+    }
+}
+
+/// Full-batch Adam on the softmax cross-entropy with L2 regularisation (on the weights, not
+/// the bias), over the examples `rows`.
+///
+/// Plain loops rather than matrix products: the lexical part of an example touches only its
+/// non-zero entries (a dense product would multiply the other ~80% by zero). The weights
+/// are held transposed (`[feature][class]`, classes padded to a multiple of 8), so that
+/// each feature adds to eight classes' logits (and gradients) at once, with the eight sums
+/// in one register. One fit is single-threaded; [`IntentHead::train`] runs the
+/// cross-validation folds side by side.
 fn fit(
-    xs: &[Vec<f32>],
+    design: &Design,
     ys: &[usize],
     rows: &[usize],
-    dim: usize,
     k: usize,
     cfg: &HeadConfig,
-) -> Result<(Vec<f32>, Vec<f32>), HeadError> {
-    let dev = Device::Cpu;
-    let n = rows.len();
-    let flat: Vec<f32> = rows.iter().flat_map(|&i| xs[i].iter().copied()).collect();
-    let x = Tensor::from_vec(flat, (n, dim), &dev)?;
-    let mut onehot = vec![0f32; n * k];
-    for (r, &i) in rows.iter().enumerate() {
-        onehot[r * k + ys[i]] = 1.0;
-    }
-    let y = Tensor::from_vec(onehot, (n, k), &dev)?;
-    let mut w = Tensor::zeros((k, dim), DType::F32, &dev)?;
-    let mut b = Tensor::zeros(k, DType::F32, &dev)?;
-    let (mut mw, mut vw) = (w.zeros_like()?, w.zeros_like()?);
-    let (mut mb, mut vb) = (b.zeros_like()?, b.zeros_like()?);
-    let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8f64);
-    let xt = x.t()?.contiguous()?;
+) -> (Vec<f32>, Vec<f32>) {
+    let dim = design.dim;
+    let kp = k.div_ceil(8) * 8;
+    let n = rows.len().max(1) as f32;
+    let mut wt = vec![0f32; dim * kp];
+    let mut b = vec![0f32; kp];
+    let (mut mw, mut vw, mut gw) = (
+        vec![0f32; dim * kp],
+        vec![0f32; dim * kp],
+        vec![0f32; dim * kp],
+    );
+    let (mut mb, mut vb, mut gb) = (vec![0f32; kp], vec![0f32; kp], vec![0f32; kp]);
+    let mut z = vec![0f32; kp];
+    let (b1, b2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+    let (lr, l2) = (cfg.learning_rate as f32, cfg.l2 as f32);
     for t in 1..=cfg.epochs {
-        let z = x.matmul(&w.t()?)?.broadcast_add(&b)?;
-        let p = candle_nn::ops::softmax_last_dim(&z)?;
-        let d = ((p - &y)? / n as f64)?; // [n, k]
-        let gw = (d.t()?.matmul(&xt.t()?)? + (&w * cfg.l2)?)?; // [k, dim]
-        let gb = d.sum(0)?;
-        mw = ((&mw * b1)? + (&gw * (1.0 - b1))?)?;
-        vw = ((&vw * b2)? + (gw.sqr()? * (1.0 - b2))?)?;
-        mb = ((&mb * b1)? + (&gb * (1.0 - b1))?)?;
-        vb = ((&vb * b2)? + (gb.sqr()? * (1.0 - b2))?)?;
+        gw.iter_mut().for_each(|g| *g = 0.0);
+        gb.iter_mut().for_each(|g| *g = 0.0);
+        for &i in rows {
+            let xd = design.dense_row(i);
+            let sp = &design.sparse[i];
+            for q in (0..kp).step_by(8) {
+                // Four sets of running sums (features j mod 4), so that each addition
+                // need not wait for the one before.
+                let mut acc = [[0f32; 8]; 4];
+                acc[0].copy_from_slice(&b[q..q + 8]);
+                let feature = |j: usize, x: f32, acc: &mut [f32; 8]| {
+                    let w8 = &wt[j * kp + q..j * kp + q + 8];
+                    for l in 0..8 {
+                        acc[l] = x.mul_add(w8[l], acc[l]);
+                    }
+                };
+                for (j, &x) in xd.iter().enumerate() {
+                    feature(j, x, &mut acc[j % 4]);
+                }
+                for (e, &(j, v)) in sp.iter().enumerate() {
+                    feature(j as usize, v, &mut acc[e % 4]);
+                }
+                for l in 0..8 {
+                    z[q + l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+                }
+            }
+            // d = (softmax − onehot) / n: the gradient of the mean loss wrt the logits.
+            let max = z[..k].iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+            let mut sum = 0.0;
+            for zc in z[..k].iter_mut() {
+                *zc = (*zc - max).exp();
+                sum += *zc;
+            }
+            for (c, zc) in z[..k].iter_mut().enumerate() {
+                *zc = (*zc / sum - if c == ys[i] { 1.0 } else { 0.0 }) / n;
+            }
+            z[k..].iter_mut().for_each(|d| *d = 0.0);
+            for q in (0..kp).step_by(8) {
+                let mut d8 = [0f32; 8];
+                d8.copy_from_slice(&z[q..q + 8]);
+                for (j, &x) in xd.iter().enumerate() {
+                    let g8 = &mut gw[j * kp + q..j * kp + q + 8];
+                    for l in 0..8 {
+                        g8[l] = x.mul_add(d8[l], g8[l]);
+                    }
+                }
+                for &(j, v) in sp {
+                    let at = j as usize * kp + q;
+                    let g8 = &mut gw[at..at + 8];
+                    for l in 0..8 {
+                        g8[l] = v.mul_add(d8[l], g8[l]);
+                    }
+                }
+                for l in 0..8 {
+                    gb[q + l] += d8[l];
+                }
+            }
+        }
         let c1 = 1.0 - b1.powi(t as i32);
         let c2 = 1.0 - b2.powi(t as i32);
-        let step_w = ((&mw / c1)? / ((&vw / c2)?.sqrt()? + eps)?)?;
-        let step_b = ((&mb / c1)? / ((&vb / c2)?.sqrt()? + eps)?)?;
-        w = (w - (step_w * cfg.learning_rate)?)?;
-        b = (b - (step_b * cfg.learning_rate)?)?;
+        let adam = |p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], l2: f32| {
+            for (((p, m), v), g) in p.iter_mut().zip(m).zip(v).zip(g) {
+                let g = g + l2 * *p;
+                *m = b1 * *m + (1.0 - b1) * g;
+                *v = b2 * *v + (1.0 - b2) * g * g;
+                *p -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
+            }
+        };
+        adam(&mut wt, &mut mw, &mut vw, &gw, l2);
+        adam(&mut b, &mut mb, &mut vb, &gb, 0.0);
     }
-    let _ = D::Minus1;
-    Ok((w.flatten_all()?.to_vec1()?, b.to_vec1()?))
+    // Back to `[class][feature]`.
+    let mut w = vec![0f32; k * dim];
+    for c in 0..k {
+        for j in 0..dim {
+            w[c * dim + j] = wt[j * kp + c];
+        }
+    }
+    b.truncate(k);
+    (w, b)
 }
 
 /// The temperature minimising the negative log-likelihood of held-out logits.

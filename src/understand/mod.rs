@@ -152,8 +152,10 @@ impl Snapshot {
         }
         let mut all = texts.clone();
         all.extend(entry_texts.iter().cloned());
+        let t_index = start.elapsed();
         let vectors = cache.embed_all(embedder, &all)?;
         cache.save();
+        let t_embed = start.elapsed();
         let (train_vecs, entry_vecs) = vectors.split_at(texts.len());
         let head = IntentHead::train_cached(
             cache.dir(),
@@ -165,6 +167,7 @@ impl Snapshot {
             &HeadConfig::default(),
         )
         .map_err(ClassifierError::from)?;
+        let t_head = start.elapsed();
         let mut entry_vectors = vec![Vec::new(); kb.entries.len()];
         for (owner, v) in owners.into_iter().zip(entry_vecs) {
             entry_vectors[owner].push(v.clone());
@@ -190,6 +193,14 @@ impl Snapshot {
             Err(e) => tracing::warn!(error = %e, "fusion weights not fitted; using defaults"),
         }
         snap.build_time = start.elapsed();
+        tracing::info!(
+            index_ms = t_index.as_millis() as u64,
+            encode_ms = (t_embed - t_index).as_millis() as u64,
+            head_ms = (t_head - t_embed).as_millis() as u64,
+            fusion_ms = (snap.build_time - t_head).as_millis() as u64,
+            texts = all.len(),
+            "classifier built"
+        );
         Ok(snap)
     }
 
