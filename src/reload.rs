@@ -5,7 +5,7 @@
 //! line, message, as `loket kb check` prints them) are kept for `/readyz` and
 //! `GET /v1/admin/content` until a later version loads.
 //!
-//! Watching is polling: every `poll` (500 ms) the directories' fingerprint (paths, sizes and
+//! Watching is polling: every `poll` (250 ms) the directories' fingerprint (paths, sizes and
 //! modification times; no file is read) is compared with the one of the last load. The
 //! newest file must then have held still for `debounce` (200 ms; waited for when the change
 //! is younger), so a file caught half-saved is not loaded.
@@ -92,7 +92,7 @@ pub struct WatchSettings {
 impl Default for WatchSettings {
     fn default() -> Self {
         WatchSettings {
-            poll: Duration::from_millis(500),
+            poll: Duration::from_millis(250),
             debounce: Duration::from_millis(200),
         }
     }

@@ -72,7 +72,7 @@ impl IntentHead {
         }
         let design = Design::new(xs, embeddings[0].len());
         // The folds for calibration (cross-validated logits) and the final fit on all
-        // examples are independent: they run on their own threads.
+        // examples are independent: they run side by side.
         let folds = if cfg.folds >= 2 && xs.len() >= cfg.folds * 2 {
             cfg.folds
         } else {
@@ -82,18 +82,34 @@ impl IntentHead {
         let fold_rows: Vec<Vec<usize>> = (0..folds)
             .map(|fold| (0..xs.len()).filter(|i| i % folds != fold).collect())
             .collect();
-        let (fits, (weights, bias)) = std::thread::scope(|scope| {
-            let handles: Vec<_> = fold_rows
-                .iter()
-                .map(|rows| scope.spawn(|| fit(&design, ys, rows, k, cfg)))
-                .collect();
-            let whole = fit(&design, ys, &all, k, cfg);
-            let fits: Vec<_> = handles
-                .into_iter()
-                .map(|h| h.join().expect("a training thread panicked"))
-                .collect();
-            (fits, whole)
+        // Job 0 is the final fit, jobs 1.. the folds; as many threads as cores take them
+        // in turn.
+        let jobs: Vec<&[usize]> = std::iter::once(&all[..])
+            .chain(fold_rows.iter().map(|r| &r[..]))
+            .collect();
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(jobs.len());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results: Vec<std::sync::Mutex<Option<(Vec<f32>, Vec<f32>)>>> =
+            jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    loop {
+                        let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(rows) = jobs.get(j) else { break };
+                        *results[j].lock().unwrap() = Some(fit(&design, ys, rows, k, cfg));
+                    }
+                });
+            }
         });
+        let mut results = results
+            .into_iter()
+            .map(|m| m.into_inner().unwrap().expect("every fit ran"));
+        let (weights, bias) = results.next().expect("the final fit");
+        let fits: Vec<_> = results.collect();
         let mut cv_logits: Vec<Vec<f32>> = vec![Vec::new(); xs.len()];
         for (fold, (w, b)) in fits.iter().enumerate() {
             for i in (0..xs.len()).filter(|i| i % folds == fold) {
@@ -256,7 +272,16 @@ struct Design {
 impl Design {
     fn new(xs: &[Vec<f32>], dense: usize) -> Design {
         let dim = xs[0].len();
-        let dense = dense.min(dim);
+        let mut dense = dense.min(dim);
+        // A mostly-zero "embedding" (the lexical stand-in backend's) is cheaper as a list.
+        let nonzero = xs
+            .iter()
+            .flat_map(|x| &x[..dense])
+            .filter(|v| **v != 0.0)
+            .count();
+        if nonzero * 2 < xs.len() * dense {
+            dense = 0;
+        }
         let mut x = Vec::with_capacity(xs.len() * dense);
         let mut sparse = Vec::with_capacity(xs.len());
         for row in xs {

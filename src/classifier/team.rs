@@ -41,7 +41,7 @@ pub struct Team {
 }
 
 /// How long a helper spins for the next job before it sleeps.
-const SPIN: Duration = Duration::from_micros(300);
+const SPIN: Duration = Duration::from_micros(100);
 
 impl Team {
     pub fn new(threads: usize) -> Team {

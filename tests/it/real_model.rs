@@ -227,3 +227,34 @@ fn overload_answers_429_while_healthz_keeps_answering() {
         "/healthz failed during the burst: {health:?}"
     );
 }
+
+/// The int8 forward pass (the default where the CPU has AVX-512 VNNI) against the f32
+/// reference: the same embeddings up to quantisation noise, and a message encodes the same
+/// alone as in a batch with messages of other lengths (batches are ragged, not padded).
+#[test]
+fn int8_embeddings_match_the_f32_reference_alone_and_in_batches() {
+    use loket::classifier::{Encoder, WeightFormat};
+    let dir = model_dir();
+    let texts = [
+        "wat kost een paspoort?",
+        "Goedemiddag, ik ga volgende maand verhuizen naar de Kerkstraat. Hoe geef ik dat door?",
+        "afval",
+        "mijn roze pasje is verlopen",
+        "Can I pay the dog tax in instalments?",
+    ];
+    let reference = Encoder::load(&dir, WeightFormat::F32, 128, 2).unwrap();
+    let want = reference.embed(&texts).unwrap();
+    drop(reference);
+    let int8 = Encoder::load(&dir, WeightFormat::Int8, 128, 2).unwrap();
+    let batch = int8.embed(&texts).unwrap();
+    for (i, text) in texts.iter().enumerate() {
+        let alone = int8.embed(&[text]).unwrap().remove(0);
+        let cos = loket::classifier::encoder::cosine(&batch[i], &want[i]);
+        assert!(cos > 0.998, "{text}: cosine to f32 {cos}");
+        let same = loket::classifier::encoder::cosine(&batch[i], &alone);
+        assert!(same > 0.99999, "{text}: alone vs in a batch {same}");
+        assert!((alone.iter().map(|v| v * v).sum::<f32>() - 1.0).abs() < 1e-4);
+    }
+    // Different messages stay apart.
+    assert!(loket::classifier::encoder::cosine(&batch[0], &batch[2]) < 0.95);
+}
