@@ -88,7 +88,8 @@ struct Layer {
 
 pub struct Encoder {
     tokenizer: UnigramTokenizer,
-    word: QTensor,
+    /// Word embeddings for the candle forward pass (the int8 one keeps its own copy).
+    word: Option<QTensor>,
     pos: Tensor,
     token_type: Tensor,
     emb_ln: (Tensor, Tensor),
@@ -170,7 +171,7 @@ impl Encoder {
             f("embeddings.LayerNorm.weight")?,
             f("embeddings.LayerNorm.bias")?,
         );
-        if format == WeightFormat::Int8 {
+        let (layers, bert) = if format == WeightFormat::Int8 {
             let v = |t: Tensor| -> Result<Vec<f32>, EncoderError> {
                 Ok(t.flatten_all()?.to_vec1::<f32>()?)
             };
@@ -223,63 +224,52 @@ impl Encoder {
                 eps as f32,
                 threads,
             );
-            return Ok(Encoder {
-                tokenizer,
-                word,
-                pos,
-                token_type,
-                emb_ln,
-                layers: Vec::new(),
-                bert: Some(bert),
-                hidden,
-                heads,
-                eps,
-                max_tokens,
-                format,
-                load_time: start.elapsed(),
-            });
-        }
-        let mut layers = Vec::with_capacity(n_layers);
-        for l in 0..n_layers {
-            let p = format!("encoder.layer.{l}");
-            let w = |f: &mut dyn FnMut(&str) -> Result<Tensor, EncoderError>, m: &str| {
-                f(&format!("{p}.{m}.weight"))
-            };
-            let qw = w(&mut f, "attention.self.query")?;
-            let kw = w(&mut f, "attention.self.key")?;
-            let vw = w(&mut f, "attention.self.value")?;
-            let qb = f(&format!("{p}.attention.self.query.bias"))?;
-            let kb = f(&format!("{p}.attention.self.key.bias"))?;
-            let vb = f(&format!("{p}.attention.self.value.bias"))?;
-            let qkv_w = Tensor::cat(&[&qw, &kw, &vw], 0)?;
-            let qkv_b = Tensor::cat(&[&qb, &kb, &vb], 0)?;
-            layers.push(Layer {
-                qkv: linear(qkv_w, qkv_b, format)?,
-                attn_out: linear(
-                    w(&mut f, "attention.output.dense")?,
-                    f(&format!("{p}.attention.output.dense.bias"))?,
-                    format,
-                )?,
-                attn_ln: (
-                    f(&format!("{p}.attention.output.LayerNorm.weight"))?,
-                    f(&format!("{p}.attention.output.LayerNorm.bias"))?,
-                ),
-                ffn_in: linear(
-                    w(&mut f, "intermediate.dense")?,
-                    f(&format!("{p}.intermediate.dense.bias"))?,
-                    format,
-                )?,
-                ffn_out: linear(
-                    w(&mut f, "output.dense")?,
-                    f(&format!("{p}.output.dense.bias"))?,
-                    format,
-                )?,
-                out_ln: (
-                    f(&format!("{p}.output.LayerNorm.weight"))?,
-                    f(&format!("{p}.output.LayerNorm.bias"))?,
-                ),
-            });
-        }
+            (Vec::new(), Some(bert))
+        } else {
+            let mut layers = Vec::with_capacity(n_layers);
+            for l in 0..n_layers {
+                let p = format!("encoder.layer.{l}");
+                let w = |f: &mut dyn FnMut(&str) -> Result<Tensor, EncoderError>, m: &str| {
+                    f(&format!("{p}.{m}.weight"))
+                };
+                let qw = w(&mut f, "attention.self.query")?;
+                let kw = w(&mut f, "attention.self.key")?;
+                let vw = w(&mut f, "attention.self.value")?;
+                let qb = f(&format!("{p}.attention.self.query.bias"))?;
+                let kb = f(&format!("{p}.attention.self.key.bias"))?;
+                let vb = f(&format!("{p}.attention.self.value.bias"))?;
+                let qkv_w = Tensor::cat(&[&qw, &kw, &vw], 0)?;
+                let qkv_b = Tensor::cat(&[&qb, &kb, &vb], 0)?;
+                layers.push(Layer {
+                    qkv: linear(qkv_w, qkv_b, format)?,
+                    attn_out: linear(
+                        w(&mut f, "attention.output.dense")?,
+                        f(&format!("{p}.attention.output.dense.bias"))?,
+                        format,
+                    )?,
+                    attn_ln: (
+                        f(&format!("{p}.attention.output.LayerNorm.weight"))?,
+                        f(&format!("{p}.attention.output.LayerNorm.bias"))?,
+                    ),
+                    ffn_in: linear(
+                        w(&mut f, "intermediate.dense")?,
+                        f(&format!("{p}.intermediate.dense.bias"))?,
+                        format,
+                    )?,
+                    ffn_out: linear(
+                        w(&mut f, "output.dense")?,
+                        f(&format!("{p}.output.dense.bias"))?,
+                        format,
+                    )?,
+                    out_ln: (
+                        f(&format!("{p}.output.LayerNorm.weight"))?,
+                        f(&format!("{p}.output.LayerNorm.bias"))?,
+                    ),
+                });
+            }
+            (layers, None)
+        };
+        let word = if bert.is_some() { None } else { Some(word) };
         Ok(Encoder {
             tokenizer,
             word,
@@ -287,7 +277,7 @@ impl Encoder {
             token_type,
             emb_ln,
             layers,
-            bert: None,
+            bert,
             hidden,
             heads,
             eps,
@@ -349,12 +339,16 @@ impl Encoder {
         self.embed_batch(&batch)
     }
 
-    pub fn embed_batch(&self, b: &Batch) -> Result<Vec<Vec<f32>>, EncoderError> {
+    fn embed_batch(&self, b: &Batch) -> Result<Vec<Vec<f32>>, EncoderError> {
         let dev = Device::Cpu;
         let (bs, len, h) = (b.batch, b.len, self.hidden);
         let ids = Tensor::from_slice(&b.ids, bs * len, &dev)?;
         let mask = Tensor::from_slice(&b.mask, (bs, len), &dev)?.to_dtype(DType::F32)?;
-        let mut x = self.word.embedding(&ids)?.reshape((bs, len, h))?;
+        let word = self
+            .word
+            .as_ref()
+            .expect("the candle forward pass keeps the word embeddings");
+        let mut x = word.embedding(&ids)?.reshape((bs, len, h))?;
         x = x
             .broadcast_add(&self.pos.narrow(0, 0, len)?)?
             .broadcast_add(&self.token_type.narrow(0, 0, 1)?)?;
@@ -412,7 +406,7 @@ impl Encoder {
                 t.elem_count() * t.dtype().size_in_bytes()
             }
         };
-        self.word.storage_size_in_bytes()
+        self.word.as_ref().map_or(0, |w| w.storage_size_in_bytes())
             + self
                 .layers
                 .iter()
