@@ -7,7 +7,8 @@
 //! - [`config`]: settings from `loket.toml` and `LOKET__SECTION__KEY` variables.
 //! - [`knowledge`]: the knowledge base and intents as plain files, validated.
 //! - [`search`]: the tantivy FAQ index with its Dutch analyzer.
-//! - [`classifier`]: the e5 encoder on candle, the intent head, the batching worker.
+//! - [`classifier`]: the e5 encoder (own int8 forward pass, candle as reference and fallback),
+//!   the intent head, the batching worker.
 //! - [`privacy`]: finding and redacting personal data (BSN, IBAN, …).
 //! - [`understand`]: intent scores fused with FAQ matches into ranked answers.
 //! - [`dialogue`]: the pure decision core (answer, clarify, handoff, …), office hours.

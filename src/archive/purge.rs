@@ -99,7 +99,7 @@ pub async fn purge(
     let cutoff = timestamp(now - Duration::days(i64::from(opts.retention_days)));
     report.cutoff = Some(cutoff.clone());
 
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.begin_write().await?;
     // PostgreSQL: lock the expired rows, so a message arriving meanwhile waits for us instead
     // of landing in a conversation whose messages we are deleting. SQLite holds the database
     // lock from the first write on; the first statement below is a write for that reason.

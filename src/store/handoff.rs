@@ -274,7 +274,7 @@ impl SqlStore {
     ) -> Result<(), HandoffError> {
         let _writer = self.writer().await;
         let now = timestamp(Utc::now());
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE conversations SET status = 'assigned', agent_id = $1, updated_at = $2, \
              waiting_since = COALESCE(waiting_since, $2) \
@@ -340,7 +340,7 @@ impl SqlStore {
     ) -> Result<i64, HandoffError> {
         let _writer = self.writer().await;
         let now = timestamp(message.created_at);
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query("SELECT channel, status, agent_id FROM conversations WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -393,7 +393,7 @@ impl SqlStore {
         actor: &str,
     ) -> Result<i64, HandoffError> {
         let _writer = self.writer().await;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let exists = sqlx::query("SELECT id FROM conversations WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -425,7 +425,7 @@ impl SqlStore {
     ) -> Result<(), HandoffError> {
         let _writer = self.writer().await;
         let now = timestamp(Utc::now());
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE conversations SET status = 'waiting', department = $1, agent_id = NULL, \
              waiting_since = $2, updated_at = $2 WHERE id = $3",
@@ -475,7 +475,7 @@ impl SqlStore {
         } else {
             ("bot", "released", "conversation.released")
         };
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         // A fresh context: the bot starts over after a person had the conversation.
         let done = sqlx::query(
             "UPDATE conversations SET status = $1, agent_id = NULL, waiting_since = NULL, context = '{}', \

@@ -122,7 +122,7 @@ impl SqlStore {
             return Ok(0);
         }
         let now = timestamp(Utc::now());
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut new = 0;
         for item in items {
             let payload = serde_json::to_string(&item.payload)
@@ -319,7 +319,7 @@ impl SqlStore {
     ) -> Result<(), StoreError> {
         let _writer = self.writer().await;
         let now = timestamp(Utc::now());
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE outbox SET status = 'sent', sent_at = $1, external_id = $2, locked_until = NULL, body = '{}' WHERE id = $3",
         )
@@ -351,7 +351,7 @@ impl SqlStore {
     ) -> Result<(), StoreError> {
         let _writer = self.writer().await;
         let now = timestamp(Utc::now());
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         match next_at {
             Some(at) => {
                 sqlx::query(

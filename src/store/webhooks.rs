@@ -53,7 +53,7 @@ impl SqlStore {
         events: &[PlatformEvent],
     ) -> Result<(), StoreError> {
         let _writer = self.writer().await;
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         for e in events {
             insert_event(&mut tx, conversation_id, e).await?;
         }
