@@ -86,6 +86,43 @@ struct Layer {
     out_ln: (Tensor, Tensor),
 }
 
+/// One layer's tensors as the model file holds them (dequantized), as (weight, bias)
+/// pairs; query, key and value stacked into one matrix.
+struct LayerTensors {
+    qkv: (Tensor, Tensor),
+    out: (Tensor, Tensor),
+    ln1: (Tensor, Tensor),
+    ffn_in: (Tensor, Tensor),
+    ffn_out: (Tensor, Tensor),
+    ln2: (Tensor, Tensor),
+}
+
+impl LayerTensors {
+    fn read(
+        f: &mut dyn FnMut(&str) -> Result<Tensor, EncoderError>,
+        layer: usize,
+    ) -> Result<LayerTensors, EncoderError> {
+        let p = format!("encoder.layer.{layer}");
+        let mut pair = |m: &str| -> Result<(Tensor, Tensor), EncoderError> {
+            Ok((f(&format!("{p}.{m}.weight"))?, f(&format!("{p}.{m}.bias"))?))
+        };
+        let q = pair("attention.self.query")?;
+        let k = pair("attention.self.key")?;
+        let v = pair("attention.self.value")?;
+        Ok(LayerTensors {
+            qkv: (
+                Tensor::cat(&[&q.0, &k.0, &v.0], 0)?,
+                Tensor::cat(&[&q.1, &k.1, &v.1], 0)?,
+            ),
+            out: pair("attention.output.dense")?,
+            ln1: pair("attention.output.LayerNorm")?,
+            ffn_in: pair("intermediate.dense")?,
+            ffn_out: pair("output.dense")?,
+            ln2: pair("output.LayerNorm")?,
+        })
+    }
+}
+
 pub struct Encoder {
     tokenizer: UnigramTokenizer,
     /// Word embeddings for the candle forward pass (the int8 one keeps its own copy).
@@ -171,43 +208,36 @@ impl Encoder {
             f("embeddings.LayerNorm.weight")?,
             f("embeddings.LayerNorm.bias")?,
         );
+        // Layer by layer, so that only one layer is held in f32 besides what is kept.
+        let read = (0..n_layers).map(|l| LayerTensors::read(&mut f, l));
         let (layers, bert) = if format == WeightFormat::Int8 {
-            let v = |t: Tensor| -> Result<Vec<f32>, EncoderError> {
-                Ok(t.flatten_all()?.to_vec1::<f32>()?)
-            };
-            let mut weights = Vec::with_capacity(n_layers);
-            for l in 0..n_layers {
-                let p = format!("encoder.layer.{l}");
-                let mut g =
-                    |m: &str| -> Result<Vec<f32>, EncoderError> { v(f(&format!("{p}.{m}"))?) };
-                let mut qkv_w = g("attention.self.query.weight")?;
-                qkv_w.extend(g("attention.self.key.weight")?);
-                qkv_w.extend(g("attention.self.value.weight")?);
-                let mut qkv_b = g("attention.self.query.bias")?;
-                qkv_b.extend(g("attention.self.key.bias")?);
-                qkv_b.extend(g("attention.self.value.bias")?);
-                weights.push(LayerWeights {
-                    qkv_w,
-                    qkv_b,
-                    out_w: g("attention.output.dense.weight")?,
-                    out_b: g("attention.output.dense.bias")?,
-                    ln1: (
-                        g("attention.output.LayerNorm.weight")?,
-                        g("attention.output.LayerNorm.bias")?,
-                    ),
-                    ffn_in_w: g("intermediate.dense.weight")?,
-                    ffn_in_b: g("intermediate.dense.bias")?,
-                    ffn_out_w: g("output.dense.weight")?,
-                    ffn_out_b: g("output.dense.bias")?,
-                    ln2: (g("output.LayerNorm.weight")?, g("output.LayerNorm.bias")?),
-                });
-            }
             if word.dtype() != GgmlDType::Q4_0 {
                 return Err(EncoderError::Load(format!(
                     "word embeddings are {:?}, expected Q4_0",
                     word.dtype()
                 )));
             }
+            let v = |t: Tensor| -> Result<Vec<f32>, EncoderError> {
+                Ok(t.flatten_all()?.to_vec1::<f32>()?)
+            };
+            let pair = |(a, b): (Tensor, Tensor)| -> Result<_, EncoderError> { Ok((v(a)?, v(b)?)) };
+            let weights = read
+                .map(|t| {
+                    let t = t?;
+                    Ok(LayerWeights {
+                        qkv_w: v(t.qkv.0)?,
+                        qkv_b: v(t.qkv.1)?,
+                        out_w: v(t.out.0)?,
+                        out_b: v(t.out.1)?,
+                        ln1: pair(t.ln1)?,
+                        ffn_in_w: v(t.ffn_in.0)?,
+                        ffn_in_b: v(t.ffn_in.1)?,
+                        ffn_out_w: v(t.ffn_out.0)?,
+                        ffn_out_b: v(t.ffn_out.1)?,
+                        ln2: pair(t.ln2)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, EncoderError>>()?;
             let (rows, width) = word.shape().dims2()?;
             let word_rows = Q4Rows {
                 data: word.data()?.into_owned(),
@@ -218,7 +248,7 @@ impl Encoder {
                 word_rows,
                 v(pos.clone())?,
                 v(token_type.narrow(0, 0, 1)?)?,
-                (v(emb_ln.0.clone())?, v(emb_ln.1.clone())?),
+                pair(emb_ln.clone())?,
                 weights,
                 heads,
                 eps as f32,
@@ -226,47 +256,19 @@ impl Encoder {
             );
             (Vec::new(), Some(bert))
         } else {
-            let mut layers = Vec::with_capacity(n_layers);
-            for l in 0..n_layers {
-                let p = format!("encoder.layer.{l}");
-                let w = |f: &mut dyn FnMut(&str) -> Result<Tensor, EncoderError>, m: &str| {
-                    f(&format!("{p}.{m}.weight"))
-                };
-                let qw = w(&mut f, "attention.self.query")?;
-                let kw = w(&mut f, "attention.self.key")?;
-                let vw = w(&mut f, "attention.self.value")?;
-                let qb = f(&format!("{p}.attention.self.query.bias"))?;
-                let kb = f(&format!("{p}.attention.self.key.bias"))?;
-                let vb = f(&format!("{p}.attention.self.value.bias"))?;
-                let qkv_w = Tensor::cat(&[&qw, &kw, &vw], 0)?;
-                let qkv_b = Tensor::cat(&[&qb, &kb, &vb], 0)?;
-                layers.push(Layer {
-                    qkv: linear(qkv_w, qkv_b, format)?,
-                    attn_out: linear(
-                        w(&mut f, "attention.output.dense")?,
-                        f(&format!("{p}.attention.output.dense.bias"))?,
-                        format,
-                    )?,
-                    attn_ln: (
-                        f(&format!("{p}.attention.output.LayerNorm.weight"))?,
-                        f(&format!("{p}.attention.output.LayerNorm.bias"))?,
-                    ),
-                    ffn_in: linear(
-                        w(&mut f, "intermediate.dense")?,
-                        f(&format!("{p}.intermediate.dense.bias"))?,
-                        format,
-                    )?,
-                    ffn_out: linear(
-                        w(&mut f, "output.dense")?,
-                        f(&format!("{p}.output.dense.bias"))?,
-                        format,
-                    )?,
-                    out_ln: (
-                        f(&format!("{p}.output.LayerNorm.weight"))?,
-                        f(&format!("{p}.output.LayerNorm.bias"))?,
-                    ),
-                });
-            }
+            let layers = read
+                .map(|t| {
+                    let t = t?;
+                    Ok(Layer {
+                        qkv: linear(t.qkv.0, t.qkv.1, format)?,
+                        attn_out: linear(t.out.0, t.out.1, format)?,
+                        attn_ln: t.ln1,
+                        ffn_in: linear(t.ffn_in.0, t.ffn_in.1, format)?,
+                        ffn_out: linear(t.ffn_out.0, t.ffn_out.1, format)?,
+                        out_ln: t.ln2,
+                    })
+                })
+                .collect::<Result<Vec<_>, EncoderError>>()?;
             (layers, None)
         };
         let word = if bert.is_some() { None } else { Some(word) };

@@ -92,22 +92,26 @@ impl IntentHead {
             .unwrap_or(1)
             .min(jobs.len());
         let next = std::sync::atomic::AtomicUsize::new(0);
-        let results: Vec<std::sync::Mutex<Option<(Vec<f32>, Vec<f32>)>>> =
-            jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
-        std::thread::scope(|scope| {
-            for _ in 0..threads {
-                scope.spawn(|| {
-                    loop {
-                        let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(rows) = jobs.get(j) else { break };
-                        *results[j].lock().unwrap() = Some(fit(&design, ys, rows, k, cfg));
-                    }
-                });
-            }
+        let mut done: Vec<(usize, (Vec<f32>, Vec<f32>))> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(rows) = jobs.get(j) else { break mine };
+                            mine.push((j, fit(&design, ys, rows, k, cfg)));
+                        }
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("a training thread panicked"))
+                .collect()
         });
-        let mut results = results
-            .into_iter()
-            .map(|m| m.into_inner().unwrap().expect("every fit ran"));
+        done.sort_by_key(|(j, _)| *j);
+        let mut results = done.into_iter().map(|(_, fit)| fit);
         let (weights, bias) = results.next().expect("the final fit");
         let fits: Vec<_> = results.collect();
         let mut cv_logits: Vec<Vec<f32>> = vec![Vec::new(); xs.len()];

@@ -38,7 +38,9 @@ pub struct QuantRows {
 }
 
 impl QuantRows {
-    /// Quantizes `rows` rows of `k` floats, reusing this buffer.
+    /// Quantizes `rows` rows of `k` floats, reusing this buffer (the forward pass quantizes
+    /// row by row with [`quantize_row`], split between threads).
+    #[cfg(test)]
     pub fn quantize(&mut self, x: &[f32], k: usize) {
         assert!(k > 0 && x.len() % k == 0);
         self.prepare(x.len() / k, k);
@@ -176,6 +178,7 @@ impl QuantLinear {
     }
 
     /// `out` (`a.rows × n`, row-major) for every output block.
+    #[cfg(test)]
     pub fn forward(&self, a: &QuantRows, out: &mut [f32]) {
         self.forward_blocks(a, out, 0..self.blocks(), has_vnni());
     }
