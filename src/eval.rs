@@ -82,6 +82,9 @@ pub struct Report {
     pub latency_ms_p90: f64,
     pub latency_ms_p99: f64,
     pub train_seconds: f64,
+    /// Accuracy of the head's cross-validated predictions on its own training examples:
+    /// a figure to compare training settings by without looking at the test set.
+    pub cv_accuracy: Option<f64>,
     /// Accuracy of the BM25-only baseline, when asked.
     pub bm25_accuracy: Option<f64>,
     /// On the project's content: share of messages answered with `answer`, and how many of
@@ -118,6 +121,7 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
             let mut r = evaluate(embedder.as_ref(), &head, &test)?;
             r.train_examples = train.len();
             r.train_seconds = train_seconds;
+            r.cv_accuracy = cv_accuracy(&head, &ys);
             if args.baselines {
                 r.bm25_accuracy = Some(bm25_baseline(&train, &test)?);
             }
@@ -129,8 +133,10 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
             let snap = crate::understand::Snapshot::build(kb, embedder.as_ref(), &mut cache)?;
             let train_seconds = t0.elapsed().as_secs_f64();
             let mut r = evaluate(embedder.as_ref(), &snap.head, &test)?;
-            r.train_examples = crate::understand::training_set(&snap.kb).0.len();
+            let (_, ys, _) = crate::understand::training_set(&snap.kb);
+            r.train_examples = ys.len();
             r.train_seconds = train_seconds;
+            r.cv_accuracy = cv_accuracy(&snap.head, &ys);
             // The whole decision on each message: how often is an `answer` wrong?
             let now = Utc::now();
             let mut answered = 0usize;
@@ -335,11 +341,34 @@ fn bm25_baseline(train: &[Labeled], test: &[Labeled]) -> Result<f64> {
     Ok(correct as f64 / test.len() as f64)
 }
 
+/// The share of training examples whose cross-validated prediction is their label.
+fn cv_accuracy(head: &IntentHead, ys: &[usize]) -> Option<f64> {
+    let probs = &head.cv_probabilities;
+    if probs.len() != ys.len() || ys.is_empty() {
+        return None;
+    }
+    let right = probs
+        .iter()
+        .zip(ys)
+        .filter(|(p, y)| {
+            p.iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(k, _)| k)
+                == Some(**y)
+        })
+        .count();
+    Some(right as f64 / ys.len() as f64)
+}
+
 fn print_report(r: &Report) {
     println!(
         "trained on {} examples in {:.2} s; tested on {}",
         r.train_examples, r.train_seconds, r.test_examples
     );
+    if let Some(a) = r.cv_accuracy {
+        println!("cross-validated on the training examples {:.1}%", a * 100.0);
+    }
     println!("accuracy      {:.1}%", r.accuracy * 100.0);
     println!("macro-F1      {:.3}", r.macro_f1);
     println!(

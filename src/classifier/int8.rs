@@ -42,7 +42,7 @@ impl QuantRows {
     /// row by row with [`quantize_row`], split between threads).
     #[cfg(test)]
     pub fn quantize(&mut self, x: &[f32], k: usize) {
-        assert!(k > 0 && x.len() % k == 0);
+        assert!(k > 0 && x.len().is_multiple_of(k));
         self.prepare(x.len() / k, k);
         for (r, (src, dst)) in x
             .chunks_exact(k)
@@ -68,7 +68,7 @@ impl QuantRows {
 #[inline]
 pub fn quantize_row(src: &[f32], dst: &mut [u8]) -> (f32, i32) {
     #[cfg(target_arch = "x86_64")]
-    if has_vnni() && src.len() % 16 == 0 && dst.len() >= src.len() {
+    if has_vnni() && src.len().is_multiple_of(16) && dst.len() >= src.len() {
         // SAFETY: AVX-512 is present (checked), lengths checked.
         return unsafe { vnni::quantize_row(src, dst) };
     }
@@ -124,7 +124,7 @@ impl QuantLinear {
         assert_eq!(w.len(), n * k, "weight shape");
         assert_eq!(bias.len(), n, "bias shape");
         assert!(
-            n % NB == 0 && k % 4 == 0,
+            n.is_multiple_of(NB) && k.is_multiple_of(4),
             "n must be a multiple of 64 and k of 4"
         );
         let mut qw = vec![0i8; n * k];

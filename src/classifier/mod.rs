@@ -10,6 +10,7 @@ pub mod encoder;
 pub mod hashing;
 pub mod head;
 pub mod int8;
+pub mod matmul;
 pub mod team;
 pub mod tokenize;
 pub mod worker;

@@ -141,7 +141,7 @@ fn helper(s: Arc<Shared>, index: usize) {
                 // As in `Team::run`: do not hold a CPU the caller may need.
                 std::thread::yield_now();
             }
-            if spins % 64 == 0 && start.elapsed() > SPIN {
+            if spins.is_multiple_of(64) && start.elapsed() > SPIN {
                 let g = s.sleep.lock().unwrap();
                 let _g = s
                     .wake

@@ -205,25 +205,32 @@ impl Snapshot {
     }
 
     /// The fusion features of every entry for one message: `[ln p(intent), cosine, lexical]`.
-    /// `skip` leaves one vector of each entry out (the question being held out).
-    fn features(
-        &self,
-        index: &FaqIndex,
-        text: &str,
-        vector: &[f32],
-        intent_probs: &[f32],
-        skip: Option<(usize, usize)>,
-    ) -> Vec<[f32; 3]> {
-        let n = self.kb.entries.len();
-        let mut bm25 = vec![0f32; n];
-        if let Ok(hits) = index.search(text, None, 50) {
+    fn features(&self, text: &str, vector: &[f32], intent_probs: &[f32]) -> Vec<[f32; 3]> {
+        let mut bm25 = vec![0f32; self.kb.entries.len()];
+        if let Ok(hits) = self.index.search(text, None, 50) {
             for h in hits {
                 bm25[h.entry] = h.score;
             }
         }
+        self.assemble_features(intent_probs, &bm25, |i| {
+            self.entry_vectors[i]
+                .iter()
+                .map(|v| cosine(vector, v))
+                .fold(-1.0, f32::max)
+        })
+    }
+
+    /// The features of every entry from their parts: the intent probabilities, each
+    /// entry's BM25 score and its best cosine to the message.
+    fn assemble_features(
+        &self,
+        intent_probs: &[f32],
+        bm25: &[f32],
+        best_cosine: impl Fn(usize) -> f32,
+    ) -> Vec<[f32; 3]> {
         let max_bm25 = bm25.iter().cloned().fold(0.0, f32::max);
         let labels = self.head.labels();
-        (0..n)
+        (0..self.kb.entries.len())
             .map(|i| {
                 let e = &self.kb.entries[i];
                 let p = labels
@@ -231,13 +238,7 @@ impl Snapshot {
                     .position(|l| *l == e.intent)
                     .map(|k| intent_probs[k])
                     .unwrap_or(0.0);
-                let cos = self.entry_vectors[i]
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| skip != Some((i, *j)))
-                    .map(|(_, v)| cosine(vector, v))
-                    .fold(-1.0, f32::max);
-                [p.max(1e-4).ln(), cos, bm25[i] / (max_bm25 + 2.0)]
+                [p.max(1e-4).ln(), best_cosine(i), bm25[i] / (max_bm25 + 2.0)]
             })
             .collect()
     }
@@ -258,7 +259,7 @@ impl Snapshot {
     ) -> Understanding {
         let probs = self.head.predict(vector, text);
         let w = self.weights;
-        let features = self.features(&self.index, text, vector, &probs, None);
+        let features = self.features(text, vector, &probs);
         let scored: Vec<(usize, f32)> = features
             .iter()
             .enumerate()
@@ -326,11 +327,83 @@ fn fit_fusion(
     if snap.head.cv_probabilities.is_empty() || snap.kb.entries.len() < 2 {
         return Err(FitError("too few examples".into()));
     }
-    let mut samples: Vec<(Vec<[f32; 3]>, usize)> = Vec::new();
-    for fold in 0..FOLDS {
-        let reduced: Vec<crate::knowledge::Entry> = snap
-            .kb
-            .entries
+    let entries = &snap.kb.entries;
+    // Every question as (entry, its vector's index within the entry, training row).
+    let mut questions = Vec::new();
+    let mut row = first_question;
+    for (i, e) in entries.iter().enumerate() {
+        for j in 0..e.questions.len() {
+            // Vector 0 of an entry is its title; question j is vector j + 1.
+            questions.push((i, j + 1, row));
+            row += 1;
+        }
+    }
+    let bm25 = held_out_bm25(entries, &questions, FOLDS)?;
+    // The cosine of every question to every entry vector: one matrix product (the vectors
+    // are unit length).
+    let dim = train_vecs.first().map_or(0, Vec::len);
+    let owners: Vec<(usize, usize)> = snap
+        .entry_vectors
+        .iter()
+        .enumerate()
+        .flat_map(|(i, vs)| (0..vs.len()).map(move |j| (i, j)))
+        .collect();
+    let flat_vectors: Vec<f32> = snap
+        .entry_vectors
+        .iter()
+        .flatten()
+        .flatten()
+        .copied()
+        .collect();
+    let flat_questions: Vec<f32> = questions
+        .iter()
+        .flat_map(|&(_, _, row)| train_vecs[row].iter().copied())
+        .collect();
+    let nv = owners.len();
+    let mut sims = vec![0f32; questions.len() * nv];
+    crate::classifier::matmul::matmul(
+        (questions.len(), nv, dim),
+        &mut sims,
+        &flat_questions,
+        (dim, 1),
+        &flat_vectors,
+        (1, dim),
+    );
+    let samples: Vec<(Vec<[f32; 3]>, usize)> = questions
+        .iter()
+        .enumerate()
+        .map(|(q, &(entry, own, row))| {
+            let mut best = vec![-1f32; entries.len()];
+            for (&(i, j), &s) in owners.iter().zip(&sims[q * nv..(q + 1) * nv]) {
+                if (i, j) != (entry, own) {
+                    best[i] = best[i].max(s);
+                }
+            }
+            let probs = &snap.head.cv_probabilities[row];
+            let f = snap.assemble_features(probs, &bm25[q], |i| best[i]);
+            (f, entry)
+        })
+        .collect();
+    let w = fit_weights(&samples);
+    tracing::debug!(?w, samples = samples.len(), "fusion weights fitted");
+    Ok(FusionWeights {
+        intent: w[0],
+        cosine: w[1],
+        lexical: w[2],
+    })
+}
+
+/// The BM25 score of every entry for every question, searched in an index without the
+/// question: questions go to `folds` folds by their place in their entry, and each fold's
+/// index (built from the other folds' questions) is built and searched on its own thread.
+fn held_out_bm25(
+    entries: &[crate::knowledge::Entry],
+    questions: &[(usize, usize, usize)],
+    folds: usize,
+) -> Result<Vec<Vec<f32>>, FitError> {
+    let fold_of = |j: usize| (j - 1) % folds;
+    let run_fold = |fold: usize| -> Result<Vec<(usize, Vec<f32>)>, FitError> {
+        let reduced: Vec<crate::knowledge::Entry> = entries
             .iter()
             .map(|e| {
                 let mut e = e.clone();
@@ -338,54 +411,260 @@ fn fit_fusion(
                     .questions
                     .iter()
                     .enumerate()
-                    .filter(|(j, _)| j % FOLDS != fold)
+                    .filter(|(j, _)| j % folds != fold)
                     .map(|(_, q)| q.clone())
                     .collect();
                 e
             })
             .collect();
         let index = FaqIndex::build(&reduced).map_err(|e| FitError(e.to_string()))?;
-        let mut row = first_question;
-        for (i, e) in snap.kb.entries.iter().enumerate() {
-            for (j, q) in e.questions.iter().enumerate() {
-                if j % FOLDS == fold {
-                    let probs = &snap.head.cv_probabilities[row];
-                    // Vector 0 of an entry is its title; question j is vector j + 1.
-                    let f = snap.features(&index, q, &train_vecs[row], probs, Some((i, j + 1)));
-                    samples.push((f, i));
+        let mut out = Vec::new();
+        for (q, &(i, j, _)) in questions.iter().enumerate() {
+            if fold_of(j) == fold {
+                let mut scores = vec![0f32; entries.len()];
+                if let Ok(hits) = index.search(&entries[i].questions[j - 1], None, 50) {
+                    for h in hits {
+                        scores[h.entry] = h.score;
+                    }
                 }
-                row += 1;
+                out.push((q, scores));
             }
         }
+        Ok(out)
+    };
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(folds);
+    let parts: Vec<Result<Vec<_>, FitError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    for fold in (t..folds).step_by(threads) {
+                        mine.extend(run_fold(fold)?);
+                    }
+                    Ok(mine)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a fusion fitting thread panicked"))
+            .collect()
+    });
+    let mut bm25 = vec![Vec::new(); questions.len()];
+    for part in parts {
+        for (q, scores) in part? {
+            bm25[q] = scores;
+        }
     }
-    // Gradient descent on the softmax cross-entropy over entries (convex in the weights).
-    let mut w = [1.0f32, 20.0, 2.0];
-    let lr = [0.05f32, 2.0, 0.2];
-    for _ in 0..300 {
-        let mut grad = [0f32; 3];
-        for (f, y) in &samples {
-            let z: Vec<f32> = f
+    Ok(bm25)
+}
+
+/// The non-negative weights maximising the likelihood of the right entry under a softmax
+/// over entries (a convex problem in three variables): projected Newton steps with
+/// backtracking, from the defaults.
+fn fit_weights(samples: &[(Vec<[f32; 3]>, usize)]) -> [f32; 3] {
+    // Mean negative log-likelihood, its gradient and its Hessian at `w`.
+    let evaluate = |w: [f64; 3]| -> (f64, [f64; 3], [[f64; 3]; 3]) {
+        let (mut loss, mut g, mut h) = (0.0, [0.0; 3], [[0.0; 3]; 3]);
+        for (f, y) in samples {
+            let z: Vec<f64> = f
                 .iter()
-                .map(|x| w[0] * x[0] + w[1] * x[1] + w[2] * x[2])
+                .map(|x| (0..3).map(|d| w[d] * x[d] as f64).sum())
                 .collect();
-            let max = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-            let ex: Vec<f32> = z.iter().map(|v| (v - max).exp()).collect();
-            let sum: f32 = ex.iter().sum();
-            for (k, x) in f.iter().enumerate() {
-                let p = ex[k] / sum - if k == *y { 1.0 } else { 0.0 };
-                for d in 0..3 {
-                    grad[d] += p * x[d];
+            let max = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let e: Vec<f64> = z.iter().map(|v| (v - max).exp()).collect();
+            let sum: f64 = e.iter().sum();
+            loss += sum.ln() + max - z[*y];
+            let mut mean = [0.0; 3];
+            let mut second = [[0.0; 3]; 3];
+            for (x, ek) in f.iter().zip(&e) {
+                let p = ek / sum;
+                for a in 0..3 {
+                    mean[a] += p * x[a] as f64;
+                    for b in 0..3 {
+                        second[a][b] += p * x[a] as f64 * x[b] as f64;
+                    }
+                }
+            }
+            for a in 0..3 {
+                g[a] += mean[a] - f[*y][a] as f64;
+                for b in 0..3 {
+                    h[a][b] += second[a][b] - mean[a] * mean[b];
                 }
             }
         }
-        for d in 0..3 {
-            w[d] = (w[d] - lr[d] * grad[d] / samples.len() as f32).max(0.0);
+        let n = samples.len().max(1) as f64;
+        (loss / n, g.map(|v| v / n), h.map(|row| row.map(|v| v / n)))
+    };
+    let defaults = FusionWeights::default();
+    let mut w = [
+        defaults.intent as f64,
+        defaults.cosine as f64,
+        defaults.lexical as f64,
+    ];
+    let (mut loss, mut g, mut h) = evaluate(w);
+    for _ in 0..50 {
+        // Weights held at zero by a gradient pushing them below stay there.
+        let free: Vec<usize> = (0..3).filter(|&d| w[d] > 0.0 || g[d] < 0.0).collect();
+        if free.is_empty() {
+            break;
+        }
+        // A singular Hessian (features that move together) falls back to the gradient.
+        let step = solve(&h, &g, &free)
+            .unwrap_or_else(|| std::array::from_fn(|d| if free.contains(&d) { g[d] } else { 0.0 }));
+        let mut t = 1.0;
+        let mut moved = false;
+        for _ in 0..30 {
+            let next: [f64; 3] = std::array::from_fn(|d| (w[d] - t * step[d]).max(0.0));
+            let (l, ng, nh) = evaluate(next);
+            if l < loss {
+                let change: f64 = (0..3).map(|d| (next[d] - w[d]).abs()).sum();
+                (w, loss, g, h) = (next, l, ng, nh);
+                moved = change > 1e-6 * (1.0 + w.iter().sum::<f64>());
+                break;
+            }
+            t /= 2.0;
+        }
+        if !moved {
+            break;
         }
     }
-    tracing::debug!(?w, samples = samples.len(), "fusion weights fitted");
-    Ok(FusionWeights {
-        intent: w[0],
-        cosine: w[1],
-        lexical: w[2],
-    })
+    w.map(|v| v as f32)
+}
+
+/// The Newton step `H⁻¹ g` on the `free` coordinates (zero elsewhere), by Gaussian
+/// elimination; None when the system is singular.
+fn solve(h: &[[f64; 3]; 3], g: &[f64; 3], free: &[usize]) -> Option<[f64; 3]> {
+    let n = free.len();
+    if n == 0 {
+        return None;
+    }
+    let mut a = vec![vec![0.0; n + 1]; n];
+    for (r, &i) in free.iter().enumerate() {
+        for (c, &j) in free.iter().enumerate() {
+            a[r][c] = h[i][j];
+        }
+        a[r][n] = g[i];
+    }
+    let scale = h.iter().flatten().fold(1.0f64, |m, v| m.max(v.abs()));
+    for col in 0..n {
+        let pivot = (col..n).max_by(|&x, &y| a[x][col].abs().total_cmp(&a[y][col].abs()))?;
+        if a[pivot][col].abs() < 1e-12 * scale {
+            return None;
+        }
+        a.swap(col, pivot);
+        let pivot_row = a[col].clone();
+        for (r, row) in a.iter_mut().enumerate() {
+            if r != col {
+                let factor = row[col] / pivot_row[col];
+                for (x, p) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                    *x -= factor * p;
+                }
+            }
+        }
+    }
+    let mut step = [0.0; 3];
+    for (r, &i) in free.iter().enumerate() {
+        step[i] = a[r][n] / a[r][r];
+    }
+    Some(step)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Samples drawn from the model itself: the fit finds the weights that made them.
+    #[test]
+    fn fusion_weights_recover_the_weights_that_generated_the_choices() {
+        let truth = [0.5f64, 12.0, 3.0];
+        let mut seed = 11u64;
+        let mut rnd = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut samples = Vec::new();
+        for _ in 0..3000 {
+            let f: Vec<[f32; 3]> = (0..6)
+                .map(|_| {
+                    [
+                        (rnd() * 0.99 + 0.01).ln() as f32,
+                        (rnd() * 0.4 + 0.6) as f32,
+                        rnd() as f32,
+                    ]
+                })
+                .collect();
+            let z: Vec<f64> = f
+                .iter()
+                .map(|x| (0..3).map(|d| truth[d] * x[d] as f64).sum())
+                .collect();
+            let max = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let e: Vec<f64> = z.iter().map(|v| (v - max).exp()).collect();
+            let mut u = rnd() * e.iter().sum::<f64>();
+            let mut y = 0;
+            while u > e[y] && y + 1 < e.len() {
+                u -= e[y];
+                y += 1;
+            }
+            samples.push((f, y));
+        }
+        let w = fit_weights(&samples);
+        for d in 0..3 {
+            let rel = (w[d] as f64 - truth[d]).abs() / truth[d];
+            assert!(rel < 0.25, "weight {d}: {} for {}", w[d], truth[d]);
+        }
+    }
+
+    /// A feature that works against the right entry gets weight zero, not a negative one.
+    #[test]
+    fn fusion_weights_stay_non_negative() {
+        let samples: Vec<(Vec<[f32; 3]>, usize)> = (0..300)
+            .map(|i| {
+                let y = i % 3;
+                // The first feature points at the right entry, except in one sample in five.
+                let marked = if i % 5 == 0 { (y + 1) % 3 } else { y };
+                // The third is high on one of the wrong entries only.
+                let wrong = (y + 1 + i % 2) % 3;
+                let f = (0..3)
+                    .map(|k| {
+                        let jitter = ((i + 2 * k) % 4) as f32 * 0.1;
+                        [
+                            if k == marked { 0.0 } else { -1.0 },
+                            0.5 + jitter,
+                            if k == wrong { 1.0 } else { 0.0 },
+                        ]
+                    })
+                    .collect();
+                (f, y)
+            })
+            .collect();
+        let w = fit_weights(&samples);
+        assert!(w.iter().all(|v| *v >= 0.0), "{w:?}");
+        assert_eq!(w[2], 0.0, "{w:?}");
+        assert!(w[0] > 0.5, "{w:?}");
+    }
+
+    #[test]
+    fn newton_steps_solve_the_free_coordinates_only() {
+        let h = [[2.0, 0.0, 0.0], [0.0, 4.0, 1.0], [0.0, 1.0, 2.0]];
+        let g = [2.0, 5.0, 3.0];
+        let all = solve(&h, &g, &[0, 1, 2]).unwrap();
+        for r in 0..3 {
+            let hx: f64 = (0..3).map(|c| h[r][c] * all[c]).sum();
+            assert!((hx - g[r]).abs() < 1e-6);
+        }
+        let some = solve(&h, &g, &[1]).unwrap();
+        assert_eq!(some[0], 0.0);
+        assert_eq!(some[2], 0.0);
+        assert!((some[1] - 1.25).abs() < 1e-6);
+        assert!(solve(&[[0.0; 3]; 3], &g, &[0]).is_none());
+        let collinear = [[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+        assert!(solve(&collinear, &g, &[0, 1]).is_none());
+        assert!(solve(&h, &g, &[]).is_none());
+    }
 }
