@@ -15,6 +15,7 @@ use chrono::Utc;
 use crate::app;
 use crate::classifier::{self, EmbedWorker, Encoder, WeightFormat, encoder::cosine};
 use crate::config::Config;
+use crate::understand::Snapshot;
 
 #[derive(clap::Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -30,6 +31,11 @@ pub struct BenchArgs {
     /// Compare the weight formats (f32, q8_0, q4_0): latency and cosine to f32.
     #[arg(long)]
     pub compare_formats: bool,
+    /// Start-ups timed of each kind (first start, restart, after a content change), each
+    /// series in an empty cache directory of its own, after the figures above; medians are
+    /// reported. 0 skips them.
+    #[arg(long, default_value_t = 3)]
+    pub startup_runs: usize,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -67,6 +73,56 @@ fn peak_rss_mb() -> f64 {
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// One start-up to ready (content, encoder, embeddings, head, fusion, index) with `config`'s
+/// cache, in seconds.
+fn start_up(config: &Config) -> Result<(f64, Arc<dyn classifier::Embed>, Snapshot)> {
+    let t0 = Instant::now();
+    let kb = app::load_knowledge(config)?;
+    let embedder = app::load_embedder(config)?;
+    let snap = app::build_snapshot(config, kb, embedder.as_ref())?;
+    Ok((t0.elapsed().as_secs_f64(), embedder, snap))
+}
+
+/// Times start-up to ready in `runs` series, each in an empty cache directory of its own:
+/// the first start on a new machine (nothing cached: every text encoded, the head trained),
+/// a restart (embeddings and head read from the cache) and a start after a content change
+/// (the head trained again; only changed texts would be encoded, here none).
+fn time_startups(config: &Config, runs: usize) -> Result<()> {
+    let (mut first, mut restart, mut changed) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..runs {
+        let dir =
+            std::env::temp_dir().join(format!("loket-bench-cache-{}-{run}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut cfg = config.clone();
+        cfg.paths.cache_dir = Some(dir.clone());
+        first.push(start_up(&cfg)?.0);
+        restart.push(start_up(&cfg)?.0);
+        for f in std::fs::read_dir(&dir)?.flatten() {
+            if f.file_name().to_string_lossy().starts_with("head-") {
+                std::fs::remove_file(f.path())?;
+            }
+        }
+        changed.push(start_up(&cfg)?.0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let show = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        format!(
+            "{:.2} s ({:.2}-{:.2})",
+            percentile(v, 0.5),
+            v[0],
+            v[v.len() - 1]
+        )
+    };
+    println!(
+        "start-up to ready, median (min-max) of {runs}: first start {}, restart {}, after a content change {}",
+        show(&mut first),
+        show(&mut restart),
+        show(&mut changed)
+    );
+    Ok(())
 }
 
 pub fn run(config: &Config, args: BenchArgs) -> Result<i32> {
@@ -129,17 +185,10 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<i32> {
         }
     }
 
-    // Start-up to ready: content, encoder, head training, index.
-    let t0 = Instant::now();
-    let kb = app::load_knowledge(config)?;
-    let embedder = app::load_embedder(config)?;
-    let t_model = t0.elapsed();
-    let snap = app::build_snapshot(config, kb, embedder.as_ref())?;
-    let t_ready = t0.elapsed();
+    let (t, embedder, snap) = start_up(config)?;
     println!(
-        "start-up: encoder loaded in {:.2} s, ready (head trained, index built) in {:.2} s",
-        t_model.as_secs_f64(),
-        t_ready.as_secs_f64()
+        "start-up to ready with the configured cache ({}): {t:.2} s",
+        config.cache_dir().display()
     );
 
     // The FAQ index at 1,000 entries: the bundled entries repeated with new ids.
@@ -235,5 +284,9 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<i32> {
         batches
     );
     println!("peak RSS: {:.0} MB", peak_rss_mb());
+    drop((worker, snap, embedder));
+    if args.startup_runs > 0 {
+        time_startups(config, args.startup_runs)?;
+    }
     Ok(0)
 }
