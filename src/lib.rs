@@ -35,6 +35,7 @@ pub mod http;
 pub mod kbtools;
 pub mod knowledge;
 pub mod metrics;
+pub mod parallel;
 pub mod privacy;
 pub mod reload;
 pub mod reports;

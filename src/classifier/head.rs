@@ -3,8 +3,8 @@
 //! cross-validated predictions (so a reported 0.8 means right about 80% of the time).
 //!
 //! Training runs full-batch Adam: matrix products for the embedding part, loops over the
-//! non-zeros of the lexical features, the cross-validation folds on their own threads (see
-//! [`fit`]).
+//! non-zeros of the lexical features (see [`fit`]), the cross-validation folds on their own
+//! threads.
 
 #[derive(Debug, thiserror::Error)]
 #[error("intent head: {0}")]
@@ -85,36 +85,12 @@ impl IntentHead {
         let fold_rows: Vec<Vec<usize>> = (0..folds)
             .map(|fold| (0..xs.len()).filter(|i| i % folds != fold).collect())
             .collect();
-        // Job 0 is the final fit, jobs 1.. the folds; as many threads as cores take them
-        // in turn.
+        // Job 0 is the final fit, jobs 1.. the folds.
         let jobs: Vec<&[usize]> = std::iter::once(&all[..])
             .chain(fold_rows.iter().map(|r| &r[..]))
             .collect();
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(jobs.len());
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let mut done: Vec<(usize, Fit)> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut mine = Vec::new();
-                        loop {
-                            let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(rows) = jobs.get(j) else { break mine };
-                            mine.push((j, fit(&design, ys, rows, k, cfg)));
-                        }
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().expect("a training thread panicked"))
-                .collect()
-        });
-        done.sort_by_key(|(j, _)| *j);
-        let mut results = done.into_iter().map(|(_, fit)| fit);
+        let mut results =
+            crate::parallel::map_on_cores(&jobs, |rows| fit(&design, ys, rows, k, cfg)).into_iter();
         let (weights, bias) = results.next().expect("the final fit");
         let fits: Vec<_> = results.collect();
         let mut cv_logits: Vec<Vec<f32>> = vec![Vec::new(); xs.len()];
@@ -315,9 +291,6 @@ impl Design {
     }
 }
 
-/// Trained weights (`[class][feature]`) and biases.
-type Fit = (Vec<f32>, Vec<f32>);
-
 /// `out += Σ v · m[row]` over `(row, v)` pairs, where `m` is `[rows][kp]` and `kp` a
 /// multiple of 8. Up to 32 sums stay in registers across all the pairs instead of going
 /// through memory for each, in two sets (even and odd pairs) so that consecutive
@@ -375,7 +348,14 @@ fn add_scaled_rows(
 /// once. The weights are held transposed (`[feature][class]`, classes padded to a
 /// multiple of 8). One fit is single-threaded; [`IntentHead::train`] runs the
 /// cross-validation folds side by side.
-fn fit(design: &Design, ys: &[usize], rows: &[usize], k: usize, cfg: &HeadConfig) -> Fit {
+/// Returns the weights (`[class][feature]`) and biases.
+fn fit(
+    design: &Design,
+    ys: &[usize],
+    rows: &[usize],
+    k: usize,
+    cfg: &HeadConfig,
+) -> (Vec<f32>, Vec<f32>) {
     let (dim, dense) = (design.dim, design.dense);
     let kp = k.div_ceil(8) * 8;
     let m = rows.len();

@@ -395,7 +395,7 @@ fn fit_fusion(
 
 /// The BM25 score of every entry for every question, searched in an index without the
 /// question: questions go to `folds` folds by their place in their entry, and each fold's
-/// index (built from the other folds' questions) is built and searched on its own thread.
+/// index (built from the other folds' questions) is built and searched on a core of its own.
 fn held_out_bm25(
     entries: &[crate::knowledge::Entry],
     questions: &[(usize, usize, usize)],
@@ -432,27 +432,8 @@ fn held_out_bm25(
         }
         Ok(out)
     };
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(folds);
-    let parts: Vec<Result<Vec<_>, FitError>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    let mut mine = Vec::new();
-                    for fold in (t..folds).step_by(threads) {
-                        mine.extend(run_fold(fold)?);
-                    }
-                    Ok(mine)
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("a fusion fitting thread panicked"))
-            .collect()
-    });
+    let all: Vec<usize> = (0..folds).collect();
+    let parts = crate::parallel::map_on_cores(&all, |&fold| run_fold(fold));
     let mut bm25 = vec![Vec::new(); questions.len()];
     for part in parts {
         for (q, scores) in part? {
