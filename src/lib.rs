@@ -41,5 +41,6 @@ pub mod reload;
 pub mod reports;
 pub mod search;
 pub mod store;
+pub mod text;
 pub mod understand;
 pub mod whatsapp;

@@ -3,6 +3,7 @@
 //! HTTP tests run in milliseconds; the acceptance figures come from the real encoder.
 
 use super::{ClassifierError, Embed};
+use crate::text::normalize;
 
 #[derive(Debug, Clone)]
 pub struct HashingEmbedder {
@@ -12,17 +13,6 @@ pub struct HashingEmbedder {
 impl Default for HashingEmbedder {
     fn default() -> Self {
         HashingEmbedder { dim: 1024 }
-    }
-}
-
-fn fold(c: char) -> char {
-    match c {
-        'á' | 'à' | 'â' | 'ä' => 'a',
-        'é' | 'è' | 'ê' | 'ë' => 'e',
-        'í' | 'ì' | 'î' | 'ï' => 'i',
-        'ó' | 'ò' | 'ô' | 'ö' => 'o',
-        'ú' | 'ù' | 'û' | 'ü' => 'u',
-        c => c,
     }
 }
 
@@ -38,11 +28,7 @@ fn fnv(bytes: &[u8]) -> u64 {
 impl HashingEmbedder {
     pub fn vector(&self, text: &str) -> Vec<f32> {
         let mut v = vec![0f32; self.dim];
-        let lower: String = text.to_lowercase().chars().map(fold).collect();
-        for word in lower
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-        {
+        for word in normalize(text).split(' ').filter(|w| !w.is_empty()) {
             let padded: Vec<char> = format!("<{word}>").chars().collect();
             let h = fnv(word.as_bytes());
             v[(h % self.dim as u64) as usize] += 2.0;

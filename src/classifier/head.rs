@@ -6,6 +6,10 @@
 //! non-zeros of the lexical features (see [`fit`]), the cross-validation folds on their own
 //! threads.
 
+use std::collections::HashMap;
+
+use crate::text::normalize;
+
 #[derive(Debug, thiserror::Error)]
 #[error("intent head: {0}")]
 pub struct HeadError(String);
@@ -48,7 +52,15 @@ pub struct IntentHead {
     /// Calibrated cross-validated probabilities of each training example (empty when there
     /// were too few examples for folds): honest inputs for fitting what builds on the head.
     pub cv_probabilities: Vec<Vec<f32>>,
+    /// The training examples by their normalised text, with their class, where the text
+    /// belongs to one class only (see [`IntentHead::predict`]).
+    #[serde(default)]
+    examples: HashMap<String, usize>,
 }
+
+/// The probability at least given to the class of a message that is one of the training
+/// examples (normalised): an editor's own example is recognised as what they wrote it for.
+pub const EXAMPLE_PROBABILITY: f32 = 0.95;
 
 impl IntentHead {
     /// Trains on `(embedding, text, label)` triples; `labels` fixes the class order.
@@ -109,6 +121,21 @@ impl IntentHead {
         } else {
             cv_logits.iter().map(|z| softmax(z, temperature)).collect()
         };
+        let mut examples: HashMap<String, usize> = HashMap::new();
+        let mut ambiguous = Vec::new();
+        for (t, &y) in texts.iter().zip(ys) {
+            let key = normalize(t);
+            if examples
+                .insert(key.clone(), y)
+                .is_some_and(|other| other != y)
+            {
+                ambiguous.push(key);
+            }
+        }
+        for key in ambiguous {
+            examples.remove(&key);
+        }
+        examples.remove("");
         Ok(IntentHead {
             labels,
             weights,
@@ -117,6 +144,7 @@ impl IntentHead {
             temperature,
             lexical_weight: cfg.lexical_weight,
             cv_probabilities,
+            examples,
         })
     }
 
@@ -130,10 +158,29 @@ impl IntentHead {
 
     /// Calibrated probabilities for a message (its embedding and its text), in the order of
     /// `labels()`.
+    ///
+    /// A message that is one of the training examples (after [`normalize`]: case, accents,
+    /// punctuation and spacing aside) gets at least [`EXAMPLE_PROBABILITY`] for the example's
+    /// class. A linear model does not fit every example it was trained on (about 1 in 100
+    /// of `intents/`, e.g. "mijn roze pasje is verlopen" looked like a lost passport), and
+    /// an editor who wrote an example may expect it to be recognised.
     pub fn predict(&self, embedding: &[f32], text: &str) -> Vec<f32> {
         let x = featurize(embedding, text, self.lexical_weight);
         let z = logits(&self.weights, &self.bias, &x, self.dim);
-        softmax(&z, self.temperature)
+        let mut p = softmax(&z, self.temperature);
+        if let Some(&k) = self.examples.get(&normalize(text))
+            && p[k] < EXAMPLE_PROBABILITY
+        {
+            let rest = (1.0 - EXAMPLE_PROBABILITY) / (1.0 - p[k]).max(1e-6);
+            for (c, pc) in p.iter_mut().enumerate() {
+                *pc = if c == k {
+                    EXAMPLE_PROBABILITY
+                } else {
+                    *pc * rest
+                };
+            }
+        }
+        p
     }
 }
 
@@ -148,6 +195,9 @@ pub fn cache_key(
 ) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
+    // The version of what is stored: a head cached before the examples were kept is
+    // trained again.
+    h.update(b"head-v2");
     h.update(embedder_id.as_bytes());
     h.update(format!("{cfg:?}").as_bytes());
     for l in labels {
@@ -540,6 +590,63 @@ mod tests {
         let p = head.predict(&xs[0], "");
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4);
         assert!(head.temperature > 0.05 && head.temperature < 10.0);
+    }
+
+    /// An example the model alone gets wrong is still recognised when typed again (in
+    /// other case and punctuation); one written for two classes is left to the model.
+    #[test]
+    fn the_training_examples_themselves_are_recognised() {
+        // Class 1's odd example sits among class 0's: the model alone calls it class 0.
+        let mut xs = Vec::new();
+        let mut texts = Vec::new();
+        let mut ys = Vec::new();
+        for i in 0..40 {
+            let c = i % 2;
+            let jitter = (i as f32 * 0.37).sin() * 0.1;
+            xs.push(if c == 0 {
+                vec![1.0, jitter]
+            } else {
+                vec![jitter, 1.0]
+            });
+            texts.push(format!("voorbeeld {i}"));
+            ys.push(c);
+        }
+        xs.push(vec![1.0, 0.02]);
+        texts.push("Mijn roze pasje is verlopen!".to_string());
+        ys.push(1);
+        xs.push(vec![0.5, 0.5]);
+        texts.push("twijfel".to_string());
+        ys.push(0);
+        xs.push(vec![0.5, 0.5]);
+        texts.push("Twijfel".to_string());
+        ys.push(1);
+        let cfg = HeadConfig {
+            lexical_weight: 0.0,
+            ..Default::default()
+        };
+        let head = IntentHead::train(&xs, &texts, &ys, vec!["a".into(), "b".into()], &cfg).unwrap();
+        let alone = {
+            let x = featurize(&[1.0, 0.02], "", 0.0);
+            softmax(
+                &logits(&head.weights, &head.bias, &x, head.dim),
+                head.temperature,
+            )
+        };
+        assert!(alone[0] > alone[1], "the model alone: {alone:?}");
+        let p = head.predict(&[1.0, 0.02], "mijn roze  pasje is verlopen");
+        assert!((p[1] - EXAMPLE_PROBABILITY).abs() < 1e-6, "{p:?}");
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        // Not an example: the model decides.
+        let other = head.predict(&[1.0, 0.02], "mijn roze pasje is kwijt");
+        assert!(other[0] > other[1], "{other:?}");
+        // Written for both classes: the model decides.
+        assert_eq!(head.predict(&[0.5, 0.5], "twijfel"), {
+            let x = featurize(&[0.5, 0.5], "", 0.0);
+            softmax(
+                &logits(&head.weights, &head.bias, &x, head.dim),
+                head.temperature,
+            )
+        });
     }
 
     #[test]

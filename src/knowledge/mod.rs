@@ -281,7 +281,8 @@ fn cross_check(
     intent_list.sort();
 
     // Intents: departments, enough examples, no example claimed by two intents.
-    let mut seen_examples: HashMap<String, &str> = HashMap::new();
+    // Examples by their normalised text (as the classifier recognises them).
+    let mut seen_examples: HashMap<String, &Intent> = HashMap::new();
     for i in intents {
         if !departments.contains(i.department.as_str()) {
             diags.push(Diagnostic::error(
@@ -309,18 +310,19 @@ fn cross_check(
                 "add examples the way citizens write: short, long, informal, with typos",
             ));
         }
+        let source = std::fs::read_to_string(&i.source).unwrap_or_default();
         for ex in &i.examples {
-            let key = ex.to_lowercase();
+            let key = crate::text::normalize(ex);
             match seen_examples.get(&key) {
-                Some(other) if *other != i.id => diags.push(Diagnostic::error(
+                Some(other) if other.id != i.id => diags.push(Diagnostic::error(
                     Problem::DuplicateId,
                     &i.source,
-                    i.examples_line,
-                    format!("example {ex:?} is also an example of intent `{other}`"),
+                    diagnostic::line_containing(&source, ex).unwrap_or(i.examples_line),
+                    format!("example {ex:?} is also an example of intent `{}`", other.id),
                     "an example may belong to one intent only: remove it from one of them",
                 )),
                 _ => {
-                    seen_examples.insert(key, &i.id);
+                    seen_examples.insert(key, i);
                 }
             }
         }
@@ -422,6 +424,31 @@ fn cross_check(
                 format!("the answer says {word:?}, but the municipality addresses citizens with `{want}`"),
                 format!("rewrite the sentence with `{want}` instead of `{have}` (tone is set in municipality.toml)"),
             ));
+        }
+    }
+
+    // An entry's questions are examples of the entry's intent too (the classifier learns
+    // them so): the same text as another intent's example leaves it to chance which one
+    // a citizen who types it gets.
+    for e in entries {
+        let source = texts.get(&e.id).map(String::as_str).unwrap_or("");
+        for q in &e.questions {
+            if let Some(other) = seen_examples.get(&crate::text::normalize(q))
+                && other.id != e.intent
+            {
+                diags.push(Diagnostic::warning(
+                    Problem::DuplicateId,
+                    &e.source,
+                    diagnostic::line_containing(source, q).unwrap_or(e.line("questions")),
+                    format!(
+                        "question {q:?} is also an example of intent `{}` ({}), but this entry's intent is `{}`",
+                        other.id,
+                        other.source.display(),
+                        e.intent
+                    ),
+                    "Loket cannot tell which one a citizen who types it means: remove the example from the intent or the question from this entry",
+                ));
+            }
         }
     }
 

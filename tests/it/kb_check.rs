@@ -178,3 +178,68 @@ fn each_kind_of_broken_entry_is_reported_with_file_and_line() {
     assert_eq!(code, 3);
     assert!(out.contains("paspoort-kind.md:2:"), "{out}");
 }
+
+/// The same text (case, accents and punctuation aside) as an example of two intents is an
+/// error, and as an entry's question and another intent's example a warning, each at the
+/// line of the text.
+#[test]
+fn an_example_claimed_by_two_intents_is_reported_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (kb, intents) = (dir.path().join("kb"), dir.path().join("intents"));
+    copy_dir(&fixtures().join("kb"), &kb);
+    copy_dir(&fixtures().join("intents"), &intents);
+    let afspraak = std::fs::read_to_string(intents.join("afspraak.yaml")).unwrap();
+    std::fs::write(
+        intents.join("afspraak.yaml"),
+        afspraak.replace(
+            "  - afspraak maken\n",
+            "  - afspraak maken\n  - Hoe verleng ik mijn paspoort?\n",
+        ),
+    )
+    .unwrap();
+    let entry = std::fs::read_to_string(kb.join("entries/paspoort-kosten.md")).unwrap();
+    std::fs::write(
+        kb.join("entries/paspoort-kosten.md"),
+        entry.replace(
+            "  - prijs paspoort\n",
+            "  - prijs paspoort\n  - Afspraak cancelen!\n",
+        ),
+    )
+    .unwrap();
+    let run = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_loket"))
+            .args(["kb", "check"])
+            .arg(&kb)
+            .arg("--intents")
+            .arg(&intents)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run();
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("paspoort.yaml:6: fout: example \"hoe verleng ik mijn paspoort\" is also an example of intent `afspraak`"),
+        "{out}"
+    );
+    let line = entry
+        .lines()
+        .position(|l| l == "  - prijs paspoort")
+        .unwrap()
+        + 2;
+    assert!(
+        out.contains(&format!(
+            "paspoort-kosten.md:{line}: waarschuwing: question \"Afspraak cancelen!\" is also an example of intent `afspraak`"
+        )),
+        "{out}"
+    );
+    // Without the two-intent example only the warning is left, and the check passes.
+    std::fs::write(intents.join("afspraak.yaml"), &afspraak).unwrap();
+    let (code, out) = run();
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains(": fout:"), "{out}");
+    assert!(out.contains("question \"Afspraak cancelen!\""), "{out}");
+}
