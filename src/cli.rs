@@ -578,13 +578,13 @@ fn kb_check(
         match &loaded.kb {
             Some(kb) if errors == 0 => writeln!(
                 out,
-                "ok: {} entries, {} intents, {} departments ({} warnings)",
+                "ok: {} items, {} intents, {} afdelingen ({} waarschuwingen)",
                 kb.entries.len(),
                 kb.intents.len(),
                 kb.settings.departments.len(),
                 warnings
             )?,
-            _ => writeln!(out, "{errors} errors, {warnings} warnings")?,
+            _ => writeln!(out, "{errors} fouten, {warnings} waarschuwingen")?,
         }
     }
     Ok(if errors > 0 { 3 } else { 0 })

@@ -71,7 +71,7 @@ pub fn parse_tests(path: &Path, text: &str) -> Result<Vec<(usize, TestCase)>, St
         Err(e) => {
             let line = e.location().map(|l| l.line()).unwrap_or(1);
             return Err(format!(
-                "{}:{line}: fout: {e}\n  oplossing: write a list of cases like `- question: \"Wat kost een paspoort?\"` with `expect: <entry id>` or `expect_action: clarify`",
+                "{}:{line}: fout: {e}\n  oplossing: schrijf een lijst gevallen zoals `- question: \"Wat kost een paspoort?\"` met `expect: <id van het item>` of `expect_action: clarify`",
                 path.display()
             ));
         }
@@ -114,7 +114,7 @@ fn load_kb(config: &Config, out: &mut impl Write) -> Result<Option<KnowledgeBase
         }
         writeln!(
             out,
-            "the knowledge base has errors (see above, or run `loket kb check`); nothing was tested"
+            "de kennisbank bevat fouten (zie hierboven, of draai `loket kb check`); er is niets getest"
         )?;
     }
     Ok(loaded.kb)
@@ -135,7 +135,7 @@ pub fn run_tests(config: &Config, file: Option<PathBuf>, json: bool) -> Result<i
         Err(e) => {
             writeln!(
                 out,
-                "{}:1: fout: cannot read: {e}\n  oplossing: create the file with a list of `- question: ...` and `expect: <entry id>`",
+                "{}:1: fout: niet te lezen: {e}\n  oplossing: maak het bestand met een lijst van `- question: ...` en `expect: <id van het item>`",
                 file.display()
             )?;
             return Ok(1);
@@ -171,13 +171,13 @@ pub fn run_tests(config: &Config, file: Option<PathBuf>, json: bool) -> Result<i
         if report.failed == 0 {
             writeln!(
                 out,
-                "ok: {} of {} questions give the expected answer",
+                "ok: {} van de {} vragen geven het verwachte antwoord",
                 report.passed, report.total
             )?;
         } else {
             writeln!(
                 out,
-                "{} of {} questions failed ({} passed)",
+                "{} van de {} vragen mislukt ({} goed)",
                 report.failed, report.total, report.passed
             )?;
         }
@@ -257,7 +257,7 @@ fn check_case(
             Some(x) => Some(*x),
             None => {
                 return Some(Verdict::Invalid(format!(
-                    "expect_action `{a}` is not an action; use one of: {}",
+                    "expect_action `{a}` is geen actie; kies uit: {}",
                     Action::ALL.map(|a| a.as_str()).join(", ")
                 )));
             }
@@ -265,11 +265,11 @@ fn check_case(
     };
     match (&case.expect, wanted_action) {
         (None, None) => Some(Verdict::Invalid(
-            "the case says nothing to expect; add `expect: <entry id>` or `expect_action: ...`"
+            "het geval zegt niet wat er verwacht wordt; voeg `expect: <id van het item>` of `expect_action: ...` toe"
                 .into(),
         )),
         (Some(id), _) if kb.entry(id).is_none() => Some(Verdict::Invalid(format!(
-            "verwacht {id}, maar er is geen entry met die id (hernoemd of verwijderd?)"
+            "verwacht {id}, maar er is geen item met die id (hernoemd of verwijderd?)"
         ))),
         (Some(id), want) => {
             let action_ok = action == want.unwrap_or(Action::Answer);
@@ -439,29 +439,32 @@ pub fn run_coverage(config: &Config, all: bool, json: bool) -> Result<i32> {
     }
     writeln!(
         out,
-        "Intents without entries ({}):",
+        "Intents zonder items ({}):",
         c.intents_without_entries.len()
     )?;
     if c.intents_without_entries.is_empty() {
-        writeln!(out, "  none: every answering intent has at least one entry")?;
+        writeln!(
+            out,
+            "  geen: elk intent dat antwoord geeft heeft minstens één item"
+        )?;
     }
     for i in &c.intents_without_entries {
         writeln!(
             out,
-            "  {i}: Loket recognises the question but has no answer; write an entry with `intent: {i}`"
+            "  {i}: Loket herkent de vraag maar heeft geen antwoord; schrijf een item met `intent: {i}`"
         )?;
     }
     writeln!(out)?;
     if all {
         writeln!(
             out,
-            "UPL products for citizens without an entry ({} of {}):",
+            "UPL-producten voor inwoners zonder item ({} van de {}):",
             c.upl_uncovered_total, c.upl_total
         )?;
     } else {
         writeln!(
             out,
-            "UPL products the intents mention but no entry covers ({}):",
+            "UPL-producten die de intents noemen maar die geen item behandelt ({}):",
             c.upl_uncovered.len()
         )?;
     }
@@ -471,21 +474,21 @@ pub fn run_coverage(config: &Config, all: bool, json: bool) -> Result<i32> {
     if !all {
         writeln!(
             out,
-            "  ({} of the {} municipal products for citizens have no entry; list them with --all)",
+            "  ({} van de {} gemeentelijke producten voor inwoners hebben geen item; toon ze met --all)",
             c.upl_uncovered_total, c.upl_total
         )?;
     }
     writeln!(out)?;
     writeln!(
         out,
-        "Entries no example question reaches ({} of {}):",
+        "Items die geen enkele voorbeeldvraag bereikt ({} van de {}):",
         c.unreachable.len(),
         c.entries
     )?;
     if c.unreachable.is_empty() {
         writeln!(
             out,
-            "  none: every entry is the first match for at least one example"
+            "  geen: elk item is voor minstens één voorbeeld de beste match"
         )?;
     }
     for u in &c.unreachable {
@@ -496,7 +499,7 @@ pub fn run_coverage(config: &Config, all: bool, json: bool) -> Result<i32> {
             .collect();
         writeln!(
             out,
-            "{}: `{}` is never the first match; its questions go to: {}",
+            "{}: `{}` is nooit de beste match; de vragen ervan gaan naar: {}",
             u.file,
             u.id,
             if goes.is_empty() {
@@ -507,7 +510,7 @@ pub fn run_coverage(config: &Config, all: bool, json: bool) -> Result<i32> {
         )?;
         writeln!(
             out,
-            "  oplossing: give it questions in the words citizens use that the other entries do not answer, or merge it into the entry that wins"
+            "  oplossing: geef het vragen in de woorden van inwoners die de andere items niet beantwoorden, of voeg het samen met het item dat wint"
         )?;
     }
     Ok(0)

@@ -346,8 +346,8 @@ fn build_problem(file: &Path, e: &anyhow::Error) -> ContentProblem {
         Problem::InvalidValue,
         file,
         1,
-        format!("the classifier could not be built from this content: {e:#}"),
-        "check the intents and entries (`loket kb check`); details are in the service log",
+        format!("met deze inhoud kon de classifier niet worden gebouwd: {e:#}"),
+        "controleer de intents en items (`loket kb check`); de details staan in het servicelog",
     );
     (&d).into()
 }

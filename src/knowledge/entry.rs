@@ -76,8 +76,8 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
         return Err(vec![err(
             Problem::Syntax,
             1,
-            "the file does not start with a front-matter header".into(),
-            "begin the file with a line `---`, the fields (id, title, intent, ...), another `---`, then the answer",
+            "het bestand begint niet met een kop (front matter)".into(),
+            "begin het bestand met een regel `---`, dan de velden (id, title, intent, ...), weer een regel `---` en daaronder het antwoord",
         )]);
     }
     let mut offset = first.len();
@@ -93,8 +93,8 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
         return Err(vec![err(
             Problem::Syntax,
             1,
-            "the front-matter header is not closed".into(),
-            "add a line `---` after the last field, before the answer text",
+            "de kop is niet afgesloten".into(),
+            "zet een regel `---` na het laatste veld, vóór de antwoordtekst",
         )]);
     };
     let header = &text[first.len()..header_stop];
@@ -125,8 +125,8 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
             return Err(vec![err(
                 Problem::Syntax,
                 line,
-                format!("the header is not valid YAML: {e}"),
-                "check the indentation and quote values that contain `: ` or start with a special character",
+                format!("de kop is geen geldige YAML: {e}"),
+                "controleer het inspringen, en zet waarden met `: ` of met een leesteken vooraan tussen aanhalingstekens",
             )]);
         }
     };
@@ -134,8 +134,8 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
         return Err(vec![err(
             Problem::Syntax,
             2,
-            "the header must be a list of `field: value` lines".into(),
-            "write each field as `name: value` on its own line",
+            "de kop moet bestaan uit regels `veld: waarde`".into(),
+            "schrijf elk veld als `naam: waarde` op een eigen regel",
         )]);
     };
 
@@ -149,13 +149,13 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
                 .iter()
                 .min_by_key(|f| edit_distance(f, key))
                 .filter(|f| edit_distance(f, key) <= 3)
-                .map(|f| format!("did you mean `{f}`? "))
+                .map(|f| format!("misschien `{f}`? "))
                 .unwrap_or_default();
             diags.push(err(
                 Problem::UnknownField,
                 line,
-                format!("unknown field `{key}`"),
-                &format!("{suggestion}known fields: {}", KNOWN_FIELDS.join(", ")),
+                format!("onbekend veld `{key}`"),
+                &format!("{suggestion}bekende velden: {}", KNOWN_FIELDS.join(", ")),
             ));
         }
     }
@@ -172,8 +172,8 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
                         } else {
                             2
                         },
-                        format!("required field `{key}` is missing or empty"),
-                        &format!("add a line `{key}: ...` to the header"),
+                        format!("verplicht veld `{key}` ontbreekt of is leeg"),
+                        &format!("voeg een regel `{key}: ...` toe aan de kop"),
                     ));
                 }
                 String::new()
@@ -184,8 +184,8 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
                     diags.push(err(
                         Problem::MissingField,
                         hline(key),
-                        format!("required field `{key}` is empty"),
-                        &format!("give `{key}` a value"),
+                        format!("verplicht veld `{key}` is leeg"),
+                        &format!("geef `{key}` een waarde"),
                     ));
                     String::new()
                 }
@@ -194,8 +194,8 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
                     diags.push(err(
                         Problem::InvalidValue,
                         hline(key),
-                        format!("`{key}` must be a single text value"),
-                        &format!("write `{key}: some text` on one line"),
+                        format!("`{key}` moet één tekst zijn"),
+                        &format!("schrijf `{key}: tekst` op één regel"),
                     ));
                     String::new()
                 }
@@ -219,8 +219,10 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
                     diags.push(err(
                         Problem::MissingField,
                         2,
-                        format!("required field `{key}` is missing"),
-                        &format!("add `{key}:` with one item per line, each starting with `  - `"),
+                        format!("verplicht veld `{key}` ontbreekt"),
+                        &format!(
+                            "voeg `{key}:` toe met één item per regel, elk beginnend met `  - `"
+                        ),
                     ));
                 }
                 Vec::new()
@@ -233,8 +235,8 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
                         _ => diags.push(err(
                             Problem::InvalidValue,
                             hline(key),
-                            format!("every item of `{key}` must be a non-empty text"),
-                            "remove the empty item or write text after the `- `",
+                            format!("elk item van `{key}` moet een tekst zijn"),
+                            "verwijder het lege item of schrijf tekst na de `- `",
                         )),
                     }
                 }
@@ -242,8 +244,8 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
                     diags.push(err(
                         Problem::MissingField,
                         hline(key),
-                        format!("`{key}` has no items"),
-                        &format!("add at least one item to `{key}`"),
+                        format!("`{key}` heeft geen items"),
+                        &format!("zet minstens één item onder `{key}`"),
                     ));
                 }
                 out
@@ -252,8 +254,8 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
                 diags.push(err(
                     Problem::InvalidValue,
                     hline(key),
-                    format!("`{key}` must be a list"),
-                    &format!("write `{key}: [a, b]` or one `  - item` per line"),
+                    format!("`{key}` moet een lijst zijn"),
+                    &format!("schrijf `{key}: [a, b]` of één `  - item` per regel"),
                 ));
                 Vec::new()
             }
@@ -273,8 +275,8 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
                 diags.push(err(
                     Problem::InvalidValue,
                     hline(key),
-                    format!("`{key}` is not a date: {raw:?}"),
-                    "write the date as YYYY-MM-DD, e.g. 2027-01-31",
+                    format!("`{key}` is geen datum: {raw:?}"),
+                    "schrijf de datum als YYYY-MM-DD, bijvoorbeeld 2027-01-31",
                 ));
                 None
             }
@@ -288,8 +290,8 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
         diags.push(err(
             Problem::InvalidValue,
             hline("valid_until"),
-            format!("`valid_until` ({u}) is before `valid_from` ({f})"),
-            "swap the dates or correct one of them",
+            format!("`valid_until` ({u}) ligt vóór `valid_from` ({f})"),
+            "draai de datums om of verbeter er een",
         ));
     }
 
@@ -298,8 +300,8 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
         diags.push(err(
             Problem::MissingField,
             closing_line,
-            "the entry has no answer text".into(),
-            "write the answer below the closing `---` line",
+            "het item heeft geen antwoordtekst".into(),
+            "schrijf het antwoord onder de afsluitende regel `---`",
         ));
     }
     let body_chars = body.chars().count();
@@ -308,19 +310,17 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
             Problem::TooLong,
             body_line,
             format!(
-                "the answer is {body_chars} characters; one WhatsApp message holds at most {WHATSAPP_MAX_CHARS}"
+                "het antwoord is {body_chars} tekens lang; één WhatsApp-bericht bevat er hoogstens {WHATSAPP_MAX_CHARS}"
             ),
-            "shorten the answer and link to the website for details",
+            "kort het antwoord in en verwijs voor de details naar de website",
         ));
     }
     if answer_en.chars().count() > WHATSAPP_MAX_CHARS {
         diags.push(err(
             Problem::TooLong,
             hline("answer_en"),
-            format!(
-                "`answer_en` is longer than one WhatsApp message ({WHATSAPP_MAX_CHARS} characters)"
-            ),
-            "shorten the English answer",
+            format!("`answer_en` is langer dan één WhatsApp-bericht ({WHATSAPP_MAX_CHARS} tekens)"),
+            "kort het Engelse antwoord in",
         ));
     }
 
@@ -332,8 +332,8 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
             diags.push(err(
                 Problem::InvalidValue,
                 hline("id"),
-                format!("id {id:?} may only contain lower-case letters, digits, `-` and `_`"),
-                "e.g. `id: paspoort-kosten`",
+                format!("id {id:?} mag alleen kleine letters, cijfers, `-` en `_` bevatten"),
+                "bijvoorbeeld `id: paspoort-kosten`",
             ));
         }
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
@@ -341,8 +341,8 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
             diags.push(err(
                 Problem::InvalidValue,
                 hline("id"),
-                format!("id `{id}` differs from the file name `{stem}.md`"),
-                &format!("rename the file to `{id}.md` or change the id to `{stem}`"),
+                format!("id `{id}` verschilt van de bestandsnaam `{stem}.md`"),
+                &format!("noem het bestand `{id}.md` of verander de id in `{stem}`"),
             ));
         }
     }

@@ -93,20 +93,20 @@ pub fn parse_intent(path: &Path, text: &str) -> Result<Intent, Vec<Diagnostic>> 
         let (problem, hint) = if msg.contains("missing field") {
             (
                 Problem::MissingField,
-                "every intent file needs id, action, department and examples",
+                "elk intentbestand heeft id, action, department en examples nodig",
             )
         } else if msg.contains("unknown field") {
             (
                 Problem::UnknownField,
-                "known fields: id, description, action, department, examples",
+                "bekende velden: id, description, action, department, examples",
             )
         } else {
             (
                 Problem::Syntax,
-                "check the indentation; quote examples that contain `: ` or start with a special character",
+                "controleer het inspringen, en zet voorbeelden met `: ` of met een leesteken vooraan tussen aanhalingstekens",
             )
         };
-        vec![Diagnostic::error(problem, path, line, format!("invalid intent file: {msg}"), hint)]
+        vec![Diagnostic::error(problem, path, line, format!("ongeldig intentbestand: {msg}"), hint)]
     })?;
     let mut diags = Vec::new();
     let line = |key: &str| line_of_key(text, key).unwrap_or(1);
@@ -116,8 +116,8 @@ pub fn parse_intent(path: &Path, text: &str) -> Result<Intent, Vec<Diagnostic>> 
                 Problem::InvalidValue,
                 path,
                 line("action"),
-                format!("unknown action {:?}", file.action),
-                "use one of: answer, handoff, privacy_redirect, smalltalk, fallback",
+                format!("onbekende action {:?}", file.action),
+                "kies uit: answer, handoff, privacy_redirect, smalltalk, fallback",
             ));
             Action::Fallback
         }
@@ -129,8 +129,11 @@ pub fn parse_intent(path: &Path, text: &str) -> Result<Intent, Vec<Diagnostic>> 
             Problem::InvalidValue,
             path,
             line("id"),
-            format!("id `{}` differs from the file name `{stem}.yaml`", file.id),
-            format!("rename the file to `{}.yaml` or change the id", file.id),
+            format!(
+                "id `{}` verschilt van de bestandsnaam `{stem}.yaml`",
+                file.id
+            ),
+            format!("noem het bestand `{}.yaml` of verander de id", file.id),
         ));
     }
     let examples: Vec<String> = file

@@ -203,7 +203,7 @@ fn io_error(path: &Path, e: &std::io::Error, hint: &str) -> Diagnostic {
         Problem::Io,
         path,
         1,
-        format!("cannot read: {e}"),
+        format!("niet te lezen: {e}"),
         hint.to_string(),
     )
 }
@@ -212,7 +212,7 @@ fn sorted_files(dir: &Path, ext: &str, diags: &mut Vec<Diagnostic>) -> Vec<PathB
     let read = match std::fs::read_dir(dir) {
         Ok(r) => r,
         Err(e) => {
-            diags.push(io_error(dir, &e, "check that the directory exists"));
+            diags.push(io_error(dir, &e, "controleer of de map bestaat"));
             return Vec::new();
         }
     };
@@ -232,7 +232,7 @@ fn load_intents(dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<Intent> {
                 Ok(i) => out.push(i),
                 Err(d) => diags.extend(d),
             },
-            Err(e) => diags.push(io_error(&path, &e, "check the file's permissions")),
+            Err(e) => diags.push(io_error(&path, &e, "controleer de rechten op het bestand")),
         }
     }
     out
@@ -250,7 +250,7 @@ fn load_entries(dir: &Path, diags: &mut Vec<Diagnostic>) -> (Vec<Entry>, HashMap
                 }
                 Err(d) => diags.extend(d),
             },
-            Err(e) => diags.push(io_error(&path, &e, "save the file as UTF-8 text")),
+            Err(e) => diags.push(io_error(&path, &e, "sla het bestand op als UTF-8-tekst")),
         }
     }
     (out, texts)
@@ -293,8 +293,8 @@ fn cross_check(
                     "department",
                 )
                 .unwrap_or(1),
-                format!("unknown department `{}`", i.department),
-                format!("use one of: {dept_list} (defined in municipality.toml)"),
+                format!("onbekende afdeling `{}`", i.department),
+                format!("kies uit: {dept_list} (vastgelegd in municipality.toml)"),
             ));
         }
         if i.examples.len() < intent::MIN_EXAMPLES {
@@ -303,11 +303,11 @@ fn cross_check(
                 &i.source,
                 i.examples_line,
                 format!(
-                    "only {} examples; the classifier needs at least {} varied ones",
+                    "maar {} voorbeelden; de classifier heeft er minstens {} nodig, zo gevarieerd mogelijk",
                     i.examples.len(),
                     intent::MIN_EXAMPLES
                 ),
-                "add examples the way citizens write: short, long, informal, with typos",
+                "voeg voorbeelden toe zoals inwoners schrijven: kort, lang, informeel, met tikfouten",
             ));
         }
         let source = std::fs::read_to_string(&i.source).unwrap_or_default();
@@ -318,8 +318,11 @@ fn cross_check(
                     Problem::DuplicateId,
                     &i.source,
                     diagnostic::line_containing(&source, ex).unwrap_or(i.examples_line),
-                    format!("example {ex:?} is also an example of intent `{}`", other.id),
-                    "an example may belong to one intent only: remove it from one of them",
+                    format!(
+                        "voorbeeld {ex:?} is ook een voorbeeld van intent `{}`",
+                        other.id
+                    ),
+                    "een voorbeeld hoort bij één intent: haal het bij een van de twee weg",
                 )),
                 _ => {
                     seen_examples.insert(key, i);
@@ -337,11 +340,11 @@ fn cross_check(
                 &e.source,
                 e.line("id"),
                 format!(
-                    "id `{}` is already used by {}",
+                    "id `{}` wordt al gebruikt door {}",
                     e.id,
                     first.source.display()
                 ),
-                "give one of the two entries another id",
+                "geef een van de twee items een andere id",
             ));
         } else {
             ids.insert(&e.id, e);
@@ -353,8 +356,8 @@ fn cross_check(
                 Problem::UnknownIntent,
                 &e.source,
                 e.line("intent"),
-                format!("unknown intent `{}`", e.intent),
-                format!("use one of: {}", intent_list.join(", ")),
+                format!("onbekend intent `{}`", e.intent),
+                format!("kies uit: {}", intent_list.join(", ")),
             ));
         }
         if !departments.contains(e.department.as_str()) {
@@ -362,17 +365,17 @@ fn cross_check(
                 Problem::UnknownDepartment,
                 &e.source,
                 e.line("department"),
-                format!("unknown department `{}`", e.department),
-                format!("use one of: {dept_list} (defined in municipality.toml)"),
+                format!("onbekende afdeling `{}`", e.department),
+                format!("kies uit: {dept_list} (vastgelegd in municipality.toml)"),
             ));
         }
         if !upl::is_known(&e.upl) {
             let hint = match upl::suggest(&e.upl) {
                 Some(s) => {
-                    format!("did you mean {s}? UPL URIs are listed in src/knowledge/upl_names.tsv")
+                    format!("misschien {s}? De UPL-URI's staan in src/knowledge/upl_names.tsv")
                 }
                 None => {
-                    "use a URI from the Uniforme Productnamenlijst (src/knowledge/upl_names.tsv)"
+                    "gebruik een URI uit de Uniforme Productnamenlijst (src/knowledge/upl_names.tsv)"
                         .into()
                 }
             };
@@ -380,7 +383,7 @@ fn cross_check(
                 Problem::UnknownUpl,
                 &e.source,
                 e.line("upl"),
-                format!("`{}` is not a UPL product URI", e.upl),
+                format!("`{}` is geen URI van een UPL-product", e.upl),
                 hint,
             ));
         }
@@ -390,8 +393,8 @@ fn cross_check(
                     Problem::BrokenReference,
                     &e.source,
                     e.line("related"),
-                    format!("related entry `{r}` does not exist"),
-                    "correct the id or remove it from `related`",
+                    format!("gerelateerd item `{r}` bestaat niet"),
+                    "verbeter de id of haal hem weg uit `related`",
                 ));
             }
         }
@@ -402,8 +405,8 @@ fn cross_check(
                 Problem::Expired,
                 &e.source,
                 e.line("valid_until"),
-                format!("the entry expired on {u} and is no longer served"),
-                "update the answer and `valid_until`, or delete the file",
+                format!("het item is verlopen op {u} en wordt niet meer gebruikt"),
+                "werk het antwoord en `valid_until` bij, of verwijder het bestand",
             ));
         }
         let wrong = match settings.tone {
@@ -421,8 +424,8 @@ fn cross_check(
                 Problem::Tone,
                 &e.source,
                 entry::body_line_of(text, e, word),
-                format!("the answer says {word:?}, but the municipality addresses citizens with `{want}`"),
-                format!("rewrite the sentence with `{want}` instead of `{have}` (tone is set in municipality.toml)"),
+                format!("het antwoord zegt {word:?}, maar de gemeente spreekt inwoners aan met `{want}`"),
+                format!("herschrijf de zin met `{want}` in plaats van `{have}` (de aanspreekvorm staat in municipality.toml)"),
             ));
         }
     }
@@ -435,18 +438,19 @@ fn cross_check(
         for q in &e.questions {
             if let Some(other) = seen_examples.get(&crate::text::normalize(q))
                 && other.id != e.intent
+                && intent_ids.contains(e.intent.as_str())
             {
                 diags.push(Diagnostic::warning(
                     Problem::DuplicateId,
                     &e.source,
                     diagnostic::line_containing(source, q).unwrap_or(e.line("questions")),
                     format!(
-                        "question {q:?} is also an example of intent `{}` ({}), but this entry's intent is `{}`",
+                        "vraag {q:?} is ook een voorbeeld van intent `{}` ({}), maar dit item hoort bij intent `{}`",
                         other.id,
                         other.source.display(),
                         e.intent
                     ),
-                    "Loket cannot tell which one a citizen who types it means: remove the example from the intent or the question from this entry",
+                    "Loket kan niet weten welke een inwoner bedoelt die dit typt: haal het voorbeeld weg bij het intent of de vraag bij dit item",
                 ));
             }
         }
@@ -464,10 +468,10 @@ fn cross_check(
                 &i.source,
                 1,
                 format!(
-                    "intent `{}` has no entries, so Loket cannot answer it",
+                    "intent `{}` heeft geen items, dus Loket kan het niet beantwoorden",
                     i.id
                 ),
-                "write an entry in knowledge-base/entries with this intent",
+                "schrijf een item in knowledge-base/entries met dit intent",
             ));
         }
     }

@@ -84,8 +84,8 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, Vec<Diagnosti
             Problem::Syntax,
             path,
             line,
-            format!("invalid settings: {}", e.message()),
-            "see knowledge-base/municipality.toml in the Loket repository for a complete example",
+            format!("ongeldige instellingen: {}", e.message()),
+            "zie knowledge-base/municipality.toml in de Loket-repository voor een volledig voorbeeld",
         )]
     })?;
     let mut diags = Vec::new();
@@ -95,8 +95,8 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, Vec<Diagnosti
             Problem::InvalidValue,
             path,
             line("secure_channel_url"),
-            "secure_channel_url must be an https:// address",
-            "citizens send personal data there; it must be a secure web page such as the municipality's Mijn-omgeving",
+            "secure_channel_url moet een https://-adres zijn",
+            "inwoners sturen daar persoonsgegevens heen; het moet een beveiligde webpagina zijn, zoals de Mijn-omgeving van de gemeente",
         ));
     }
     let hours = match OfficeHours::new(&file.time_zone, &file.office_hours, &file.holidays) {
@@ -109,7 +109,7 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, Vec<Diagnosti
                     .or_else(|| text.lines().position(|l| l.trim() == "[office_hours]").map(|i| i + 1))
                     .unwrap_or(1),
                 e.to_string(),
-                "write opening hours as \"HH:MM-HH:MM\" and the time zone as e.g. \"Europe/Amsterdam\"",
+                "schrijf openingstijden als \"HH:MM-HH:MM\" en de tijdzone als bijvoorbeeld \"Europe/Amsterdam\"",
             ));
             None
         }
@@ -121,8 +121,8 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, Vec<Diagnosti
                 Problem::DuplicateId,
                 path,
                 super::diagnostic::line_containing(text, &format!("\"{}\"", d.id)).unwrap_or(1),
-                format!("department `{}` is listed twice", d.id),
-                "remove one of the two [[departments]] blocks",
+                format!("afdeling `{}` staat er twee keer in", d.id),
+                "verwijder een van de twee [[departments]]-blokken",
             ));
         }
     }
@@ -131,8 +131,8 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, Vec<Diagnosti
             Problem::MissingField,
             path,
             1,
-            format!("the default department `{DEFAULT_DEPARTMENT}` is missing"),
-            "add [[departments]] with id = \"kcc\": handoffs without a department go there",
+            format!("de standaardafdeling `{DEFAULT_DEPARTMENT}` ontbreekt"),
+            "voeg [[departments]] toe met id = \"kcc\": overdrachten zonder afdeling gaan daarheen",
         ));
     }
     match (diags.is_empty(), hours) {

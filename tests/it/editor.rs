@@ -593,7 +593,7 @@ fn kb_test_passes_on_the_bundled_knowledge_base_and_fails_when_an_entry_changes(
         out.contains(&format!("tests.yaml:{line}: \"Wat kost een paspoort?\"")),
         "{out}"
     );
-    assert!(out.contains("1 of "), "{out}");
+    assert!(out.contains("1 van de "), "{out}");
     let (code, out) = loket(&copy, &["kb", "test", "--json"]);
     assert_eq!(code, 1, "{out}");
     let json_start = out.find('{').unwrap();
@@ -642,11 +642,11 @@ fn kb_coverage_lists_gaps_and_unreachable_entries() {
     let (code, out) = loket(&copy, &["kb", "coverage"]);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("Entries no example question reaches (1 of 11)"),
+        out.contains("Items die geen enkele voorbeeldvraag bereikt (1 van de 11)"),
         "{out}"
     );
     assert!(
-        out.contains("/paspoort-prijzen.md: `paspoort-prijzen` is never the first match"),
+        out.contains("/paspoort-prijzen.md: `paspoort-prijzen` is nooit de beste match"),
         "{out}"
     );
 }

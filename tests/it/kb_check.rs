@@ -68,19 +68,19 @@ fn each_kind_of_broken_entry_is_reported_with_file_and_line() {
             "unknown intent",
             good.replace("intent: paspoort", "intent: paspoorten"),
             line_of("intent"),
-            "unknown intent",
+            "onbekend intent",
         ),
         (
             "unknown department",
             good.replace("department: burgerzaken", "department: burgerzaak"),
             line_of("department"),
-            "unknown department",
+            "onbekende afdeling",
         ),
         (
             "unknown field",
             good.replace("tags:", "tgas:"),
             line_of("tags"),
-            "did you mean `tags`",
+            "misschien `tags`",
         ),
         (
             "broken reference",
@@ -92,13 +92,13 @@ fn each_kind_of_broken_entry_is_reported_with_file_and_line() {
             "expired",
             good.replace("valid_from: 2026-01-01", "valid_until: 2020-01-01"),
             line_of("valid_from"),
-            "expired",
+            "verlopen",
         ),
         (
             "bad upl",
             good.replace("terms/paspoort", "terms/pasport"),
             line_of("upl"),
-            "did you mean",
+            "misschien",
         ),
         (
             "too long",
@@ -222,7 +222,7 @@ fn an_example_claimed_by_two_intents_is_reported_at_its_line() {
     let (code, out) = run();
     assert_eq!(code, 3, "{out}");
     assert!(
-        out.contains("paspoort.yaml:6: fout: example \"hoe verleng ik mijn paspoort\" is also an example of intent `afspraak`"),
+        out.contains("paspoort.yaml:6: fout: voorbeeld \"hoe verleng ik mijn paspoort\" is ook een voorbeeld van intent `afspraak`"),
         "{out}"
     );
     let line = entry
@@ -232,7 +232,7 @@ fn an_example_claimed_by_two_intents_is_reported_at_its_line() {
         + 2;
     assert!(
         out.contains(&format!(
-            "paspoort-kosten.md:{line}: waarschuwing: question \"Afspraak cancelen!\" is also an example of intent `afspraak`"
+            "paspoort-kosten.md:{line}: waarschuwing: vraag \"Afspraak cancelen!\" is ook een voorbeeld van intent `afspraak`"
         )),
         "{out}"
     );
@@ -241,5 +241,5 @@ fn an_example_claimed_by_two_intents_is_reported_at_its_line() {
     let (code, out) = run();
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains(": fout:"), "{out}");
-    assert!(out.contains("question \"Afspraak cancelen!\""), "{out}");
+    assert!(out.contains("vraag \"Afspraak cancelen!\""), "{out}");
 }
