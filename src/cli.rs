@@ -578,13 +578,18 @@ fn kb_check(
         match &loaded.kb {
             Some(kb) if errors == 0 => writeln!(
                 out,
-                "ok: {} items, {} intents, {} afdelingen ({} waarschuwingen)",
+                "ok: {} items, {} intents, {} afdelingen ({})",
                 kb.entries.len(),
                 kb.intents.len(),
                 kb.settings.departments.len(),
-                warnings
+                count(warnings, "waarschuwing", "waarschuwingen")
             )?,
-            _ => writeln!(out, "{errors} fouten, {warnings} waarschuwingen")?,
+            _ => writeln!(
+                out,
+                "{}, {}",
+                count(errors, "fout", "fouten"),
+                count(warnings, "waarschuwing", "waarschuwingen")
+            )?,
         }
     }
     Ok(if errors > 0 { 3 } else { 0 })
@@ -620,4 +625,9 @@ fn model_import(weights: PathBuf, tokenizer: PathBuf, out: PathBuf) -> Result<i3
         out.display()
     );
     Ok(0)
+}
+
+/// "1 fout", "2 fouten".
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
