@@ -210,9 +210,9 @@ impl Reloader {
                     problem: Problem::Io,
                     file: engine.config.paths.knowledge_base.display().to_string(),
                     line: 1,
-                    message: "loading the content failed unexpectedly".into(),
-                    hint: "see the service log".into(),
-                    text: "loading the content failed unexpectedly (see the service log)".into(),
+                    message: "het laden van de inhoud is onverwacht mislukt".into(),
+                    hint: "zie het servicelog".into(),
+                    text: "het laden van de inhoud is onverwacht mislukt (zie het servicelog)".into(),
                 }];
                 status.failed_at = Some(now);
                 tracing::error!(error = %join, "content reload panicked");
