@@ -20,6 +20,8 @@
 //! - [`whatsapp`]: the WhatsApp Cloud API channel (signatures, webhooks, sending, a fake).
 //! - [`reload`]: content reloads while serving, and previews of draft entries;
 //!   [`kbtools`]: `kb test` and `kb coverage`; [`metrics`]: Prometheus metrics.
+//! - [`text`]: text normalisation shared by the content checks and the classifier;
+//!   [`parallel`]: start-up jobs on all cores.
 
 pub mod app;
 pub mod archive;
