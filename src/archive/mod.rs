@@ -2,10 +2,10 @@
 //! them once the retention period is over (AVG). Both work on [`SqlStore`] directly and take
 //! the current time as an argument, so tests can fix it.
 //!
-//! - [`export`]: a folder per period with `conversations.jsonl`, readable HTML transcripts in
+//! - [`mod@export`]: a folder per period with `conversations.jsonl`, readable HTML transcripts in
 //!   Dutch, an index, optionally `klantcontacten.jsonl` (the shape of a VNG Klantinteracties
 //!   `klantcontact`), `manifest.json` and `SHA256SUMS`; [`export::verify`] checks a folder.
-//! - [`purge`]: deletes conversations (with their messages, handoffs, notes, outbox and inbox
+//! - [`mod@purge`]: deletes conversations (with their messages, handoffs, notes, outbox and inbox
 //!   rows) whose last activity is older than the retention period, and contacts (with their
 //!   phone numbers) nothing refers to any more. Open handoffs are never deleted.
 //! - [`html`]: the transcripts and the index.

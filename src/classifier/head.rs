@@ -3,7 +3,7 @@
 //! cross-validated predictions (so a reported 0.8 means right about 80% of the time).
 //!
 //! Training runs full-batch Adam: matrix products for the embedding part, loops over the
-//! non-zeros of the lexical features (see [`fit`]), the cross-validation folds on their own
+//! non-zeros of the lexical features (see `fit`), the cross-validation folds on their own
 //! threads.
 
 use std::collections::HashMap;

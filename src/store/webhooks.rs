@@ -1,5 +1,5 @@
 //! Outbound webhook deliveries to the webcare platform. Events are written in the same
-//! transaction as what caused them; a delivery loop ([`crate::platform`]) sends them with
+//! transaction as what caused them; a delivery loop ([`crate::channels::platform`]) sends them with
 //! retries. The row id is the delivery id the platform sees, the same on every retry.
 
 use chrono::{DateTime, Duration, Utc};
