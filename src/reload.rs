@@ -212,7 +212,8 @@ impl Reloader {
                     line: 1,
                     message: "het laden van de inhoud is onverwacht mislukt".into(),
                     hint: "zie het servicelog".into(),
-                    text: "het laden van de inhoud is onverwacht mislukt (zie het servicelog)".into(),
+                    text: "het laden van de inhoud is onverwacht mislukt (zie het servicelog)"
+                        .into(),
                 }];
                 status.failed_at = Some(now);
                 tracing::error!(error = %join, "content reload panicked");
