@@ -203,12 +203,7 @@ fn evaluate(embedder: &dyn Embed, head: &IntentHead, test: &[Labeled]) -> Result
         let v = embedder.embed(&[l.text.as_str()])?.remove(0);
         let p = head.predict(&v, &l.text);
         latencies.push(t.elapsed().as_secs_f64() * 1000.0);
-        let (best, conf) = p
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map(|(i, c)| (i, *c))
-            .unwrap();
+        let (best, conf) = most_probable(&p);
         preds.push((labels[best].clone(), conf));
     }
     let mut r = Report {
@@ -350,15 +345,18 @@ fn cv_accuracy(head: &IntentHead, ys: &[usize]) -> Option<f64> {
     let right = probs
         .iter()
         .zip(ys)
-        .filter(|(p, y)| {
-            p.iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(k, _)| k)
-                == Some(**y)
-        })
+        .filter(|(p, y)| most_probable(p).0 == **y)
         .count();
     Some(right as f64 / ys.len() as f64)
+}
+
+/// The class with the highest probability, and that probability.
+fn most_probable(p: &[f32]) -> (usize, f32) {
+    p.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, c)| (i, *c))
+        .expect("at least one class")
 }
 
 fn print_report(r: &Report) {

@@ -310,14 +310,18 @@ fn cross_check(
                 "voeg voorbeelden toe zoals inwoners schrijven: kort, lang, informeel, met tikfouten",
             ));
         }
-        let source = std::fs::read_to_string(&i.source).unwrap_or_default();
         for ex in &i.examples {
             let key = crate::text::normalize(ex);
             match seen_examples.get(&key) {
                 Some(other) if other.id != i.id => diags.push(Diagnostic::error(
                     Problem::DuplicateId,
                     &i.source,
-                    diagnostic::line_containing(&source, ex).unwrap_or(i.examples_line),
+                    // The file is read again only for the line of a duplicate.
+                    diagnostic::line_containing(
+                        &std::fs::read_to_string(&i.source).unwrap_or_default(),
+                        ex,
+                    )
+                    .unwrap_or(i.examples_line),
                     format!(
                         "voorbeeld {ex:?} is ook een voorbeeld van intent `{}`",
                         other.id

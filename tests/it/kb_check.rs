@@ -19,11 +19,15 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn check(kb: &Path) -> (i32, String) {
+    check_with(kb, &fixtures().join("intents"))
+}
+
+fn check_with(kb: &Path, intents: &Path) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_loket"))
         .args(["kb", "check"])
         .arg(kb)
         .arg("--intents")
-        .arg(fixtures().join("intents"))
+        .arg(intents)
         .current_dir(root())
         .output()
         .unwrap();
@@ -206,20 +210,7 @@ fn an_example_claimed_by_two_intents_is_reported_at_its_line() {
         ),
     )
     .unwrap();
-    let run = || {
-        let out = Command::new(env!("CARGO_BIN_EXE_loket"))
-            .args(["kb", "check"])
-            .arg(&kb)
-            .arg("--intents")
-            .arg(&intents)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
-    };
-    let (code, out) = run();
+    let (code, out) = check_with(&kb, &intents);
     assert_eq!(code, 3, "{out}");
     assert!(
         out.contains("paspoort.yaml:6: fout: voorbeeld \"hoe verleng ik mijn paspoort\" is ook een voorbeeld van intent `afspraak`"),
@@ -238,7 +229,7 @@ fn an_example_claimed_by_two_intents_is_reported_at_its_line() {
     );
     // Without the two-intent example only the warning is left, and the check passes.
     std::fs::write(intents.join("afspraak.yaml"), &afspraak).unwrap();
-    let (code, out) = run();
+    let (code, out) = check_with(&kb, &intents);
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains(": fout:"), "{out}");
     assert!(out.contains("vraag \"Afspraak cancelen!\""), "{out}");
