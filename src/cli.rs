@@ -22,7 +22,7 @@ use crate::store::{SqlStore, Store};
     about = "Front-line bot service for Dutch municipalities"
 )]
 pub struct Cli {
-    /// Configuration file (default: ./loket.toml when it exists).
+    /// Configuration file (default: $LOKET_CONFIG, else ./loket.toml when it exists).
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
@@ -33,6 +33,13 @@ pub struct Cli {
 pub enum Command {
     /// Start the HTTP service.
     Serve,
+    /// Apply the database migrations and exit (`serve` also applies them at start).
+    Migrate,
+    /// The effective settings.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Ask one or more questions in one conversation and show the replies and why.
     Ask {
         /// The messages, in order ("wat kost een paspoort?" "en voor kinderen?").
@@ -77,6 +84,13 @@ pub enum Command {
         #[command(subcommand)]
         command: ArchiveCommand,
     },
+}
+
+#[derive(Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective settings (file, then environment; secrets redacted) and check
+    /// them; exit 1 on a problem.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -189,8 +203,16 @@ pub enum ModelCommand {
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
+    if let Command::Config {
+        command: ConfigCommand::Check,
+    } = cli.command
+    {
+        return Ok(crate::config::check::run(cli.config.as_deref()));
+    }
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
+        Command::Config { .. } => unreachable!("handled above"),
+        Command::Migrate => migrate(config),
         Command::Serve => {
             app::init_tracing(&config.server.log_format);
             tracing::debug!(?config, "configuration");
@@ -228,6 +250,20 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Dev { command } => crate::whatsapp::dev::run(&config, command),
         Command::Archive { command } => archive(config, command),
     }
+}
+
+fn migrate(config: Config) -> Result<i32> {
+    runtime()?.block_on(async move {
+        let url = config.database_url();
+        let applied = SqlStore::migrate_only(&url)
+            .await
+            .with_context(|| format!("migrating the database ({})", app::redact_url(&url)))?;
+        println!(
+            "database {} is up to date ({applied} migrations applied)",
+            app::redact_url(&url)
+        );
+        Ok(0)
+    })
 }
 
 /// The municipality's name and departments from the knowledge base, else from the config.

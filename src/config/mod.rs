@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod check;
+mod env;
+
 /// A value that must never be logged: `Debug` and `Display` print `[redacted]`.
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -96,6 +99,19 @@ pub struct ServerConfig {
     /// Web sites (e.g. `https://www.voorbeeld.nl`) whose pages may embed the chat widget and
     /// call the citizen endpoints from the browser (CORS); empty: same origin only.
     pub allowed_origins: Vec<String>,
+    /// Seconds a client has to send a request's headers, counted from the connection opening
+    /// or the previous response; a connection silent for longer is closed.
+    pub header_read_timeout_secs: u64,
+    /// Open connections from one client address (a trusted proxy is exempt).
+    pub max_connections_per_client: usize,
+    /// Open connections in all.
+    pub max_connections: usize,
+    /// Reverse proxies (addresses or ranges such as `10.0.0.0/8`) whose `X-Forwarded-For`
+    /// names the client; empty: the connection's address is the client's.
+    pub trusted_proxies: Vec<String>,
+    /// Messages per minute one client address may send to `POST /v1/messages`, whatever
+    /// conversation ids it uses.
+    pub client_messages_per_minute: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -201,6 +217,11 @@ impl Default for ServerConfig {
             shutdown_grace_secs: 10,
             log_format: "pretty".into(),
             allowed_origins: Vec::new(),
+            header_read_timeout_secs: 10,
+            max_connections_per_client: 64,
+            max_connections: 8192,
+            trusted_proxies: Vec::new(),
+            client_messages_per_minute: 120,
         }
     }
 }
@@ -271,12 +292,12 @@ impl Default for WhatsAppConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {}: {source}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {message}")]
+    #[error("{}: {message}", path.display())]
     Parse { path: PathBuf, message: String },
     #[error("environment variable {var}: {message}")]
     Env { var: String, message: String },
@@ -284,66 +305,90 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-const ENV_PREFIX: &str = "LOKET__";
+/// Where the settings file is named when `--config` is not given.
+pub const CONFIG_ENV: &str = "LOKET_CONFIG";
 
 impl Config {
-    /// Defaults, then the file (when it exists, or always when `required`), then the environment.
+    /// Defaults, then the file, then the environment. The file is `path` (from `--config`),
+    /// else `$LOKET_CONFIG`, else `./loket.toml` when it exists; a named file must exist.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-        let (path, required) = match path {
-            Some(p) => (p.to_path_buf(), true),
+        let named = path
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os(CONFIG_ENV).map(PathBuf::from));
+        let (path, required) = match named {
+            Some(p) => (p, true),
             None => (PathBuf::from("loket.toml"), false),
         };
+        let text = if required || path.exists() {
+            Some(
+                std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?,
+            )
+        } else {
+            None
+        };
+        let env = std::env::vars_os().filter_map(|(k, v)| {
+            let k = k.into_string().ok()?;
+            // A LOKET__ variable that is not UTF-8 is reported rather than skipped.
+            let v = v
+                .into_string()
+                .unwrap_or_else(|v| v.to_string_lossy().into_owned());
+            Some((k, v))
+        });
+        Self::from_sources(text.as_deref().map(|t| (path.as_path(), t)), env, |p| {
+            std::fs::read_to_string(p)
+        })
+    }
+
+    /// Builds the config from a file's text (with its path, for messages) and a set of
+    /// environment variables; `read_file` reads the files that `…_FILE` variables name.
+    pub fn from_sources(
+        file: Option<(&Path, &str)>,
+        env: impl IntoIterator<Item = (String, String)>,
+        read_file: impl Fn(&Path) -> std::io::Result<String>,
+    ) -> Result<Config, ConfigError> {
         let mut table = toml::Table::new();
-        if required || path.exists() {
-            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-                path: path.clone(),
-                source,
+        if let Some((path, text)) = file {
+            // Deserializing the text itself gives messages with the line and column.
+            toml::from_str::<Config>(text).map_err(|e| ConfigError::Parse {
+                path: path.to_path_buf(),
+                message: e.to_string(),
             })?;
             table = text
                 .parse::<toml::Table>()
                 .map_err(|e| ConfigError::Parse {
-                    path: path.clone(),
-                    message: e.to_string(),
-                })?;
-        }
-        Self::from_table(table, std::env::vars(), &path)
-    }
-
-    /// Builds the config from a parsed file and a set of environment variables.
-    pub fn from_table(
-        mut table: toml::Table,
-        env: impl IntoIterator<Item = (String, String)>,
-        path: &Path,
-    ) -> Result<Config, ConfigError> {
-        for (var, value) in env {
-            let Some(rest) = var.strip_prefix(ENV_PREFIX) else {
-                continue;
-            };
-            let keys: Vec<String> = rest.split("__").map(|k| k.to_ascii_lowercase()).collect();
-            if keys.len() != 2 || keys.iter().any(|k| k.is_empty()) {
-                return Err(ConfigError::Env {
-                    var,
-                    message: "expected LOKET__SECTION__KEY, e.g. LOKET__SERVER__BIND".into(),
-                });
-            }
-            let section = table
-                .entry(keys[0].clone())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            let Some(section) = section.as_table_mut() else {
-                return Err(ConfigError::Env {
-                    var,
-                    message: format!("[{}] is not a section", keys[0]),
-                });
-            };
-            section.insert(keys[1].clone(), env_value(&value));
-        }
-        let config: Config =
-            toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Parse {
                     path: path.to_path_buf(),
                     message: e.to_string(),
                 })?;
+        }
+        let defaults = toml::Table::try_from(Config::default())
+            .map_err(|e| ConfigError::Invalid(format!("defaults: {e}")))?;
+        for o in env::overrides(env, &defaults, read_file)? {
+            // Each variable on its own first, so that an error names it.
+            let mut alone = toml::Table::new();
+            alone.insert(o.section.clone(), single(&o.key, o.value.clone()));
+            toml::Value::Table(alone)
+                .try_into::<Config>()
+                .map_err(|e: toml::de::Error| ConfigError::Env {
+                    var: o.var.clone(),
+                    message: e.message().to_string(),
+                })?;
+            let section = table
+                .entry(o.section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let Some(section) = section.as_table_mut() else {
+                return Err(ConfigError::Env {
+                    var: o.var,
+                    message: format!("[{}] is not a section in the settings file", o.section),
+                });
+            };
+            section.insert(o.key, o.value);
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_string()))?;
         config.validate()?;
         Ok(config)
     }
@@ -369,6 +414,20 @@ impl Config {
                 "classifier.backend must be \"e5\" or \"hashing\", not {:?}",
                 self.classifier.backend
             )));
+        }
+        for p in &self.server.trusted_proxies {
+            p.parse::<crate::http::client::IpNet>()
+                .map_err(|e| ConfigError::Invalid(format!("server.trusted_proxies: {e}")))?;
+        }
+        if self.server.header_read_timeout_secs == 0
+            || self.server.max_connections_per_client == 0
+            || self.server.max_connections == 0
+        {
+            return Err(ConfigError::Invalid(
+                "server.header_read_timeout_secs, server.max_connections_per_client and \
+                 server.max_connections must be at least 1"
+                    .into(),
+            ));
         }
         if self.whatsapp.enabled && self.whatsapp.app_secret.is_empty() {
             return Err(ConfigError::Invalid(
@@ -409,22 +468,10 @@ impl Config {
     }
 }
 
-/// Environment values are typed like TOML scalars when they parse as one ("8080", "true",
-/// "0.5"), and are strings otherwise, so `LOKET__SERVER__BIND=0.0.0.0:80` needs no quoting.
-fn env_value(raw: &str) -> toml::Value {
-    if let Ok(v) = raw.parse::<i64>() {
-        return toml::Value::Integer(v);
-    }
-    if let Ok(v) = raw.parse::<f64>()
-        && raw.contains('.')
-    {
-        return toml::Value::Float(v);
-    }
-    match raw {
-        "true" => toml::Value::Boolean(true),
-        "false" => toml::Value::Boolean(false),
-        _ => toml::Value::String(raw.to_string()),
-    }
+fn single(key: &str, value: toml::Value) -> toml::Value {
+    let mut t = toml::Table::new();
+    t.insert(key.to_string(), value);
+    toml::Value::Table(t)
 }
 
 #[cfg(test)]
@@ -432,12 +479,37 @@ mod tests {
     use super::*;
 
     fn load(file: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let table: toml::Table = file.parse().unwrap();
-        Config::from_table(
-            table,
+        load_with_files(file, env, &[])
+    }
+
+    /// `files`: the secret files that `…_FILE` variables may name.
+    fn load_with_files(
+        file: &str,
+        env: &[(&str, &str)],
+        files: &[(&str, &str)],
+    ) -> Result<Config, ConfigError> {
+        let files: Vec<(PathBuf, String)> = files
+            .iter()
+            .map(|(p, t)| (PathBuf::from(p), t.to_string()))
+            .collect();
+        Config::from_sources(
+            Some((Path::new("loket.toml"), file)),
             env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
-            Path::new("loket.toml"),
+            |p| {
+                files
+                    .iter()
+                    .find(|(f, _)| f == p)
+                    .map(|(_, t)| t.clone())
+                    .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+            },
         )
+    }
+
+    fn env_error(result: Result<Config, ConfigError>) -> (String, String) {
+        match result {
+            Err(ConfigError::Env { var, message }) => (var, message),
+            other => panic!("expected an environment error, got {other:?}"),
+        }
     }
 
     #[test]
@@ -500,5 +572,128 @@ mod tests {
         assert!(load("[server]\nbnid = \"x\"\n", &[]).is_err());
         assert!(load("", &[("LOKET__SERVER", "x")]).is_err());
         assert!(load("", &[("LOKET__DIALOGUE__ANSWER_THRESHOLD", "2.0")]).is_err());
+    }
+
+    #[test]
+    fn string_settings_stay_strings_whatever_they_look_like() {
+        let c = load(
+            "",
+            &[
+                ("LOKET__WHATSAPP__PHONE_NUMBER_ID", "106540352242922"),
+                ("LOKET__WHATSAPP__API_VERSION", "21.0"),
+                ("LOKET__WHATSAPP__VERIFY_TOKEN", "true"),
+                ("LOKET__ARCHIVE__MUNICIPALITY", "1234"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.whatsapp.phone_number_id, "106540352242922");
+        assert_eq!(c.whatsapp.api_version, "21.0");
+        assert_eq!(c.whatsapp.verify_token.expose(), "true");
+        assert_eq!(c.archive.municipality.as_deref(), Some("1234"));
+    }
+
+    #[test]
+    fn numbers_booleans_and_optional_paths_from_the_environment() {
+        let c = load(
+            "",
+            &[
+                ("LOKET__SERVER__BODY_LIMIT_BYTES", "131072"),
+                ("LOKET__DIALOGUE__ANSWER_THRESHOLD", "1"),
+                ("LOKET__DATABASE__SQLITE_FULL_SYNC", "false"),
+                ("LOKET__WHATSAPP__ENABLED", "true"),
+                ("LOKET__WHATSAPP__APP_SECRET", "123456"),
+                ("LOKET__PATHS__CACHE_DIR", "/var/cache/loket"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.server.body_limit_bytes, 131072);
+        assert_eq!(c.dialogue.answer_threshold, 1.0);
+        assert!(!c.database.sqlite_full_sync);
+        assert!(c.whatsapp.enabled);
+        assert_eq!(c.whatsapp.app_secret.expose(), "123456");
+        assert_eq!(c.cache_dir(), PathBuf::from("/var/cache/loket"));
+    }
+
+    #[test]
+    fn lists_from_commas_or_json() {
+        let c = load(
+            "",
+            &[(
+                "LOKET__SERVER__ALLOWED_ORIGINS",
+                "https://www.voorbeeld.nl, https://voorbeeld.nl",
+            )],
+        )
+        .unwrap();
+        assert_eq!(
+            c.server.allowed_origins,
+            ["https://www.voorbeeld.nl", "https://voorbeeld.nl"]
+        );
+        let c = load(
+            "[server]\nallowed_origins = [\"https://old.nl\"]\n",
+            &[("LOKET__SERVER__ALLOWED_ORIGINS", r#"["https://a.nl"]"#)],
+        )
+        .unwrap();
+        assert_eq!(c.server.allowed_origins, ["https://a.nl"]);
+    }
+
+    #[test]
+    fn secrets_from_files_with_either_suffix() {
+        let c = load_with_files(
+            "",
+            &[
+                ("LOKET__WHATSAPP__APP_SECRET_FILE", "/run/secrets/app"),
+                ("LOKET__DATABASE__URL__FILE", "/run/secrets/db"),
+                ("LOKET__HANDOFF__WEBHOOK_SECRET_FILE", "/run/secrets/hook"),
+            ],
+            &[
+                ("/run/secrets/app", "0123456789\n"),
+                ("/run/secrets/db", "postgres://u:pw@db/loket\r\n"),
+                ("/run/secrets/hook", "s3cret"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.whatsapp.app_secret.expose(), "0123456789");
+        assert_eq!(c.database.url.expose(), "postgres://u:pw@db/loket");
+        assert_eq!(c.handoff.webhook_secret.expose(), "s3cret");
+        let (var, message) = env_error(load_with_files(
+            "",
+            &[("LOKET__WHATSAPP__ACCESS_TOKEN_FILE", "/run/secrets/missing")],
+            &[],
+        ));
+        assert_eq!(var, "LOKET__WHATSAPP__ACCESS_TOKEN_FILE");
+        assert!(message.contains("/run/secrets/missing"), "{message}");
+        let (var, message) = env_error(load_with_files(
+            "",
+            &[
+                ("LOKET__WHATSAPP__ACCESS_TOKEN_FILE", "/t"),
+                ("LOKET__WHATSAPP__ACCESS_TOKEN", "x"),
+            ],
+            &[("/t", "y")],
+        ));
+        assert_eq!(var, "LOKET__WHATSAPP__ACCESS_TOKEN_FILE");
+        assert!(
+            message.contains("LOKET__WHATSAPP__ACCESS_TOKEN "),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_variable_or_the_file_line() {
+        let (var, message) = env_error(load("", &[("LOKET__SERVER__BODY_LIMIT_BYTES", "64k")]));
+        assert_eq!(var, "LOKET__SERVER__BODY_LIMIT_BYTES");
+        assert!(message.contains("whole number"), "{message}");
+        let (var, message) = env_error(load("", &[("LOKET__SERVER__BNID", "x")]));
+        assert_eq!(var, "LOKET__SERVER__BNID");
+        assert!(message.contains("bnid"), "{message}");
+        let (var, _) = env_error(load("", &[("LOKET__NOPE__KEY", "x")]));
+        assert_eq!(var, "LOKET__NOPE__KEY");
+        match load("[server]\nbind = \"x\"\nbody_limit_bytes = \"big\"\n", &[]) {
+            Err(e @ ConfigError::Parse { .. }) => {
+                let shown = e.to_string();
+                assert!(shown.starts_with("loket.toml:"), "{shown}");
+                assert!(shown.contains("line 3"), "{shown}");
+            }
+            other => panic!("expected a file error, got {other:?}"),
+        }
     }
 }

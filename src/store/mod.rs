@@ -251,6 +251,18 @@ impl SqlStore {
         SqlStore::connect_with(url, max_connections, true).await
     }
 
+    /// Applies the migrations not applied yet (`loket migrate`) and closes the connection;
+    /// returns how many migrations the database has now.
+    pub async fn migrate_only(url: &str) -> Result<i64, StoreError> {
+        let store = SqlStore::connect_with(url, 1, true).await?;
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(store.pool())
+                .await?;
+        store.close().await;
+        Ok(applied)
+    }
+
     /// Connects and migrates. On SQLite (WAL mode) `full_sync` (the default) makes every
     /// commit wait for the disk (`synchronous = FULL`): an acknowledged message survives a
     /// power loss too. Without it (`NORMAL`) a commit survives a crash or kill of Loket and
