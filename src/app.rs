@@ -130,14 +130,39 @@ pub async fn serve(config: Config) -> Result<()> {
     let _background = crate::channels::start(engine.clone(), &state.wakers)?;
     let app = router(state);
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal(grace))
-        .await
-        .context("HTTP server")?;
+    crate::http::listener::raise_open_files_limit();
+    crate::http::listener::serve(
+        listener,
+        app,
+        connection_limits(&config),
+        shutdown_signal(grace),
+    )
+    .await;
     watcher.abort();
     engine.store.close().await;
     tracing::info!("Loket stopped");
     Ok(())
+}
+
+/// The `[server]` connection settings for [`crate::http::listener::serve`].
+pub fn connection_limits(config: &Config) -> crate::http::listener::Limits {
+    let server = &config.server;
+    crate::http::listener::Limits {
+        header_read_timeout: Duration::from_secs(server.header_read_timeout_secs),
+        per_client: server.max_connections_per_client,
+        total: server.max_connections,
+        exempt: trusted_proxies(config),
+    }
+}
+
+/// `server.trusted_proxies`, parsed (the config's validation has checked them).
+pub fn trusted_proxies(config: &Config) -> Vec<crate::http::client::IpNet> {
+    config
+        .server
+        .trusted_proxies
+        .iter()
+        .filter_map(|p| p.parse().ok())
+        .collect()
 }
 
 async fn shutdown_signal(grace: Duration) {

@@ -25,6 +25,9 @@ pub enum EngineError {
     Classifier(#[from] WorkerError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The conversation exists on another channel than the message came through.
+    #[error("the conversation belongs to another channel")]
+    OtherChannel,
 }
 
 /// A citizen's message as a channel delivers it.
@@ -130,7 +133,7 @@ impl Engine {
     pub async fn handle(&self, msg: Incoming) -> Result<Handled, EngineError> {
         let started = Instant::now();
         // The guard runs before anything else sees the text.
-        let redacted = privacy::redact(&msg.text);
+        let redacted = privacy::redact(&crate::text::strip_controls(&msg.text));
         let mut pii = redacted.kinds();
         if let Some(q) = &msg.queued {
             for k in &q.pii {
@@ -141,6 +144,13 @@ impl Engine {
         }
         let pii_names: Vec<&'static str> = pii.iter().map(|k| k.as_str()).collect();
         let state = self.store.conversation_state(&msg.conversation_id).await?;
+        // A conversation belongs to its channel: knowing a WhatsApp conversation's id does not
+        // let the web chat read or write it.
+        if let Some(st) = &state
+            && st.channel != msg.channel
+        {
+            return Err(EngineError::OtherChannel);
+        }
         let context = state
             .as_ref()
             .map(|s| s.context.clone())

@@ -93,6 +93,8 @@ struct Registry {
     /// (action, channel) → replies.
     outcomes: BTreeMap<(String, String), u64>,
     reload_errors: u64,
+    /// Connections closed at once (per-address or total cap).
+    refused_connections: u64,
 }
 
 static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(|| {
@@ -102,12 +104,18 @@ static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(|| {
         classifier: Histogram::new(&CLASSIFIER_BUCKETS),
         outcomes: BTreeMap::new(),
         reload_errors: 0,
+        refused_connections: 0,
     })
 });
 
 fn registry() -> std::sync::MutexGuard<'static, Registry> {
     // A panic while holding the lock leaves plain numbers behind: keep counting.
     REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Counts a connection closed at accept because its address (or the server) had too many.
+pub fn record_refused_connection() {
+    registry().refused_connections += 1;
 }
 
 /// Counts one reply by its action and the channel it went to.
@@ -260,6 +268,16 @@ pub fn render(live: &Live) -> String {
     );
     out.push_str("# TYPE loket_content_reload_errors_total counter\n");
     let _ = writeln!(out, "loket_content_reload_errors_total {}", r.reload_errors);
+    out.push_str(
+        "# HELP loket_http_connections_refused_total Connections closed at once: too many \
+         from one address, or in all.\n",
+    );
+    out.push_str("# TYPE loket_http_connections_refused_total counter\n");
+    let _ = writeln!(
+        out,
+        "loket_http_connections_refused_total {}",
+        r.refused_connections
+    );
     out
 }
 

@@ -23,9 +23,39 @@ pub fn normalize(text: &str) -> String {
         .join(" ")
 }
 
+/// `text` without NUL and the other C0/C1 control characters, tab and line breaks excepted.
+/// No citizen means them, PostgreSQL cannot store NUL in text, and a stored NUL would fail
+/// every later write of that message.
+pub fn strip_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    let unwanted = |c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+    if text.chars().any(unwanted) {
+        std::borrow::Cow::Owned(text.chars().filter(|c| !unwanted(*c)).collect())
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// Whether an id chosen by a client (a conversation id) is printable: no control
+/// characters, no line breaks.
+pub fn is_printable_id(id: &str) -> bool {
+    !id.chars().any(char::is_control)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_are_removed_but_line_breaks_kept() {
+        assert_eq!(strip_controls("a\u{0}b\u{7}c\u{85}d"), "abcd");
+        assert_eq!(strip_controls("regel 1\nregel 2\t!"), "regel 1\nregel 2\t!");
+        assert!(matches!(
+            strip_controls("gewoon"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert!(!is_printable_id("t\u{0}1"));
+        assert!(is_printable_id("web-2f1c"));
+    }
 
     #[test]
     fn normalising_ignores_case_accents_punctuation_and_spacing() {

@@ -3,6 +3,7 @@
 //! Handlers take [`Caller`] and call [`Caller::require`].
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
 use super::AppState;
@@ -30,8 +31,8 @@ impl Caller {
     }
 }
 
-fn presented_key(parts: &Parts) -> Option<&str> {
-    if let Some(v) = parts.headers.get(axum::http::header::AUTHORIZATION)
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = headers.get(axum::http::header::AUTHORIZATION)
         && let Ok(s) = v.to_str()
     {
         let s = s.trim();
@@ -42,8 +43,7 @@ fn presented_key(parts: &Parts) -> Option<&str> {
             return Some(k.trim());
         }
     }
-    parts
-        .headers
+    headers
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
@@ -53,14 +53,19 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let key = presented_key(parts).ok_or(ApiError::Unauthorized)?;
-        if key.is_empty() || key.len() > 200 {
-            return Err(ApiError::Unauthorized);
-        }
-        match state.engine.store.find_key(key).await {
-            Ok(Some(key)) => Ok(Caller { key }),
-            Ok(None) => Err(ApiError::Unauthorized),
-            Err(e) => Err(ApiError::Unavailable(e.to_string())),
-        }
+        caller(&parts.headers, state).await
+    }
+}
+
+/// The key in `headers`, looked up; for handlers where only some requests need one.
+pub async fn caller(headers: &HeaderMap, state: &AppState) -> Result<Caller, ApiError> {
+    let key = presented_key(headers).ok_or(ApiError::Unauthorized)?;
+    if key.is_empty() || key.len() > 200 {
+        return Err(ApiError::Unauthorized);
+    }
+    match state.engine.store.find_key(key).await {
+        Ok(Some(key)) => Ok(Caller { key }),
+        Ok(None) => Err(ApiError::Unauthorized),
+        Err(e) => Err(ApiError::Unavailable(e.to_string())),
     }
 }

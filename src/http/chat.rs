@@ -43,14 +43,19 @@ pub async fn messages(
     Path(id): Path<String>,
     Query(q): Query<ChatQuery>,
 ) -> Result<Json<ChatTranscript>, ApiError> {
-    if id.is_empty() || id.len() > 128 {
+    if id.is_empty() || id.len() > 128 || !crate::text::is_printable_id(&id) {
         return Err(ApiError::Invalid(
             "conversation id must be 1 to 128 characters".into(),
         ));
     }
     state.limiter.check(&format!("poll:{id}"))?;
     let store = &state.engine.store;
-    let Some(conv) = store.conversation_state(&id).await? else {
+    // Another channel's conversation (WhatsApp) is not the web chat's to read.
+    let conv = store
+        .conversation_state(&id)
+        .await?
+        .filter(|c| c.channel == "web");
+    let Some(conv) = conv else {
         return Ok(Json(ChatTranscript {
             conversation_id: id,
             status: "new".into(),

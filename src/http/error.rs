@@ -107,6 +107,8 @@ impl From<EngineError> for ApiError {
             EngineError::Classifier(e) => ApiError::Unavailable(e.to_string()),
             EngineError::Store(StoreError::Unavailable(e)) => ApiError::Unavailable(e),
             EngineError::Store(e) => ApiError::Internal(e.to_string()),
+            // Said as if the conversation did not exist: its id tells a stranger nothing.
+            EngineError::OtherChannel => ApiError::Missing("no such conversation".into()),
         }
     }
 }
@@ -140,4 +142,65 @@ impl IntoResponse for ApiError {
         }
         resp
     }
+}
+
+/// Gives every error response the one JSON shape, also those that axum and tower make
+/// themselves before a handler runs: 405 (wrong method), 400 (a bad query string), 413
+/// (a body over a route's own limit), 503 (the request timeout). Responses that are JSON
+/// already pass unchanged.
+pub async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let (code, message) = match status {
+        StatusCode::BAD_REQUEST => (
+            "bad_request",
+            "the request is malformed (query string or headers)",
+        ),
+        StatusCode::NOT_FOUND => ("not_found", "no such endpoint; see /openapi.json"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this endpoint does not take this method; see the Allow header and /openapi.json",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", "the request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "send the body as JSON with `content-type: application/json`",
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY => ("invalid_request", "the request is not valid"),
+        StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "too many requests; wait a moment"),
+        StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => (
+            "unavailable",
+            "the service is temporarily unavailable or the request took too long",
+        ),
+        s if s.is_server_error() => ("internal", "internal error"),
+        _ => ("error", "the request cannot be handled"),
+    };
+    let (mut parts, _) = resp.into_parts();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    let body = json!({"error": {"code": code, "message": message}}).to_string();
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// A panicking handler is answered with the JSON 500 and logged, not dropped.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    ApiError::Internal(format!("handler panicked: {detail}")).into_response()
 }

@@ -5,13 +5,15 @@
 //! `options`), `action` (`agent` while a person owns the conversation: then the text is
 //! empty), `intent`, `confidence`, `faq_id`, `message_ids`.
 
-use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
+use axum::http::HeaderMap;
+use axum::{Extension, Json};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use super::client::{ClientAddr, client_ip};
 use super::error::ApiError;
 use crate::dialogue::ReplyOption;
 use crate::engine::Incoming;
@@ -62,21 +64,37 @@ pub struct MessageIds {
 
 pub async fn post_message(
     State(state): State<AppState>,
+    peer: Option<Extension<ClientAddr>>,
+    headers: HeaderMap,
     body: Result<Json<MessageRequest>, JsonRejection>,
 ) -> Result<Json<MessageResponse>, ApiError> {
+    // The address first: a client that rotates conversation ids is still one client.
+    if let Some(ip) = client_ip(peer.map(|p| p.0.0), &headers, &state.trusted_proxies) {
+        state.client_limiter.check(&ip.to_string())?;
+    }
     let Json(req) = body.map_err(|r| {
         ApiError::from_json_rejection(r, state.engine.config.server.body_limit_bytes)
     })?;
     let conversation_id = req.conversation_id.trim().to_string();
-    if conversation_id.is_empty() || conversation_id.len() > 128 {
+    if conversation_id.is_empty()
+        || conversation_id.len() > 128
+        || !crate::text::is_printable_id(&conversation_id)
+    {
         return Err(ApiError::Invalid(
-            "conversation_id must be 1 to 128 characters".into(),
+            "conversation_id must be 1 to 128 printable characters".into(),
         ));
     }
     if !matches!(req.channel.as_str(), "web" | "whatsapp" | "test") {
         return Err(ApiError::Invalid(
             "channel must be \"web\" (or \"whatsapp\" for relayed messages)".into(),
         ));
+    }
+    // Only the web chat is open to everyone; relaying another channel's messages takes a
+    // key, so nobody can pose as a WhatsApp contact.
+    if req.channel != "web" {
+        super::auth::caller(&headers, &state)
+            .await?
+            .require(crate::store::keys::Scope::Agent)?;
     }
     if req.text.trim().is_empty() && req.option_id.is_none() {
         return Err(ApiError::Invalid(

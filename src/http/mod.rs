@@ -4,11 +4,13 @@
 pub mod admin;
 pub mod auth;
 pub mod chat;
+pub mod client;
 pub mod dashboard;
 pub mod error;
 pub mod handoff;
 pub mod health;
 pub mod limit;
+pub mod listener;
 pub mod messages;
 pub mod openapi;
 pub mod reports;
@@ -31,7 +33,12 @@ use crate::engine::Engine;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
+    /// Per conversation (`conv:{id}`).
     pub limiter: Arc<limit::SenderLimiter>,
+    /// Per client address, whatever conversation ids the client makes up.
+    pub client_limiter: Arc<limit::SenderLimiter>,
+    /// `server.trusted_proxies`, parsed.
+    pub trusted_proxies: Arc<Vec<client::IpNet>>,
     /// Wake the inbound processor and the sender when there is new work.
     pub wakers: crate::channels::Wakers,
 }
@@ -39,9 +46,12 @@ pub struct AppState {
 impl AppState {
     pub fn new(engine: Arc<Engine>) -> Self {
         let per_minute = engine.config.handoff.citizen_messages_per_minute;
+        let per_client = engine.config.server.client_messages_per_minute;
         AppState {
-            engine,
             limiter: Arc::new(limit::SenderLimiter::new(per_minute)),
+            client_limiter: Arc::new(limit::SenderLimiter::new(per_client)),
+            trusted_proxies: Arc::new(crate::app::trusted_proxies(&engine.config)),
+            engine,
             wakers: crate::channels::Wakers::default(),
         }
     }
@@ -101,7 +111,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/preview", post(admin::preview))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            error::panic_response,
+        ))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(axum::middleware::map_response(error::json_errors))
         .layer(axum::middleware::from_fn(crate::metrics::track_http))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
