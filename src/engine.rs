@@ -253,6 +253,18 @@ impl Engine {
                 "media".to_string(),
             )
         };
+        // The first reply of a new conversation says that a program answers, once.
+        let disclosed = state.is_none();
+        let mut reply = reply;
+        if disclosed {
+            let lang = if new_context.english {
+                Lang::En
+            } else {
+                Lang::Nl
+            };
+            let notice = texts::AI_DISCLOSURE.get(snap.kb.settings.tone, lang);
+            reply.text = format!("{notice}\n\n{}", reply.text);
+        }
         let department = handoff.as_ref().map(|h| h.department.clone()).or_else(|| {
             reply
                 .intent
@@ -270,6 +282,10 @@ impl Engine {
         outbound.confidence = Some(reply.confidence as f64);
         outbound.faq_id = reply.faq_id.clone();
         outbound.response_ms = Some(response_ms);
+        if disclosed {
+            // The archive shows that the citizen was told.
+            outbound.meta = Some(serde_json::json!({"ai_disclosure": true}));
+        }
         if let Some(q) = &msg.queued {
             let draft = crate::whatsapp::render::reply_draft(
                 &self.config.whatsapp,

@@ -27,6 +27,15 @@ pub const GREETING: Text = Text {
     en: "Hello! I am the digital assistant of {name}. How can I help you? You can ask me about passports, moving house, waste or parking, for example.",
 };
 
+/// Said once, before the first reply of every new conversation on every channel: people
+/// must know that an automated system answers them (EU AI Act, article 50) and how to reach
+/// a person.
+pub const AI_DISCLOSURE: Text = Text {
+    u: "U chat met een digitale assistent, een computerprogramma. Wilt u liever een medewerker? Typ dan: medewerker.",
+    je: "Je chat met een digitale assistent, een computerprogramma. Wil je liever een medewerker? Typ dan: medewerker.",
+    en: "You are chatting with a digital assistant, a computer program. Prefer a person? Type: medewerker.",
+};
+
 pub const GREETING_PREFIX: Text = Text {
     u: "Goedendag! ",
     je: "Hoi! ",

@@ -15,11 +15,22 @@ pub async fn healthz() -> Json<Value> {
 
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let snap = state.engine.snapshot();
-    let db = state.engine.store.ping().await;
+    let store = &state.engine.store;
+    let db = match store.ping().await {
+        Ok(()) => store.writable().await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = &db {
+        tracing::warn!(error = %e, "not ready: the database");
+    }
     let content = state.engine.reloader.status();
     let body = json!({
         "status": if db.is_ok() { "ready" } else { "not_ready" },
-        "database": if db.is_ok() { "ok" } else { "unavailable" },
+        "database": match &db {
+            Ok(()) => "ok",
+            Err(crate::store::StoreError::ReadOnly(_)) => "read_only",
+            Err(_) => "unavailable",
+        },
         "entries": snap.kb.entries.len(),
         "intents": snap.kb.intents.len(),
         "classifier_queue": state.engine.worker.queue_depth(),

@@ -11,6 +11,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use sqlx::any::{AnyPoolOptions, AnyRow};
+use std::sync::Arc;
+
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 
@@ -31,6 +33,9 @@ pub enum StoreError {
     AlreadyProcessed(i64),
     #[error("database migration failed: {0}")]
     Migration(String),
+    /// The database answers but refuses writes (see [`SqlStore::writable`]).
+    #[error("the database is read-only: {0}")]
+    ReadOnly(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -226,7 +231,7 @@ pub struct SqlStore {
     /// SQLite allows one writer at a time; writers of this process queue here (in order)
     /// instead of colliding in SQLite's busy handler, whose sleeps made webhook
     /// acknowledgements wait up to hundreds of milliseconds. `None` on PostgreSQL.
-    writer: Option<tokio::sync::Mutex<()>>,
+    writer: Option<Arc<tokio::sync::Mutex<()>>>,
     /// Writers that acknowledge something to a caller (the WhatsApp webhook) waiting for the
     /// lock; background writers let them go first.
     urgent: std::sync::atomic::AtomicUsize,
@@ -310,27 +315,13 @@ impl SqlStore {
             .connect(url)
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let writer = sqlite.then(|| Arc::new(tokio::sync::Mutex::new(())));
         if sqlite && !url.contains(":memory:") && !url.contains("mode=memory") {
             sqlx::query("PRAGMA journal_mode = WAL")
                 .execute(&pool)
                 .await?;
-            // Checkpoints off the writers' path: a passive checkpoint copies what it can
-            // without blocking writers. The task ends when the pool is closed.
-            let checkpoints = pool.clone();
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    if checkpoints.is_closed() {
-                        break;
-                    }
-                    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                        .execute(&checkpoints)
-                        .await
-                    {
-                        tracing::debug!(error = %e, "SQLite checkpoint skipped");
-                    }
-                }
-            });
+            let wal = sqlite_path(url).map(|p| std::path::PathBuf::from(format!("{p}-wal")));
+            tokio::spawn(checkpoints(pool.clone(), writer.clone(), wal));
         }
         let migrator = if sqlite {
             &SQLITE_MIGRATIONS
@@ -344,7 +335,7 @@ impl SqlStore {
         Ok(SqlStore {
             pool,
             postgres: !sqlite,
-            writer: sqlite.then(|| tokio::sync::Mutex::new(())),
+            writer,
             urgent: std::sync::atomic::AtomicUsize::new(0),
             background: tokio::sync::Mutex::new(()),
         })
@@ -372,6 +363,42 @@ impl SqlStore {
         } else {
             self.pool.begin_with("BEGIN IMMEDIATE").await
         }
+    }
+
+    /// Whether this process can write: a SQLite file that SQLite opened read-only (its
+    /// permissions, a read-only mount) and a PostgreSQL session that is read-only (a replica,
+    /// `default_transaction_read_only`) answer reads but refuse every turn.
+    pub async fn writable(&self) -> Result<(), StoreError> {
+        if self.postgres {
+            let read_only: String =
+                sqlx::query_scalar("SELECT current_setting('transaction_read_only')")
+                    .fetch_one(&self.pool)
+                    .await?;
+            if read_only == "on" {
+                return Err(StoreError::ReadOnly(
+                    "the PostgreSQL session is read-only (transaction_read_only = on)".into(),
+                ));
+            }
+            return Ok(());
+        }
+        // A write statement that changes nothing, rolled back: SQLite refuses it on a
+        // read-only database (taking the write lock alone does not fail there).
+        let _writer = self.writer().await;
+        let read_only = |e: sqlx::Error| {
+            // SQLITE_READONLY: "attempt to write a readonly database".
+            if e.to_string().contains("readonly") {
+                StoreError::ReadOnly(e.to_string())
+            } else {
+                StoreError::from(e)
+            }
+        };
+        let mut tx = self.begin_write().await.map_err(read_only)?;
+        sqlx::query("DELETE FROM conversations WHERE 1 = 0")
+            .execute(&mut *tx)
+            .await
+            .map_err(read_only)?;
+        tx.rollback().await?;
+        Ok(())
     }
 
     /// Context, status and owner of a conversation, if it exists.
@@ -445,6 +472,51 @@ impl SqlStore {
     /// PostgreSQL (true) or SQLite, for the few statements that differ.
     pub fn is_postgres(&self) -> bool {
         self.postgres
+    }
+}
+
+/// A write-ahead log larger than this is checkpointed and truncated between two writes.
+const WAL_LIMIT_BYTES: u64 = 32 * 1024 * 1024;
+
+/// SQLite's checkpoints, off the writers' path: every second a passive checkpoint copies
+/// what it can without blocking anyone. A passive checkpoint never shrinks the log, and
+/// while writers keep coming the log cannot start over, so under sustained load it grew to
+/// ten times the database. When it passes [`WAL_LIMIT_BYTES`] a truncating checkpoint runs
+/// in the writer queue (this process's writers wait one checkpoint; readers are short).
+/// The task ends when the pool is closed.
+async fn checkpoints(
+    pool: AnyPool,
+    writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    wal: Option<std::path::PathBuf>,
+) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        if pool.is_closed() {
+            break;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::debug!(error = %e, "SQLite checkpoint skipped");
+        }
+        let size = wal
+            .as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map_or(0, |m| m.len());
+        if size > WAL_LIMIT_BYTES {
+            let _turn = match &writer {
+                Some(w) => Some(w.lock().await),
+                None => None,
+            };
+            match sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&pool)
+                .await
+            {
+                Ok(_) => tracing::debug!(wal_bytes = size, "SQLite log truncated"),
+                Err(e) => tracing::debug!(error = %e, "SQLite truncating checkpoint skipped"),
+            }
+        }
     }
 }
 

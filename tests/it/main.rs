@@ -14,6 +14,8 @@
 //! - `whatsapp`: WhatsApp end to end against the fake Graph API;
 //! - `handoff`, `reports`, `editor`, `archive`: the handoff API, reports and dashboard, the
 //!   editor's workflow, archive export and purge;
+//! - `hostile`: hostile clients against a real loopback server (rotating ids, slow and
+//!   idle connections, refused requests' error shape, another channel's conversation);
 //! - `durability`: the real binary (stand-in encoder) killed with SIGKILL and restarted,
 //!   and two instances on one PostgreSQL, against the fake Graph API;
 //! - `binary` (`LoketProcess`), `pg` (`temp_postgres`), `server`, `helpers`: shared helpers.
@@ -26,6 +28,7 @@ mod durability;
 mod editor;
 mod handoff;
 mod helpers;
+mod hostile;
 mod kb_check;
 mod pg;
 mod real_model;

@@ -50,9 +50,10 @@ impl Server {
         let app = router(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let limits = loket::app::connection_limits(&engine.config);
         let mut tasks = tasks;
         tasks.push(tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
+            loket::http::listener::serve(listener, app, limits, std::future::pending()).await;
         }));
         Server {
             addr,
