@@ -3,7 +3,9 @@
 //! worker, peak RSS, and for each weight format the cosine to the f32 embeddings.
 //!
 //! `loket bench webhooks`: acknowledgement latency of the WhatsApp webhook ([`webhooks`]).
+//! `loket bench flood`: what one hostile client does to the others ([`flood`]).
 
+pub mod flood;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -43,6 +45,10 @@ pub enum BenchCommand {
     /// WhatsApp webhook acknowledgement latency at a fixed rate, with Loket and a fake Graph
     /// API in this process; also how long the queue takes to drain.
     Webhooks(webhooks::WebhookBenchArgs),
+    /// One client flooding with new conversation ids, many clients sending the longest
+    /// messages at once, sustained writes: another citizen's latency, the server's memory and
+    /// its data directory, on `loket serve` started as a child process.
+    Flood(flood::FloodBenchArgs),
 }
 
 /// Realistic citizen messages of varied length (not from the held-out test set).
@@ -126,8 +132,10 @@ fn time_startups(config: &Config, runs: usize) -> Result<()> {
 }
 
 pub fn run(config: &Config, args: BenchArgs) -> Result<i32> {
-    if let Some(BenchCommand::Webhooks(args)) = args.command {
-        return webhooks::run(config, args);
+    match args.command {
+        Some(BenchCommand::Webhooks(args)) => return webhooks::run(config, args),
+        Some(BenchCommand::Flood(args)) => return flood::run(config, args),
+        None => {}
     }
     app::init_tracing("pretty");
     classifier::init_threads(config.classifier.threads);

@@ -15,7 +15,7 @@ pub fn run(path: Option<&Path>) -> i32 {
             return 1;
         }
     };
-    match toml::to_string_pretty(&config) {
+    match toml::to_string(&config) {
         Ok(text) => print!("{text}"),
         Err(e) => {
             eprintln!("config check: cannot print the settings: {e}");

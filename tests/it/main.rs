@@ -6,6 +6,7 @@
 //!   headless Chromium;
 //! - `editor`: hot reload, the editors' admin API and preview, `kb test`, `kb coverage`,
 //!   the Prometheus metrics;
+//! - `config`: settings from the environment, secret files, `config check`, `migrate`;
 //! - `kb_check`: `loket kb check` on broken knowledge bases;
 //! - `real_model`: the real multilingual-e5-small model (fetched by scripts/fetch-model.sh),
 //!   the real binary on port 0, privacy end to end, `loket classify`;
@@ -24,6 +25,7 @@ mod api;
 mod archive;
 mod binary;
 mod cdp;
+mod config;
 mod durability;
 mod editor;
 mod handoff;
