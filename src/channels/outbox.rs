@@ -18,7 +18,10 @@
 //!    (100 ms doubling to 5 s) for as long as the process lives. Until it is written the row
 //!    stays `sending` and owned, so neither this process nor any other claims it. Outcome
 //!    writes are fenced on `locked_by`: an owner presumed dead (rule 3) cannot overwrite
-//!    the row's new life.
+//!    the row's new life. A claim that failed may still have committed (PostgreSQL ended
+//!    the connection before the answer came back): after one, the sender gives back the
+//!    `sending` rows it owns but does not know of — never posted, since it only posts rows
+//!    whose claim it heard of — before it claims again.
 //! 3. **Takeover only from the dead.** Every [`HEARTBEAT`] each sender bumps its counter in
 //!    `outbox_senders` (and renews its rows' leases), then looks at the other owners of
 //!    `sending` rows. It takes one's rows over (back to `pending`, compare-and-set on the
@@ -55,8 +58,8 @@
 //! Each request carries `biz_opaque_callback_data` = `outbox:<row id>` (the Cloud API
 //! returns it in delivery statuses; no personal data), so a repeated send is traceable.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -113,19 +116,49 @@ pub async fn run(engine: Arc<Engine>, client: Arc<GraphClient>, wake: Arc<Notify
         tracing::debug!(error = %e, "outbox: old senders not cleaned up");
     }
     tokio::spawn(watch(store.clone(), worker.clone(), wake.clone()));
+    // The rows this sender is posting or recording (claimed, not yet recorded), by id with
+    // the claim's attempt number (a row recorded for a retry and claimed again at once is
+    // not forgotten by the recorder of its previous attempt).
+    let in_flight: Arc<Mutex<HashMap<i64, i64>>> = Arc::default();
     let (done_tx, done_rx) = unbounded_channel();
-    tokio::spawn(record(store.clone(), done_rx, wake.clone()));
+    tokio::spawn(record(
+        store.clone(),
+        done_rx,
+        in_flight.clone(),
+        wake.clone(),
+    ));
 
     let limiter = RateLimiter::new(engine.config.whatsapp.rate_limit_per_sec.max(1));
     let number = engine.config.whatsapp.phone_number_id.clone();
-    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let permits_left = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let known = || lock(&in_flight).keys().copied().collect::<HashSet<i64>>();
+    let mut claim_failed = false;
     loop {
-        let Ok(first) = in_flight.clone().acquire_owned().await else {
+        if claim_failed {
+            // Only this loop claims, so no claim can commit while this runs.
+            match store.outbox_release_unknown(&worker, known).await {
+                Ok(released) => {
+                    claim_failed = false;
+                    if released > 0 {
+                        tracing::warn!(
+                            rows = released,
+                            "outbox: a failed claim had committed; its rows, never sent, are pending again"
+                        );
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox: cannot check for rows of a failed claim; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
+        }
+        let Ok(first) = permits_left.clone().acquire_owned().await else {
             return;
         };
         let mut permits = vec![first];
         while permits.len() < MAX_IN_FLIGHT {
-            match in_flight.clone().try_acquire_owned() {
+            match permits_left.clone().try_acquire_owned() {
                 Ok(p) => permits.push(p),
                 Err(_) => break,
             }
@@ -137,6 +170,7 @@ pub async fn run(engine: Arc<Engine>, client: Arc<GraphClient>, wake: Arc<Notify
             Ok(items) => items,
             Err(e) => {
                 drop(permits);
+                claim_failed = true;
                 tracing::warn!(error = %e, "outbox: cannot claim replies; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
@@ -147,6 +181,7 @@ pub async fn run(engine: Arc<Engine>, client: Arc<GraphClient>, wake: Arc<Notify
             super::idle(&wake).await;
             continue;
         }
+        lock(&in_flight).extend(items.iter().map(|i| (i.id, i.attempts)));
         // Permits beyond the rows claimed are dropped with the iterator.
         for (item, permit) in items.into_iter().zip(permits) {
             limiter.acquire(&number).await;
@@ -213,7 +248,12 @@ async fn send(client: &GraphClient, item: &OutboxItem) -> SendOutcome {
 
 /// Writes outcomes, several per transaction, until each is written: a database that is
 /// down only delays them (rule 2 of the module docs).
-async fn record(store: Arc<SqlStore>, mut done_rx: UnboundedReceiver<Done>, wake: Arc<Notify>) {
+async fn record(
+    store: Arc<SqlStore>,
+    mut done_rx: UnboundedReceiver<Done>,
+    in_flight: Arc<Mutex<HashMap<i64, i64>>>,
+    wake: Arc<Notify>,
+) {
     let mut batch: Vec<Done> = Vec::new();
     let mut failures = 0u32;
     loop {
@@ -231,11 +271,21 @@ async fn record(store: Arc<SqlStore>, mut done_rx: UnboundedReceiver<Done>, wake
             Ok(applied) => {
                 for (done, applied) in batch.iter().zip(applied) {
                     if !applied {
+                        // Or an earlier attempt of this batch committed unheard.
                         tracing::warn!(
                             outbox_id = done.item.id,
-                            "outbox: the row was taken over by another sender while its \
-                             outcome waited for the database; its reply may go out twice"
+                            "outbox: outcome not recorded, the row is no longer ours (taken \
+                             over by another sender while the outcome waited for the \
+                             database? then its reply may go out twice)"
                         );
+                    }
+                }
+                {
+                    let mut in_flight = lock(&in_flight);
+                    for done in &batch {
+                        if in_flight.get(&done.item.id) == Some(&done.item.attempts) {
+                            in_flight.remove(&done.item.id);
+                        }
                     }
                 }
                 if failures > 0 {
@@ -262,6 +312,11 @@ async fn record(store: Arc<SqlStore>, mut done_rx: UnboundedReceiver<Done>, wake
             }
         }
     }
+}
+
+/// A std mutex: held for a few set operations, never across an await.
+fn lock(rows: &Mutex<HashMap<i64, i64>>) -> std::sync::MutexGuard<'_, HashMap<i64, i64>> {
+    rows.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// 100 ms, 200 ms, … up to [`RECORD_BACKOFF_MAX`]: short, because the rows and the permits

@@ -517,6 +517,46 @@ impl SqlStore {
         Ok(done.rows_affected())
     }
 
+    /// Gives back `worker`'s `sending` rows that are not in `in_flight` (the rows it knows it
+    /// is sending): rows whose claim committed although the claim's answer never reached it
+    /// (the connection ended on the way), so they were never posted. Fenced like an outcome.
+    pub async fn outbox_release_unknown(
+        &self,
+        worker: &str,
+        in_flight: impl Fn() -> std::collections::HashSet<i64>,
+    ) -> Result<u64, StoreError> {
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM outbox WHERE status = 'sending' AND locked_by = $1")
+                .bind(worker)
+                .fetch_all(self.pool())
+                .await?;
+        // Read after the rows: a row in flight then is in the set now, or already recorded
+        // (no longer `sending`, so the fenced update below leaves it alone).
+        let known = in_flight();
+        let unknown: Vec<i64> = ids.into_iter().filter(|id| !known.contains(id)).collect();
+        if unknown.is_empty() {
+            return Ok(0);
+        }
+        let _writer = self.writer().await;
+        let now = timestamp(Utc::now());
+        let mut tx = self.begin_write().await?;
+        let mut released = 0;
+        for id in unknown {
+            released += sqlx::query(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = $1, locked_by = NULL, \
+                 locked_until = NULL WHERE id = $2 AND status = 'sending' AND locked_by = $3",
+            )
+            .bind(&now)
+            .bind(id)
+            .bind(worker)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(released)
+    }
+
     /// Forgets senders that have not beaten since `before` and own no `sending` row.
     pub async fn outbox_forget_senders(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let _writer = self.writer().await;
