@@ -181,6 +181,17 @@ pub async fn run(engine: Arc<Engine>, client: Arc<GraphClient>, wake: Arc<Notify
             super::idle(&wake).await;
             continue;
         }
+        if items.len() > permits.len() {
+            // More rows than asked for (the store's claim should never do this): post only
+            // as many as there are permits; the rest, never posted, are given back.
+            tracing::warn!(
+                claimed = items.len(),
+                limit = permits.len(),
+                "outbox: the claim returned more rows than asked; giving the rest back"
+            );
+            claim_failed = true;
+        }
+        let items: Vec<OutboxItem> = items.into_iter().take(permits.len()).collect();
         lock(&in_flight).extend(items.iter().map(|i| (i.id, i.attempts)));
         // Permits beyond the rows claimed are dropped with the iterator.
         for (item, permit) in items.into_iter().zip(permits) {

@@ -287,13 +287,17 @@ impl SqlStore {
         let writer = self.writer().await;
         let now = Utc::now();
         let lock = self.skip_locked();
+        // The rows are picked once, in a materialized CTE: as `id IN (SELECT … LIMIT n FOR
+        // UPDATE SKIP LOCKED)`, PostgreSQL may run the subquery more than once and update
+        // more than `limit` rows (seen: 93 rows claimed with a limit of 16).
         let sql = format!(
-            "UPDATE outbox SET status = 'sending', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
-             WHERE id IN (SELECT o.id FROM outbox o \
+            "WITH picked AS MATERIALIZED (SELECT o.id FROM outbox o \
                WHERE o.status = 'pending' AND o.next_attempt_at <= $3 \
                AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.contact_id = o.contact_id \
                            AND p.status IN ('pending', 'sending')) \
                ORDER BY o.id LIMIT $4 {lock}) \
+             UPDATE outbox SET status = 'sending', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM picked) \
              AND status = 'pending' AND next_attempt_at <= $3 \
              RETURNING id, conversation_id, contact_id, message_id, channel, kind, body, attempts"
         );
