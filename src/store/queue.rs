@@ -9,7 +9,13 @@
 //! - **Outbox**: replies are written in the same transaction as the decision
 //!   ([`super::TurnRecord::outbox`]) and sent by a sender loop that claims due rows the same
 //!   way; a crash between deciding and sending loses nothing, and `dedup_key` keeps a
-//!   reprocessed message from queueing a second reply.
+//!   reprocessed message from queueing a second reply. A claimed row is `sending`: its send
+//!   may have reached the channel, so only its owner records the outcome (every outcome write
+//!   is fenced on `locked_by`), and a lease running out does not make it claimable again.
+//!   Another sender takes it over only when the owner is presumed dead, by
+//!   [`SqlStore::outbox_take_over`], after watching the owner's heartbeat
+//!   ([`SqlStore::outbox_heartbeat`], table `outbox_senders`) stand still; the rules are in
+//!   `src/channels/outbox.rs`.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -76,6 +82,8 @@ pub struct OutboxDraft {
 #[derive(Debug, Clone)]
 pub struct OutboxItem {
     pub id: i64,
+    /// The sender that claimed it (`locked_by`): the only one whose outcome is recorded.
+    pub worker: String,
     pub conversation_id: String,
     pub contact_id: String,
     pub message_id: Option<i64>,
@@ -84,6 +92,17 @@ pub struct OutboxItem {
     pub body: serde_json::Value,
     pub attempts: i64,
     pub address: Option<String>,
+}
+
+/// What became of one send of a claimed outbox row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// The channel accepted the message; its id (WhatsApp's wamid) when it gave one.
+    Sent { external_id: Option<String> },
+    /// Not delivered; claimable again from `at`.
+    Retry { at: DateTime<Utc>, error: String },
+    /// Not delivered and given up (refused for good, out of attempts, no address).
+    Failed { error: String },
 }
 
 /// A contact: the channel address and the WhatsApp 24-hour window.
@@ -251,9 +270,14 @@ impl SqlStore {
         .transpose()
     }
 
-    /// Claims due outbox rows: pending ones whose time has come and ones whose sender died
-    /// mid-send (lease expired). Only the oldest unsent row of each contact is claimable, so
-    /// replies arrive in order.
+    /// Claims up to `limit` due outbox rows for `worker`: pending ones whose time has come.
+    /// Only the oldest unsent row of each contact is claimable, so replies arrive in order.
+    ///
+    /// A claimed row is `sending` and counts as attempted: its send may reach the channel
+    /// at any moment from now on. It is never claimed again by time alone (`locked_until`,
+    /// `lease` from now and renewed by [`Self::outbox_heartbeat`], is informational); its
+    /// owner records the outcome, or another sender takes it over with
+    /// [`Self::outbox_take_over`] once the owner is known to be dead.
     pub async fn claim_outbox(
         &self,
         worker: &str,
@@ -263,15 +287,18 @@ impl SqlStore {
         let writer = self.writer().await;
         let now = Utc::now();
         let lock = self.skip_locked();
-        let due = "((status = 'pending' AND next_attempt_at <= $3) OR (status = 'sending' AND locked_until < $3))";
+        // The rows are picked once, in a materialized CTE: as `id IN (SELECT … LIMIT n FOR
+        // UPDATE SKIP LOCKED)`, PostgreSQL may run the subquery more than once and update
+        // more than `limit` rows (seen: 93 rows claimed with a limit of 16).
         let sql = format!(
-            "UPDATE outbox SET status = 'sending', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
-             WHERE id IN (SELECT o.id FROM outbox o \
-               WHERE ((o.status = 'pending' AND o.next_attempt_at <= $3) OR (o.status = 'sending' AND o.locked_until < $3)) \
+            "WITH picked AS MATERIALIZED (SELECT o.id FROM outbox o \
+               WHERE o.status = 'pending' AND o.next_attempt_at <= $3 \
                AND o.id = (SELECT MIN(p.id) FROM outbox p WHERE p.contact_id = o.contact_id \
                            AND p.status IN ('pending', 'sending')) \
                ORDER BY o.id LIMIT $4 {lock}) \
-             AND {due} \
+             UPDATE outbox SET status = 'sending', locked_by = $1, locked_until = $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM picked) \
+             AND status = 'pending' AND next_attempt_at <= $3 \
              RETURNING id, conversation_id, contact_id, message_id, channel, kind, body, attempts"
         );
         let rows = sqlx::query(&sql)
@@ -287,6 +314,7 @@ impl SqlStore {
             let contact_id: String = r.try_get("contact_id")?;
             items.push(OutboxItem {
                 id: r.try_get("id")?,
+                worker: worker.to_string(),
                 conversation_id: r.try_get("conversation_id")?,
                 message_id: r.try_get("message_id")?,
                 channel: r.try_get("channel")?,
@@ -311,35 +339,92 @@ impl SqlStore {
         Ok(items)
     }
 
-    /// The channel accepted the message: mark it sent, with the channel's message id.
+    /// Records the outcomes of sends in one transaction. Each write is fenced on the row
+    /// still being `sending` and owned by the item's `worker`; returns, per outcome, whether
+    /// it was applied (`false`: the row was taken over, its owner having been presumed dead).
+    pub async fn outbox_record(
+        &self,
+        outcomes: &[(&OutboxItem, &SendOutcome)],
+    ) -> Result<Vec<bool>, StoreError> {
+        let _writer = self.writer().await;
+        let now = timestamp(Utc::now());
+        let mut tx = self.begin_write().await?;
+        let mut applied = Vec::with_capacity(outcomes.len());
+        // Fenced: only the owner's outcome counts, and only while the row is still `sending`.
+        const OWNED: &str = "id = $1 AND status = 'sending' AND locked_by = $2";
+        for (item, outcome) in outcomes {
+            let (done, message_status) = match outcome {
+                SendOutcome::Sent { external_id } => {
+                    let done = sqlx::query(&format!(
+                        "UPDATE outbox SET status = 'sent', sent_at = $3, external_id = $4, \
+                         locked_until = NULL, body = '{{}}' WHERE {OWNED}"
+                    ))
+                    .bind(item.id)
+                    .bind(&item.worker)
+                    .bind(&now)
+                    .bind(external_id.as_deref())
+                    .execute(&mut *tx)
+                    .await?;
+                    (done, Some(("sent", external_id.as_deref())))
+                }
+                SendOutcome::Retry { at, error } => {
+                    let done = sqlx::query(&format!(
+                        "UPDATE outbox SET status = 'pending', next_attempt_at = $3, last_error = $4, \
+                         locked_until = NULL WHERE {OWNED}"
+                    ))
+                    .bind(item.id)
+                    .bind(&item.worker)
+                    .bind(timestamp(*at))
+                    .bind(error)
+                    .execute(&mut *tx)
+                    .await?;
+                    (done, None)
+                }
+                SendOutcome::Failed { error } => {
+                    let done = sqlx::query(&format!(
+                        "UPDATE outbox SET status = 'failed', last_error = $3, locked_until = NULL \
+                         WHERE {OWNED}"
+                    ))
+                    .bind(item.id)
+                    .bind(&item.worker)
+                    .bind(error)
+                    .execute(&mut *tx)
+                    .await?;
+                    (done, Some(("failed", None)))
+                }
+            };
+            let ok = done.rows_affected() == 1;
+            applied.push(ok);
+            if let (true, Some(mid), Some((status, external_id))) =
+                (ok, item.message_id, message_status)
+            {
+                sqlx::query(
+                    "UPDATE messages SET status = $1, status_at = $2, \
+                     external_id = COALESCE($3, external_id) WHERE id = $4",
+                )
+                .bind(status)
+                .bind(&now)
+                .bind(external_id)
+                .bind(mid)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    /// The channel accepted the message: mark it sent, with the channel's message id
+    /// ([`Self::outbox_record`] for one row).
     pub async fn outbox_sent(
         &self,
         item: &OutboxItem,
         external_id: Option<&str>,
     ) -> Result<(), StoreError> {
-        let _writer = self.writer().await;
-        let now = timestamp(Utc::now());
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "UPDATE outbox SET status = 'sent', sent_at = $1, external_id = $2, locked_until = NULL, body = '{}' WHERE id = $3",
-        )
-        .bind(&now)
-        .bind(external_id)
-        .bind(item.id)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(mid) = item.message_id {
-            sqlx::query(
-                "UPDATE messages SET status = 'sent', status_at = $1, external_id = $2 WHERE id = $3",
-            )
-            .bind(&now)
-            .bind(external_id)
-            .bind(mid)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let outcome = SendOutcome::Sent {
+            external_id: external_id.map(str::to_string),
+        };
+        self.outbox_record(&[(item, &outcome)]).await.map(|_| ())
     }
 
     /// A send failed: retry at `next_at`, or give up (`failed`, kept with the error).
@@ -349,41 +434,144 @@ impl SqlStore {
         error: &str,
         next_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
+        let error = error.to_string();
+        let outcome = match next_at {
+            Some(at) => SendOutcome::Retry { at, error },
+            None => SendOutcome::Failed { error },
+        };
+        self.outbox_record(&[(item, &outcome)]).await.map(|_| ())
+    }
+
+    /// `worker` is alive: its heartbeat counter goes up by one (the row is created on the
+    /// first beat) and the leases of its `sending` rows are renewed for `lease`.
+    pub async fn outbox_heartbeat(&self, worker: &str, lease: Duration) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
+        let now = Utc::now();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO outbox_senders (worker, beat, beat_at, started_at) VALUES ($1, 0, $2, $2) \
+             ON CONFLICT (worker) DO UPDATE SET beat = outbox_senders.beat + 1, beat_at = excluded.beat_at",
+        )
+        .bind(worker)
+        .bind(timestamp(now))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE outbox SET locked_until = $1 WHERE status = 'sending' AND locked_by = $2",
+        )
+        .bind(timestamp(now + lease))
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The senders other than `except` that own `sending` rows, each with its heartbeat
+    /// counter (`None`: it never beat, e.g. a row claimed by a version without heartbeats).
+    pub async fn outbox_sending_owners(
+        &self,
+        except: &str,
+    ) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT o.locked_by AS worker, s.beat AS beat FROM \
+             (SELECT DISTINCT locked_by FROM outbox WHERE status = 'sending' \
+              AND locked_by IS NOT NULL AND locked_by <> $1) o \
+             LEFT JOIN outbox_senders s ON s.worker = o.locked_by ORDER BY o.locked_by",
+        )
+        .bind(except)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("worker")?, r.try_get("beat")?)))
+            .collect()
+    }
+
+    /// Takes over the `sending` rows of a sender presumed dead: they become pending again
+    /// (due now, `last_error` saying why), provided its heartbeat is still `beat` (checked
+    /// in the same statement, so a sender that beat again in the meantime keeps its rows).
+    /// Its heartbeat row goes too. Returns how many rows were taken over.
+    pub async fn outbox_take_over(
+        &self,
+        owner: &str,
+        beat: Option<i64>,
+    ) -> Result<u64, StoreError> {
+        let _writer = self.writer().await;
+        let now = timestamp(Utc::now());
+        let beat = beat.unwrap_or(-1);
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = $1, locked_by = NULL, \
+             locked_until = NULL, last_error = $2 \
+             WHERE status = 'sending' AND locked_by = $3 \
+             AND COALESCE((SELECT s.beat FROM outbox_senders s WHERE s.worker = $3), -1) = $4",
+        )
+        .bind(&now)
+        .bind("its sender stopped (crash?) during the send; it may have been delivered")
+        .bind(owner)
+        .bind(beat)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM outbox_senders WHERE worker = $1 AND beat = $2")
+            .bind(owner)
+            .bind(beat)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Gives back `worker`'s `sending` rows that are not in `in_flight` (the rows it knows it
+    /// is sending): rows whose claim committed although the claim's answer never reached it
+    /// (the connection ended on the way), so they were never posted. Fenced like an outcome.
+    pub async fn outbox_release_unknown(
+        &self,
+        worker: &str,
+        in_flight: impl Fn() -> std::collections::HashSet<i64>,
+    ) -> Result<u64, StoreError> {
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM outbox WHERE status = 'sending' AND locked_by = $1")
+                .bind(worker)
+                .fetch_all(self.pool())
+                .await?;
+        // Read after the rows: a row in flight then is in the set now, or already recorded
+        // (no longer `sending`, so the fenced update below leaves it alone).
+        let known = in_flight();
+        let unknown: Vec<i64> = ids.into_iter().filter(|id| !known.contains(id)).collect();
+        if unknown.is_empty() {
+            return Ok(0);
+        }
         let _writer = self.writer().await;
         let now = timestamp(Utc::now());
         let mut tx = self.begin_write().await?;
-        match next_at {
-            Some(at) => {
-                sqlx::query(
-                    "UPDATE outbox SET status = 'pending', next_attempt_at = $1, last_error = $2, locked_until = NULL WHERE id = $3",
-                )
-                .bind(timestamp(at))
-                .bind(error)
-                .bind(item.id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            None => {
-                sqlx::query(
-                    "UPDATE outbox SET status = 'failed', last_error = $1, locked_until = NULL WHERE id = $2",
-                )
-                .bind(error)
-                .bind(item.id)
-                .execute(&mut *tx)
-                .await?;
-                if let Some(mid) = item.message_id {
-                    sqlx::query(
-                        "UPDATE messages SET status = 'failed', status_at = $1 WHERE id = $2",
-                    )
-                    .bind(&now)
-                    .bind(mid)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
+        let mut released = 0;
+        for id in unknown {
+            released += sqlx::query(
+                "UPDATE outbox SET status = 'pending', next_attempt_at = $1, locked_by = NULL, \
+                 locked_until = NULL WHERE id = $2 AND status = 'sending' AND locked_by = $3",
+            )
+            .bind(&now)
+            .bind(id)
+            .bind(worker)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         }
         tx.commit().await?;
-        Ok(())
+        Ok(released)
+    }
+
+    /// Forgets senders that have not beaten since `before` and own no `sending` row.
+    pub async fn outbox_forget_senders(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let _writer = self.writer().await;
+        let done = sqlx::query(
+            "DELETE FROM outbox_senders WHERE beat_at < $1 AND NOT EXISTS \
+             (SELECT 1 FROM outbox o WHERE o.status = 'sending' AND o.locked_by = outbox_senders.worker)",
+        )
+        .bind(timestamp(before))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// A delivery status from the channel (sent, delivered, read, failed) for an outbound

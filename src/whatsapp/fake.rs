@@ -52,6 +52,10 @@ pub enum Failure {
     Delay(Duration),
     /// Do not answer for 120 s (the client should time out first).
     Hang,
+    /// Accept the message at once (it is in [`FakeGraph::received`], as good as delivered)
+    /// and answer 200 only after this long: the moment where a sender that crashes, or
+    /// cannot write down the answer, does not know its message went out.
+    AnswerLate(Duration),
 }
 
 #[derive(Default)]
@@ -62,6 +66,8 @@ struct Inner {
     all: Option<Failure>,
     required_token: Option<String>,
     next_id: u64,
+    /// Messages accepted whose answer is held back ([`Failure::AnswerLate`]).
+    unanswered: usize,
 }
 
 struct Shared {
@@ -144,6 +150,12 @@ impl FakeGraph {
     /// Every POST to the messages endpoint, accepted or not.
     pub fn attempts(&self) -> usize {
         self.shared.lock().attempts
+    }
+
+    /// Messages (not mark-read) accepted and recorded whose 200 has not been answered yet
+    /// ([`Failure::AnswerLate`]); a request whose client went away counts until dropped.
+    pub fn unanswered(&self) -> usize {
+        self.shared.lock().unanswered
     }
 
     /// The next requests fail like this, one failure each, in order.
@@ -434,10 +446,12 @@ async fn messages(
         inner.attempts += 1;
         inner.queue.pop_front().or_else(|| inner.all.clone())
     };
+    let mut answer_after = None;
     match failure {
         Some(Failure::Status(status)) => return failure_response(status),
         Some(Failure::Delay(d)) => tokio::time::sleep(d).await,
         Some(Failure::Hang) => tokio::time::sleep(Duration::from_secs(120)).await,
+        Some(Failure::AnswerLate(d)) => answer_after = Some(d),
         None => {}
     }
 
@@ -498,7 +512,28 @@ async fn messages(
         reply
     };
     shared.changed.notify_waiters();
+    if let Some(d) = answer_after {
+        let _unanswered = (!is_read).then(|| Unanswered::new(&shared));
+        tokio::time::sleep(d).await;
+    }
     Json(reply).into_response()
+}
+
+/// Counts an accepted message in [`FakeGraph::unanswered`] until its answer goes out (or
+/// the request is dropped because its client went away).
+struct Unanswered<'a>(&'a Shared);
+
+impl<'a> Unanswered<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        shared.lock().unanswered += 1;
+        Unanswered(shared)
+    }
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        self.0.lock().unanswered -= 1;
+    }
 }
 
 async fn received_json(State(shared): State<Arc<Shared>>) -> Json<Value> {
@@ -807,6 +842,33 @@ mod tests {
         let received = fake.received();
         assert_eq!(received.len(), 1);
         assert_eq!(received[0].body["text"]["body"], "y");
+    }
+
+    /// A message answered late is accepted before its answer; a client that gives up
+    /// waiting still got its message delivered (the duplicate a sender cannot rule out).
+    #[tokio::test]
+    async fn answer_late_accepts_before_answering() {
+        let (fake, client) = setup().await;
+        fake.fail_all(Some(Failure::AnswerLate(Duration::from_millis(400))));
+        let sending = {
+            let client = client.clone();
+            tokio::spawn(async move { client.send(&outbound::text("316", "x")).await })
+        };
+        let accepted = fake.wait_for(1, Duration::from_secs(5)).await;
+        assert_eq!(accepted.len(), 1);
+        assert_eq!(fake.unanswered(), 1);
+        assert!(!sending.is_finished(), "answered before the delay");
+        let ok = sending.await.unwrap().unwrap();
+        assert_eq!(ok.message_id, accepted[0].message_id);
+        assert_eq!(fake.unanswered(), 0);
+
+        let impatient = client.with_timeout(Duration::from_millis(100));
+        let err = impatient
+            .send(&outbound::text("316", "y"))
+            .await
+            .unwrap_err();
+        assert!(err.is_retryable(), "{err}");
+        assert_eq!(fake.received().len(), 2, "delivered all the same");
     }
 
     #[tokio::test]
