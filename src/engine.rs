@@ -133,7 +133,9 @@ impl Engine {
     pub async fn handle(&self, msg: Incoming) -> Result<Handled, EngineError> {
         let started = Instant::now();
         // The guard runs before anything else sees the text.
-        let redacted = privacy::redact(&crate::text::strip_controls(&msg.text));
+        let text = crate::text::strip_controls(&msg.text);
+        let text = crate::text::truncate_chars(&text, crate::text::MAX_MESSAGE_CHARS);
+        let redacted = privacy::redact(text);
         let mut pii = redacted.kinds();
         if let Some(q) = &msg.queued {
             for k in &q.pii {

@@ -23,6 +23,18 @@ pub fn normalize(text: &str) -> String {
         .join(" ")
 }
 
+/// Longest message Loket reads, in characters: WhatsApp's own limit for a text message.
+/// Every channel cuts longer texts here, so no channel can make one turn arbitrarily costly.
+pub const MAX_MESSAGE_CHARS: usize = 4096;
+
+/// `text` cut to at most `max` characters.
+pub fn truncate_chars(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}
+
 /// `text` without NUL and the other C0/C1 control characters, tab and line breaks excepted.
 /// No citizen means them, PostgreSQL cannot store NUL in text, and a stored NUL would fail
 /// every later write of that message.
@@ -54,6 +66,8 @@ mod tests {
             std::borrow::Cow::Borrowed(_)
         ));
         assert!(!is_printable_id("t\u{0}1"));
+        assert_eq!(truncate_chars("één twee", 3), "één");
+        assert_eq!(truncate_chars("kort", 10), "kort");
         assert!(is_printable_id("web-2f1c"));
     }
 

@@ -48,7 +48,7 @@ pub async fn messages(
             "conversation id must be 1 to 128 characters".into(),
         ));
     }
-    state.limiter.check(&format!("poll:{id}"))?;
+    state.limiter.check_or_delay(&format!("poll:{id}")).await?;
     let store = &state.engine.store;
     // Another channel's conversation (WhatsApp) is not the web chat's to read.
     let conv = store

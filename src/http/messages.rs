@@ -19,7 +19,7 @@ use crate::dialogue::ReplyOption;
 use crate::engine::Incoming;
 
 /// Longest message text accepted, in characters (WhatsApp's own limit).
-pub const MAX_TEXT_CHARS: usize = 4096;
+pub const MAX_TEXT_CHARS: usize = crate::text::MAX_MESSAGE_CHARS;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,7 +70,7 @@ pub async fn post_message(
 ) -> Result<Json<MessageResponse>, ApiError> {
     // The address first: a client that rotates conversation ids is still one client.
     if let Some(ip) = client_ip(peer.map(|p| p.0.0), &headers, &state.trusted_proxies) {
-        state.client_limiter.check(&ip.to_string())?;
+        state.client_limiter.check_or_delay(&ip.to_string()).await?;
     }
     let Json(req) = body.map_err(|r| {
         ApiError::from_json_rejection(r, state.engine.config.server.body_limit_bytes)
@@ -106,7 +106,10 @@ pub async fn post_message(
             "text is longer than {MAX_TEXT_CHARS} characters"
         )));
     }
-    state.limiter.check(&format!("conv:{conversation_id}"))?;
+    state
+        .limiter
+        .check_or_delay(&format!("conv:{conversation_id}"))
+        .await?;
     let mut incoming = Incoming::new(&conversation_id, &req.channel, &req.text);
     incoming.button_id = req.option_id;
     incoming.received_at = Utc::now();

@@ -277,12 +277,14 @@ impl SqlStore {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE conversations SET status = 'assigned', agent_id = $1, updated_at = $2, \
-             waiting_since = COALESCE(waiting_since, $2) \
-             WHERE id = $3 AND (status <> 'assigned' OR agent_id = $1)",
+             waiting_since = COALESCE(waiting_since, $2), claimed_by = $4 \
+             WHERE id = $3 AND (status <> 'assigned' OR (agent_id = $1 AND \
+             COALESCE(claimed_by, $4) = $4))",
         )
         .bind(agent)
         .bind(&now)
         .bind(id)
+        .bind(actor)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
@@ -341,17 +343,26 @@ impl SqlStore {
         let _writer = self.writer().await;
         let now = timestamp(message.created_at);
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query("SELECT channel, status, agent_id FROM conversations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| HandoffError::NotFound(id.into()))?;
+        let row = sqlx::query(
+            "SELECT channel, status, agent_id, claimed_by FROM conversations WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| HandoffError::NotFound(id.into()))?;
         let channel: String = row.try_get("channel")?;
         let status: String = row.try_get("status")?;
         let owner: Option<String> = row.try_get("agent_id")?;
+        let claimed_by: Option<String> = row.try_get("claimed_by")?;
         if status != "assigned" || owner.as_deref() != Some(agent) {
             return Err(HandoffError::Conflict(format!(
                 "claim conversation {id} first: only the agent who claimed it can reply"
+            )));
+        }
+        // The agent id is a name the platform chooses; the key is what proves it.
+        if claimed_by.as_deref().is_some_and(|k| k != actor) {
+            return Err(HandoffError::Conflict(format!(
+                "conversation {id} was claimed by agent {agent} through another API key"
             )));
         }
         let guard = sqlx::query(

@@ -44,6 +44,16 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 StoreError::Unavailable(e.to_string())
             }
+            // PostgreSQL refusing or ending sessions (connection exceptions 08xxx, shutting
+            // down or not accepting connections 57P0x, too many connections 53300) is an
+            // outage, answered 503 so that a sender retries, not a 500.
+            sqlx::Error::Database(ref db)
+                if db.code().is_some_and(|c| {
+                    c.starts_with("08") || c.starts_with("57P0") || c == "53300"
+                }) =>
+            {
+                StoreError::Unavailable(e.to_string())
+            }
             other => StoreError::Database(other.to_string()),
         }
     }

@@ -418,3 +418,50 @@ async fn the_openapi_document_lists_every_route() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_id_is_bound_to_the_key_that_claimed_with_it() {
+    let s = Server::start(|_| {}).await;
+    say(&s, "bound-1", "ik wil een medewerker spreken").await;
+    let (key_a, key_b) = (s.key(&[Scope::Agent]).await, s.key(&[Scope::Agent]).await);
+    let post = |key: String, path: &'static str, body: Value| {
+        let url = s.url(&format!("/v1/conversations/bound-1/{path}"));
+        async move {
+            client()
+                .post(url)
+                .bearer_auth(key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(
+        post(key_a.clone(), "claim", json!({"agent_id": "anna"})).await,
+        200
+    );
+    // Another platform's key cannot take over or speak as "anna" by naming her.
+    assert_eq!(
+        post(key_b.clone(), "claim", json!({"agent_id": "anna"})).await,
+        409
+    );
+    assert_eq!(
+        post(
+            key_b,
+            "reply",
+            json!({"agent_id": "anna", "text": "Hallo!"})
+        )
+        .await,
+        409
+    );
+    assert_eq!(
+        post(
+            key_a,
+            "reply",
+            json!({"agent_id": "anna", "text": "Hallo!"})
+        )
+        .await,
+        200
+    );
+}

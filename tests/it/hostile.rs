@@ -40,9 +40,12 @@ async fn post_message(c: &reqwest::Client, s: &Server, conv: &str, text: &str) -
 async fn a_client_that_rotates_conversation_ids_is_still_limited_and_others_are_not() {
     let s = Server::start(|c| c.server.client_messages_per_minute = 30).await;
     let flooder = client();
+    let sent = (0..40).map(|i| {
+        let (flooder, s) = (&flooder, &s);
+        async move { post_message(flooder, s, &format!("rot-{i}"), "hallo").await }
+    });
     let mut limited = 0;
-    for i in 0..40 {
-        let (status, body) = post_message(&flooder, &s, &format!("rot-{i}"), "hallo").await;
+    for (status, body) in futures_util::future::join_all(sent).await {
         if status == 429 {
             assert_eq!(body["error"]["code"], "rate_limited", "{body}");
             limited += 1;
