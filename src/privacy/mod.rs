@@ -33,6 +33,7 @@
 //! digits), they are merged into one finding of the highest-priority kind.
 
 mod bsn;
+mod canonical;
 mod date;
 mod document;
 mod email;
@@ -138,9 +139,12 @@ impl Redacted {
     }
 }
 
-/// Finds personal data in `text`: non-overlapping findings sorted by start.
+/// Finds personal data in `text`: non-overlapping findings sorted by start, in byte
+/// offsets of `text`. The detectors read the canonical view of the text; each finding
+/// covers whole characters of the original, invisible ones inside it included.
 pub fn detect(text: &str) -> Vec<Finding> {
-    let mut masked = masked::Masked::new(text);
+    let canonical = canonical::Canonical::new(text);
+    let mut masked = masked::Masked::new(&canonical);
 
     // Stage 1: self-contained patterns, highest priority first, each on the
     // text with the earlier stages' findings replaced by placeholders. Dates
@@ -164,17 +168,20 @@ pub fn detect(text: &str) -> Vec<Finding> {
     documents.retain(|c| keep(c.start, c.end));
     let mut dates = date::candidates(text);
     dates.retain(|&(s, e)| keep(s, e));
+    let mut loose_dates = date::loose_candidates(text);
+    loose_dates.retain(|&(s, e)| keep(s, e));
     let mut medical = medical::candidates(text);
     medical.retain(|&(s, e)| keep(s, e));
     let atoms: Vec<(usize, usize)> = documents
         .iter()
         .map(|c| (c.start, c.end))
         .chain(dates.iter().copied())
+        .chain(loose_dates.iter().copied())
         .chain(medical.iter().copied())
         .collect();
     let units = units::Units::new(text, atoms);
     let mut soft = document::confirm(&documents, &units);
-    soft.extend(date::confirm(&dates, &units));
+    soft.extend(date::confirm(&dates, &loose_dates, &units));
     soft.extend(medical::confirm(&medical, &units));
     let soft = resolve(soft);
     masked.accept(soft);
@@ -281,5 +288,7 @@ fn resolve_cluster(cluster: &[Finding]) -> Vec<Finding> {
     }]
 }
 
+#[cfg(test)]
+mod corpus_tests;
 #[cfg(test)]
 mod tests;
