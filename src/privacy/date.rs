@@ -18,7 +18,7 @@
 //! `12 03 1985`) look like any other number, so they count only with a birth cue
 //! ("geboren 12031985").
 
-use super::units::{Unit, Units, char_at, char_before, ends_with_placeholder, placeholder_len_at};
+use super::units::{Unit, Units, ends_with_placeholder, placeholder_len_at};
 use super::{Finding, PiiKind};
 use regex::{Captures, Regex};
 use std::sync::LazyLock;

@@ -8,9 +8,9 @@
 //! - it contains at least one digit (any letter case) and a document cue
 //!   ("paspoort", "id", "identiteitskaart", "documentnummer", "rijbewijs",
 //!   "nummer", …) is within six words; or
-//! - it is written in groups separated by single spaces or hyphens (`NXC3 F1LP 2`,
-//!   `NX-C3F1-LP2`), ends in a digit, has at least two digits, its first group is not a
-//!   lower-case word, and a document cue is within six words.
+//! - it is written in upper case in groups separated by single spaces or hyphens
+//!   (`NXC3 F1LP 2`, `NX-C3F1-LP2`), ends in a digit, has at least two digits, and a
+//!   document cue is within six words.
 //!
 //! A driving licence number is ten digits with "rijbewijs" within six words.
 //! Words without digits ("PASPOORTEN") are never flagged, and neither is a code the
@@ -29,7 +29,7 @@ static STRICT: LazyLock<Regex> =
 /// Nine characters in groups: two letters, then seven letters or digits, with single
 /// spaces or hyphens anywhere between them.
 static GROUPED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b[A-Za-z][ \-]?[A-Za-z](?:[ \-]?[A-Za-z0-9]){7}\b").expect("grouped regex")
+    Regex::new(r"\b[A-Za-z][ \n\-]?[A-Za-z](?:[ \n\-]?[A-Za-z0-9]){7}\b").expect("grouped regex")
 });
 static TEN_DIGITS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b[0-9]{10}\b").expect("licence regex"));
@@ -72,21 +72,30 @@ pub(super) fn candidates(text: &str) -> Vec<Candidate> {
             })
         })
         .collect();
-    out.extend(GROUPED.find_iter(text).filter_map(|m| {
+    // Matches are tried from every start: a rejected match ("is NX C3F1L") must not hide
+    // the number right after it.
+    let mut pos = 0;
+    while let Some(m) = GROUPED.find_at(text, pos) {
         let s = m.as_str();
-        let groups: Vec<&str> = s.split([' ', '-']).collect();
+        let groups: Vec<&str> = s.split([' ', '\n', '-']).collect();
         let digits = s.bytes().filter(u8::is_ascii_digit).count();
         let plausible = groups.len() > 1
             && digits >= 2
             && s.ends_with(|c: char| c.is_ascii_digit())
             && !s.contains(['O', 'o'])
-            && !groups[0].chars().all(char::is_lowercase);
-        plausible.then_some(Candidate {
-            start: m.start(),
-            end: m.end(),
-            rule: Rule::NeedsCue,
-        })
-    }));
+            && !s.chars().any(char::is_lowercase);
+        if plausible {
+            out.push(Candidate {
+                start: m.start(),
+                end: m.end(),
+                rule: Rule::NeedsCue,
+            });
+            pos = m.end();
+        } else {
+            // The match starts with an ASCII letter.
+            pos = m.start() + 1;
+        }
+    }
     out.extend(TEN_DIGITS.find_iter(text).map(|m| Candidate {
         start: m.start(),
         end: m.end(),

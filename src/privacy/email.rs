@@ -26,8 +26,9 @@ static OBFUSCATED: LazyLock<Regex> = LazyLock::new(|| {
     let at = r"(?:\s?@\s?|\s?[\[({<]\s?(?:at|@|apenstaartje)\s?[\])}>]\s?|\s(?:at|apenstaartje)\s)";
     let dot = r"(?:\s?\.\s?|\s?[\[({<]\s?(?:dot|punt)\s?[\])}>]\s?|\s(?:dot|punt)\s)";
     let label = r"[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?";
+    let tld = COMMON_TLDS.join("|");
     Regex::new(&format!(
-        r"(?i)\b{local}{at}{label}(?:{dot}{label})*{dot}[a-z]{{2,24}}\b"
+        r"(?i)\b{local}{at}{label}(?:{dot}{label})*{dot}(?:{tld})\b"
     ))
     .expect("obfuscated email regex")
 });
@@ -81,12 +82,10 @@ const COMMON_TLDS: &[&str] = &[
 pub(super) fn find(text: &str) -> Vec<Finding> {
     let mut out = find_plain(text);
     for m in OBFUSCATED.find_iter(text) {
-        let tld = m.as_str().rsplit(|c: char| !c.is_ascii_alphabetic()).next();
-        let common = tld.is_some_and(|t| COMMON_TLDS.contains(&t.to_ascii_lowercase().as_str()));
         let glued = ends_with_placeholder(&text[..m.start()])
             || placeholder_len_at(text, m.end()).is_some();
         let known = out.iter().any(|f| f.start < m.end() && m.start() < f.end);
-        if common && !glued && !known {
+        if !glued && !known {
             out.push(Finding {
                 kind: PiiKind::Email,
                 start: m.start(),

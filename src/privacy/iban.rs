@@ -2,8 +2,10 @@
 //!
 //! An IBAN is detected as a country code and two check digits followed by
 //! exactly as many characters as that country's IBAN length prescribes,
-//! optionally separated by single spaces or hyphens (usually in groups of four; the
-//! canonical view has already made every white-space run one space), in any letter case.
+//! optionally separated by single spaces, line breaks or hyphens (usually in groups of
+//! four; the canonical view has already made every white-space run one character) into
+//! groups of at most six characters, none of them a word in the other letter case, in any
+//! letter case.
 //! Only IBANs with a country of the SWIFT registry, its exact length and a valid mod-97
 //! checksum are reported.
 //!
@@ -19,7 +21,7 @@ use std::sync::LazyLock;
 
 /// Start of a possible IBAN: two letters and two digits, maybe with a separator between.
 static IBAN_START: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"[A-Za-z]{2}[ \-]?[0-9]{2}").expect("iban start regex"));
+    LazyLock::new(|| Regex::new(r"[A-Za-z]{2}[ \n\-]?[0-9]{2}").expect("iban start regex"));
 
 /// IBAN length per country: the 89 countries of the SWIFT IBAN registry (release 100,
 /// 2025), then the territories the registry lists under Finland, France and the United
@@ -186,7 +188,7 @@ pub(super) fn find(text: &str) -> Vec<Finding> {
     let mut pos = 0;
     while let Some(m) = IBAN_START.find_at(text, pos) {
         match candidate_end(text, m.start()) {
-            Some(end) if is_valid_iban(&text[m.start()..end].replace('-', "")) => {
+            Some(end) if is_valid_iban(&text[m.start()..end].replace(['-', '\n'], "")) => {
                 out.push(Finding {
                     kind: PiiKind::Iban,
                     start: m.start(),
@@ -220,19 +222,35 @@ fn candidate_end(text: &str, start: usize) -> Option<usize> {
     let bytes = text.as_bytes();
     let mut count = 0;
     let mut i = start;
+    let mut group_start = start;
+    // Separated groups are short (printed in fours) and never a word in the other letter
+    // case: "VA39VV1L2 en ik wil" is a code followed by words, not an IBAN.
+    let plausible_group = |group: &str| {
+        let word = group.bytes().all(|b| b.is_ascii_alphabetic())
+            && group.bytes().all(|b| b.is_ascii_uppercase() != upper);
+        !word
+    };
     while count < want {
         match bytes.get(i) {
             Some(b) if b.is_ascii_alphanumeric() => {
                 count += 1;
                 i += 1;
             }
-            Some(b' ' | b'-')
+            Some(b' ' | b'\n' | b'-')
                 if count > 0 && bytes.get(i + 1).is_some_and(u8::is_ascii_alphanumeric) =>
             {
+                let group = &text[group_start..i];
+                if group.len() > 6 || !plausible_group(group) {
+                    return None;
+                }
                 i += 1;
+                group_start = i;
             }
             _ => return None,
         }
+    }
+    if group_start > start && !plausible_group(&text[group_start..i]) {
+        return None;
     }
     match char_at(text, i) {
         Some(c) if c.is_alphanumeric() && !(upper && is_glue(c)) => None,

@@ -291,4 +291,6 @@ fn resolve_cluster(cluster: &[Finding]) -> Vec<Finding> {
 #[cfg(test)]
 mod corpus_tests;
 #[cfg(test)]
+mod spelling_tests;
+#[cfg(test)]
 mod tests;

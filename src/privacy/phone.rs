@@ -27,9 +27,14 @@ use super::{Finding, PiiKind};
 /// Service number prefixes that are never personal.
 const SERVICE_PREFIXES: &[&str] = &["0800", "0900", "0906", "0909"];
 
-/// Separators allowed between the digit groups of one number, besides
-/// [`is_number_join`]'s.
-const BRACKETS: &[&str] = &["(", ")", " (", ") ", ")-", ") -", ")\n"];
+/// Whether `sep` joins two digit groups of one phone number: a [`is_number_join`]
+/// separator, maybe after a closing or before an opening bracket (`(020) 123`,
+/// `+31 (0)6`, `(0)-6`).
+fn joins(sep: &str) -> bool {
+    let inner = sep.strip_prefix(')').unwrap_or(sep);
+    let inner = inner.strip_suffix('(').unwrap_or(inner);
+    inner.len() < sep.len() && (inner.is_empty() || is_number_join(inner)) || is_number_join(sep)
+}
 
 /// Finds phone numbers: every valid window of consecutive digit groups.
 /// Digit groups that belong to a date (`dates`) never take part. Overlapping
@@ -37,7 +42,6 @@ const BRACKETS: &[&str] = &["(", ")", " (", ") ", ")-", ") -", ")\n"];
 pub(super) fn find(text: &str, dates: &[(usize, usize)]) -> Vec<Finding> {
     let in_date = |g: &Group| dates.iter().any(|&(s, e)| s <= g.start && g.end <= e);
     let mut out = Vec::new();
-    let joins = |sep: &str| is_number_join(sep) || BRACKETS.contains(&sep);
     for chunk in digit_chunks(text, joins) {
         for part in chunk.split(|g| !g.digits || in_date(g)) {
             for i in 0..part.len() {
