@@ -87,6 +87,14 @@ impl PiiKind {
         }
     }
 
+    /// Whether this is the citizen's own sensitive data, which Loket does not handle in a
+    /// chat at all: a BSN, a bank account (IBAN) or medical details. The citizen is sent to
+    /// a secure channel. Other personal data (a phone number, an e-mail address, a date of
+    /// birth, a document number) is redacted and the question answered as usual.
+    pub fn needs_secure_channel(self) -> bool {
+        matches!(self, PiiKind::Bsn | PiiKind::Iban | PiiKind::Medical)
+    }
+
     /// The kind named by [`PiiKind::as_str`].
     pub fn parse(s: &str) -> Option<PiiKind> {
         ALL_KINDS.into_iter().find(|k| k.as_str() == s)
