@@ -95,6 +95,8 @@ struct Registry {
     reload_errors: u64,
     /// Connections closed at once (per-address or total cap).
     refused_connections: u64,
+    /// Parts of WhatsApp webhook deliveries that could not be read, by part.
+    webhook_skipped: BTreeMap<&'static str, u64>,
 }
 
 static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(|| {
@@ -105,6 +107,7 @@ static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(|| {
         outcomes: BTreeMap::new(),
         reload_errors: 0,
         refused_connections: 0,
+        webhook_skipped: BTreeMap::new(),
     })
 });
 
@@ -116,6 +119,12 @@ fn registry() -> std::sync::MutexGuard<'static, Registry> {
 /// Counts a connection closed at accept because its address (or the server) had too many.
 pub fn record_refused_connection() {
     registry().refused_connections += 1;
+}
+
+/// Counts a part of a WhatsApp webhook delivery that could not be read and was skipped
+/// (`message`, `status`, `change` or `entry`).
+pub fn record_webhook_skipped(part: &'static str) {
+    *registry().webhook_skipped.entry(part).or_default() += 1;
 }
 
 /// Counts one reply by its action and the channel it went to.
@@ -268,6 +277,18 @@ pub fn render(live: &Live) -> String {
     );
     out.push_str("# TYPE loket_content_reload_errors_total counter\n");
     let _ = writeln!(out, "loket_content_reload_errors_total {}", r.reload_errors);
+    out.push_str(
+        "# HELP loket_whatsapp_webhook_skipped_total Parts of WhatsApp webhook deliveries \
+         that could not be read and were skipped, by part.\n",
+    );
+    out.push_str("# TYPE loket_whatsapp_webhook_skipped_total counter\n");
+    for (part, n) in &r.webhook_skipped {
+        let _ = writeln!(
+            out,
+            "loket_whatsapp_webhook_skipped_total{{part=\"{}\"}} {n}",
+            esc(part)
+        );
+    }
     out.push_str(
         "# HELP loket_http_connections_refused_total Connections closed at once: too many \
          from one address, or in all.\n",

@@ -1,8 +1,9 @@
 //! The decision core: message + conversation context + settings + clock → reply. A pure
 //! function ([`decide`]): no server, model or database, so every rule is tested directly.
 //!
-//! Order of the rules: a pick from offered options, urgent situations, personal data
-//! (privacy redirect, still answering the general question), handoff intents, smalltalk,
+//! Order of the rules: a pick from offered options, urgent situations, the citizen's own
+//! sensitive data (privacy redirect, still answering the general question), handoff
+//! intents, smalltalk,
 //! follow-ups on the current topic, then answer / clarify / miss by the candidates'
 //! confidence; two misses in a row go to a person.
 
@@ -186,14 +187,18 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
     let top_p = top.map(|t| t.probability).unwrap_or(0.0);
     let intent_action = env.kb.intent(top_intent).map(|i| i.action);
 
-    // 3. Personal data: never processed here, but the general question is still answered.
-    if !turn.pii.is_empty()
+    // 3. The citizen's own sensitive data (BSN, IBAN, medical details), or a question that
+    // needs it: never processed here, but the general question is still answered. Other
+    // personal data (a phone number, an e-mail address, …) was redacted by the guard and
+    // does not stop the answer, and neither does a harmless number the guard left alone.
+    let sensitive = turn.pii.iter().any(|k| k.needs_secure_channel());
+    if sensitive
         || (intent_action == Some(Action::PrivacyRedirect) && top_p >= env.cfg.clarify_threshold)
     {
-        let mut text = if turn.pii.is_empty() {
-            env.text(&texts::PRIVACY_ABOUT_DATA)
-        } else {
+        let mut text = if sensitive {
             env.text(&texts::PRIVACY)
+        } else {
+            env.text(&texts::PRIVACY_ABOUT_DATA)
         };
         let mut faq = None;
         let mut confidence = top_p;

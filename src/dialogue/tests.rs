@@ -316,6 +316,47 @@ fn personal_data_is_redirected_and_the_question_still_answered() {
 }
 
 #[test]
+fn only_sensitive_data_is_redirected_other_personal_data_is_answered() {
+    let kb = kb();
+    for kind in [PiiKind::Bsn, PiiKind::Iban, PiiKind::Medical] {
+        let mut s = step(
+            "wat kost een paspoort? [BSN]",
+            u(&kb, &[("paspoort", 0.9)], &[("paspoort-kosten", 0.85)]),
+        );
+        let kinds = [kind, PiiKind::Phone];
+        s.pii = &kinds;
+        let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
+        assert_eq!(o.reply.action, Action::PrivacyRedirect, "{kind:?}");
+    }
+    // A phone number, an e-mail address, a birth date or a document number is redacted by
+    // the guard; the question is answered as if it had not been there.
+    for kind in [
+        PiiKind::Phone,
+        PiiKind::Email,
+        PiiKind::DateOfBirth,
+        PiiKind::DocumentNumber,
+    ] {
+        let mut s = step(
+            "wat kost een paspoort? bel me op [TELEFOON]",
+            u(&kb, &[("paspoort", 0.9)], &[("paspoort-kosten", 0.85)]),
+        );
+        let kinds = [kind];
+        s.pii = &kinds;
+        let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
+        assert_eq!(o.reply.action, Action::Answer, "{kind:?}: {}", o.reply.text);
+        assert_eq!(o.reply.faq_id.as_deref(), Some("paspoort-kosten"));
+        assert!(!o.reply.text.contains("mijn-loket"), "{}", o.reply.text);
+    }
+    // A message with a harmless number (no findings) is answered.
+    let s = step(
+        "mijn ordernummer is 2024-118734, wat kost een paspoort?",
+        u(&kb, &[("paspoort", 0.9)], &[("paspoort-kosten", 0.85)]),
+    );
+    let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
+    assert_eq!(o.reply.action, Action::Answer);
+}
+
+#[test]
 fn smalltalk_and_greetings_with_a_question() {
     let kb = kb();
     let o = run(

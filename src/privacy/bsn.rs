@@ -1,13 +1,15 @@
 //! Burgerservicenummer (BSN) validation and detection.
 //!
-//! Accepted forms: nine digits written together (`123456782`) or in groups
-//! of two to four digits separated by one consistent single space or dot
-//! (`123 456 782`, `123.456.782`, `1234 56 782`, `1234.56.782`). The digits
-//! must not be part of a longer digit run (`0612345678`, `1123456782`), of a
-//! dotted number (`1.123.456.782`), of an amount with decimals
-//! (`123.456.782,00`) or of a date. Letters right next to the digits are
-//! allowed (`bsn123456782`, and the old VAT number `NL123456782B01`, which
-//! contains a BSN).
+//! Detection reads the canonical view (see `canonical`), so full-width or Arabic-Indic
+//! digits, invisible characters and odd white space are already plain. Accepted forms:
+//! nine digits written together (`123456782`) or in groups of any size joined by a space,
+//! a line break, a dot, a hyphen or a slash, with or without spaces around it
+//! (`123 456 782`, `123-456-782`, `123 / 456 / 782`, `12 34 56 782`,
+//! `1 2 3 4 5 6 7 8 2`). The digits must not be part of a longer digit run
+//! (`0612345678`, `1123456782`), of a number glued to them by a hyphen, slash or dot
+//! (`1.123.456.782`, `2024-123456782`), of an amount with decimals (`123.456.782,00`) or of
+//! a date. Letters right next to the digits are allowed (`bsn123456782`, and the old VAT
+//! number `NL123456782B01`, which contains a BSN).
 //!
 //! Eight-digit numbers (a BSN whose leading zero was dropped) are only
 //! flagged when the message itself mentions "bsn", "burgerservicenummer" or
@@ -15,9 +17,13 @@
 //! a KvK number, an order or case number, or a date (`20261122`), and a
 //! random eight-digit number passes the 11-proef one time in eleven. Dates
 //! (`DDMMYYYY`, `YYYYMMDD`) are never taken as an eight-digit BSN.
+//!
+//! A number the citizen labels as something else ("klantnummer 123456782",
+//! "ordernummer: 123 456 782") is not a BSN, unless the message mentions a BSN.
 
 use super::units::{
-    Group, Units, char_at, char_before, digit_chunks, ends_with_placeholder, placeholder_len_at,
+    Group, Units, after_harmless_label, char_at, char_before, digit_chunks, ends_with_placeholder,
+    is_number_join, placeholder_len_at,
 };
 use super::{Finding, PiiKind};
 
@@ -77,7 +83,7 @@ pub(super) fn find(text: &str, dates: &[(usize, usize)]) -> Vec<Finding> {
     let in_date = |g: &Group| dates.iter().any(|&(s, e)| s <= g.start && g.end <= e);
     let mut cue: Option<bool> = None;
     let mut out = Vec::new();
-    for mut chunk in digit_chunks(text, |sep| sep == " " || sep == ".") {
+    for mut chunk in digit_chunks(text, is_number_join) {
         for g in &mut chunk {
             g.digits &= !in_date(g);
         }
@@ -99,6 +105,9 @@ pub(super) fn find(text: &str, dates: &[(usize, usize)]) -> Vec<Finding> {
                         && is_valid_bsn(&digits)
                         && *cue.get_or_insert_with(|| mentions_bsn(text))
                 };
+                let accepted = accepted
+                    && (!after_harmless_label(text, chunk[i].start)
+                        || *cue.get_or_insert_with(|| mentions_bsn(text)));
                 if accepted {
                     out.push(Finding {
                         kind: PiiKind::Bsn,
@@ -129,19 +138,12 @@ fn well_formed(text: &str, chunk: &[Group], i: usize, j: usize) -> bool {
     if decimal_after || decimal_before {
         return false;
     }
-    // Attached to a neighbouring group by a dot: part of a larger formatted
-    // number ("1.234.567.890") or a decimal.
-    let dot_before = i > 0 && sep(i - 1) == ".";
-    let dot_after = j + 1 < chunk.len() && sep(j) == ".";
-    if dot_before || dot_after {
+    // Glued to a neighbouring group by a hyphen, slash or dot without spaces: part of a
+    // larger code ("2024-123456782") or formatted number ("1.234.567.890"). A neighbour
+    // behind a space is a separate number ("huisnummer 12 123456782").
+    let glued = |k: usize| matches!(sep(k), "." | "-" | "/");
+    if (i > 0 && glued(i - 1)) || (j + 1 < chunk.len() && glued(j)) {
         return false;
     }
-    if i == j {
-        // A single digit run: boundaries are digit-free by construction.
-        return char_before(text, start) != Some('+');
-    }
-    let sizes_ok = chunk[i..=j].iter().all(|g| (2..=4).contains(&g.len()));
-    let first_sep = sep(i);
-    let consistent = (i..j).all(|k| sep(k) == first_sep);
-    sizes_ok && consistent
+    char_before(text, start) != Some('+')
 }

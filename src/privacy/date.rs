@@ -10,9 +10,15 @@
 //!   words (`Jan de Vries 12-03-1985`, `12-03-1985 Piet Jansen`).
 //!
 //! A date on its own ("kan ik op 12-03-2027 trouwen") is not flagged, and
-//! neither is a date-shaped part of a longer code (`06-12-34-56-78`).
+//! neither is a date-shaped part of a longer code (`06-12-34-56-78`). Next to a name, a
+//! date of this year or later is an appointment, not a birth date
+//! ("Jan Jansen 12-03-2027").
+//!
+//! Dates written without separators or with spaces (`12031985`, `19850312`, `120385`,
+//! `12 03 1985`) look like any other number, so they count only with a birth cue
+//! ("geboren 12031985").
 
-use super::units::{Unit, Units, char_at, char_before, ends_with_placeholder, placeholder_len_at};
+use super::units::{Unit, Units, ends_with_placeholder, placeholder_len_at};
 use super::{Finding, PiiKind};
 use regex::{Captures, Regex};
 use std::sync::LazyLock;
@@ -56,13 +62,23 @@ const MONTHS: &[(&str, u32)] = &[
 
 const MONTH_PATTERN: &str = "januari|january|februari|february|maart|march|april|mei|may|juni|june|juli|july|augustus|august|september|sept|oktober|october|november|december|jan|feb|mrt|mar|apr|jun|jul|aug|sep|okt|oct|nov|dec";
 
-/// `12-03-1985`, `12/03/85`, `12.03.1985`.
+/// `12-03-1985`, `12/03/85`, `12.03.1985`, `12 - 03 - 1985`.
 static NUMERIC_DMY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?P<d>\d{1,2})[-/.](?P<m>\d{1,2})[-/.](?P<y>\d{4}|\d{2})\b").expect("dmy regex")
+    Regex::new(r"\b(?P<d>\d{1,2}) ?[-/.] ?(?P<m>\d{1,2}) ?[-/.] ?(?P<y>\d{4}|\d{2})\b")
+        .expect("dmy regex")
 });
 /// `1985-03-12`.
 static NUMERIC_YMD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})\b").expect("ymd regex")
+    Regex::new(r"\b(?P<y>\d{4}) ?- ?(?P<m>\d{1,2}) ?- ?(?P<d>\d{1,2})\b").expect("ymd regex")
+});
+/// `12031985`, `120385`, `12 03 1985`: only with a birth cue.
+static LOOSE_DMY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?P<d>\d{2})(?P<m>\d{2})(?P<y>\d{4}|\d{2})\b|\b(?P<d2>\d{1,2})[ \n](?P<m2>\d{1,2})[ \n](?P<y2>\d{4}|\d{2})\b")
+        .expect("loose dmy regex")
+});
+/// `19850312`: only with a birth cue.
+static LOOSE_YMD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?P<y>(?:19|20)\d{2})(?P<m>\d{2})(?P<d>\d{2})\b").expect("loose ymd regex")
 });
 /// `12 maart 1985`, `1e januari 1990`.
 static WRITTEN_DMY: LazyLock<Regex> = LazyLock::new(|| {
@@ -231,19 +247,43 @@ pub(super) fn candidates(text: &str) -> Vec<(usize, usize)> {
 /// everything a placeholder can stand for (a token may start with `+`, `(`
 /// or `_`), so that both passes of `redact` judge alike.
 fn glued_to_token(text: &str, start: usize, end: usize) -> bool {
-    let is_sep = |c: char| matches!(c, '-' | '/' | '.');
     let starts_token = |c: char| c.is_alphanumeric() || matches!(c, '+' | '(' | '_');
-    let after = char_at(text, end).is_some_and(is_sep)
-        && (char_at(text, end + 1).is_some_and(starts_token)
-            || placeholder_len_at(text, end + 1).is_some());
-    let before = char_before(text, start).is_some_and(is_sep)
-        && (char_before(text, start - 1).is_some_and(char::is_alphanumeric)
-            || ends_with_placeholder(&text[..start - 1]));
+    // A separator right against both tokens, or a hyphen or slash with a space on both
+    // sides ("06 - 12 - 34 - 56 - 78"); "geb. 12" is an abbreviation, not glue.
+    const GLUES: [&str; 5] = ["-", "/", ".", " - ", " / "];
+    let after = GLUES.iter().any(|g| {
+        text[end..].strip_prefix(g).is_some_and(|rest| {
+            rest.starts_with(starts_token) || placeholder_len_at(rest, 0).is_some()
+        })
+    });
+    let before = GLUES.iter().any(|g| {
+        text[..start].strip_suffix(g).is_some_and(|rest| {
+            rest.ends_with(char::is_alphanumeric) || ends_with_placeholder(rest)
+        })
+    });
     after || before
 }
 
+/// Dates without separators or with spaces (see [`LOOSE_DMY`]), which need a birth cue.
+pub(super) fn loose_candidates(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for re in [&*LOOSE_DMY, &*LOOSE_YMD] {
+        for caps in re.captures_iter(text) {
+            let m = caps.get(0).expect("whole match");
+            if is_plausible(&caps) && !glued_to_token(text, m.start(), m.end()) {
+                out.push((m.start(), m.end()));
+            }
+        }
+    }
+    out
+}
+
 fn is_plausible(caps: &Captures<'_>) -> bool {
-    let num = |name: &str| caps.name(name).and_then(|m| m.as_str().parse::<u32>().ok());
+    let num = |name: &str| {
+        caps.name(name)
+            .or_else(|| caps.name(&format!("{name}2")))
+            .and_then(|m| m.as_str().parse::<u32>().ok())
+    };
     let month = match caps.name("mn") {
         Some(name) => {
             let name = name.as_str().to_lowercase();
@@ -251,7 +291,9 @@ fn is_plausible(caps: &Captures<'_>) -> bool {
         }
         None => num("m"),
     };
-    let (Some(day), Some(month), Some(year_text)) = (num("d"), month, caps.name("y")) else {
+    let (Some(day), Some(month), Some(year_text)) =
+        (num("d"), month, caps.name("y").or(caps.name("y2")))
+    else {
         return false;
     };
     let year_ok = year_text.len() == 2
@@ -340,21 +382,64 @@ fn units_gap<'t>(units: &Units<'t>, left: &Unit<'t>, right: &Unit<'t>) -> &'t st
     units.slice(left.end, right.start)
 }
 
-/// Keeps the candidates that are tied to a person.
-pub(super) fn confirm(candidates: &[(usize, usize)], units: &Units<'_>) -> Vec<Finding> {
-    candidates
+/// The four-digit year written in a date span; a two-digit year is in this century unless
+/// that would put it in the future.
+fn year_of(span: &str, this_year: i32) -> Option<i32> {
+    let runs: Vec<&str> = span
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|r| !r.is_empty())
+        .collect();
+    if let [run] = runs.as_slice() {
+        // Written together: DDMMYYYY, YYYYMMDD or DDMMYY.
+        return match run.len() {
+            8 if run.starts_with("19") || run.starts_with("20") => run[..4].parse().ok(),
+            8 => run[4..].parse().ok(),
+            6 => two_digit_year(run[4..].parse().ok()?, this_year),
+            _ => None,
+        };
+    }
+    if let Some(y) = runs.iter().find(|r| r.len() == 4) {
+        return y.parse().ok();
+    }
+    two_digit_year(runs.last()?.parse().ok()?, this_year)
+}
+
+fn two_digit_year(yy: i32, this_year: i32) -> Option<i32> {
+    Some(if 2000 + yy > this_year {
+        1900 + yy
+    } else {
+        2000 + yy
+    })
+}
+
+/// Keeps the candidates that are tied to a person: `dates` by a birth cue or a name next to
+/// them (a name only for a date before this year), `loose` only by a birth cue.
+pub(super) fn confirm(
+    dates: &[(usize, usize)],
+    loose: &[(usize, usize)],
+    units: &Units<'_>,
+) -> Vec<Finding> {
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
+    let cue_near = |idx: usize| {
+        units
+            .before(idx, 6, true)
+            .into_iter()
+            .chain(units.after(idx, 3, true))
+            .any(|u| u.is_word() && is_birth_cue(&u.lower))
+    };
+    let by_cue_or_name = dates.iter().filter(|&&(start, end)| {
+        let Some(idx) = units.atom_index(start, end) else {
+            return false;
+        };
+        let past = year_of(units.slice(start, end), this_year).is_some_and(|y| y < this_year);
+        cue_near(idx)
+            || (past && (name_adjacent(units, idx, false) || name_adjacent(units, idx, true)))
+    });
+    let by_cue = loose
         .iter()
-        .filter(|&&(start, end)| {
-            let Some(idx) = units.atom_index(start, end) else {
-                return false;
-            };
-            let cue_near = units
-                .before(idx, 6, true)
-                .into_iter()
-                .chain(units.after(idx, 3, true))
-                .any(|u| u.is_word() && is_birth_cue(&u.lower));
-            cue_near || name_adjacent(units, idx, false) || name_adjacent(units, idx, true)
-        })
+        .filter(|&&(start, end)| units.atom_index(start, end).is_some_and(cue_near));
+    by_cue_or_name
+        .chain(by_cue)
         .map(|&(start, end)| Finding {
             kind: PiiKind::DateOfBirth,
             start,

@@ -7,12 +7,17 @@
 //!   ending in a digit), or
 //! - it contains at least one digit (any letter case) and a document cue
 //!   ("paspoort", "id", "identiteitskaart", "documentnummer", "rijbewijs",
-//!   "nummer", …) is within six words.
+//!   "nummer", …) is within six words; or
+//! - it is written in upper case in groups separated by single spaces or hyphens
+//!   (`NXC3 F1LP 2`, `NX-C3F1-LP2`), ends in a digit, has at least two digits, and a
+//!   document cue is within six words.
 //!
 //! A driving licence number is ten digits with "rijbewijs" within six words.
-//! Words without digits ("PASPOORTEN") are never flagged.
+//! Words without digits ("PASPOORTEN") are never flagged, and neither is a code the
+//! citizen labels as something else ("productnummer PH4471239", "ordernummer
+//! AB1234567"): a compound such as "ordernummer" is not a document cue.
 
-use super::units::Units;
+use super::units::{Units, after_harmless_label};
 use super::{Finding, PiiKind};
 use regex::Regex;
 use std::sync::LazyLock;
@@ -21,6 +26,11 @@ static NINE_CHARS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b[A-Za-z]{2}[A-Za-z0-9]{7}\b").expect("document regex"));
 static STRICT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-NP-Z]{2}[A-NP-Z0-9]{6}[0-9]$").expect("strict regex"));
+/// Nine characters in groups: two letters, then seven letters or digits, with single
+/// spaces or hyphens anywhere between them.
+static GROUPED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b[A-Za-z][ \n\-]?[A-Za-z](?:[ \n\-]?[A-Za-z0-9]){7}\b").expect("grouped regex")
+});
 static TEN_DIGITS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b[0-9]{10}\b").expect("licence regex"));
 
@@ -62,6 +72,30 @@ pub(super) fn candidates(text: &str) -> Vec<Candidate> {
             })
         })
         .collect();
+    // Matches are tried from every start: a rejected match ("is NX C3F1L") must not hide
+    // the number right after it.
+    let mut pos = 0;
+    while let Some(m) = GROUPED.find_at(text, pos) {
+        let s = m.as_str();
+        let groups: Vec<&str> = s.split([' ', '\n', '-']).collect();
+        let digits = s.bytes().filter(u8::is_ascii_digit).count();
+        let plausible = groups.len() > 1
+            && digits >= 2
+            && s.ends_with(|c: char| c.is_ascii_digit())
+            && !s.contains(['O', 'o'])
+            && !s.chars().any(char::is_lowercase);
+        if plausible {
+            out.push(Candidate {
+                start: m.start(),
+                end: m.end(),
+                rule: Rule::NeedsCue,
+            });
+            pos = m.end();
+        } else {
+            // The match starts with an ASCII letter.
+            pos = m.start() + 1;
+        }
+    }
     out.extend(TEN_DIGITS.find_iter(text).map(|m| Candidate {
         start: m.start(),
         end: m.end(),
@@ -76,13 +110,15 @@ fn is_document_cue(word: &str) -> bool {
         "identiteit",
         "document",
         "rijbewijs",
-        "nummer",
         "legitimatie",
         "passport",
         "licence",
         "license",
     ];
-    matches!(word, "id" | "idkaart" | "nr") || STEMS.iter().any(|s| word.contains(s))
+    // "nummer" alone is a cue ("nummer: bx12c34d5"); compounds such as "ordernummer" name
+    // another kind of number.
+    matches!(word, "id" | "idkaart" | "nr" | "nummer" | "number")
+        || STEMS.iter().any(|s| word.contains(s))
 }
 
 fn is_licence_cue(word: &str) -> bool {
@@ -99,6 +135,9 @@ pub(super) fn confirm(candidates: &[Candidate], units: &Units<'_>) -> Vec<Findin
                     .atom_index(c.start, c.end)
                     .is_some_and(|idx| units.window_has_word(idx, WINDOW, cue))
             };
+            if after_harmless_label(units.slice(0, c.start), c.start) {
+                return false;
+            }
             match c.rule {
                 Rule::Strict => true,
                 Rule::NeedsCue => near(is_document_cue),

@@ -1,4 +1,9 @@
-//! E-mail address detection.
+//! E-mail address detection: plain addresses, and addresses written so that a machine
+//! would not recognise them: `jan[at]example.nl`, `jan (at) example (dot) nl`,
+//! `jan at example dot nl`, `jan @ example . nl`, `jan apenstaartje example punt nl`. An
+//! obfuscated address needs a common top-level domain (`nl`, `com`, …), so that an English
+//! "look at this dot" does not become an address. Detection reads the canonical view, so a
+//! full-width `＠` is already `@`.
 
 use super::units::{char_at, ends_with_placeholder, placeholder_len_at};
 use super::{Finding, PiiKind};
@@ -15,14 +20,90 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     .expect("email regex")
 });
 
-/// Finds e-mail addresses.
+/// An address with the `@` and the dots possibly spelled out or surrounded by spaces.
+static OBFUSCATED: LazyLock<Regex> = LazyLock::new(|| {
+    let local = r"[a-z0-9_](?:[a-z0-9._%+\-]*[a-z0-9_%+\-])?";
+    let at = r"(?:\s?@\s?|\s?[\[({<]\s?(?:at|@|apenstaartje)\s?[\])}>]\s?|\s(?:at|apenstaartje)\s)";
+    let dot = r"(?:\s?\.\s?|\s?[\[({<]\s?(?:dot|punt)\s?[\])}>]\s?|\s(?:dot|punt)\s)";
+    let label = r"[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?";
+    let tld = COMMON_TLDS.join("|");
+    Regex::new(&format!(
+        r"(?i)\b{local}{at}{label}(?:{dot}{label})*{dot}(?:{tld})\b"
+    ))
+    .expect("obfuscated email regex")
+});
+
+/// Top-level domains an obfuscated address must end with.
+const COMMON_TLDS: &[&str] = &[
+    "nl",
+    "com",
+    "net",
+    "org",
+    "eu",
+    "be",
+    "de",
+    "info",
+    "nu",
+    "uk",
+    "fr",
+    "es",
+    "it",
+    "ch",
+    "at",
+    "io",
+    "me",
+    "co",
+    "biz",
+    "online",
+    "email",
+    "edu",
+    "gov",
+    "tr",
+    "ma",
+    "pl",
+    "dk",
+    "se",
+    "no",
+    "lu",
+    "cz",
+    "us",
+    "ca",
+    "au",
+    "app",
+    "dev",
+    "shop",
+    "live",
+    "xyz",
+    "frl",
+    "amsterdam",
+];
+
+/// Finds e-mail addresses, plain and obfuscated.
+pub(super) fn find(text: &str) -> Vec<Finding> {
+    let mut out = find_plain(text);
+    for m in OBFUSCATED.find_iter(text) {
+        let glued = ends_with_placeholder(&text[..m.start()])
+            || placeholder_len_at(text, m.end()).is_some();
+        let known = out.iter().any(|f| f.start < m.end() && m.start() < f.end);
+        if !glued && !known {
+            out.push(Finding {
+                kind: PiiKind::Email,
+                start: m.start(),
+                end: m.end(),
+            });
+        }
+    }
+    out
+}
+
+/// Finds plain e-mail addresses.
 ///
 /// An address glued to a placeholder left by an earlier redaction
 /// (`[BSN]jan@example.nl`, `jan@example.nl[BSN]`) is not taken as is: the
 /// first pass saw it glued to the replaced text. A shorter local part that
 /// starts after a separator, or a shorter domain that ends at a label
 /// boundary, is tried instead.
-pub(super) fn find(text: &str) -> Vec<Finding> {
+fn find_plain(text: &str) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut pos = 0;
     while let Some(m) = EMAIL.find_at(text, pos) {

@@ -1,33 +1,40 @@
-//! The message as a later pass would see it: findings accepted so far are
-//! replaced by their placeholders. Detection runs in stages (highest
-//! priority first) on this masked text, so that every stage judges its
-//! candidates against the same surroundings as a second `redact` pass would,
-//! which keeps `redact` idempotent.
+//! The message as a later pass would see it: the canonical view (see `canonical`) with the
+//! findings accepted so far replaced by their placeholders. Detection runs in stages
+//! (highest priority first) on this masked text, so that every stage judges its candidates
+//! against the same surroundings as a second `redact` pass would, which keeps `redact`
+//! idempotent.
+//!
+//! A finding is widened to whole clusters of the original text (a character with its
+//! combining marks, a run of white space) before it is masked: exactly what `redact` will
+//! remove from the original, so that the masked text is the canonical view of the redacted
+//! message.
 
-use super::Finding;
+use super::canonical::Canonical;
+use super::{Finding, PiiKind};
 
-/// A replaced region: `masked` range in the masked text, `original` range in
-/// the original text.
+/// A replaced region: `masked` range in the masked text, `canonical` range in the
+/// canonical view.
 #[derive(Debug, Clone, Copy)]
 struct Region {
     masked: (usize, usize),
-    original: (usize, usize),
+    canonical: (usize, usize),
 }
 
 pub(super) struct Masked<'a> {
-    original: &'a str,
-    /// Accepted findings in original offsets, sorted by start.
+    canonical: &'a Canonical,
+    /// Accepted findings in canonical offsets, widened to whole clusters, sorted by start,
+    /// disjoint.
     findings: Vec<Finding>,
     text: String,
     regions: Vec<Region>,
 }
 
 impl<'a> Masked<'a> {
-    pub fn new(original: &'a str) -> Self {
+    pub fn new(canonical: &'a Canonical) -> Self {
         Masked {
-            original,
+            canonical,
             findings: Vec::new(),
-            text: original.to_owned(),
+            text: canonical.text().to_owned(),
             regions: Vec::new(),
         }
     }
@@ -42,8 +49,11 @@ impl<'a> Masked<'a> {
     pub fn accept(&mut self, findings: Vec<Finding>) {
         let mapped: Vec<Finding> = findings
             .into_iter()
+            .filter(|f| f.start < f.end)
             .filter_map(|f| {
-                let (start, end) = self.to_original(f.start, f.end)?;
+                let (start, end) = self.to_canonical(f.start, f.end)?;
+                let (os, oe) = self.canonical.to_original(start, end);
+                let (start, end) = self.canonical.covered(os, oe);
                 Some(Finding {
                     kind: f.kind,
                     start,
@@ -56,24 +66,47 @@ impl<'a> Masked<'a> {
         }
         self.findings.extend(mapped);
         self.findings.sort_by_key(|f| f.start);
+        // Widening may make two findings share a cluster: one finding of the
+        // higher-priority kind then covers both.
+        let mut merged: Vec<Finding> = Vec::with_capacity(self.findings.len());
+        for f in self.findings.drain(..) {
+            match merged.last_mut() {
+                Some(last) if f.start < last.end => {
+                    last.end = last.end.max(f.end);
+                    last.kind = higher(last.kind, f.kind);
+                }
+                _ => merged.push(f),
+            }
+        }
+        self.findings = merged;
         self.rebuild();
     }
 
-    /// All accepted findings in original offsets, sorted by start.
+    /// All accepted findings in offsets of the original text, sorted by start.
     pub fn into_findings(self) -> Vec<Finding> {
         self.findings
+            .iter()
+            .map(|f| {
+                let (start, end) = self.canonical.to_original(f.start, f.end);
+                Finding {
+                    kind: f.kind,
+                    start,
+                    end,
+                }
+            })
+            .collect()
     }
 
     /// Maps a masked span that does not overlap a placeholder back to the
-    /// original text.
-    fn to_original(&self, start: usize, end: usize) -> Option<(usize, usize)> {
+    /// canonical view.
+    fn to_canonical(&self, start: usize, end: usize) -> Option<(usize, usize)> {
         let mut shift: isize = 0;
         for r in &self.regions {
             if start < r.masked.1 && r.masked.0 < end {
                 return None;
             }
             if r.masked.1 <= start {
-                shift = r.original.1 as isize - r.masked.1 as isize;
+                shift = r.canonical.1 as isize - r.masked.1 as isize;
             }
         }
         let map = |pos: usize| pos.checked_add_signed(shift);
@@ -81,21 +114,26 @@ impl<'a> Masked<'a> {
     }
 
     fn rebuild(&mut self) {
-        let mut text = String::with_capacity(self.original.len());
+        let canonical = self.canonical.text();
+        let mut text = String::with_capacity(canonical.len());
         let mut regions = Vec::with_capacity(self.findings.len());
         let mut pos = 0;
         for f in &self.findings {
-            text.push_str(&self.original[pos..f.start]);
+            text.push_str(&canonical[pos..f.start]);
             let masked_start = text.len();
             text.push_str(f.kind.placeholder());
             regions.push(Region {
                 masked: (masked_start, text.len()),
-                original: (f.start, f.end),
+                canonical: (f.start, f.end),
             });
             pos = f.end;
         }
-        text.push_str(&self.original[pos..]);
+        text.push_str(&canonical[pos..]);
         self.text = text;
         self.regions = regions;
     }
+}
+
+fn higher(a: PiiKind, b: PiiKind) -> PiiKind {
+    if b.rank() < a.rank() { b } else { a }
 }

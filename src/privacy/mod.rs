@@ -2,19 +2,50 @@
 //! (PII) in citizen messages before they are logged, classified or sent to a
 //! language model.
 //!
-//! Kinds detected (see the submodules for the exact rules):
-//! - [`PiiKind::Bsn`]: burgerservicenummer, 9 digits (also grouped with spaces
-//!   or dots) passing the 11-proef; 8 digits only when the message mentions
-//!   a BSN.
-//! - [`PiiKind::Iban`]: IBAN with a valid mod-97 checksum and country length.
-//! - [`PiiKind::Phone`]: Dutch and international phone numbers; short,
-//!   municipal (`14 0xx`) and 0800/0900 service numbers are not flagged.
-//! - [`PiiKind::Email`]: e-mail addresses.
-//! - [`PiiKind::DateOfBirth`]: dates next to a birth cue or a person name.
-//! - [`PiiKind::DocumentNumber`]: passport / ID-card and driving licence
-//!   numbers.
+//! # The canonical view
+//!
+//! Every detector reads one canonical view of the message (see `canonical`): Unicode
+//! compatibility forms (NFKC), decimal digits of every script as ASCII digits, invisible
+//! characters (zero-width space, joiners, word joiner, soft hyphen, byte order mark, bidi
+//! marks, variation selectors) removed, every dash a `-`, and every run of white space one
+//! space (or one line break). A BSN written with full-width digits and a zero-width space
+//! inside, or as `١٢٣-٤٥٦-٧٨٢`, reads as `123456782` or `123-456-782`. Each character of
+//! the view maps back to the original cluster it came from (a character with its combining
+//! marks, or a whole run of white space), so a [`Finding`]'s span is in original byte
+//! offsets and covers every original character of the datum, invisible ones inside it
+//! included: nothing of it survives redaction. The view is built cluster by cluster, so the
+//! view of a redacted message is the masked view of the original, which keeps `redact`
+//! idempotent.
+//!
+//! # Kinds detected
+//!
+//! See the submodules for the exact rules:
+//! - [`PiiKind::Bsn`]: burgerservicenummer, 9 digits passing the 11-proef, written together
+//!   or in groups joined by spaces, line breaks, dots, hyphens or slashes (any grouping,
+//!   one digit at a time too); 8 digits only when the message mentions a BSN.
+//! - [`PiiKind::Iban`]: IBAN with a valid mod-97 checksum and the exact length of one of
+//!   the 89 countries of the SWIFT IBAN registry (and their territories), grouped or not,
+//!   also glued to a word (`rekeningNL91ABNA0417164300`).
+//! - [`PiiKind::Phone`]: Dutch and international phone numbers, any grouping and
+//!   separators; short, municipal (`14 0xx`) and 0800/0900 service numbers are not
+//!   flagged.
+//! - [`PiiKind::Email`]: e-mail addresses, also obfuscated (`jan[at]example.nl`,
+//!   `jan (at) example (dot) nl`, `jan at example punt nl`, spaces around `@`).
+//! - [`PiiKind::DateOfBirth`]: dates next to a birth cue, or before this year next to a
+//!   person name; dates without separators (`12031985`) only with a birth cue.
+//! - [`PiiKind::DocumentNumber`]: passport / ID-card numbers (also in groups with spaces
+//!   or hyphens, next to a document cue) and driving licence numbers.
 //! - [`PiiKind::Medical`]: a diagnosis or condition term stated about a
 //!   person; only the term is replaced.
+//!
+//! Harmless numbers stay: a number labelled as something else ("klantnummer 123456782",
+//! "ordernummer AB1234567", "factuurnummer 0301234567") is not a BSN, phone or document
+//! number; postcodes, house numbers, prices, times, years and appointment dates are not
+//! personal data. [`PiiKind::needs_secure_channel`] tells which kinds are the citizen's
+//! own sensitive data (BSN, IBAN, medical) that the dialogue redirects to a secure channel;
+//! the others are only redacted. [`redact_file_name`] guards a file name.
+//!
+//! # Stages
 //!
 //! Detection runs in stages, highest priority first: e-mail, IBAN, phone,
 //! BSN, then the context-dependent detectors (document number, date of
@@ -33,6 +64,7 @@
 //! digits), they are merged into one finding of the highest-priority kind.
 
 mod bsn;
+mod canonical;
 mod date;
 mod document;
 mod email;
@@ -84,6 +116,14 @@ impl PiiKind {
             PiiKind::DocumentNumber => "document_number",
             PiiKind::Medical => "medical",
         }
+    }
+
+    /// Whether this is the citizen's own sensitive data, which Loket does not handle in a
+    /// chat at all: a BSN, a bank account (IBAN) or medical details. The citizen is sent to
+    /// a secure channel. Other personal data (a phone number, an e-mail address, a date of
+    /// birth, a document number) is redacted and the question answered as usual.
+    pub fn needs_secure_channel(self) -> bool {
+        matches!(self, PiiKind::Bsn | PiiKind::Iban | PiiKind::Medical)
     }
 
     /// The kind named by [`PiiKind::as_str`].
@@ -138,9 +178,12 @@ impl Redacted {
     }
 }
 
-/// Finds personal data in `text`: non-overlapping findings sorted by start.
+/// Finds personal data in `text`: non-overlapping findings sorted by start, in byte
+/// offsets of `text`. The detectors read the canonical view of the text; each finding
+/// covers whole characters of the original, invisible ones inside it included.
 pub fn detect(text: &str) -> Vec<Finding> {
-    let mut masked = masked::Masked::new(text);
+    let canonical = canonical::Canonical::new(text);
+    let mut masked = masked::Masked::new(&canonical);
 
     // Stage 1: self-contained patterns, highest priority first, each on the
     // text with the earlier stages' findings replaced by placeholders. Dates
@@ -164,17 +207,20 @@ pub fn detect(text: &str) -> Vec<Finding> {
     documents.retain(|c| keep(c.start, c.end));
     let mut dates = date::candidates(text);
     dates.retain(|&(s, e)| keep(s, e));
+    let mut loose_dates = date::loose_candidates(text);
+    loose_dates.retain(|&(s, e)| keep(s, e));
     let mut medical = medical::candidates(text);
     medical.retain(|&(s, e)| keep(s, e));
     let atoms: Vec<(usize, usize)> = documents
         .iter()
         .map(|c| (c.start, c.end))
         .chain(dates.iter().copied())
+        .chain(loose_dates.iter().copied())
         .chain(medical.iter().copied())
         .collect();
     let units = units::Units::new(text, atoms);
     let mut soft = document::confirm(&documents, &units);
-    soft.extend(date::confirm(&dates, &units));
+    soft.extend(date::confirm(&dates, &loose_dates, &units));
     soft.extend(medical::confirm(&medical, &units));
     let soft = resolve(soft);
     masked.accept(soft);
@@ -190,7 +236,30 @@ fn free(text: &str, mut candidates: Vec<Finding>) -> Vec<Finding> {
 
 /// Replaces every finding's span by its placeholder.
 pub fn redact(text: &str) -> Redacted {
-    let findings = detect(text);
+    replace(text, detect(text))
+}
+
+/// Redacts a file name (a WhatsApp document's): underscores, plus signs and the dot
+/// before the extension are read as spaces, so `paspoort_123456782.pdf` and `bsn_123_456_782.jpg` are read like a sentence;
+/// the name keeps its own characters outside the findings (`paspoort_[BSN].pdf`).
+pub fn redact_file_name(name: &str) -> Redacted {
+    // One ASCII byte for another: offsets in the view are offsets in the name. The dot
+    // before the extension goes too, so "jan@example.nl.pdf" does not end in ".pdf".
+    let mut view: String = name
+        .chars()
+        .map(|c| if matches!(c, '_' | '+') { ' ' } else { c })
+        .collect();
+    if let Some(dot) = view.rfind('.')
+        && (1..=5).contains(&(view.len() - dot - 1))
+        && view[dot + 1..].bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        view.replace_range(dot..=dot, " ");
+    }
+    replace(name, detect(&view))
+}
+
+/// `text` with every finding's span replaced by its placeholder.
+fn replace(text: &str, findings: Vec<Finding>) -> Redacted {
     let mut out = String::with_capacity(text.len());
     let mut pos = 0;
     for f in &findings {
@@ -281,5 +350,9 @@ fn resolve_cluster(cluster: &[Finding]) -> Vec<Finding> {
     }]
 }
 
+#[cfg(test)]
+mod corpus_tests;
+#[cfg(test)]
+mod spelling_tests;
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,9 @@
 //! Telephone number detection.
 //!
-//! Digits may be separated by spaces, hyphens, dots, slashes or brackets
-//! (`06-12345678`, `020 123 4567`, `(020) 123 4567`, `+31 (0)6 12345678`).
+//! Digits may be separated by spaces, line breaks, hyphens, dots, slashes or brackets, with
+//! or without spaces around them (`06-12345678`, `06 - 12 34 56 78`, `020 123 4567`,
+//! `(020) 123 4567`, `+31 (0)6 12345678`, `0 6 1 2 3 4 5 6 7 8`); detection reads the
+//! canonical view, so digits of other scripts and invisible characters are already plain.
 //! A number is a phone number when it is:
 //! - Dutch national: ten digits starting with a single `0`
 //!   (`0612345678`, `010-1234567`);
@@ -14,16 +16,25 @@
 //! organisation, not a person. Digits that form a date (`12-03-1985`) never
 //! take part in a phone number. Every valid reading of a run of digit groups
 //! is reported; overlapping readings are merged by the caller, so no part of
-//! an ambiguous run survives.
+//! an ambiguous run survives. A number the citizen labels as something else
+//! ("klantnummer 0612345678", "factuurnummer 0301234567") is not a phone number.
 
-use super::units::{Group, char_at, char_before, digit_chunks};
+use super::units::{
+    Group, after_harmless_label, char_at, char_before, digit_chunks, is_number_join,
+};
 use super::{Finding, PiiKind};
 
 /// Service number prefixes that are never personal.
 const SERVICE_PREFIXES: &[&str] = &["0800", "0900", "0906", "0909"];
 
-/// Separators allowed between the digit groups of one number.
-const JOINS: &[&str] = &[" ", "-", ".", "/", " - ", " / ", "(", ")", " (", ") "];
+/// Whether `sep` joins two digit groups of one phone number: a [`is_number_join`]
+/// separator, maybe after a closing or before an opening bracket (`(020) 123`,
+/// `+31 (0)6`, `(0)-6`).
+fn joins(sep: &str) -> bool {
+    let inner = sep.strip_prefix(')').unwrap_or(sep);
+    let inner = inner.strip_suffix('(').unwrap_or(inner);
+    inner.len() < sep.len() && (inner.is_empty() || is_number_join(inner)) || is_number_join(sep)
+}
 
 /// Finds phone numbers: every valid window of consecutive digit groups.
 /// Digit groups that belong to a date (`dates`) never take part. Overlapping
@@ -31,7 +42,7 @@ const JOINS: &[&str] = &[" ", "-", ".", "/", " - ", " / ", "(", ")", " (", ") "]
 pub(super) fn find(text: &str, dates: &[(usize, usize)]) -> Vec<Finding> {
     let in_date = |g: &Group| dates.iter().any(|&(s, e)| s <= g.start && g.end <= e);
     let mut out = Vec::new();
-    for chunk in digit_chunks(text, |sep| JOINS.contains(&sep)) {
+    for chunk in digit_chunks(text, joins) {
         for part in chunk.split(|g| !g.digits || in_date(g)) {
             for i in 0..part.len() {
                 let mut total = 0;
@@ -95,7 +106,7 @@ fn window(text: &str, chunk: &[Group], i: usize, j: usize) -> Option<Finding> {
     } else {
         is_national(&digits)
     };
-    valid.then_some(Finding {
+    (valid && !after_harmless_label(text, start)).then_some(Finding {
         kind: PiiKind::Phone,
         start,
         end: last.end,

@@ -921,3 +921,57 @@ mod property {
         }
     }
 }
+
+// ---------------------------------------------------------------- Cost
+
+/// The guard's cost per message, for the report and BENCHMARKS (not asserted: tests do not
+/// time). Runs over every example question in `intents/` plus messages with personal data:
+/// `cargo test --release --lib privacy::tests::guard_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a test"]
+fn guard_cost() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("intents");
+    let mut messages: Vec<String> = Vec::new();
+    for file in std::fs::read_dir(dir).unwrap() {
+        let path = file.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            messages.extend(
+                text.lines()
+                    .filter_map(|l| l.strip_prefix("  - "))
+                    .map(|l| l.trim_matches('"').to_string()),
+            );
+        }
+    }
+    messages.extend(
+        [
+            "mijn bsn is 123 456 782, wat kost een paspoort?",
+            "Hoi, ik ben Jan de Vries geboren 12-03-1985, mail jan@example.nl, bel 06-12345678",
+            "IBAN NL91 ABNA 0417 1643 00, kan ik kwijtschelding krijgen?",
+            "mijn ordernummer is 2024-118734 en mijn postcode 1234 AB",
+            "mijn moeder heeft dementie, kan ze hulp krijgen via de wmo?",
+        ]
+        .map(String::from),
+    );
+    let rounds = 15;
+    let mut per_message: Vec<f64> = Vec::with_capacity(messages.len());
+    for m in &messages {
+        let mut times: Vec<f64> = (0..rounds)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                std::hint::black_box(redact(std::hint::black_box(m)));
+                start.elapsed().as_secs_f64() * 1e6
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        per_message.push(times[rounds / 2]);
+    }
+    per_message.sort_by(f64::total_cmp);
+    let n = per_message.len();
+    println!(
+        "guard cost over {n} messages: median {:.1} µs, p90 {:.1} µs, max {:.1} µs",
+        per_message[n / 2],
+        per_message[n * 9 / 10],
+        per_message[n - 1]
+    );
+}

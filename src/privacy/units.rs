@@ -306,3 +306,145 @@ pub(super) fn char_before(text: &str, pos: usize) -> Option<char> {
 pub(super) fn char_at(text: &str, pos: usize) -> Option<char> {
     text[pos..].chars().next()
 }
+
+/// Whether `sep` joins two digit groups into one number: a space or line break, or one
+/// hyphen, slash or dot with or without a space on either side (the canonical view has
+/// already collapsed every run of white space into one character).
+pub(super) fn is_number_join(sep: &str) -> bool {
+    let trimmed = sep.trim_matches([' ', '\n']);
+    sep.len() <= 3 && matches!(trimmed, "" | "-" | "/" | ".") && !sep.is_empty()
+}
+
+/// Words between a label and its number that say nothing about what the number is.
+const FILLERS: &[&str] = &[
+    "is", "mijn", "m'n", "mn", "het", "de", "een", "nr", "no", "nummer", "number", "van", "onze",
+    "ons", "uw", "je", "jouw", "was", "luidt", "heeft", "met", "my", "the", "our", "your",
+];
+
+/// Stems of words that name a number that is not personal data: an order, case, customer,
+/// invoice or permit number, a product, parcel or meter number, a reference, a licence
+/// plate, a postcode or house number.
+const HARMLESS_LABELS: &[&str] = &[
+    "order",
+    "bestel",
+    "bestelling",
+    "zaak",
+    "klant",
+    "dossier",
+    "factuur",
+    "referentie",
+    "ref",
+    "kenmerk",
+    "aanvraag",
+    "vergunning",
+    "parkeervergunning",
+    "product",
+    "artikel",
+    "pakket",
+    "tracking",
+    "track",
+    "trace",
+    "ticket",
+    "melding",
+    "contract",
+    "polis",
+    "debiteur",
+    "aanslag",
+    "relatie",
+    "kvk",
+    "btw",
+    "kenteken",
+    "postcode",
+    "huis",
+    "transactie",
+    "bon",
+    "boeking",
+    "reservering",
+    "afspraak",
+    "serie",
+    "model",
+    "stadspas",
+    "lid",
+    "abonnement",
+    "meter",
+    "ean",
+    "object",
+    "perceel",
+    "container",
+    "chip",
+    "invoice",
+    "case",
+    "customer",
+    "reference",
+    "permit",
+];
+
+/// Whether `word` (lower case) names a number that is not personal data: a stem of
+/// [`HARMLESS_LABELS`], alone or with `nummer`, `nr`, `code` or `id` after it
+/// ("klantnummer", "zaaknr", "vergunningscode").
+fn is_harmless_label(word: &str) -> bool {
+    let stem = ["nummers", "nummer", "number", "nr", "code", "id"]
+        .iter()
+        .find_map(|s| word.strip_suffix(s).filter(|rest| !rest.is_empty()))
+        .unwrap_or(word);
+    let stem = stem.trim_end_matches('-');
+    HARMLESS_LABELS.contains(&stem)
+        || stem
+            .strip_suffix('s')
+            .is_some_and(|s| HARMLESS_LABELS.contains(&s))
+}
+
+/// Whether the nearest word before byte `start`, in the same sentence, labels the number
+/// there as something that is not personal data ("klantnummer 123456782", "ordernr.:
+/// 2024-118734"). Filler words ("is", "mijn", "nummer") in between are skipped; any other
+/// word, another number or a placeholder decides that the number is not labelled.
+pub(super) fn after_harmless_label(text: &str, start: usize) -> bool {
+    let mut end = start;
+    for _ in 0..8 {
+        let before = &text[..end];
+        // Back over separators to the end of the previous word; a sentence end stops.
+        let Some((word_end, c)) = before
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| c.is_alphanumeric() || c == ']')
+            .map(|(i, c)| (i + c.len_utf8(), c))
+        else {
+            return false;
+        };
+        let gap = &before[word_end..];
+        let sentence_end =
+            gap.contains(['!', '?', ';', '\n']) || (gap.contains(". ") && !gap.starts_with(". "));
+        if sentence_end {
+            return false;
+        }
+        if c == ']' {
+            // A placeholder: another number (or datum) sits between, which the label
+            // belongs to.
+            return false;
+        }
+        let word_start = before[..word_end]
+            .char_indices()
+            .rev()
+            .take_while(|&(_, c)| c.is_alphanumeric() || c == '\'' || c == '-')
+            .last()
+            .map_or(word_end, |(i, _)| i);
+        let word = before[word_start..word_end]
+            .trim_start_matches(['\'', '-'])
+            .to_lowercase();
+        end = word_start;
+        if word.chars().any(|c| c.is_ascii_digit()) {
+            // Another number sits between: the label belongs to that one.
+            return false;
+        }
+        if word.is_empty() {
+            continue;
+        }
+        if is_harmless_label(&word) {
+            return true;
+        }
+        if !FILLERS.contains(&word.as_str()) {
+            return false;
+        }
+    }
+    false
+}

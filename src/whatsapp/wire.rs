@@ -3,10 +3,27 @@
 //! One POST may batch several entries, each with several changes, each with several
 //! messages and statuses. Unknown fields are ignored, missing optional parts tolerated,
 //! and message types Loket does not know become [`Content::Unsupported`].
+//!
+//! Reading is lenient per part: a message, status, change or entry that cannot be read (a
+//! missing id, a timestamp that is not unix seconds, messages without the business number
+//! they were sent to, a wrong type) is skipped, logged without its content and counted in
+//! `loket_whatsapp_webhook_skipped_total`; the other parts of the delivery are read as
+//! usual, so one malformed event does not make Meta redeliver (or drop) the valid ones.
+//! Only a body that is not JSON, is not a WhatsApp webhook object or has no `entry` array
+//! is an error.
+//!
+//! Personal data: the fields Loket reads ([`Content::text_for_understanding`]) are passed on
+//! as sent, without control characters, for the caller to guard (it needs the kinds the
+//! guard found); every other field that is stored is guarded here: option ids and template
+//! payloads when parsed, and [`Content::metadata_json`] (file names, emoji, unknown
+//! types). Captions, location names and addresses and contact cards are never stored.
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
+
+use crate::privacy;
+use crate::text::strip_controls;
 
 /// The only `object` Meta sends for WhatsApp webhooks.
 pub const OBJECT: &str = "whatsapp_business_account";
@@ -17,8 +34,6 @@ pub enum WireError {
     Json(#[from] serde_json::Error),
     #[error("unexpected webhook object {0:?} (expected \"whatsapp_business_account\")")]
     WrongObject(String),
-    #[error("invalid webhook payload: {0}")]
-    Invalid(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -163,9 +178,10 @@ impl Content {
     }
 
     /// Non-personal facts about the content, safe to store next to the message: media id,
-    /// MIME type, file name, hash, whether there was a caption (never the caption), the
-    /// location rounded to 2 decimals (about 1 km; never its name or address), the number
-    /// of shared contacts (never the cards).
+    /// MIME type, file name (personal data in it redacted: `paspoort_[BSN].pdf`), hash,
+    /// whether there was a caption (never the caption), the location rounded to 2 decimals
+    /// (about 1 km; never its name or address), the number of shared contacts (never the
+    /// cards). Every free-text value passes the privacy guard.
     pub fn metadata_json(&self) -> Value {
         let kind = self.kind();
         match self {
@@ -183,10 +199,10 @@ impl Content {
                 ..
             } => json!({
                 "kind": kind,
-                "media_id": media_id,
-                "mime_type": mime_type,
-                "filename": filename,
-                "sha256": sha256,
+                "media_id": guard(media_id),
+                "mime_type": mime_type.as_deref().map(guard),
+                "filename": filename.as_deref().map(|f| privacy::redact_file_name(&strip_controls(f)).text),
+                "sha256": sha256.as_deref().map(guard),
                 "has_caption": caption.as_deref().is_some_and(|c| !c.trim().is_empty()),
             }),
             Content::Location {
@@ -200,11 +216,19 @@ impl Content {
             }),
             Content::Contacts { count } => json!({ "kind": kind, "count": count }),
             Content::Reaction { message_id, emoji } => {
-                json!({ "kind": kind, "message_id": message_id, "emoji": emoji })
+                json!({ "kind": kind, "message_id": guard(message_id), "emoji": emoji.as_deref().map(guard) })
             }
-            Content::Unsupported { kind: original } => json!({ "kind": kind, "type": original }),
+            Content::Unsupported { kind: original } => {
+                json!({ "kind": kind, "type": guard(original) })
+            }
         }
     }
+}
+
+/// A field Loket stores but does not read, as stored: without control characters and with
+/// personal data redacted.
+fn guard(s: &str) -> String {
+    privacy::redact(&strip_controls(s)).text
 }
 
 fn round2(x: f64) -> f64 {
@@ -265,14 +289,14 @@ pub struct StatusError {
 #[derive(Deserialize)]
 struct Payload {
     object: String,
-    #[serde(default)]
-    entry: Vec<Entry>,
+    /// Required: a body without it is not a webhook delivery. Its items are read one by one.
+    entry: Vec<Value>,
 }
 
 #[derive(Deserialize)]
 struct Entry {
     #[serde(default)]
-    changes: Vec<Change>,
+    changes: Vec<Value>,
 }
 
 #[derive(Deserialize)]
@@ -283,16 +307,17 @@ struct Change {
     value: Value,
 }
 
+/// A change's value; its lists are read item by item.
 #[derive(Deserialize, Default)]
 struct ChangeValue {
     #[serde(default)]
     metadata: Option<Metadata>,
     #[serde(default)]
-    contacts: Vec<WireContact>,
+    contacts: Vec<Value>,
     #[serde(default)]
-    messages: Vec<WireMessage>,
+    messages: Vec<Value>,
     #[serde(default)]
-    statuses: Vec<WireStatus>,
+    statuses: Vec<Value>,
 }
 
 #[derive(Deserialize)]
@@ -438,58 +463,119 @@ struct WireStatusError {
     message: Option<String>,
 }
 
-/// Parses a webhook body into its messages and statuses, in the order they appear.
+/// A webhook delivery as read: its events in order, and how many parts were skipped.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Delivery {
+    pub events: Vec<Event>,
+    /// Messages, statuses, changes and entries that could not be read.
+    pub skipped: usize,
+}
+
+/// Parses a webhook body into its messages and statuses, in the order they appear; parts
+/// that cannot be read are skipped (see the module documentation).
 ///
 /// Changes of other fields than `messages` (template status updates, account alerts, …)
-/// are skipped.
+/// are skipped too, silently: they are not for Loket.
 pub fn parse(raw_body: &[u8]) -> Result<Vec<Event>, WireError> {
+    parse_delivery(raw_body).map(|d| d.events)
+}
+
+/// [`parse`], with the number of skipped parts.
+pub fn parse_delivery(raw_body: &[u8]) -> Result<Delivery, WireError> {
     let payload: Payload = serde_json::from_slice(raw_body)?;
     if payload.object != OBJECT {
         return Err(WireError::WrongObject(payload.object));
     }
-    let mut events = Vec::new();
-    for entry in payload.entry {
-        for change in entry.changes {
-            if change.field.as_deref().is_some_and(|f| f != "messages") {
+    let mut delivery = Delivery::default();
+    for (e, entry) in payload.entry.into_iter().enumerate() {
+        let entry: Entry = match serde_json::from_value(entry) {
+            Ok(entry) => entry,
+            Err(err) => {
+                skip(&mut delivery, "entry", &format!("{e}"), &reason(&err));
                 continue;
             }
-            if change.value.is_null() {
+        };
+        for (c, change) in entry.changes.into_iter().enumerate() {
+            let at = format!("{e}.{c}");
+            let change: Change = match serde_json::from_value(change) {
+                Ok(change) => change,
+                Err(err) => {
+                    skip(&mut delivery, "change", &at, &reason(&err));
+                    continue;
+                }
+            };
+            if change.field.as_deref().is_some_and(|f| f != "messages") || change.value.is_null() {
                 continue;
             }
-            let value: ChangeValue = serde_json::from_value(change.value)?;
-            flatten(value, &mut events)?;
+            match serde_json::from_value::<ChangeValue>(change.value) {
+                Ok(value) => flatten(value, &at, &mut delivery),
+                Err(err) => skip(&mut delivery, "change", &at, &reason(&err)),
+            }
         }
     }
-    Ok(events)
+    Ok(delivery)
 }
 
-fn flatten(value: ChangeValue, events: &mut Vec<Event>) -> Result<(), WireError> {
+/// Why a part could not be read, without the values serde quotes (they may be a citizen's
+/// text): the error's category only.
+fn reason(err: &serde_json::Error) -> String {
+    format!("{:?} error", err.classify())
+}
+
+/// Counts and logs a part that cannot be read: where it was and why, never its content.
+fn skip(delivery: &mut Delivery, part: &'static str, at: &str, reason: &str) {
+    delivery.skipped += 1;
+    crate::metrics::record_webhook_skipped(part);
+    tracing::warn!(
+        part,
+        at,
+        reason,
+        "whatsapp webhook: skipped a part it cannot read"
+    );
+}
+
+fn flatten(value: ChangeValue, at: &str, delivery: &mut Delivery) {
     let phone_number_id = value
         .metadata
         .map(|m| m.phone_number_id)
         .unwrap_or_default();
-    if !value.messages.is_empty() && phone_number_id.is_empty() {
-        return Err(WireError::Invalid(
-            "messages without metadata.phone_number_id".into(),
-        ));
-    }
-    for message in value.messages {
-        let profile_name = value
-            .contacts
+    // Contact cards that cannot be read only cost the profile name.
+    let contacts: Vec<WireContact> = value
+        .contacts
+        .into_iter()
+        .filter_map(|c| serde_json::from_value(c).ok())
+        .collect();
+    for (m, message) in value.messages.into_iter().enumerate() {
+        let at = format!("{at}.messages.{m}");
+        if phone_number_id.is_empty() {
+            skip(delivery, "message", &at, "no metadata.phone_number_id");
+            continue;
+        }
+        let message: WireMessage = match serde_json::from_value(message) {
+            Ok(message) => message,
+            Err(err) => {
+                skip(delivery, "message", &at, &reason(&err));
+                continue;
+            }
+        };
+        let Some(timestamp) = unix_time(&message.timestamp) else {
+            skip(delivery, "message", &at, "timestamp is not unix seconds");
+            continue;
+        };
+        let profile_name = contacts
             .iter()
             .find(|c| c.wa_id == message.from)
-            .or(if value.contacts.len() == 1 {
-                value.contacts.first()
+            .or(if contacts.len() == 1 {
+                contacts.first()
             } else {
                 None
             })
             .and_then(|c| c.profile.as_ref())
             .and_then(|p| p.name.clone());
-        let timestamp = unix_time(&message.timestamp, "message")?;
         let context_id = message.context.as_ref().and_then(|c| c.id.clone());
         let id = message.id.clone();
         let from = message.from.clone();
-        events.push(Event::Message(InboundMessage {
+        delivery.events.push(Event::Message(InboundMessage {
             id,
             from,
             profile_name,
@@ -499,9 +585,21 @@ fn flatten(value: ChangeValue, events: &mut Vec<Event>) -> Result<(), WireError>
             context_id,
         }));
     }
-    for status in value.statuses {
-        events.push(Event::Status(StatusUpdate {
-            timestamp: unix_time(&status.timestamp, "status")?,
+    for (i, status) in value.statuses.into_iter().enumerate() {
+        let at = format!("{at}.statuses.{i}");
+        let status: WireStatus = match serde_json::from_value(status) {
+            Ok(status) => status,
+            Err(err) => {
+                skip(delivery, "status", &at, &reason(&err));
+                continue;
+            }
+        };
+        let Some(timestamp) = unix_time(&status.timestamp) else {
+            skip(delivery, "status", &at, "timestamp is not unix seconds");
+            continue;
+        };
+        delivery.events.push(Event::Status(StatusUpdate {
+            timestamp,
             id: status.id,
             status: DeliveryStatus::parse(&status.status),
             recipient_id: status.recipient_id,
@@ -515,18 +613,25 @@ fn flatten(value: ChangeValue, events: &mut Vec<Event>) -> Result<(), WireError>
                 .collect(),
         }));
     }
-    Ok(())
 }
 
 /// Meta sends unix seconds as a string; a number is accepted too.
-fn unix_time(value: &Value, what: &str) -> Result<DateTime<Utc>, WireError> {
+fn unix_time(value: &Value) -> Option<DateTime<Utc>> {
     let secs = match value {
         Value::String(s) => s.trim().parse::<i64>().ok(),
         Value::Number(n) => n.as_i64(),
         _ => None,
     };
     secs.and_then(|s| Utc.timestamp_opt(s, 0).single())
-        .ok_or_else(|| WireError::Invalid(format!("{what} timestamp {value} is not unix seconds")))
+}
+
+/// A field Loket reads, without control characters; the caller guards it (and keeps the
+/// kinds of personal data found).
+fn plain(s: String) -> String {
+    match strip_controls(&s) {
+        std::borrow::Cow::Borrowed(_) => s,
+        std::borrow::Cow::Owned(o) => o,
+    }
 }
 
 fn content(m: WireMessage) -> Content {
@@ -535,7 +640,9 @@ fn content(m: WireMessage) -> Content {
     };
     match m.kind.as_str() {
         "text" => match m.text {
-            Some(t) => Content::Text { body: t.body },
+            Some(t) => Content::Text {
+                body: plain(t.body),
+            },
             None => unsupported("text"),
         },
         "interactive" => match m.interactive {
@@ -543,15 +650,15 @@ fn content(m: WireMessage) -> Content {
                 button_reply: Some(b),
                 ..
             }) => Content::ButtonReply {
-                id: b.id,
-                title: b.title,
+                id: guard(&b.id),
+                title: plain(b.title),
             },
             Some(WireInteractive {
                 list_reply: Some(l),
                 ..
             }) => Content::ListReply {
-                id: l.id,
-                title: l.title,
+                id: guard(&l.id),
+                title: plain(l.title),
                 description: l.description.filter(|d| !d.is_empty()),
             },
             Some(i) => Content::Unsupported {
@@ -561,8 +668,8 @@ fn content(m: WireMessage) -> Content {
         },
         "button" => match m.button {
             Some(b) => Content::TemplateButton {
-                text: b.text,
-                payload: b.payload.filter(|p| !p.is_empty()),
+                text: plain(b.text),
+                payload: b.payload.filter(|p| !p.is_empty()).map(|p| guard(&p)),
             },
             None => unsupported("button"),
         },
@@ -965,16 +1072,233 @@ mod tests {
         assert!(matches!(parse(b"not json"), Err(WireError::Json(_))));
         assert!(matches!(parse(b""), Err(WireError::Json(_))));
         assert!(matches!(parse(br#"{"entry":[]}"#), Err(WireError::Json(_))));
+        // No entry array at all: not a delivery.
+        assert!(matches!(
+            parse(br#"{"object":"whatsapp_business_account"}"#),
+            Err(WireError::Json(_))
+        ));
+        assert!(matches!(
+            parse(br#"{"object":"whatsapp_business_account","entry":{}}"#),
+            Err(WireError::Json(_))
+        ));
     }
 
     #[test]
-    fn bad_timestamp_and_missing_metadata_are_errors() {
+    fn bad_timestamp_and_missing_metadata_skip_the_message() {
+        // Before: one such message failed the whole delivery. Now it is skipped and counted.
         let body = envelope(
             r#"{"from":"316","id":"wamid.T","timestamp":"yesterday","type":"text","text":{"body":"x"}}"#,
             "",
         );
-        assert!(matches!(parse(body.as_bytes()), Err(WireError::Invalid(_))));
+        let d = parse_delivery(body.as_bytes()).unwrap();
+        assert_eq!((d.events.len(), d.skipped), (0, 1));
         let body = r#"{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"from":"316","id":"wamid.T","timestamp":"1","type":"text","text":{"body":"x"}}]}}]}]}"#;
-        assert!(matches!(parse(body.as_bytes()), Err(WireError::Invalid(_))));
+        let d = parse_delivery(body.as_bytes()).unwrap();
+        assert_eq!((d.events.len(), d.skipped), (0, 1));
+    }
+
+    #[test]
+    fn a_malformed_message_does_not_cost_the_valid_ones() {
+        let valid = |id: &str, body: &str| {
+            format!(
+                r#"{{"from":"31611111111","id":"{id}","timestamp":"1717000001","type":"text","text":{{"body":"{body}"}}}}"#
+            )
+        };
+        let messages = [
+            valid("wamid.V1", "wat kost een paspoort"),
+            // No id, and a timestamp that is an object: unreadable.
+            r#"{"from":"31611111111","timestamp":{"x":1},"type":"text","text":{"body":"mijn bsn is 123456782"}}"#.to_string(),
+            valid("wamid.V2", "hoe laat is het gemeentehuis open"),
+        ]
+        .join(",");
+        let statuses = r#"{"id":"wamid.OUT1","status":"read","timestamp":"1717000003","recipient_id":"316"},{"status":7}"#;
+        let d = parse_delivery(envelope(&messages, statuses).as_bytes()).unwrap();
+        let ids: Vec<&str> = d
+            .events
+            .iter()
+            .map(|e| match e {
+                Event::Message(m) => m.id.as_str(),
+                Event::Status(s) => s.id.as_str(),
+            })
+            .collect();
+        assert_eq!(ids, ["wamid.V1", "wamid.V2", "wamid.OUT1"]);
+        assert_eq!(d.skipped, 2);
+        // Entries and changes of the wrong shape are skipped the same way.
+        let good: Value = serde_json::from_str(&envelope(&valid("wamid.V3", "hoi"), "")).unwrap();
+        let body = json!({
+            "object": OBJECT,
+            "entry": [
+                5,
+                { "changes": "x" },
+                { "changes": [7, { "field": "messages", "value": { "messages": "x" } }] },
+                good["entry"][0],
+            ]
+        });
+        let d = parse_delivery(body.to_string().as_bytes()).unwrap();
+        assert_eq!(d.events.len(), 1, "{d:?}");
+        assert_eq!(d.skipped, 4);
+    }
+
+    #[test]
+    fn stored_fields_pass_the_guard() {
+        let m = one_message(
+            r#"{"from":"316","id":"wamid.D","timestamp":"1","type":"document","document":{"filename":"paspoort_jansen_123 456 782.pdf","caption":"mijn iban NL91ABNA0417164300","mime_type":"application/pdf","id":"77"}}"#,
+        );
+        let meta = m.content.metadata_json();
+        assert_eq!(
+            meta["filename"],
+            json!("paspoort_jansen_[BSN].pdf"),
+            "{meta}"
+        );
+        assert!(!meta.to_string().contains("NL91"), "{meta}");
+        for (file, expected) in [
+            ("bsn_123_456_782.jpg", "bsn_[BSN].jpg"),
+            ("06-12345678.pdf", "[TELEFOON].pdf"),
+            ("jan@example.nl.pdf", "[EMAIL].pdf"),
+            ("IMG_20240312_143015.jpg", "IMG_20240312_143015.jpg"),
+            ("aanvraag.pdf", "aanvraag.pdf"),
+        ] {
+            assert_eq!(privacy::redact_file_name(file).text, expected, "{file}");
+        }
+        // Option ids and template payloads are guarded when parsed; the title is for the
+        // caller's guard, which keeps the kinds it finds.
+        let m = one_message(
+            r#"{"from":"316","id":"wamid.B","timestamp":"1","type":"button","button":{"text":"bel 0612345678","payload":"bel 0612345678"}}"#,
+        );
+        assert_eq!(m.content.option_id(), Some("bel [TELEFOON]"));
+        assert_eq!(
+            m.content.text_for_understanding().as_deref(),
+            Some("bel 0612345678")
+        );
+        let m =
+            one_message(r#"{"from":"316","id":"wamid.U","timestamp":"1","type":"jan@example.nl"}"#);
+        assert_eq!(m.content.metadata_json()["type"], json!("[EMAIL]"));
+    }
+
+    mod fuzz {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Field names of the webhook, so that generated JSON often has the right keys with
+        /// the wrong shapes.
+        const KEYS: &[&str] = &[
+            "object",
+            "entry",
+            "id",
+            "changes",
+            "field",
+            "value",
+            "metadata",
+            "phone_number_id",
+            "contacts",
+            "profile",
+            "name",
+            "wa_id",
+            "messages",
+            "statuses",
+            "from",
+            "timestamp",
+            "type",
+            "text",
+            "body",
+            "interactive",
+            "button_reply",
+            "list_reply",
+            "title",
+            "description",
+            "button",
+            "payload",
+            "image",
+            "document",
+            "filename",
+            "caption",
+            "location",
+            "latitude",
+            "longitude",
+            "address",
+            "reaction",
+            "emoji",
+            "message_id",
+            "context",
+            "status",
+            "recipient_id",
+            "errors",
+            "code",
+        ];
+
+        fn json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(
+                    |f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+                ),
+                "\\PC{0,12}".prop_map(Value::String),
+                prop::sample::select(vec![
+                    "whatsapp_business_account",
+                    "messages",
+                    "text",
+                    "interactive",
+                    "button",
+                    "document",
+                    "image",
+                    "location",
+                    "contacts",
+                    "reaction",
+                    "1717000000",
+                    "mijn bsn is 123456782",
+                    "sent",
+                    "read",
+                ])
+                .prop_map(|s| Value::String(s.into())),
+            ];
+            leaf.prop_recursive(5, 64, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::vec((prop::sample::select(KEYS), inner), 0..6).prop_map(
+                        |kv| Value::Object(
+                            kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+                        )
+                    ),
+                ]
+            })
+        }
+
+        /// A delivery envelope with arbitrary JSON in its entries.
+        fn delivery() -> impl Strategy<Value = Value> {
+            prop::collection::vec(json(), 0..4)
+                .prop_map(|entry| serde_json::json!({ "object": OBJECT, "entry": entry }))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+            #[test]
+            fn arbitrary_json_never_panics(value in json()) {
+                let _ = parse_delivery(value.to_string().as_bytes());
+            }
+
+            #[test]
+            fn arbitrary_entries_are_read_or_skipped(body in delivery()) {
+                let d = parse_delivery(body.to_string().as_bytes());
+                prop_assert!(d.is_ok(), "{d:?}");
+                for e in d.unwrap().events {
+                    if let Event::Message(m) = e {
+                        // Every stored field of the content passes the guard: guarding it
+                        // again changes nothing.
+                        let meta = m.content.metadata_json().to_string();
+                        let again = crate::privacy::redact(&meta).text;
+                        prop_assert!(!meta.contains("123456782"), "{meta}");
+                        prop_assert!(again.len() <= meta.len() + 64);
+                    }
+                }
+            }
+
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+                let _ = parse_delivery(&bytes);
+            }
+        }
     }
 }

@@ -474,3 +474,82 @@ async fn outside_the_24_hour_window_replies_go_out_as_the_template_visible_in_th
         "{detail}"
     );
 }
+
+#[tokio::test]
+async fn one_malformed_message_does_not_cost_the_valid_ones_in_the_same_delivery() {
+    let (s, fake) = start().await;
+    let first: Value =
+        serde_json::from_str(&text("31688888881", "wamid.ok1", "Wat kost een paspoort?")).unwrap();
+    let second: Value = serde_json::from_str(&text(
+        "31688888882",
+        "wamid.ok2",
+        "Wanneer is het gemeentehuis open?",
+    ))
+    .unwrap();
+    let mut body = first.clone();
+    let value = &mut body["entry"][0]["changes"][0]["value"];
+    value["contacts"]
+        .as_array_mut()
+        .unwrap()
+        .push(second["entry"][0]["changes"][0]["value"]["contacts"][0].clone());
+    // No id and a timestamp that is not a time: this one cannot be read.
+    let broken = json!({
+        "from": "31688888883",
+        "timestamp": "gisteren",
+        "type": "text",
+        "text": { "body": "mijn bsn is 123456782" }
+    });
+    let messages = value["messages"].as_array_mut().unwrap();
+    messages.push(broken);
+    messages.push(second["entry"][0]["changes"][0]["value"]["messages"][0].clone());
+    let raw = loket::whatsapp::webhook::to_meta_json(&body);
+    assert_eq!(deliver(&s, &raw).await, 200, "the delivery is accepted");
+    replies(&fake, "31688888881", 1).await;
+    replies(&fake, "31688888882", 1).await;
+    let stored: Vec<String> = sqlx::query_scalar(
+        "SELECT external_id FROM messages WHERE direction = 'in' ORDER BY external_id",
+    )
+    .fetch_all(s.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(stored, ["wamid.ok1", "wamid.ok2"]);
+    assert!(fake.replies_to("31688888883").is_empty());
+    // A body that is not a delivery at all is still refused.
+    assert_eq!(
+        deliver(&s, r#"{"object":"whatsapp_business_account"}"#).await,
+        400
+    );
+    assert_eq!(deliver(&s, "geen json").await, 400);
+}
+
+#[tokio::test]
+async fn a_document_file_name_is_stored_without_the_personal_data_in_it() {
+    let (s, fake) = start().await;
+    let wa = "31699999991";
+    let raw = inbound_media_payload(
+        NUMBER_ID,
+        wa,
+        "Jan",
+        "wamid.doc1",
+        "media-9",
+        now(),
+        "document",
+    );
+    let mut v: Value = serde_json::from_str(&raw).unwrap();
+    v["entry"][0]["changes"][0]["value"]["messages"][0]["document"]["filename"] =
+        json!("paspoort_jansen_123\u{a0}456\u{a0}782.pdf");
+    v["entry"][0]["changes"][0]["value"]["messages"][0]["document"]["caption"] =
+        json!("mijn iban is NL91ABNA0417164300");
+    let raw = loket::whatsapp::webhook::to_meta_json(&v);
+    assert_eq!(deliver(&s, &raw).await, 200);
+    replies(&fake, wa, 1).await;
+    let (text, meta): (String, Option<String>) =
+        sqlx::query_as("SELECT text, meta FROM messages WHERE external_id = 'wamid.doc1'")
+            .fetch_one(s.store.pool())
+            .await
+            .unwrap();
+    let meta: Value = serde_json::from_str(&meta.unwrap()).unwrap();
+    assert_eq!(meta["filename"], "paspoort_jansen_[BSN].pdf", "{meta}");
+    let all = format!("{text} {meta}");
+    assert!(!all.contains("782") && !all.contains("NL91"), "{all}");
+}
