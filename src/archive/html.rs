@@ -158,6 +158,7 @@ pub fn pii_label(kind: &str) -> String {
         "date_of_birth" => "geboortedatum".into(),
         "document_number" => "documentnummer".into(),
         "medical" => "medische gegevens".into(),
+        "criminal_record" => "strafrechtelijke gegevens".into(),
         other => other.to_string(),
     }
 }

@@ -204,3 +204,54 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
         .unwrap_or("a panic without a message");
     ApiError::Internal(format!("handler panicked: {detail}")).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_json(resp: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        serde_json::from_slice(&bytes).expect("a JSON body")
+    }
+
+    #[tokio::test]
+    async fn responses_made_outside_handlers_get_the_json_shape() {
+        for (status, code) in [
+            (503, "unavailable"),
+            (408, "unavailable"),
+            (405, "method_not_allowed"),
+            (400, "bad_request"),
+            (413, "body_too_large"),
+            (500, "internal"),
+            (418, "error"),
+        ] {
+            let plain = Response::builder()
+                .status(status)
+                .header("allow", "GET")
+                .body(axum::body::Body::from("plain text"))
+                .unwrap();
+            let out = json_errors(plain).await;
+            assert_eq!(out.status().as_u16(), status);
+            assert_eq!(out.headers()["content-type"], "application/json");
+            assert_eq!(out.headers()["allow"], "GET", "other headers are kept");
+            assert_eq!(body_json(out).await["error"]["code"], code, "{status}");
+        }
+        // A handler's own JSON error and any success pass unchanged.
+        let own = ApiError::Conflict("claimed".into()).into_response();
+        assert_eq!(
+            body_json(json_errors(own).await).await["error"]["code"],
+            "conflict"
+        );
+        let ok = Response::new(axum::body::Body::from("fine"));
+        let out = json_errors(ok).await;
+        assert!(out.headers().get("content-type").is_none());
+    }
+
+    #[test]
+    fn a_panic_becomes_the_json_500() {
+        let resp = panic_response(Box::new("boom"));
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -201,18 +201,24 @@ pub(super) fn candidates(text: &str) -> Vec<(usize, usize)> {
     out
 }
 
+/// Whether the unit at `idx` has a personal reference nearby: the statement is about
+/// someone (also used by [`super::criminal`]).
+pub(super) fn about_a_person(units: &Units<'_>, idx: usize) -> bool {
+    units
+        .before(idx, WINDOW_BEFORE, false)
+        .into_iter()
+        .chain(units.after(idx, WINDOW_AFTER, false))
+        .any(|u| u.is_word() && PERSONAL.contains(&u.lower.as_str()))
+}
+
 /// Keeps the terms with a personal reference nearby.
 pub(super) fn confirm(candidates: &[(usize, usize)], units: &Units<'_>) -> Vec<Finding> {
     candidates
         .iter()
         .filter(|&&(start, end)| {
-            units.atom_index(start, end).is_some_and(|idx| {
-                units
-                    .before(idx, WINDOW_BEFORE, false)
-                    .into_iter()
-                    .chain(units.after(idx, WINDOW_AFTER, false))
-                    .any(|u| u.is_word() && PERSONAL.contains(&u.lower.as_str()))
-            })
+            units
+                .atom_index(start, end)
+                .is_some_and(|idx| about_a_person(units, idx))
         })
         .map(|&(start, end)| Finding {
             kind: PiiKind::Medical,

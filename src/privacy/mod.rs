@@ -37,12 +37,14 @@
 //!   or hyphens, next to a document cue) and driving licence numbers.
 //! - [`PiiKind::Medical`]: a diagnosis or condition term stated about a
 //!   person; only the term is replaced.
+//! - [`PiiKind::CriminalRecord`]: a criminal record or conviction stated about a person
+//!   and not denied ("ik heb een strafblad", not "geen strafblad"); only the term.
 //!
 //! Harmless numbers stay: a number labelled as something else ("klantnummer 123456782",
 //! "ordernummer AB1234567", "factuurnummer 0301234567") is not a BSN, phone or document
 //! number; postcodes, house numbers, prices, times, years and appointment dates are not
 //! personal data. [`PiiKind::needs_secure_channel`] tells which kinds are the citizen's
-//! own sensitive data (BSN, IBAN, medical) that the dialogue redirects to a secure channel;
+//! own sensitive data (BSN, IBAN, medical, criminal record) that the dialogue redirects to a secure channel;
 //! the others are only redacted. [`redact_file_name`] guards a file name.
 //!
 //! # Stages
@@ -65,6 +67,7 @@
 
 mod bsn;
 mod canonical;
+mod criminal;
 mod date;
 mod document;
 mod email;
@@ -89,6 +92,7 @@ pub enum PiiKind {
     DateOfBirth,
     DocumentNumber,
     Medical,
+    CriminalRecord,
 }
 
 impl PiiKind {
@@ -102,6 +106,7 @@ impl PiiKind {
             PiiKind::DateOfBirth => "[GEBOORTEDATUM]",
             PiiKind::DocumentNumber => "[DOCUMENTNUMMER]",
             PiiKind::Medical => "[MEDISCH]",
+            PiiKind::CriminalRecord => "[STRAFRECHTELIJK]",
         }
     }
 
@@ -115,15 +120,19 @@ impl PiiKind {
             PiiKind::DateOfBirth => "date_of_birth",
             PiiKind::DocumentNumber => "document_number",
             PiiKind::Medical => "medical",
+            PiiKind::CriminalRecord => "criminal_record",
         }
     }
 
     /// Whether this is the citizen's own sensitive data, which Loket does not handle in a
     /// chat at all: a BSN, a bank account (IBAN) or medical details. The citizen is sent to
-    /// a secure channel. Other personal data (a phone number, an e-mail address, a date of
+    /// a secure channel; a criminal record likewise. Other personal data (a phone number, an e-mail address, a date of
     /// birth, a document number) is redacted and the question answered as usual.
     pub fn needs_secure_channel(self) -> bool {
-        matches!(self, PiiKind::Bsn | PiiKind::Iban | PiiKind::Medical)
+        matches!(
+            self,
+            PiiKind::Bsn | PiiKind::Iban | PiiKind::Medical | PiiKind::CriminalRecord
+        )
     }
 
     /// The kind named by [`PiiKind::as_str`].
@@ -141,6 +150,7 @@ impl PiiKind {
             PiiKind::DocumentNumber => 4,
             PiiKind::DateOfBirth => 5,
             PiiKind::Medical => 6,
+            PiiKind::CriminalRecord => 7,
         }
     }
 }
@@ -211,17 +221,21 @@ pub fn detect(text: &str) -> Vec<Finding> {
     loose_dates.retain(|&(s, e)| keep(s, e));
     let mut medical = medical::candidates(text);
     medical.retain(|&(s, e)| keep(s, e));
+    let mut criminal = criminal::candidates(text);
+    criminal.retain(|&(s, e)| keep(s, e));
     let atoms: Vec<(usize, usize)> = documents
         .iter()
         .map(|c| (c.start, c.end))
         .chain(dates.iter().copied())
         .chain(loose_dates.iter().copied())
         .chain(medical.iter().copied())
+        .chain(criminal.iter().copied())
         .collect();
     let units = units::Units::new(text, atoms);
     let mut soft = document::confirm(&documents, &units);
     soft.extend(date::confirm(&dates, &loose_dates, &units));
     soft.extend(medical::confirm(&medical, &units));
+    soft.extend(criminal::confirm(&criminal, &units));
     let soft = resolve(soft);
     masked.accept(soft);
 
@@ -274,7 +288,7 @@ fn replace(text: &str, findings: Vec<Finding>) -> Redacted {
     }
 }
 
-const ALL_KINDS: [PiiKind; 7] = [
+const ALL_KINDS: [PiiKind; 8] = [
     PiiKind::Bsn,
     PiiKind::Iban,
     PiiKind::Phone,
@@ -282,6 +296,7 @@ const ALL_KINDS: [PiiKind; 7] = [
     PiiKind::DateOfBirth,
     PiiKind::DocumentNumber,
     PiiKind::Medical,
+    PiiKind::CriminalRecord,
 ];
 
 /// Whether `start..end` is glued to a placeholder without any separator

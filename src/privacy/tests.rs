@@ -32,6 +32,11 @@ fn placeholders_and_names() {
             "document_number",
         ),
         (PiiKind::Medical, "[MEDISCH]", "medical"),
+        (
+            PiiKind::CriminalRecord,
+            "[STRAFRECHTELIJK]",
+            "criminal_record",
+        ),
     ];
     for (kind, placeholder, name) in all {
         assert_eq!(kind.placeholder(), placeholder);
@@ -974,4 +979,41 @@ fn guard_cost() {
         per_message[n * 9 / 10],
         per_message[n - 1]
     );
+}
+
+// ---------------------------------------------------------------- criminal record
+
+#[test]
+fn a_criminal_record_about_a_person_is_redacted_and_needs_the_secure_channel() {
+    for (text, expected) in [
+        (
+            "ik heb een strafblad, kan ik toch een VOG krijgen?",
+            "ik heb een [STRAFRECHTELIJK], kan ik toch een VOG krijgen?",
+        ),
+        (
+            "mijn zoon is veroordeeld voor diefstal, krijgt hij een VOG?",
+            "mijn zoon is [STRAFRECHTELIJK] voor diefstal, krijgt hij een VOG?",
+        ),
+        (
+            "I have a criminal record, can I still get a VOG?",
+            "I have a [STRAFRECHTELIJK], can I still get a VOG?",
+        ),
+    ] {
+        let r = redact(text);
+        assert_eq!(r.text, expected);
+        assert!(r.kinds().iter().all(|k| k.needs_secure_channel()), "{text}");
+        assert_eq!(redact(&r.text).text, r.text, "idempotent: {text}");
+    }
+}
+
+#[test]
+fn a_denied_or_general_criminal_record_is_left_alone() {
+    for text in [
+        "ik heb een verklaring nodig dat ik geen strafblad heb",
+        "ik ben nooit veroordeeld, waarom duurt mijn VOG zo lang?",
+        "kan iemand met een strafblad een VOG aanvragen?",
+        "wat doet de reclassering?",
+    ] {
+        assert_eq!(redact(text).text, text);
+    }
 }
