@@ -102,7 +102,10 @@ pub async fn receive(
                     continue; // a thumbs-up needs no answer
                 }
                 let text = m.content.text_for_understanding().unwrap_or_default();
-                let redacted = crate::privacy::redact(&text);
+                // Meta's own limit; a longer text is cut before the guard reads it, so no
+                // delivery can make one message arbitrarily costly (a 72 KB text took 500 MB).
+                let text = crate::text::truncate_chars(&text, crate::text::MAX_MESSAGE_CHARS);
+                let redacted = crate::privacy::redact(text);
                 inbound.push(NewInbound {
                     channel: "whatsapp".into(),
                     external_id: m.id.clone(),

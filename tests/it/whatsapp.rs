@@ -553,3 +553,35 @@ async fn a_document_file_name_is_stored_without_the_personal_data_in_it() {
     let all = format!("{text} {meta}");
     assert!(!all.contains("782") && !all.contains("NL91"), "{all}");
 }
+
+#[tokio::test]
+async fn the_first_reply_says_a_program_answers_and_a_huge_text_is_cut_to_whatsapps_limit() {
+    let (s, fake) = start().await;
+    let wa = "31612345000";
+    assert_eq!(
+        deliver(&s, &text(wa, "wamid.ai1", "Wat kost een paspoort?")).await,
+        200
+    );
+    let first = replies(&fake, wa, 1).await;
+    let body = first[0]["text"]["body"].as_str().unwrap().to_string();
+    assert!(body.contains("digitale assistent"), "{body}");
+    // 72 KB in one text (Meta's own limit is 4,096 characters): read and stored cut.
+    let huge: String = "wat kost een rijbewijs ".repeat(3200);
+    assert_eq!(deliver(&s, &text(wa, "wamid.ai2", &huge)).await, 200);
+    let second = replies(&fake, wa, 2).await;
+    let body = second[1]["text"]["body"].as_str().unwrap();
+    assert!(
+        !body.contains("digitale assistent, een computerprogramma"),
+        "said once: {body}"
+    );
+    let stored: String =
+        sqlx::query_scalar("SELECT text FROM messages WHERE external_id = 'wamid.ai2'")
+            .fetch_one(s.store.pool())
+            .await
+            .unwrap();
+    assert!(
+        stored.chars().count() <= 4096,
+        "{} characters stored",
+        stored.len()
+    );
+}
