@@ -258,3 +258,23 @@ fn int8_embeddings_match_the_f32_reference_alone_and_in_batches() {
     // Different messages stay apart.
     assert!(loket::classifier::encoder::cosine(&batch[0], &batch[2]) < 0.95);
 }
+
+#[tokio::test]
+async fn harmless_numbers_are_answered_without_a_privacy_redirect() {
+    let app = TestApp::spawn(Content::Bundled, true).await;
+    let corpus = std::fs::read_to_string(root().join("tests/data/harmless_numbers.txt")).unwrap();
+    let mut redirected = Vec::new();
+    for (i, text) in corpus
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .enumerate()
+    {
+        let v = app.ask(&format!("harmless-{i}"), text).await;
+        // A redirect may only come from an intent that asks for one (the citizen asks about
+        // their own case), never from a number taken for personal data.
+        if v["action"] == "privacy_redirect" && v["intent"] != "privacy_gegevens" {
+            redirected.push(format!("{text:?}: {v}"));
+        }
+    }
+    assert!(redirected.is_empty(), "{}", redirected.join("\n"));
+}
