@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
 
 command -v cargo >/dev/null 2>&1 || { echo "run: cargo is needed (install Rust from rustup or your distribution)" >&2; exit 1; }
-cargo build --release --locked --quiet || { echo "run: the build failed" >&2; exit 1; }
+if [ ! -x "$target/release/loket" ]; then
+  echo "run: building Loket for the first time: about 10-12 minutes on 2 cores (later builds take seconds)" >&2
+fi
+cargo build --release --locked || { echo "run: the build failed" >&2; exit 1; }
 LOKET_BIN="$target/release/loket" scripts/fetch-model.sh
 exec "$target/release/loket" serve "$@"

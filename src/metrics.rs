@@ -185,9 +185,26 @@ pub async fn track_http(req: Request, next: Next) -> Response {
         _ => "other",
     }
     .to_string();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string();
     let start = Instant::now();
     let resp = next.run(req).await;
-    record_http(&route, &method, resp.status().as_u16(), start.elapsed());
+    let status = resp.status().as_u16();
+    record_http(&route, &method, status, start.elapsed());
+    // The access log: route template, never the path or query (ids, tokens) or a body.
+    tracing::info!(
+        target: "loket::access",
+        method = %method,
+        route = %route,
+        status,
+        ms = start.elapsed().as_secs_f64() * 1000.0,
+        request_id = %request_id,
+        "request"
+    );
     resp
 }
 
@@ -299,7 +316,93 @@ pub fn render(live: &Live) -> String {
         "loket_http_connections_refused_total {}",
         r.refused_connections
     );
+    drop(r);
+    let _ = writeln!(
+        out,
+        "# HELP loket_build_info The running build.\n# TYPE loket_build_info gauge\n\
+         loket_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    process_metrics(&mut out);
     out
+}
+
+/// The standard `process_*` metrics (as Prometheus client libraries name them), from
+/// `/proc/self`; absent where there is no `/proc`.
+fn process_metrics(out: &mut String) {
+    // SAFETY: sysconf reads a constant of the system.
+    let (ticks, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_CLK_TCK) as f64,
+            libc::sysconf(libc::_SC_PAGESIZE) as f64,
+        )
+    };
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // Fields after the command name (which may hold spaces) closed by the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
+    let boot = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    });
+    let mut gauge = |name: &str, kind: &str, help: &str, value: Option<f64>| {
+        if let Some(v) = value {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+            );
+        }
+    };
+    gauge(
+        "process_cpu_seconds_total",
+        "counter",
+        "User and system CPU time spent in seconds.",
+        field(14).zip(field(15)).map(|(u, s)| (u + s) / ticks),
+    );
+    gauge(
+        "process_resident_memory_bytes",
+        "gauge",
+        "Resident memory size in bytes.",
+        field(24).map(|p| p * page),
+    );
+    gauge(
+        "process_virtual_memory_bytes",
+        "gauge",
+        "Virtual memory size in bytes.",
+        field(23),
+    );
+    gauge(
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since the Unix epoch in seconds.",
+        boot.zip(field(22)).map(|(b, t)| b + t / ticks),
+    );
+    gauge(
+        "process_open_fds",
+        "gauge",
+        "Number of open file descriptors.",
+        std::fs::read_dir("/proc/self/fd")
+            .ok()
+            .map(|d| d.count() as f64),
+    );
+    gauge(
+        "process_max_fds",
+        "gauge",
+        "Maximum number of open file descriptors.",
+        std::fs::read_to_string("/proc/self/limits")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("Max open files"))
+                    .and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
+            }),
+    );
 }
 
 /// `GET /metrics` (no key: nothing personal is exposed).

@@ -116,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
         .layer(axum::middleware::map_response(error::json_errors))
+        .layer(axum::middleware::map_response(api_version))
         .layer(axum::middleware::from_fn(crate::metrics::track_http))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -132,6 +133,18 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .layer(cors)
         .with_state(state)
+}
+
+/// The API's version on every response (Dutch API Design Rules, `API-Version`): the major
+/// version is in the paths (`/v1/`), the full one here.
+pub const API_VERSION: &str = "1.0.0";
+
+async fn api_version(mut resp: axum::response::Response) -> axum::response::Response {
+    resp.headers_mut().insert(
+        HeaderName::from_static("api-version"),
+        axum::http::HeaderValue::from_static(API_VERSION),
+    );
+    resp
 }
 
 async fn not_found() -> error::ApiError {

@@ -18,6 +18,7 @@ async fn health_and_readiness() {
         headers.contains_key("x-request-id"),
         "every response carries a request id"
     );
+    assert_eq!(headers["api-version"], loket::http::API_VERSION);
     let (s, _, v) = app
         .request(Request::get("/readyz").body(Body::empty()).unwrap())
         .await;

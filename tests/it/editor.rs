@@ -497,6 +497,18 @@ async fn metrics_have_route_templates_and_no_personal_data() {
         "le=\"0.005\""
     ));
     assert!(has("loket_classifier_duration_seconds_count", ""));
+    // What operators' dashboards expect of every service.
+    assert!(has("loket_build_info", "version=\""), "{text}");
+    for name in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+    ] {
+        let value = series.iter().find(|(n, _, _)| n == name).map(|s| s.2);
+        assert!(value.is_some_and(|v| v > 0.0), "{name}: {value:?}\n{text}");
+    }
     assert!(has("loket_outcomes_total", "channel=\"web\""), "{text}");
     assert!(has("loket_classifier_queue_depth", ""));
     assert!(has("loket_content_version", ""));
