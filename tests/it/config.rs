@@ -147,3 +147,19 @@ fn migrate_applies_the_migrations_on_their_own() {
     assert_eq!(code, 0);
     assert_eq!(out, again);
 }
+
+#[test]
+fn the_systemd_units_and_publiccode_yml_verify() {
+    let out = Command::new("bash")
+        .arg(root().join("scripts/verify-packaging.sh"))
+        .env("LOKET_BIN", loket_bin())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("publiccode.yml: OK"), "{text}");
+}
