@@ -1,9 +1,10 @@
 //! `GET /v1/reports/summary` and `GET /v1/reports/unanswered` (scope `editor`): the figures
-//! of a period and the groups of unanswered questions, as JSON or (`format=csv`) CSV.
+//! of a period and the groups of unanswered questions, as JSON, (`format=csv`) CSV, or
+//! (`format=excel`) CSV that Dutch Excel opens in columns.
 //!
 //! Parameters: `from` and `to` (local dates `YYYY-MM-DD`, inclusive; default the last 30
 //! days up to today), `channel` (`web` or `whatsapp`), `department` (id or name, any case),
-//! `format` (`json` or `csv`) and, for `unanswered`, `limit` (groups, default 50).
+//! `format` (`json`, `csv` or `excel`) and, for `unanswered`, `limit` (groups, default 50).
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -39,6 +40,8 @@ pub struct ReportParams {
 enum Format {
     Json,
     Csv,
+    /// CSV for Dutch Excel: byte-order mark, `;`, decimal comma.
+    Excel,
 }
 
 fn non_empty(s: &Option<String>) -> Option<&str> {
@@ -108,9 +111,10 @@ fn report_query(
     let format = match non_empty(&p.format).map(str::to_lowercase).as_deref() {
         None | Some("json") => Format::Json,
         Some("csv") => Format::Csv,
+        Some("excel") => Format::Excel,
         Some(other) => {
             return Err(ApiError::Invalid(format!(
-                "unknown format \"{other}\": use json or csv"
+                "unknown format \"{other}\": use json, csv or excel"
             )));
         }
     };
@@ -185,6 +189,11 @@ pub async fn summary(
     .await?;
     Ok(match format {
         Format::Csv => csv_response("samenvatting", &query, reports::summary_csv(&summary)),
+        Format::Excel => csv_response(
+            "samenvatting",
+            &query,
+            reports::excel(&reports::summary_csv(&summary)),
+        ),
         Format::Json => json_response(SummaryResponse {
             summary: &summary,
             municipality: &settings.name,
@@ -228,6 +237,11 @@ pub async fn unanswered(
     .await?;
     Ok(match format {
         Format::Csv => csv_response("onbeantwoord", &query, reports::unanswered_csv(&report)),
+        Format::Excel => csv_response(
+            "onbeantwoord",
+            &query,
+            reports::excel(&reports::unanswered_csv(&report)),
+        ),
         Format::Json => json_response(&report),
     })
 }

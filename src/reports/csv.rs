@@ -173,9 +173,86 @@ pub fn unanswered_csv(u: &Unanswered) -> String {
     out
 }
 
+/// The same table for a spreadsheet in the Dutch locale (`format=excel`): a byte-order mark
+/// so that Excel reads UTF-8, `;` between fields and a decimal comma (Dutch Excel reads a
+/// comma-separated file as one column and `0.4444` as text), lines ending in CRLF.
+pub fn excel(csv: &str) -> String {
+    let mut out = String::with_capacity(csv.len() + 16);
+    out.push('\u{feff}');
+    for record in records(csv) {
+        let fields: Vec<String> = record
+            .iter()
+            .map(|f| {
+                let f = if is_decimal(f) {
+                    f.replace('.', ",")
+                } else {
+                    f.clone()
+                };
+                if f.contains([';', '"', '\n', '\r']) {
+                    format!("\"{}\"", f.replace('"', "\"\""))
+                } else {
+                    f
+                }
+            })
+            .collect();
+        out.push_str(&fields.join(";"));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+fn is_decimal(f: &str) -> bool {
+    let digits = f.strip_prefix('-').unwrap_or(f);
+    matches!(digits.split_once('.'), Some((a, b))
+        if !a.is_empty() && !b.is_empty()
+            && a.bytes().all(|c| c.is_ascii_digit())
+            && b.bytes().all(|c| c.is_ascii_digit()))
+}
+
+/// The records of a comma-separated text as written above (RFC 4180 quoting).
+fn records(csv: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let (mut record, mut field) = (Vec::new(), String::new());
+    let mut chars = csv.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut field)),
+            (false, '\n') => {
+                record.push(std::mem::take(&mut field));
+                out.push(std::mem::take(&mut record));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    if !field.is_empty() || !record.is_empty() {
+        record.push(field);
+        out.push(record);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_excel_table_has_a_bom_semicolons_and_decimal_commas() {
+        let csv = "metric,value,numerator,denominator\nanswered,0.4444,4,9\n\
+                   note,\"a,b; \"\"c\"\"\",,\nversion,2.3.1,,\n";
+        assert_eq!(
+            excel(csv),
+            "\u{feff}metric;value;numerator;denominator\r\nanswered;0,4444;4;9\r\n\
+             note;\"a,b; \"\"c\"\"\";;\r\nversion;2.3.1;;\r\n"
+        );
+    }
 
     #[test]
     fn fields_are_quoted_and_formulas_defused() {

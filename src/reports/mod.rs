@@ -31,7 +31,7 @@ use crate::store::{SqlStore, StoreError, timestamp};
 mod csv;
 mod unanswered;
 
-pub use csv::{summary_csv, unanswered_csv};
+pub use csv::{excel, summary_csv, unanswered_csv};
 pub use unanswered::{
     Grouping, Item, MAX_MESSAGES, Unanswered, UnansweredGroup, group_by_similarity, groups_of,
     unanswered, unanswered_items,

@@ -773,6 +773,24 @@ async fn reports_endpoints_need_an_editor_key_and_answer_json_and_csv() {
         "attachment; filename=\"loket-samenvatting-2026-11-02-2026-11-08.csv\""
     );
     assert!(body.contains("\nconversations,9,,\n"), "{body}");
+    // For Dutch Excel: a byte-order mark, semicolons and decimal commas.
+    let (s, h, body) = get(
+        &app,
+        &format!("/v1/reports/summary?{WEEK}&format=excel"),
+        Some(&editor),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        body.starts_with("\u{feff}metric;value;numerator;denominator\r\n"),
+        "{body}"
+    );
+    assert!(body.contains("\r\nconversations;9;;\r\n"), "{body}");
+    assert!(
+        body.contains("\r\nanswered_in_one_go;0,4444;4;9\r\n"),
+        "{body}"
+    );
 
     // Unanswered: the two "kliko" fallbacks form one group, the clarify its own.
     let (s, _, body) = get(
