@@ -35,6 +35,8 @@ pub enum Command {
     Serve,
     /// Apply the database migrations and exit (`serve` also applies them at start).
     Migrate,
+    /// Print a shell completion script, e.g. `loket completions bash > /etc/bash_completion.d/loket`.
+    Completions { shell: clap_complete::Shell },
     /// The effective settings.
     Config {
         #[command(subcommand)]
@@ -203,6 +205,11 @@ pub enum ModelCommand {
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
+    if let Command::Completions { shell } = cli.command {
+        let mut command = <Cli as clap::CommandFactory>::command();
+        clap_complete::generate(shell, &mut command, "loket", &mut std::io::stdout());
+        return Ok(0);
+    }
     if let Command::Config {
         command: ConfigCommand::Check,
     } = cli.command
@@ -211,7 +218,7 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Config { .. } => unreachable!("handled above"),
+        Command::Config { .. } | Command::Completions { .. } => unreachable!("handled above"),
         Command::Migrate => migrate(config),
         Command::Serve => {
             app::init_tracing(&config.server.log_format);

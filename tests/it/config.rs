@@ -163,3 +163,13 @@ fn the_systemd_units_and_publiccode_yml_verify() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("publiccode.yml: OK"), "{text}");
 }
+
+#[test]
+fn shell_completions_name_the_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = loket(dir.path(), &["completions", "bash"], &[]);
+    assert_eq!(code, 0, "{err}");
+    for word in ["_loket", "serve", "migrate", "archive"] {
+        assert!(out.contains(word), "{word} missing");
+    }
+}
