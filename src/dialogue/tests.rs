@@ -318,7 +318,12 @@ fn personal_data_is_redirected_and_the_question_still_answered() {
 #[test]
 fn only_sensitive_data_is_redirected_other_personal_data_is_answered() {
     let kb = kb();
-    for kind in [PiiKind::Bsn, PiiKind::Iban, PiiKind::Medical] {
+    for kind in [
+        PiiKind::Bsn,
+        PiiKind::Iban,
+        PiiKind::Medical,
+        PiiKind::CriminalRecord,
+    ] {
         let mut s = step(
             "wat kost een paspoort? [BSN]",
             u(&kb, &[("paspoort", 0.9)], &[("paspoort-kosten", 0.85)]),

@@ -122,6 +122,18 @@ async fn unfinished(store: &SqlStore) -> (i64, i64) {
     (inbox, outbox)
 }
 
+/// Waits until the inbound queue and the outbox are empty and `total` replies are sent
+/// (at most `secs`), and says how long that took.
+async fn drain(store: &SqlStore, total: usize, secs: u64, what: &str) {
+    let t = Instant::now();
+    eventually(secs, what, || async move {
+        let sent = count(store, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'").await;
+        (unfinished(store).await == (0, 0) && sent as usize == total).then_some(())
+    })
+    .await;
+    eprintln!("{what}: {:?}", t.elapsed());
+}
+
 /// Outbox rows by dedup key: (status, the channel's message id).
 async fn outbox_rows(store: &SqlStore) -> HashMap<String, (String, Option<String>)> {
     sqlx::query("SELECT dedup_key, status, external_id FROM outbox")
@@ -357,17 +369,8 @@ async fn sigkill_during_a_burst_loses_nothing_acknowledged() {
         assert_eq!(status, 200, "redelivery of {}", m.1);
     }
     let store = sqlite(dir.path()).await;
-    let t = Instant::now();
     let total = sent.len();
-    eventually(90, "the queues to drain", || {
-        let store = &store;
-        async move {
-            let sent = count(store, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'").await;
-            (unfinished(store).await == (0, 0) && sent as usize == total).then_some(())
-        }
-    })
-    .await;
-    eprintln!("drained {:?} after the restart", t.elapsed());
+    drain(&store, total, 90, "the queues to drain").await;
     // No late duplicate from a lease running out.
     tokio::time::sleep(Duration::from_secs(2)).await;
     tokio::task::block_in_place(|| loket.kill9());
@@ -706,16 +709,7 @@ async fn a_database_outage_of_a_minute_while_replies_are_in_flight_sends_each_on
         sent.extend(t.await.unwrap());
     }
     assert_eq!(sent.len(), total);
-    let t = Instant::now();
-    eventually(90, "the queues to drain after the outage", || {
-        let store = &store;
-        async move {
-            let sent = count(store, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'").await;
-            (unfinished(store).await == (0, 0) && sent as usize == total).then_some(())
-        }
-    })
-    .await;
-    eprintln!("drained {:?} after the outage", t.elapsed());
+    drain(&store, total, 90, "the queues to drain after the outage").await;
     // A takeover by lease would have come at the first claim after the outage; a few more
     // heartbeats show nothing more comes.
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -806,18 +800,9 @@ async fn sigkill_with_replies_in_flight_repeats_at_most_the_sends_in_flight() {
         }
     }
     let total = sent.len();
-    let t = Instant::now();
     // The killed sender's rows are taken over after its heartbeat was watched standing
     // still for a lease (30 s).
-    eventually(100, "the queues to drain after the restart", || {
-        let store = &store;
-        async move {
-            let sent = count(store, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'").await;
-            (unfinished(store).await == (0, 0) && sent as usize == total).then_some(())
-        }
-    })
-    .await;
-    eprintln!("drained {:?} after the restart", t.elapsed());
+    drain(&store, total, 100, "the queues to drain after the restart").await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     tokio::task::block_in_place(|| loket.kill9());
 
@@ -946,16 +931,7 @@ async fn two_instances_through_a_postgres_outage_of_a_minute_send_each_reply_onc
     }
     assert_eq!(sent.len(), total);
     let store = SqlStore::connect(&db.url, 2).await.unwrap();
-    let t = Instant::now();
-    eventually(90, "the queues to drain after the outage", || {
-        let store = &store;
-        async move {
-            let sent = count(store, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'").await;
-            (unfinished(store).await == (0, 0) && sent as usize == total).then_some(())
-        }
-    })
-    .await;
-    eprintln!("drained {:?} after the outage", t.elapsed());
+    drain(&store, total, 90, "the queues to drain after the outage").await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     tokio::task::block_in_place(|| {
         a.kill9();
