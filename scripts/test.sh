@@ -45,6 +45,20 @@ if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/
   fi
 fi
 
+# axe-core, for the WCAG 2.1 AA checks of the web chat and the dashboard, from the npm
+# registry once (npm checks the package's integrity hash).
+axe_dir="$target/axe"
+if [ ! -f "$axe_dir/package/axe.min.js" ] && [ -z "${LOKET_AXE:-}" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "test: fetching axe-core 4.14.1 from the npm registry (for the accessibility tests)" >&2
+    mkdir -p "$axe_dir"
+    (cd "$axe_dir" && npm pack --silent axe-core@4.14.1 >/dev/null && tar xzf axe-core-4.14.1.tgz) \
+      || echo "test: could not fetch axe-core; the accessibility tests will fail" >&2
+  else
+    echo "test: npm is missing; the accessibility tests will fail (install Node.js and npm, or set LOKET_AXE to an axe.min.js)" >&2
+  fi
+fi
+
 echo "test: building" >&2
 cargo build --locked --all-targets --quiet || { echo "test: the build failed" >&2; exit 1; }
 LOKET_BIN="$target/debug/loket" scripts/fetch-model.sh

@@ -1,6 +1,8 @@
 //! Loket's integration tests: one binary, one module per topic (as in ripgrep's tests).
 //!
 //! - `archive`: `loket archive export|purge|verify` on seeded SQLite and PostgreSQL stores;
+//! - `accessibility`: axe-core (WCAG 2.1 AA) on the web chat and the dashboard in headless
+//!   Chromium;
 //! - `api`: the HTTP API driven in-process (no server), with the lexical stand-in encoder;
 //! - `reports`: the report figures over a hand-made week, the report API, the dashboard in
 //!   headless Chromium;
@@ -21,6 +23,7 @@
 //!   and two instances on one PostgreSQL, against the fake Graph API;
 //! - `binary` (`LoketProcess`), `pg` (`temp_postgres`), `server`, `helpers`: shared helpers.
 
+mod accessibility;
 mod api;
 mod archive;
 mod binary;

@@ -118,7 +118,7 @@ async fn handoff(
 }
 
 /// Nine conversations in the week and two just outside it.
-async fn seed(store: &SqlStore) {
+pub(crate) async fn seed(store: &SqlStore) {
     // Outside the period: Sun 1 Nov 23:59 and Mon 9 Nov 00:00 local.
     conversation(store, "c0", "web", None, "2026-11-01T22:59:00.000Z").await;
     turn(
@@ -698,7 +698,7 @@ async fn get(
     (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
 
-const WEEK: &str = "from=2026-11-02&to=2026-11-08";
+pub(crate) const WEEK: &str = "from=2026-11-02&to=2026-11-08";
 
 #[tokio::test]
 async fn reports_endpoints_need_an_editor_key_and_answer_json_and_csv() {
