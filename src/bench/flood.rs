@@ -121,23 +121,12 @@ impl Child {
     }
 
     fn peak_rss_mb(&self) -> f64 {
-        status_mb(self.process.id(), "VmHWM:")
+        super::proc_status_mb(&self.process.id().to_string(), "VmHWM:")
     }
 
     fn rss_mb(&self) -> f64 {
-        status_mb(self.process.id(), "VmRSS:")
+        super::proc_status_mb(&self.process.id().to_string(), "VmRSS:")
     }
-}
-
-fn status_mb(pid: u32, field: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 fn dir_mb(dir: &Path) -> f64 {
@@ -181,11 +170,8 @@ async fn post(c: &reqwest::Client, base: &str, conv: &str, text: &str) -> (u16, 
 }
 
 fn pct(v: &mut [f64], q: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
     v.sort_by(|a, b| a.total_cmp(b));
-    v[((v.len() - 1) as f64 * q).round() as usize]
+    super::percentile(v, q)
 }
 
 /// The citizen's latencies (of 200s) while `until` is in the future.

@@ -115,12 +115,7 @@ async fn start_local(config: &Config, database_url: Option<&str>) -> Result<Loca
     })
 }
 
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
-}
+use super::percentile;
 
 pub fn run(config: &Config, args: WebhookBenchArgs) -> Result<i32> {
     use tracing_subscriber::EnvFilter;
