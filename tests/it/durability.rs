@@ -26,8 +26,8 @@ use crate::binary::LoketProcess;
 use crate::server::eventually;
 
 const APP_SECRET: &str = "durability-app-secret";
-/// Not all digits: an all-digit environment value would be read as a number.
-const PHONE_NUMBER_ID: &str = "pnid-durability";
+/// All digits, as Meta issues them: settings from the environment keep their string type.
+const PHONE_NUMBER_ID: &str = "106540352242922";
 
 /// Questions the bundled content answers (also with the lexical stand-in encoder), so no
 /// conversation drifts into a handoff, where the bot stops replying.
