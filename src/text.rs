@@ -23,6 +23,22 @@ pub fn normalize(text: &str) -> String {
         .join(" ")
 }
 
+/// The Dutch month names, January first (dates in replies, transcripts and tests).
+pub const DUTCH_MONTHS: [&str; 12] = [
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
+
 /// Longest message Loket reads, in characters: WhatsApp's own limit for a text message.
 /// Every channel cuts longer texts here, so no channel can make one turn arbitrarily costly.
 pub const MAX_MESSAGE_CHARS: usize = 4096;

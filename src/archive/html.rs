@@ -39,21 +39,6 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-const MONTHS: [&str; 12] = [
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-];
-
 fn parse(ts: &str) -> Option<DateTime<chrono_tz::Tz>> {
     DateTime::parse_from_rfc3339(ts)
         .ok()
@@ -66,7 +51,7 @@ pub fn dutch_date(day: chrono::NaiveDate) -> String {
     format!(
         "{} {} {}",
         day.day(),
-        MONTHS[day.month0() as usize],
+        crate::text::DUTCH_MONTHS[day.month0() as usize],
         day.year()
     )
 }

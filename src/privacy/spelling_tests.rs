@@ -418,21 +418,6 @@ const BIRTH_TEMPLATES: &[&str] = &[
     "mijn geboortedatum is {}.",
 ];
 
-const MONTHS: &[&str] = &[
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-];
-
 /// A birth date in one of the forms citizens write.
 fn birth_date() -> impl Strategy<Value = String> {
     (1u32..=28, 1u32..=12, 1925u32..2020, 0usize..10).prop_map(|(d, m, y, form)| match form {
@@ -444,7 +429,7 @@ fn birth_date() -> impl Strategy<Value = String> {
         5 => format!("{y}{m:02}{d:02}"),
         6 => format!("{d:02} {m:02} {y}"),
         7 => format!("{y}-{m:02}-{d:02}"),
-        8 => format!("{d} {} {y}", MONTHS[m as usize - 1]),
+        8 => format!("{d} {} {y}", crate::text::DUTCH_MONTHS[m as usize - 1]),
         _ => format!("{d:02}{m:02}{:02}", y % 100),
     })
 }

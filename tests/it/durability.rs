@@ -134,6 +134,35 @@ async fn drain(store: &SqlStore, total: usize, secs: u64, what: &str) {
     eprintln!("{what}: {:?}", t.elapsed());
 }
 
+/// Every message stored once, and each of `wamids` answered by exactly one reply that the
+/// API accepted once; nothing beyond `total` replies.
+async fn each_stored_and_answered_once<'a>(
+    store: &SqlStore,
+    fake: &FakeGraph,
+    wamids: impl Iterator<Item = &'a str>,
+    total: usize,
+) {
+    let inbound = inbound_messages(store).await;
+    assert_eq!(inbound.len(), total, "every message stored");
+    assert!(inbound.values().all(|n| *n == 1), "a message stored twice");
+    let rows = outbox_ids(store).await;
+    let per_row = accepted_per_row(fake);
+    for wamid in wamids {
+        let (id, status) = &rows[&format!("reply:{wamid}")];
+        assert_eq!(status, "sent", "{wamid}");
+        assert_eq!(
+            per_row.get(id),
+            Some(&1),
+            "{wamid}: replies accepted by the API"
+        );
+    }
+    assert_eq!(
+        replies(fake).len(),
+        total,
+        "no reply beyond one per message"
+    );
+}
+
 /// Outbox rows by dedup key: (status, the channel's message id).
 async fn outbox_rows(store: &SqlStore) -> HashMap<String, (String, Option<String>)> {
     sqlx::query("SELECT dedup_key, status, external_id FROM outbox")
@@ -715,25 +744,7 @@ async fn a_database_outage_of_a_minute_while_replies_are_in_flight_sends_each_on
     tokio::time::sleep(Duration::from_secs(5)).await;
     tokio::task::block_in_place(|| loket.kill9());
 
-    let inbound = inbound_messages(&store).await;
-    assert_eq!(inbound.len(), total, "every message stored");
-    assert!(inbound.values().all(|n| *n == 1), "a message stored twice");
-    let rows = outbox_ids(&store).await;
-    let per_row = accepted_per_row(&fake);
-    for (_, wamid, _, _) in &sent {
-        let (id, status) = &rows[&format!("reply:{wamid}")];
-        assert_eq!(status, "sent", "{wamid}");
-        assert_eq!(
-            per_row.get(id),
-            Some(&1),
-            "{wamid}: replies accepted by the API"
-        );
-    }
-    assert_eq!(
-        replies(&fake).len(),
-        total,
-        "no reply beyond one per message"
-    );
+    each_stored_and_answered_once(&store, &fake, sent.iter().map(|m| m.1.as_str()), total).await;
     replies_by_wamid(&fake, &outbox_rows(&store).await);
     store.close().await;
 }
@@ -938,25 +949,7 @@ async fn two_instances_through_a_postgres_outage_of_a_minute_send_each_reply_onc
         b.kill9();
     });
 
-    let inbound = inbound_messages(&store).await;
-    assert_eq!(inbound.len(), total, "every message stored");
-    assert!(inbound.values().all(|n| *n == 1), "a message stored twice");
-    let rows = outbox_ids(&store).await;
-    let per_row = accepted_per_row(&fake);
-    for (_, wamid, _, _) in &sent {
-        let (id, status) = &rows[&format!("reply:{wamid}")];
-        assert_eq!(status, "sent", "{wamid}");
-        assert_eq!(
-            per_row.get(id),
-            Some(&1),
-            "{wamid}: replies accepted by the API"
-        );
-    }
-    assert_eq!(
-        replies(&fake).len(),
-        total,
-        "no reply beyond one per message"
-    );
+    each_stored_and_answered_once(&store, &fake, sent.iter().map(|m| m.1.as_str()), total).await;
     let taken_over = count(
         &store,
         "SELECT COUNT(*) FROM outbox WHERE last_error LIKE 'its sender stopped%'",

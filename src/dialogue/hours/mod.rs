@@ -65,21 +65,6 @@ const ENGLISH_WEEKDAYS: [&str; 7] = [
     "Sunday",
 ];
 
-const DUTCH_MONTHS: [&str; 12] = [
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-];
-
 const ENGLISH_MONTHS: [&str; 12] = [
     "January",
     "February",
@@ -332,7 +317,7 @@ impl OfficeHours {
                 "{} {} {} vanaf {time}",
                 DUTCH_WEEKDAYS[weekday],
                 date.day(),
-                DUTCH_MONTHS[month]
+                crate::text::DUTCH_MONTHS[month]
             ),
             (Lang::En, 0) => format!("today from {time}"),
             (Lang::En, 1) => format!("tomorrow from {time}"),
