@@ -151,18 +151,8 @@ pub fn connection_limits(config: &Config) -> crate::http::listener::Limits {
         header_read_timeout: Duration::from_secs(server.header_read_timeout_secs),
         per_client: server.max_connections_per_client,
         total: server.max_connections,
-        exempt: trusted_proxies(config),
+        exempt: config.server.trusted_proxies(),
     }
-}
-
-/// `server.trusted_proxies`, parsed (the config's validation has checked them).
-pub fn trusted_proxies(config: &Config) -> Vec<crate::http::client::IpNet> {
-    config
-        .server
-        .trusted_proxies
-        .iter()
-        .filter_map(|p| p.parse().ok())
-        .collect()
 }
 
 async fn shutdown_signal(grace: Duration) {

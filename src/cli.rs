@@ -79,7 +79,7 @@ pub enum Command {
     /// Tools for developers (`dev fake-whatsapp`).
     Dev {
         #[command(subcommand)]
-        command: crate::whatsapp::dev::DevCommand,
+        command: crate::channels::whatsapp::dev::DevCommand,
     },
     /// Archive exports for the records officer, and deletion after the retention period.
     Archive {
@@ -254,7 +254,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         } => model_import(weights, tokenizer, out),
         Command::Bench(args) => crate::bench::run(&config, args),
         Command::Keys { command } => keys(config, command),
-        Command::Dev { command } => crate::whatsapp::dev::run(&config, command),
+        Command::Dev { command } => crate::channels::whatsapp::dev::run(&config, command),
         Command::Archive { command } => archive(config, command),
     }
 }

@@ -289,7 +289,7 @@ impl Engine {
             outbound.meta = Some(serde_json::json!({"ai_disclosure": true}));
         }
         if let Some(q) = &msg.queued {
-            let draft = crate::whatsapp::render::reply_draft(
+            let draft = crate::channels::whatsapp::render::reply_draft(
                 &self.config.whatsapp,
                 &reply,
                 q,

@@ -45,4 +45,3 @@ pub mod search;
 pub mod store;
 pub mod text;
 pub mod understand;
-pub mod whatsapp;

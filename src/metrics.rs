@@ -1,4 +1,5 @@
-//! Prometheus metrics at `GET /metrics`, in the text exposition format 0.0.4, written by hand
+//! Prometheus metrics (served at `GET /metrics` by [`crate::http::metrics`]), in the text
+//! exposition format 0.0.4, written by hand
 //! (a handful of counters and histograms does not need a library).
 //!
 //! Labels never carry personal data: routes are axum's route templates
@@ -7,18 +8,9 @@
 //! describe the current state (queue depth, waiting handoffs, content version) are read at
 //! scrape time.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{LazyLock, Mutex};
-use std::time::{Duration, Instant};
-
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::header::CONTENT_TYPE;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use sqlx::Row;
-
-use crate::http::AppState;
+use std::time::Duration;
 
 /// Upper bounds (seconds) of the HTTP latency buckets.
 const HTTP_BUCKETS: [f64; 11] = [
@@ -161,7 +153,7 @@ pub fn record_reload_error() {
     registry().reload_errors += 1;
 }
 
-fn record_http(route: &str, method: &str, status: u16, elapsed: Duration) {
+pub fn record_http(route: &str, method: &str, status: u16, elapsed: Duration) {
     let mut r = registry();
     *r.http_requests
         .entry((route.to_string(), method.to_string(), status))
@@ -170,42 +162,6 @@ fn record_http(route: &str, method: &str, status: u16, elapsed: Duration) {
         .entry(route.to_string())
         .or_insert_with(|| Histogram::new(&HTTP_BUCKETS))
         .observe(elapsed.as_secs_f64());
-}
-
-/// Middleware that counts requests by route template, method and status.
-pub async fn track_http(req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        // Never the raw path: it may hold ids or tokens.
-        .unwrap_or_else(|| "unmatched".to_string());
-    let method = match req.method().as_str() {
-        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m,
-        _ => "other",
-    }
-    .to_string();
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
-        .to_string();
-    let start = Instant::now();
-    let resp = next.run(req).await;
-    let status = resp.status().as_u16();
-    record_http(&route, &method, status, start.elapsed());
-    // The access log: route template, never the path or query (ids, tokens) or a body.
-    tracing::info!(
-        target: "loket::access",
-        method = %method,
-        route = %route,
-        status,
-        ms = start.elapsed().as_secs_f64() * 1000.0,
-        request_id = %request_id,
-        "request"
-    );
-    resp
 }
 
 /// Label values are route templates and fixed words, but escape them all the same.
@@ -403,56 +359,6 @@ fn process_metrics(out: &mut String) {
                     .and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
             }),
     );
-}
-
-/// `GET /metrics` (no key: nothing personal is exposed).
-pub async fn handler(State(state): State<AppState>) -> Response {
-    let engine = &state.engine;
-    let snap = engine.snapshot();
-    let known: std::collections::HashSet<&str> = snap
-        .kb
-        .settings
-        .departments
-        .iter()
-        .map(|d| d.id.as_str())
-        .collect();
-    let handoffs_waiting = match sqlx::query(
-        "SELECT COALESCE(department, '') AS department, COUNT(*) AS n \
-         FROM conversations WHERE status = 'waiting' GROUP BY department",
-    )
-    .fetch_all(engine.store.pool())
-    .await
-    {
-        Ok(rows) => {
-            let mut by_dept: BTreeMap<String, i64> = BTreeMap::new();
-            for row in rows {
-                let dept: String = row.try_get("department").unwrap_or_default();
-                let n: i64 = row.try_get("n").unwrap_or(0);
-                // Departments come from the settings; anything else is grouped.
-                let dept = if known.contains(dept.as_str()) {
-                    dept
-                } else {
-                    "other".to_string()
-                };
-                *by_dept.entry(dept).or_default() += n;
-            }
-            by_dept.into_iter().collect()
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "metrics: cannot count waiting handoffs");
-            Vec::new()
-        }
-    };
-    let live = Live {
-        queue_depth: engine.worker.queue_depth(),
-        handoffs_waiting,
-        content_version: engine.reloader.status().version,
-    };
-    (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        render(&live),
-    )
-        .into_response()
 }
 
 #[cfg(test)]

@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 
+use crate::channels::whatsapp::fake::FakeGraph;
+use crate::channels::whatsapp::{signature, webhook};
 use crate::config::{Config, Secret};
 use crate::http::{AppState, router};
-use crate::whatsapp::fake::FakeGraph;
-use crate::whatsapp::{signature, webhook};
 
 #[derive(clap::Args, Debug)]
 pub struct WebhookBenchArgs {

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use super::Wakers;
+use crate::channels::whatsapp::client::GraphClient;
+use crate::channels::whatsapp::{outbound, render};
 use crate::classifier::WorkerError;
 use crate::engine::{Engine, EngineError, Incoming, Queued};
 use crate::privacy::PiiKind;
 use crate::store::StoreError;
 use crate::store::queue::InboxItem;
-use crate::whatsapp::client::GraphClient;
-use crate::whatsapp::{outbound, render};
 
 /// How long a claim is held before another processor may take the message over.
 pub const LEASE_SECS: i64 = 15;

@@ -9,6 +9,7 @@
 pub mod inbox;
 pub mod outbox;
 pub mod platform;
+pub mod whatsapp;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,7 +34,7 @@ pub fn start(engine: Arc<Engine>, wakers: &Wakers) -> anyhow::Result<Vec<JoinHan
     let worker = instance_id();
     let mut tasks = Vec::new();
     if engine.config.whatsapp.enabled {
-        let client = Arc::new(crate::whatsapp::client::GraphClient::new(
+        let client = Arc::new(crate::channels::whatsapp::client::GraphClient::new(
             &engine.config.whatsapp,
         ));
         tasks.push(tokio::spawn(inbox::run(

@@ -66,11 +66,11 @@ use chrono::Utc;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
+use crate::channels::whatsapp::client::{GraphClient, SendError, backoff};
+use crate::channels::whatsapp::ratelimit::RateLimiter;
 use crate::engine::Engine;
 use crate::store::SqlStore;
 use crate::store::queue::{OutboxItem, SendOutcome};
-use crate::whatsapp::client::{GraphClient, SendError, backoff};
-use crate::whatsapp::ratelimit::RateLimiter;
 
 /// The lease written on claimed rows and renewed by every heartbeat, and how long another
 /// sender must watch an owner's heartbeat stand still before taking its rows over.

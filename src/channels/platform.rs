@@ -14,15 +14,15 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 
+use crate::channels::whatsapp::client::backoff;
 use crate::engine::Engine;
 use crate::store::webhooks::Delivery;
-use crate::whatsapp::client::backoff;
 
 pub const MAX_ATTEMPTS: i64 = 15;
 
 /// `sha256=<hex>` over `"{timestamp}.{body}"`, the same HMAC-SHA256 as Meta's webhooks.
 pub fn signature(secret: &[u8], timestamp: i64, body: &str) -> String {
-    crate::whatsapp::signature::sign(secret, format!("{timestamp}.{body}").as_bytes())
+    crate::channels::whatsapp::signature::sign(secret, format!("{timestamp}.{body}").as_bytes())
 }
 
 pub async fn run(engine: Arc<Engine>) {

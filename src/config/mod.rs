@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 pub mod check;
 mod env;
+pub mod ipnet;
+
+pub use ipnet::IpNet;
 
 /// A value that must never be logged: `Debug` and `Display` print `[redacted]`.
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
@@ -205,6 +208,16 @@ impl Default for ArchiveConfig {
             dir: None,
             municipality: None,
         }
+    }
+}
+
+impl ServerConfig {
+    /// `trusted_proxies`, parsed (validation has checked them).
+    pub fn trusted_proxies(&self) -> Vec<IpNet> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| p.parse().ok())
+            .collect()
     }
 }
 
@@ -416,7 +429,7 @@ impl Config {
             )));
         }
         for p in &self.server.trusted_proxies {
-            p.parse::<crate::http::client::IpNet>()
+            p.parse::<IpNet>()
                 .map_err(|e| ConfigError::Invalid(format!("server.trusted_proxies: {e}")))?;
         }
         if self.server.header_read_timeout_secs == 0

@@ -7,14 +7,13 @@
 //! follow-ups on the current topic, then answer / clarify / miss by the candidates'
 //! confidence; two misses in a row go to a person.
 
-pub mod hours;
 pub mod lang;
 pub mod texts;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use hours::Lang;
+pub use crate::knowledge::hours::{self, Lang};
 
 use crate::config::DialogueConfig;
 use crate::knowledge::{Action, KnowledgeBase, Tone, WHATSAPP_MAX_CHARS};

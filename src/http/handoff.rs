@@ -19,11 +19,11 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
+use crate::channels::whatsapp::render;
 use crate::engine::message_event;
 use crate::store::handoff::{ConversationDetail, HandoffError, QueueEntry, QueueFilter};
 use crate::store::keys::Scope;
 use crate::store::{Direction, MessageRecord, PlatformEvent};
-use crate::whatsapp::render;
 
 impl From<HandoffError> for ApiError {
     fn from(e: HandoffError) -> Self {

@@ -12,6 +12,7 @@ pub mod health;
 pub mod limit;
 pub mod listener;
 pub mod messages;
+pub mod metrics;
 pub mod openapi;
 pub mod reports;
 pub mod webchat;
@@ -50,7 +51,7 @@ impl AppState {
         AppState {
             limiter: Arc::new(limit::SenderLimiter::new(per_minute)),
             client_limiter: Arc::new(limit::SenderLimiter::new(per_client)),
-            trusted_proxies: Arc::new(crate::app::trusted_proxies(&engine.config)),
+            trusted_proxies: Arc::new(engine.config.server.trusted_proxies()),
             engine,
             wakers: crate::channels::Wakers::default(),
         }
@@ -105,7 +106,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(webchat::index))
         .route("/chat/loket-chat.js", get(webchat::script))
         .route("/chat/loket-chat.css", get(webchat::style))
-        .route("/metrics", get(crate::metrics::handler))
+        .route("/metrics", get(metrics::handler))
         .route("/v1/admin/content", get(admin::content))
         .route("/v1/admin/reload", post(admin::reload))
         .route("/v1/admin/preview", post(admin::preview))
@@ -117,7 +118,7 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
         .layer(axum::middleware::map_response(error::json_errors))
         .layer(axum::middleware::map_response(api_version))
-        .layer(axum::middleware::from_fn(crate::metrics::track_http))
+        .layer(axum::middleware::from_fn(metrics::track_http))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req

@@ -23,8 +23,8 @@ use sha2::Sha256;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::channels::whatsapp::{signature, wire};
 use crate::store::queue::{InboundPayload, NewInbound};
-use crate::whatsapp::{signature, wire};
 
 /// Meta's deliveries are small; a batched one stays far below this.
 pub const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;

@@ -11,6 +11,7 @@
 
 pub mod diagnostic;
 pub mod entry;
+pub mod hours;
 pub mod intent;
 pub mod settings;
 pub mod upl;

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::diagnostic::{Diagnostic, Problem, line_of_key, line_of_offset};
-use crate::dialogue::hours::{HolidaysConfig, OfficeHours, OfficeHoursConfig};
+use crate::knowledge::hours::{HolidaysConfig, OfficeHours, OfficeHoursConfig};
 
 /// How Loket addresses citizens: formally (`u`) or informally (`je`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -131,6 +131,19 @@ async fn insert_events(
 }
 
 impl SqlStore {
+    /// Conversations waiting for a person, counted by department (`""` for none).
+    pub async fn waiting_by_department(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT COALESCE(department, '') AS department, COUNT(*) AS n \
+             FROM conversations WHERE status = 'waiting' GROUP BY department",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("department")?, row.try_get("n")?)))
+            .collect()
+    }
+
     pub async fn list_queue(&self, f: &QueueFilter) -> Result<Vec<QueueEntry>, StoreError> {
         let statuses: Vec<String> = match &f.status {
             Some(s) => s.split(',').map(|s| s.trim().to_string()).collect(),

@@ -16,10 +16,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use loket::channels::outbox::MAX_IN_FLIGHT;
+use loket::channels::whatsapp::fake::{Failure, FakeGraph, Received};
+use loket::channels::whatsapp::signature;
+use loket::channels::whatsapp::webhook::inbound_text_payload;
 use loket::store::{SqlStore, Store};
-use loket::whatsapp::fake::{Failure, FakeGraph, Received};
-use loket::whatsapp::signature;
-use loket::whatsapp::webhook::inbound_text_payload;
 use sqlx::{Connection, Executor, Row};
 
 use crate::binary::LoketProcess;

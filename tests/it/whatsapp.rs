@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use loket::store::keys::Scope;
-use loket::whatsapp::fake::{Failure, FakeGraph};
-use loket::whatsapp::webhook::{
+use loket::channels::whatsapp::fake::{Failure, FakeGraph};
+use loket::channels::whatsapp::webhook::{
     Choice, deliver_webhook, inbound_button_payload, inbound_media_payload, inbound_text_payload,
     status_payload,
 };
+use loket::store::keys::Scope;
 use serde_json::{Value, json};
 
 use crate::server::{Server, client, eventually};
@@ -148,7 +148,7 @@ async fn a_wrongly_signed_or_unsigned_webhook_is_refused_and_nothing_is_processe
         .unwrap();
     assert_eq!(unsigned.status(), 401);
     // Tampering with a signed body breaks the signature.
-    let sig = loket::whatsapp::signature::sign(SECRET, body.as_bytes());
+    let sig = loket::channels::whatsapp::signature::sign(SECRET, body.as_bytes());
     let tampered = client()
         .post(s.url("/webhooks/whatsapp"))
         .header("x-hub-signature-256", sig)
@@ -502,7 +502,7 @@ async fn one_malformed_message_does_not_cost_the_valid_ones_in_the_same_delivery
     let messages = value["messages"].as_array_mut().unwrap();
     messages.push(broken);
     messages.push(second["entry"][0]["changes"][0]["value"]["messages"][0].clone());
-    let raw = loket::whatsapp::webhook::to_meta_json(&body);
+    let raw = loket::channels::whatsapp::webhook::to_meta_json(&body);
     assert_eq!(deliver(&s, &raw).await, 200, "the delivery is accepted");
     replies(&fake, "31688888881", 1).await;
     replies(&fake, "31688888882", 1).await;
@@ -540,7 +540,7 @@ async fn a_document_file_name_is_stored_without_the_personal_data_in_it() {
         json!("paspoort_jansen_123\u{a0}456\u{a0}782.pdf");
     v["entry"][0]["changes"][0]["value"]["messages"][0]["document"]["caption"] =
         json!("mijn iban is NL91ABNA0417164300");
-    let raw = loket::whatsapp::webhook::to_meta_json(&v);
+    let raw = loket::channels::whatsapp::webhook::to_meta_json(&v);
     assert_eq!(deliver(&s, &raw).await, 200);
     replies(&fake, wa, 1).await;
     let (text, meta): (String, Option<String>) =

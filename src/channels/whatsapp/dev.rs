@@ -280,8 +280,8 @@ pub fn describe(r: &Received) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::whatsapp::outbound;
     use crate::dialogue::ReplyOption;
-    use crate::whatsapp::outbound;
     use std::time::Instant;
 
     fn received(body: Value) -> Received {

@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use loket::whatsapp::fake::{FakeGraph, Failure};
+//! use loket::channels::whatsapp::fake::{FakeGraph, Failure};
 //! let fake = FakeGraph::start("127.0.0.1:0").await?;
 //! // Point `whatsapp.base_url` at `fake.base_url()`, send, then:
 //! fake.fail_next(vec![Failure::Status(429)]);
@@ -557,9 +557,9 @@ async fn received_json(State(shared): State<Arc<Shared>>) -> Json<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channels::whatsapp::client::{GraphClient, SendError};
     use crate::config::{Secret, WhatsAppConfig};
     use crate::dialogue::ReplyOption;
-    use crate::whatsapp::client::{GraphClient, SendError};
 
     async fn setup() -> (FakeGraph, GraphClient) {
         let fake = FakeGraph::start("127.0.0.1:0").await.unwrap();

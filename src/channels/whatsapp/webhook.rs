@@ -274,7 +274,7 @@ impl serde_json::ser::Formatter for AsciiFormatter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::whatsapp::wire::{self, Content, DeliveryStatus, Event, MediaKind};
+    use crate::channels::whatsapp::wire::{self, Content, DeliveryStatus, Event, MediaKind};
 
     #[test]
     fn non_ascii_is_escaped_like_meta() {
