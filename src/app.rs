@@ -1,21 +1,23 @@
-//! Start-up: from a [`Config`] to a running [`Engine`] (content loaded and checked, encoder
-//! loaded, intent head trained, database migrated), and the HTTP server around it with
+//! The one wiring of Loket: from a [`Config`] to an [`App`] (content loaded and checked,
+//! encoder loaded, intent head trained, database migrated, router, background loops) —
+//! used by `loket serve`, every test harness and the benchmarks — and serving it with
 //! graceful shutdown on SIGTERM / Ctrl-C.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use chrono::Utc;
 
-use crate::classifier::cache::EmbeddingCache;
+use axum::Router;
+use tokio::task::JoinHandle;
+
+use crate::channels::{self, conversation::Conversations};
 use crate::classifier::{self, Embed, EmbedWorker, WeightFormat};
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::content::{self, Content, WatchSettings};
 use crate::http::{AppState, router};
-use crate::knowledge::{self, KnowledgeBase};
+use crate::shutdown::Shutdown;
 use crate::store::{SqlStore, Store};
-use crate::understand::Snapshot;
 
 /// Weight format of the encoder's linear layers at run time (see BENCHMARKS.md): the int8
 /// forward pass where the CPU has AVX-512 VNNI, candle's Q8_0 kernels elsewhere;
@@ -31,20 +33,6 @@ pub fn weight_format() -> WeightFormat {
         })
 }
 
-pub fn load_knowledge(config: &Config) -> Result<KnowledgeBase> {
-    let loaded = knowledge::load(
-        &config.paths.knowledge_base,
-        &config.paths.intents,
-        Utc::now().date_naive(),
-    );
-    for d in loaded.diagnostics.iter().filter(|d| !d.blocks_serving()) {
-        tracing::warn!("{d}");
-    }
-    loaded
-        .into_result()
-        .map_err(|e| anyhow::anyhow!("the knowledge base has errors:\n{e}"))
-}
-
 pub fn load_embedder(config: &Config) -> Result<Arc<dyn Embed>> {
     classifier::init_threads(config.classifier.threads);
     classifier::load_backend(
@@ -57,39 +45,168 @@ pub fn load_embedder(config: &Config) -> Result<Arc<dyn Embed>> {
     .context("loading the encoder")
 }
 
-pub fn build_snapshot(
-    config: &Config,
-    kb: KnowledgeBase,
-    embedder: &dyn Embed,
-) -> Result<Snapshot> {
-    let mut cache = EmbeddingCache::open(Some(&config.cache_dir()), embedder);
-    Snapshot::build(kb, embedder, &mut cache).context("building the classifier and FAQ index")
+/// Which parts [`Builder::build`] starts besides the router.
+pub struct Builder {
+    config: Arc<Config>,
+    store: Option<Arc<SqlStore>>,
+    background: bool,
+    watch: bool,
 }
 
-/// Everything a running Loket needs, with the store given (tests pass their own).
-pub async fn build_engine(config: Arc<Config>, store: Arc<SqlStore>) -> Result<Arc<Engine>> {
-    let start = Instant::now();
-    let kb = load_knowledge(&config)?;
-    let cfg = config.clone();
-    let (embedder, snapshot) = tokio::task::spawn_blocking(move || -> Result<_> {
-        let embedder = load_embedder(&cfg)?;
-        let snapshot = build_snapshot(&cfg, kb, embedder.as_ref())?;
-        Ok((embedder, snapshot))
-    })
-    .await??;
-    let worker = EmbedWorker::start(
-        embedder,
-        config.classifier.queue_capacity,
-        config.classifier.max_batch,
-    );
-    tracing::info!(
-        entries = snapshot.kb.entries.len(),
-        intents = snapshot.kb.intents.len(),
-        temperature = snapshot.head.temperature,
-        ms = start.elapsed().as_millis() as u64,
-        "knowledge base and classifier ready"
-    );
-    Ok(Arc::new(Engine::new(snapshot, worker, store, config)))
+impl Builder {
+    pub fn new(config: Config) -> Builder {
+        Builder::shared(Arc::new(config))
+    }
+
+    pub fn shared(config: Arc<Config>) -> Builder {
+        Builder {
+            config,
+            store: None,
+            background: true,
+            watch: true,
+        }
+    }
+
+    /// Use this store instead of opening `database.url` (tests bring their own).
+    pub fn store(mut self, store: Arc<SqlStore>) -> Builder {
+        self.store = Some(store);
+        self
+    }
+
+    /// Leave the channels' background loops (inbox, outbox, platform webhooks) stopped.
+    pub fn without_background(mut self) -> Builder {
+        self.background = false;
+        self
+    }
+
+    /// Do not watch the content directories for edits.
+    pub fn without_watch(mut self) -> Builder {
+        self.watch = false;
+        self
+    }
+
+    /// Loads and checks the content, loads the encoder, trains the intent head, opens and
+    /// migrates the database, and starts what was asked for.
+    pub async fn build(self) -> Result<App> {
+        let start = Instant::now();
+        let config = self.config;
+        let store = match self.store {
+            Some(s) => s,
+            None => connect_store(&config).await?,
+        };
+        let kb = content::load_knowledge(&config)?;
+        let cfg = config.clone();
+        let (embedder, snapshot) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let embedder = load_embedder(&cfg)?;
+            let snapshot = content::build_snapshot(&cfg, kb, embedder.as_ref())?;
+            Ok((embedder, snapshot))
+        })
+        .await??;
+        tracing::info!(
+            entries = snapshot.kb.entries.len(),
+            intents = snapshot.kb.intents.len(),
+            temperature = snapshot.head.temperature,
+            ms = start.elapsed().as_millis() as u64,
+            "knowledge base and classifier ready"
+        );
+        let content = Arc::new(Content::new(config.clone(), snapshot, embedder.clone()));
+        let encoder = EmbedWorker::start(
+            embedder,
+            config.classifier.queue_capacity,
+            config.classifier.max_batch,
+        );
+        let conversations = Conversations {
+            content,
+            store,
+            encoder,
+            settings: config,
+        };
+        let state = AppState::new(&conversations);
+        let shutdown = Shutdown::new();
+        let mut tasks = Vec::new();
+        if self.watch {
+            // Edits to knowledge-base/ and intents/ take effect without a restart.
+            tasks.push(content::watch(
+                conversations.content.clone(),
+                WatchSettings::default(),
+                shutdown.stop(),
+            ));
+        }
+        if self.background {
+            tasks.extend(channels::start(&conversations, &state.wakers, &shutdown));
+        }
+        Ok(App {
+            router: router(state.clone()),
+            state,
+            shutdown,
+            tasks,
+        })
+    }
+}
+
+/// A built Loket: its router, its parts, and the loops running beside it.
+pub struct App {
+    pub router: Router,
+    pub state: AppState,
+    shutdown: Shutdown,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl App {
+    pub fn store(&self) -> &Arc<SqlStore> {
+        &self.state.store
+    }
+
+    pub fn content(&self) -> &Arc<Content> {
+        &self.state.content
+    }
+
+    pub fn settings(&self) -> &Arc<Config> {
+        &self.state.settings
+    }
+
+    /// The serving path outside HTTP (`loket ask`, tests).
+    pub fn conversations(&self) -> Conversations {
+        self.state.conversations()
+    }
+
+    /// Serves HTTP on `listener` until `signal`, then stops the loops in order (see
+    /// [`App::shutdown`]).
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        signal: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        let limits = connection_limits(&self.state.settings);
+        crate::http::listener::serve(listener, self.router.clone(), limits, signal).await;
+        self.shutdown().await;
+    }
+
+    /// Asks every loop to finish the work in hand and waits for them (at most the shutdown
+    /// grace period), then closes the database.
+    pub async fn shutdown(self) {
+        self.shutdown.begin();
+        let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
+        let all = futures_join_all(self.tasks);
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!("background loops still busy after the grace period; stopping");
+        }
+        self.state.store.close().await;
+    }
+
+    /// Stops every loop at once, as a crash would (tests of what survives one).
+    pub fn abort(&mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+    }
+}
+
+/// Waits for every task (their results are logged by the tasks themselves).
+async fn futures_join_all(tasks: Vec<JoinHandle<()>>) {
+    for t in tasks {
+        let _ = t.await;
+    }
 }
 
 pub async fn connect_store(config: &Config) -> Result<Arc<SqlStore>> {
@@ -113,33 +230,19 @@ pub fn redact_url(url: &str) -> String {
 }
 
 pub async fn serve(config: Config) -> Result<()> {
-    let config = Arc::new(config);
     let started = Instant::now();
-    let store = connect_store(&config).await?;
-    let engine = build_engine(config.clone(), store).await?;
-    let listener = tokio::net::TcpListener::bind(&config.server.bind)
+    let app = Builder::new(config).build().await?;
+    let settings = app.settings().clone();
+    let listener = tokio::net::TcpListener::bind(&settings.server.bind)
         .await
-        .with_context(|| format!("binding {}", config.server.bind))?;
+        .with_context(|| format!("binding {}", settings.server.bind))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "Loket is listening");
     // Machine-readable line for scripts and tests that start Loket on port 0.
     println!("listening on http://{addr}");
-    // Edits to knowledge-base/ and intents/ take effect without a restart.
-    let watcher = crate::reload::watch(&engine, crate::reload::WatchSettings::default());
-    let state = AppState::new(engine.clone());
-    let _background = crate::channels::start(engine.clone(), &state.wakers)?;
-    let app = router(state);
-    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
     crate::http::listener::raise_open_files_limit();
-    crate::http::listener::serve(
-        listener,
-        app,
-        connection_limits(&config),
-        shutdown_signal(grace),
-    )
-    .await;
-    watcher.abort();
-    engine.store.close().await;
+    app.serve(listener, shutdown_signal(grace)).await;
     tracing::info!("Loket stopped");
     Ok(())
 }

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 
 use crate::app;
 use crate::config::Config;
-use crate::engine::Incoming;
+use crate::channels::conversation::Incoming;
 use crate::store::{SqlStore, Store};
 
 #[derive(Parser)]
@@ -57,6 +57,7 @@ pub enum Command {
         input: PathBuf,
     },
     /// Measure the classifier: accuracy, macro-F1, per-intent precision/recall, calibration.
+    #[cfg(feature = "tools")]
     Eval(crate::eval::EvalArgs),
     /// Check and test the knowledge base.
     Kb {
@@ -70,6 +71,7 @@ pub enum Command {
     },
     /// Measure latency, throughput, memory and start-up time of the classifier (`bench
     /// webhooks`: acknowledgement latency of the WhatsApp webhook).
+    #[cfg(feature = "tools")]
     Bench(crate::bench::BenchArgs),
     /// API keys for the handoff, report and admin APIs.
     Keys {
@@ -77,6 +79,7 @@ pub enum Command {
         command: KeysCommand,
     },
     /// Tools for developers (`dev fake-whatsapp`).
+    #[cfg(feature = "tools")]
     Dev {
         #[command(subcommand)]
         command: crate::channels::whatsapp::dev::DevCommand,
@@ -228,6 +231,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Ask { messages, json } => ask(config, messages, json),
         Command::Classify { input } => classify(config, input),
+        #[cfg(feature = "tools")]
         Command::Eval(args) => crate::eval::run(&config, args),
         Command::Kb {
             command: KbCommand::Check { dir, intents, json },
@@ -252,8 +256,10 @@ pub fn run(cli: Cli) -> Result<i32> {
                     out,
                 },
         } => model_import(weights, tokenizer, out),
+        #[cfg(feature = "tools")]
         Command::Bench(args) => crate::bench::run(&config, args),
         Command::Keys { command } => keys(config, command),
+        #[cfg(feature = "tools")]
         Command::Dev { command } => crate::channels::whatsapp::dev::run(&config, command),
         Command::Archive { command } => archive(config, command),
     }
@@ -483,13 +489,18 @@ fn ask(config: Config, messages: Vec<String>, json: bool) -> Result<i32> {
     quiet_tracing();
     let rt = runtime()?;
     rt.block_on(async move {
-        let config = Arc::new(config);
         let store = Arc::new(SqlStore::in_memory().await?);
-        let engine = app::build_engine(config, store).await?;
+        let app = app::Builder::new(config)
+            .store(store)
+            .without_background()
+            .without_watch()
+            .build()
+            .await?;
+        let conversations = app.conversations();
         let conversation_id = format!("cli-{}", uuid::Uuid::new_v4().simple());
         let mut out = std::io::stdout().lock();
         for text in messages {
-            let handled = engine
+            let handled = conversations
                 .handle(Incoming::new(&conversation_id, "test", &text))
                 .await?;
             if json {
@@ -568,14 +579,14 @@ fn classify(config: Config, input: PathBuf) -> Result<i32> {
         })?;
         lines.push(parsed);
     }
-    let kb = app::load_knowledge(&config)?;
+    let kb = crate::content::load_knowledge(&config)?;
     let embedder = app::load_embedder(&config)?;
-    let snap = app::build_snapshot(&config, kb, embedder.as_ref())?;
+    let snap = crate::content::build_snapshot(&config, kb, embedder.as_ref())?;
     let now = Utc::now();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for chunk in lines.chunks(config.classifier.max_batch) {
         let texts: Vec<&str> = chunk.iter().map(|l| l.text.as_str()).collect();
-        let outcomes = crate::engine::decide_without_context(
+        let outcomes = crate::turn::plan_batch(
             &snap,
             embedder.as_ref(),
             &texts,

@@ -128,7 +128,7 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
             r
         }
         None => {
-            let kb = app::load_knowledge(config)?;
+            let kb = crate::content::load_knowledge(config)?;
             let t0 = Instant::now();
             let snap = crate::understand::Snapshot::build(kb, embedder.as_ref(), &mut cache)?;
             let train_seconds = t0.elapsed().as_secs_f64();
@@ -143,7 +143,7 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
             let mut wrong = 0usize;
             let mut actions: BTreeMap<String, usize> = BTreeMap::new();
             for l in &test {
-                let o = crate::engine::decide_without_context(
+                let o = crate::turn::plan_batch(
                     &snap,
                     embedder.as_ref(),
                     &[l.text.as_str()],

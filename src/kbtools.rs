@@ -122,7 +122,7 @@ fn load_kb(config: &Config, out: &mut impl Write) -> Result<Option<KnowledgeBase
 
 fn build(config: &Config, kb: KnowledgeBase) -> Result<(Snapshot, std::sync::Arc<dyn Embed>)> {
     let embedder = app::load_embedder(config)?;
-    let snap = app::build_snapshot(config, kb, embedder.as_ref())?;
+    let snap = crate::content::build_snapshot(config, kb, embedder.as_ref())?;
     Ok((snap, embedder))
 }
 
@@ -198,7 +198,7 @@ pub fn evaluate(
     for chunk in cases.chunks(config.classifier.max_batch.max(1)) {
         let texts: Vec<&str> = chunk.iter().map(|c| c.1.question.as_str()).collect();
         let outcomes =
-            crate::engine::decide_without_context(snap, embedder, &texts, &config.dialogue, now)
+            crate::turn::plan_batch(snap, embedder, &texts, &config.dialogue, now)
                 .context("classifying the questions")?;
         for ((line, case), o) in chunk.iter().zip(outcomes) {
             let r = o.reply;

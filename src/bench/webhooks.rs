@@ -21,7 +21,6 @@ use anyhow::{Context as _, Result, bail};
 use crate::channels::whatsapp::fake::FakeGraph;
 use crate::channels::whatsapp::{signature, webhook};
 use crate::config::{Config, Secret};
-use crate::http::{AppState, router};
 
 #[derive(clap::Args, Debug)]
 pub struct WebhookBenchArgs {
@@ -94,19 +93,12 @@ async fn start_local(config: &Config, database_url: Option<&str>) -> Result<Loca
     cfg.whatsapp.app_secret = Secret::new(APP_SECRET);
     cfg.whatsapp.phone_number_id = PHONE_NUMBER_ID.into();
     let cfg = Arc::new(cfg);
-    let store = crate::app::connect_store(&cfg).await?;
-    let engine = crate::app::build_engine(cfg.clone(), store.clone()).await?;
-    let state = AppState::new(engine.clone());
-    // Kept running until the process exits.
-    let _loops = crate::channels::start(engine, &state.wakers)?;
+    let app = crate::app::Builder::shared(cfg).without_watch().build().await?;
+    let store = app.store().clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let app = router(state);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "bench server stopped");
-        }
-    });
+    // Served until the process exits.
+    tokio::spawn(app.serve(listener, std::future::pending()));
     Ok(Local {
         base_url: format!("http://{addr}"),
         store,

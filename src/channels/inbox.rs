@@ -9,11 +9,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use super::Wakers;
-use crate::channels::whatsapp::client::GraphClient;
-use crate::channels::whatsapp::{outbound, render};
+use super::conversation::{Conversations, Incoming, Queued, TurnError};
+use super::whatsapp::client::GraphClient;
+use super::whatsapp::{outbound, render};
 use crate::classifier::WorkerError;
-use crate::engine::{Engine, EngineError, Incoming, Queued};
 use crate::privacy::PiiKind;
+use crate::shutdown::Stop;
 use crate::store::StoreError;
 use crate::store::queue::InboxItem;
 
@@ -22,10 +23,17 @@ pub const LEASE_SECS: i64 = 15;
 /// Attempts before a message is parked as `failed` (kept for inspection).
 pub const MAX_ATTEMPTS: i64 = 20;
 
-pub async fn run(engine: Arc<Engine>, client: Arc<GraphClient>, wakers: Wakers, worker: String) {
-    let batch = engine.config.classifier.max_batch.clamp(1, 16) as i64;
-    loop {
-        let items = match engine
+/// Claims and answers messages until `stop`; the messages in hand are finished first.
+pub async fn run(
+    conversations: Conversations,
+    client: Arc<GraphClient>,
+    wakers: Wakers,
+    worker: String,
+    mut stop: Stop,
+) {
+    let batch = conversations.settings.classifier.max_batch.clamp(1, 16) as i64;
+    while !stop.is_set() {
+        let items = match conversations
             .store
             .claim_inbound(&worker, batch, Duration::seconds(LEASE_SECS))
             .await
@@ -38,15 +46,15 @@ pub async fn run(engine: Arc<Engine>, client: Arc<GraphClient>, wakers: Wakers, 
             }
         };
         if items.is_empty() {
-            super::idle(&wakers.inbox).await;
+            super::idle(&wakers.inbox, &mut stop).await;
             continue;
         }
         // Different contacts: safe to process side by side (the encoder batches them).
         let mut set = tokio::task::JoinSet::new();
         for item in items {
-            let engine = engine.clone();
+            let conversations = conversations.clone();
             let client = client.clone();
-            set.spawn(async move { process(&engine, &client, item).await });
+            set.spawn(async move { process(&conversations, &client, item).await });
         }
         let mut sent = false;
         while let Some(r) = set.join_next().await {
@@ -61,13 +69,13 @@ pub async fn run(engine: Arc<Engine>, client: Arc<GraphClient>, wakers: Wakers, 
 /// The conversation a contact's new message belongs to: the current one, unless it was
 /// resolved or has been idle longer than `handoff.conversation_idle_hours`.
 async fn conversation_for(
-    engine: &Engine,
+    conversations: &Conversations,
     item: &InboxItem,
     now: DateTime<Utc>,
 ) -> Result<(String, bool), StoreError> {
-    let store = &engine.store;
+    let store = &conversations.store;
     let contact = store.contact(&item.contact_id).await?;
-    let idle = Duration::hours(engine.config.handoff.conversation_idle_hours.max(1));
+    let idle = Duration::hours(conversations.settings.handoff.conversation_idle_hours.max(1));
     let window_open = render::window_open(contact.as_ref().and_then(|c| c.last_inbound_at), now);
     if let Some(current) = contact.as_ref().and_then(|c| c.conversation_id.clone()) {
         match store.conversation_state(&current).await? {
@@ -93,12 +101,12 @@ async fn conversation_for(
 }
 
 /// Processes one message; true when a reply was queued.
-async fn process(engine: &Engine, client: &GraphClient, item: InboxItem) -> bool {
+async fn process(conversations: &Conversations, client: &GraphClient, item: InboxItem) -> bool {
     let now = Utc::now();
-    let (conversation_id, window_open) = match conversation_for(engine, &item, now).await {
+    let (conversation_id, window_open) = match conversation_for(conversations, &item, now).await {
         Ok(c) => c,
         Err(e) => {
-            retry_later(engine, &item, &e.to_string(), 2).await;
+            retry_later(conversations, &item, &e.to_string(), 2).await;
             return false;
         }
     };
@@ -129,17 +137,17 @@ async fn process(engine: &Engine, client: &GraphClient, item: InboxItem) -> bool
             window_open,
         }),
     };
-    match engine.handle(incoming).await {
+    match conversations.handle(incoming).await {
         Ok(h) => !h.agent_owned,
-        Err(EngineError::Store(StoreError::AlreadyProcessed(_))) => false,
-        Err(EngineError::Classifier(WorkerError::Overloaded)) => {
-            retry_later(engine, &item, "classifier busy", 1).await;
+        Err(TurnError::Store(StoreError::AlreadyProcessed(_))) => false,
+        Err(TurnError::Classifier(WorkerError::Overloaded)) => {
+            retry_later(conversations, &item, "classifier busy", 1).await;
             false
         }
         Err(e) => {
             tracing::warn!(inbox_id = item.id, error = %e, "inbox: processing failed; will retry");
             retry_later(
-                engine,
+                conversations,
                 &item,
                 &e.to_string(),
                 2i64.pow(item.attempts.clamp(1, 6) as u32),
@@ -150,8 +158,8 @@ async fn process(engine: &Engine, client: &GraphClient, item: InboxItem) -> bool
     }
 }
 
-async fn retry_later(engine: &Engine, item: &InboxItem, error: &str, secs: i64) {
-    if let Err(e) = engine
+async fn retry_later(conversations: &Conversations, item: &InboxItem, error: &str, secs: i64) {
+    if let Err(e) = conversations
         .store
         .release_inbound(item.id, error, Duration::seconds(secs), MAX_ATTEMPTS)
         .await

@@ -1,4 +1,7 @@
-//! The background work behind the channels, started with the server:
+//! The channels: [`conversation`] answers a message within its conversation (the one path
+//! from a channel through the turn pipeline to the store), [`whatsapp`] is the WhatsApp
+//! Cloud API (wire format, renderer, sender, a fake); the web chat is served by
+//! `crate::http::webchat`. The background work behind them, started with the server:
 //! - [`inbox`]: processes queued inbound WhatsApp messages (claimed with a lease, exactly once);
 //! - [`outbox`]: sends queued replies to the Graph API with retries and a rate limit;
 //! - [`platform`]: delivers signed webhooks to the webcare platform.
@@ -6,6 +9,7 @@
 //! Each loop wakes on a [`Notify`] when there is new work in this instance and polls the
 //! database every half second for work from other instances and for retries.
 
+pub mod conversation;
 pub mod inbox;
 pub mod outbox;
 pub mod platform;
@@ -17,7 +21,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::engine::Engine;
+use crate::shutdown::{Shutdown, Stop};
+use conversation::Conversations;
 
 /// How often the loops look for work they were not woken for.
 pub const POLL: Duration = Duration::from_millis(500);
@@ -29,31 +34,42 @@ pub struct Wakers {
     pub outbox: Arc<Notify>,
 }
 
-/// Starts the loops this configuration needs; they run until the runtime stops.
-pub fn start(engine: Arc<Engine>, wakers: &Wakers) -> anyhow::Result<Vec<JoinHandle<()>>> {
+/// Starts the loops this configuration needs; each returns once `shutdown` begins and its
+/// work in hand is done.
+pub fn start(
+    conversations: &Conversations,
+    wakers: &Wakers,
+    shutdown: &Shutdown,
+) -> Vec<JoinHandle<()>> {
     let worker = instance_id();
+    let settings = &conversations.settings;
     let mut tasks = Vec::new();
-    if engine.config.whatsapp.enabled {
-        let client = Arc::new(crate::channels::whatsapp::client::GraphClient::new(
-            &engine.config.whatsapp,
-        ));
+    if settings.whatsapp.enabled {
+        let client = Arc::new(whatsapp::client::GraphClient::new(&settings.whatsapp));
         tasks.push(tokio::spawn(inbox::run(
-            engine.clone(),
+            conversations.clone(),
             client.clone(),
             wakers.clone(),
             format!("{worker}/inbox"),
+            shutdown.stop(),
         )));
         tasks.push(tokio::spawn(outbox::run(
-            engine.clone(),
+            conversations.store.clone(),
+            settings.whatsapp.clone(),
             client,
             wakers.outbox.clone(),
             format!("{worker}/outbox"),
+            shutdown.stop(),
         )));
     }
-    if engine.webhooks_enabled() {
-        tasks.push(tokio::spawn(platform::run(engine.clone())));
+    if !settings.handoff.webhook_url.is_empty() {
+        tasks.push(tokio::spawn(platform::run(
+            conversations.store.clone(),
+            settings.handoff.clone(),
+            shutdown.stop(),
+        )));
     }
-    Ok(tasks)
+    tasks
 }
 
 /// Names this process in queue leases (host and process id).
@@ -68,10 +84,11 @@ pub fn instance_id() -> String {
     )
 }
 
-/// Waits for a wake-up or the poll interval, whichever comes first.
-pub async fn idle(wake: &Notify) {
+/// Waits for a wake-up, the poll interval or the shutdown, whichever comes first.
+pub async fn idle(wake: &Notify, stop: &mut Stop) {
     tokio::select! {
         _ = wake.notified() => {},
         _ = tokio::time::sleep(POLL) => {},
+        _ = stop.wait() => {},
     }
 }

@@ -68,7 +68,8 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::channels::whatsapp::client::{GraphClient, SendError, backoff};
 use crate::channels::whatsapp::ratelimit::RateLimiter;
-use crate::engine::Engine;
+use crate::config::WhatsAppConfig;
+use crate::shutdown::Stop;
 use crate::store::SqlStore;
 use crate::store::queue::{OutboxItem, SendOutcome};
 
@@ -98,8 +99,16 @@ struct Done {
     _permit: OwnedSemaphorePermit,
 }
 
-pub async fn run(engine: Arc<Engine>, client: Arc<GraphClient>, wake: Arc<Notify>, worker: String) {
-    let store = engine.store.clone();
+/// Claims and sends until `stop`; then waits until every send in flight is posted and its
+/// outcome recorded, so a restart finds no row to take over.
+pub async fn run(
+    store: Arc<SqlStore>,
+    settings: WhatsAppConfig,
+    client: Arc<GraphClient>,
+    wake: Arc<Notify>,
+    worker: String,
+    mut stop: Stop,
+) {
     let lease = chrono::Duration::seconds(LEASE_SECS);
     // A sender announces itself before it owns anything, so its rows always have a
     // heartbeat to watch.
@@ -115,25 +124,25 @@ pub async fn run(engine: Arc<Engine>, client: Arc<GraphClient>, wake: Arc<Notify
     {
         tracing::debug!(error = %e, "outbox: old senders not cleaned up");
     }
-    tokio::spawn(watch(store.clone(), worker.clone(), wake.clone()));
+    let heartbeat = tokio::spawn(watch(store.clone(), worker.clone(), wake.clone()));
     // The rows this sender is posting or recording (claimed, not yet recorded), by id with
     // the claim's attempt number (a row recorded for a retry and claimed again at once is
     // not forgotten by the recorder of its previous attempt).
     let in_flight: Arc<Mutex<HashMap<i64, i64>>> = Arc::default();
     let (done_tx, done_rx) = unbounded_channel();
-    tokio::spawn(record(
+    let recorder = tokio::spawn(record(
         store.clone(),
         done_rx,
         in_flight.clone(),
         wake.clone(),
     ));
 
-    let limiter = RateLimiter::new(engine.config.whatsapp.rate_limit_per_sec.max(1));
-    let number = engine.config.whatsapp.phone_number_id.clone();
+    let limiter = RateLimiter::new(settings.rate_limit_per_sec.max(1));
+    let number = settings.phone_number_id.clone();
     let permits_left = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let known = || lock(&in_flight).keys().copied().collect::<HashSet<i64>>();
     let mut claim_failed = false;
-    loop {
+    while !stop.is_set() {
         if claim_failed {
             // Only this loop claims, so no claim can commit while this runs.
             match store.outbox_release_unknown(&worker, known).await {
@@ -153,8 +162,12 @@ pub async fn run(engine: Arc<Engine>, client: Arc<GraphClient>, wake: Arc<Notify
                 }
             }
         }
-        let Ok(first) = permits_left.clone().acquire_owned().await else {
-            return;
+        let first = tokio::select! {
+            permit = permits_left.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = stop.wait() => break,
         };
         let mut permits = vec![first];
         while permits.len() < MAX_IN_FLIGHT {
@@ -178,7 +191,7 @@ pub async fn run(engine: Arc<Engine>, client: Arc<GraphClient>, wake: Arc<Notify
         };
         if items.is_empty() {
             drop(permits);
-            super::idle(&wake).await;
+            super::idle(&wake, &mut stop).await;
             continue;
         }
         if items.len() > permits.len() {
@@ -209,6 +222,12 @@ pub async fn run(engine: Arc<Engine>, client: Arc<GraphClient>, wake: Arc<Notify
             });
         }
     }
+    // The recorder ends once every send in flight has handed over its outcome and all of
+    // them are written.
+    drop(done_tx);
+    let _ = recorder.await;
+    heartbeat.abort();
+    tracing::info!("outbox: stopped; every reply in flight was sent and recorded");
 }
 
 /// Posts one claimed row; what became of it.

@@ -15,7 +15,9 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 
 use crate::channels::whatsapp::client::backoff;
-use crate::engine::Engine;
+use crate::config::HandoffConfig;
+use crate::shutdown::Stop;
+use crate::store::SqlStore;
 use crate::store::webhooks::Delivery;
 
 pub const MAX_ATTEMPTS: i64 = 15;
@@ -25,7 +27,8 @@ pub fn signature(secret: &[u8], timestamp: i64, body: &str) -> String {
     crate::channels::whatsapp::signature::sign(secret, format!("{timestamp}.{body}").as_bytes())
 }
 
-pub async fn run(engine: Arc<Engine>) {
+/// Delivers due events until `stop` (a delivery under way is finished and recorded).
+pub async fn run(store: Arc<SqlStore>, settings: HandoffConfig, mut stop: Stop) {
     let client = match reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .build()
@@ -36,9 +39,8 @@ pub async fn run(engine: Arc<Engine>) {
             return;
         }
     };
-    loop {
-        let due = match engine
-            .store
+    while !stop.is_set() {
+        let due = match store
             .claim_deliveries(16, Duration::seconds(30))
             .await
         {
@@ -50,17 +52,19 @@ pub async fn run(engine: Arc<Engine>) {
             }
         };
         if due.is_empty() {
-            tokio::time::sleep(super::POLL).await;
+            tokio::select! {
+                _ = tokio::time::sleep(super::POLL) => {}
+                _ = stop.wait() => {}
+            }
             continue;
         }
         for d in due {
-            deliver(&engine, &client, d).await;
+            deliver(&store, &settings, &client, d).await;
         }
     }
 }
 
-async fn deliver(engine: &Engine, client: &reqwest::Client, d: Delivery) {
-    let cfg = &engine.config.handoff;
+async fn deliver(store: &SqlStore, cfg: &HandoffConfig, client: &reqwest::Client, d: Delivery) {
     let ts = Utc::now().timestamp();
     let sig = signature(cfg.webhook_secret.expose().as_bytes(), ts, &d.payload);
     let result = client
@@ -90,7 +94,7 @@ async fn deliver(engine: &Engine, client: &reqwest::Client, d: Delivery) {
             Err((error, next))
         }
     };
-    if let Err(e) = engine.store.delivery_done(&d.id, record).await {
+    if let Err(e) = store.delivery_done(&d.id, record).await {
         tracing::warn!(error = %e, "platform webhooks: cannot record a delivery");
     }
 }

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
-use crate::reload::ContentProblem;
+use crate::content::reload::ContentProblem;
 use crate::store::keys::Scope;
 
 /// At most this many questions per preview.
@@ -23,14 +23,13 @@ pub const MAX_PREVIEW_QUESTIONS: usize = 50;
 
 pub async fn content(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Scope::Editor)?;
-    Ok(Json(state.engine.reloader.status()).into_response())
+    Ok(Json(state.content.status()).into_response())
 }
 
 pub async fn reload(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Scope::Editor)?;
     tracing::info!(actor = %caller.actor(), "content reload requested");
-    let engine = &state.engine;
-    Ok(match engine.reloader.reload(engine).await {
+    Ok(match state.content.reload().await {
         Ok(status) => Json(status).into_response(),
         Err(status) => content_invalid(
             format!(
@@ -58,7 +57,7 @@ pub async fn preview(
     body: Result<Json<PreviewRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Editor)?;
-    let limit = state.engine.config.server.body_limit_bytes;
+    let limit = state.settings.server.body_limit_bytes;
     let Json(req) = body.map_err(|r| ApiError::from_json_rejection(r, limit))?;
     if req.entry.trim().is_empty() {
         return Err(ApiError::Invalid(
@@ -73,13 +72,8 @@ pub async fn preview(
     if req.questions.iter().any(|q| q.trim().is_empty()) {
         return Err(ApiError::Invalid("a question is empty".into()));
     }
-    let engine = &state.engine;
     Ok(
-        match engine
-            .reloader
-            .preview(engine, req.entry, req.questions)
-            .await
-        {
+        match state.content.preview(req.entry, req.questions).await {
             Ok(preview) => Json(preview).into_response(),
             Err(errors) => content_invalid(
                 "the draft has errors; fix them and preview again".into(),

@@ -49,7 +49,7 @@ pub async fn messages(
         ));
     }
     state.limiter.check_or_delay(&format!("poll:{id}")).await?;
-    let store = &state.engine.store;
+    let store = &state.store;
     // Another channel's conversation (WhatsApp) is not the web chat's to read.
     let conv = store
         .conversation_state(&id)

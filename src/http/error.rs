@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::classifier::WorkerError;
-use crate::engine::EngineError;
+use crate::channels::conversation::TurnError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -100,15 +100,25 @@ impl ApiError {
     }
 }
 
-impl From<EngineError> for ApiError {
-    fn from(e: EngineError) -> Self {
+impl From<TurnError> for ApiError {
+    fn from(e: TurnError) -> Self {
         match e {
-            EngineError::Classifier(WorkerError::Overloaded) => ApiError::Overloaded,
-            EngineError::Classifier(e) => ApiError::Unavailable(e.to_string()),
-            EngineError::Store(StoreError::Unavailable(e)) => ApiError::Unavailable(e),
-            EngineError::Store(e) => ApiError::Internal(e.to_string()),
+            TurnError::Classifier(WorkerError::Overloaded) => ApiError::Overloaded,
+            TurnError::Classifier(e) => ApiError::Unavailable(e.to_string()),
+            TurnError::Store(StoreError::Unavailable(e)) => ApiError::Unavailable(e),
+            TurnError::Store(e) => ApiError::Internal(e.to_string()),
             // Said as if the conversation did not exist: its id tells a stranger nothing.
-            EngineError::OtherChannel => ApiError::Missing("no such conversation".into()),
+            TurnError::OtherChannel => ApiError::Missing("no such conversation".into()),
+        }
+    }
+}
+
+impl From<crate::reports::UnansweredError> for ApiError {
+    fn from(e: crate::reports::UnansweredError) -> Self {
+        use crate::reports::UnansweredError as E;
+        match e {
+            E::Classifier(e) => TurnError::Classifier(e).into(),
+            E::Store(e) => e.into(),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The handoff API for webcare platforms (OBI4wan/Spotler Engage, Chatwoot, Mitel, a KCC's
+//! The handoff API for webcare platforms (the rules are in [`crate::handoff`]) (OBI4wan/Spotler Engage, Chatwoot, Mitel, a KCC's
 //! own tooling); every endpoint needs a key with the `agent` scope. See `/openapi.json`.
 //!
 //! - `GET /v1/handoffs?department=&status=&min_waiting_secs=`: the queue, longest waiting first;
@@ -12,32 +12,38 @@
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
-use crate::channels::whatsapp::render;
-use crate::engine::message_event;
-use crate::store::handoff::{ConversationDetail, HandoffError, QueueEntry, QueueFilter};
+use crate::handoff::{Desk, DeskError, Relayed, STATUSES};
+use crate::store::handoff::{ConversationDetail, QueueEntry, QueueFilter};
 use crate::store::keys::Scope;
-use crate::store::{Direction, MessageRecord, PlatformEvent};
 
-impl From<HandoffError> for ApiError {
-    fn from(e: HandoffError) -> Self {
+impl From<DeskError> for ApiError {
+    fn from(e: DeskError) -> Self {
         match e {
-            HandoffError::NotFound(id) => ApiError::Missing(format!("no conversation {id}")),
-            HandoffError::Conflict(m) => ApiError::Conflict(m),
-            HandoffError::Store(e) => e.into(),
+            DeskError::NotFound(id) => ApiError::Missing(format!("no conversation {id}")),
+            DeskError::Conflict(m) => ApiError::Conflict(m),
+            e @ DeskError::UnknownDepartment { .. } => ApiError::Invalid(e.to_string()),
+            DeskError::Store(e) => e.into(),
         }
+    }
+}
+
+fn desk(state: &AppState) -> Desk<'_> {
+    Desk {
+        store: &state.store,
+        content: &state.content,
+        settings: &state.settings,
     }
 }
 
 fn body<T>(b: Result<Json<T>, JsonRejection>, state: &AppState) -> Result<T, ApiError> {
     b.map(|Json(v)| v)
-        .map_err(|r| ApiError::from_json_rejection(r, state.engine.config.server.body_limit_bytes))
+        .map_err(|r| ApiError::from_json_rejection(r, state.settings.server.body_limit_bytes))
 }
 
 fn agent_id(s: &str) -> Result<String, ApiError> {
@@ -85,17 +91,15 @@ pub async fn queue(
     caller.require(Scope::Agent)?;
     if let Some(s) = &q.status {
         for part in s.split(',') {
-            if !matches!(part.trim(), "bot" | "waiting" | "assigned" | "resolved") {
+            if !STATUSES.contains(&part.trim()) {
                 return Err(ApiError::Invalid(format!(
                     "unknown status \"{part}\": use waiting, assigned, resolved or bot"
                 )));
             }
         }
     }
-    let conversations = state
-        .engine
-        .store
-        .list_queue(&QueueFilter {
+    let conversations = desk(&state)
+        .queue(&QueueFilter {
             department: q.department,
             status: q.status,
             min_waiting_secs: q.min_waiting_secs,
@@ -111,13 +115,7 @@ pub async fn conversation(
     Path(id): Path<String>,
 ) -> Result<Json<ConversationDetail>, ApiError> {
     caller.require(Scope::Agent)?;
-    state
-        .engine
-        .store
-        .conversation_detail(&id, render::WINDOW_HOURS)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::Missing(format!("no conversation {id}")))
+    Ok(Json(desk(&state).conversation(&id).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -134,12 +132,7 @@ pub async fn claim(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Agent)?;
     let agent = agent_id(&body(b, &state)?.agent_id)?;
-    let events = events(&state, "handoff.claimed", json!({ "agent_id": agent }));
-    state
-        .engine
-        .store
-        .claim(&id, &agent, &caller.actor(), &events)
-        .await?;
+    desk(&state).claim(&id, &agent, &caller.actor()).await?;
     Ok(Json(
         json!({"conversation_id": id, "status": "assigned", "agent_id": agent}),
     ))
@@ -152,92 +145,23 @@ pub struct TextBody {
     pub text: String,
 }
 
-#[derive(Debug, Serialize)]
-pub struct ReplyResponse {
-    pub conversation_id: String,
-    pub message_id: i64,
-    /// `web` (shown in the chat window), `text` or `template` (WhatsApp).
-    pub sent_as: String,
-    /// WhatsApp: whether the 24-hour window was open.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub window_open: Option<bool>,
-}
-
 pub async fn reply(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     b: Result<Json<TextBody>, JsonRejection>,
-) -> Result<Json<ReplyResponse>, ApiError> {
+) -> Result<Json<Relayed>, ApiError> {
     caller.require(Scope::Agent)?;
     let b = body(b, &state)?;
     let agent = agent_id(&b.agent_id)?;
     let original = text(&b.text)?;
-    let store = &state.engine.store;
-    let conv = store
-        .conversation_state(&id)
-        .await?
-        .ok_or_else(|| ApiError::Missing(format!("no conversation {id}")))?;
-    // What is archived is what the guard leaves; the citizen receives the agent's words.
-    let redacted = crate::privacy::redact(&original);
-    let now = Utc::now();
-    let mut message = MessageRecord::new(Direction::Out, redacted.text.clone(), now);
-    message.sender = "agent";
-    message.agent_id = Some(agent.clone());
-    message.pii = redacted
-        .kinds()
-        .iter()
-        .map(|k| k.as_str())
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut window = None;
-    let draft = match (conv.channel.as_str(), conv.contact_id.as_deref()) {
-        ("whatsapp", Some(contact_id)) => {
-            let contact = store.contact(contact_id).await?;
-            let open = render::window_open(contact.and_then(|c| c.last_inbound_at), now);
-            window = Some(open);
-            let tone = state.engine.snapshot().kb.settings.tone;
-            let d = render::agent_draft(
-                &state.engine.config.whatsapp,
-                &original,
-                contact_id,
-                open,
-                tone,
-            );
-            message.kind = d.kind.clone();
-            message.status = Some("pending".into());
-            Some(d)
-        }
-        _ => None,
-    };
-    let sent_as = draft
-        .as_ref()
-        .map(|d| d.kind.clone())
-        .unwrap_or_else(|| "web".into());
-    let events = if state.engine.webhooks_enabled() {
-        vec![message_event(&message, Some(&agent))]
-    } else {
-        Vec::new()
-    };
-    let message_id = store
-        .agent_reply(
-            &id,
-            &agent,
-            &caller.actor(),
-            &message,
-            draft.as_ref(),
-            &events,
-        )
+    let relayed = desk(&state)
+        .reply(&id, &agent, &original, &caller.actor())
         .await?;
-    if draft.is_some() {
+    if relayed.queued {
         state.wakers.outbox.notify_one();
     }
-    Ok(Json(ReplyResponse {
-        conversation_id: id,
-        message_id,
-        sent_as,
-        window_open: window,
-    }))
+    Ok(Json(relayed))
 }
 
 pub async fn note(
@@ -249,11 +173,8 @@ pub async fn note(
     caller.require(Scope::Agent)?;
     let b = body(b, &state)?;
     let agent = agent_id(&b.agent_id)?;
-    let note = crate::privacy::redact(&text(&b.text)?).text;
-    let note_id = state
-        .engine
-        .store
-        .add_note(&id, &agent, &note, &caller.actor())
+    let note_id = desk(&state)
+        .note(&id, &agent, &text(&b.text)?, &caller.actor())
         .await?;
     Ok(Json(json!({"conversation_id": id, "note_id": note_id})))
 }
@@ -274,40 +195,11 @@ pub async fn transfer(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Agent)?;
     let b = body(b, &state)?;
-    let snap = state.engine.snapshot();
-    let wanted = b.department.trim().to_lowercase();
-    let Some(dept) = snap
-        .kb
-        .settings
-        .departments
-        .iter()
-        .find(|d| d.id == wanted || d.name.to_lowercase() == wanted)
-    else {
-        let known: Vec<&str> = snap
-            .kb
-            .settings
-            .departments
-            .iter()
-            .map(|d| d.id.as_str())
-            .collect();
-        return Err(ApiError::Invalid(format!(
-            "unknown department \"{}\"; known: {}",
-            b.department,
-            known.join(", ")
-        )));
-    };
-    let events = events(
-        &state,
-        "handoff.requested",
-        json!({"department": dept.id, "reason": "transferred", "by": b.agent_id}),
-    );
-    state
-        .engine
-        .store
-        .transfer(&id, &dept.id, &caller.actor(), &events)
+    let department = desk(&state)
+        .transfer(&id, &b.department, b.agent_id.as_deref(), &caller.actor())
         .await?;
     Ok(Json(
-        json!({"conversation_id": id, "status": "waiting", "department": dept.id}),
+        json!({"conversation_id": id, "status": "waiting", "department": department}),
     ))
 }
 
@@ -327,16 +219,8 @@ async fn close(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Agent)?;
     let agent = b.and_then(|Json(b)| b.agent_id);
-    let (event, status) = if resolve {
-        ("conversation.resolved", "resolved")
-    } else {
-        ("conversation.released", "bot")
-    };
-    let events = events(&state, event, json!({"agent_id": agent}));
-    state
-        .engine
-        .store
-        .close_handoff(&id, resolve, &caller.actor(), &events)
+    let status = desk(&state)
+        .close(&id, resolve, agent.as_deref(), &caller.actor())
         .await?;
     Ok(Json(json!({"conversation_id": id, "status": status})))
 }
@@ -357,12 +241,4 @@ pub async fn release(
     b: Option<Json<OptionalAgent>>,
 ) -> Result<Json<Value>, ApiError> {
     close(state, caller, id, b, false).await
-}
-
-fn events(state: &AppState, event: &'static str, data: Value) -> Vec<PlatformEvent> {
-    if state.engine.webhooks_enabled() {
-        vec![PlatformEvent { event, data }]
-    } else {
-        Vec::new()
-    }
 }

@@ -16,7 +16,7 @@ use super::AppState;
 use super::client::{ClientAddr, client_ip};
 use super::error::ApiError;
 use crate::dialogue::ReplyOption;
-use crate::engine::Incoming;
+use crate::channels::conversation::Incoming;
 
 /// Longest message text accepted, in characters (WhatsApp's own limit).
 pub const MAX_TEXT_CHARS: usize = crate::text::MAX_MESSAGE_CHARS;
@@ -73,7 +73,7 @@ pub async fn post_message(
         state.client_limiter.check_or_delay(&ip.to_string()).await?;
     }
     let Json(req) = body.map_err(|r| {
-        ApiError::from_json_rejection(r, state.engine.config.server.body_limit_bytes)
+        ApiError::from_json_rejection(r, state.settings.server.body_limit_bytes)
     })?;
     let conversation_id = req.conversation_id.trim().to_string();
     if conversation_id.is_empty()
@@ -113,7 +113,7 @@ pub async fn post_message(
     let mut incoming = Incoming::new(&conversation_id, &req.channel, &req.text);
     incoming.button_id = req.option_id;
     incoming.received_at = Utc::now();
-    let handled = state.engine.handle(incoming).await?;
+    let handled = state.conversations().handle(incoming).await?;
     let r = handled.reply;
     Ok(Json(MessageResponse {
         conversation_id,

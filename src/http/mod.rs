@@ -29,11 +29,19 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::engine::Engine;
+use crate::channels::conversation::Conversations;
+use crate::classifier::EmbedWorker;
+use crate::config::Config;
+use crate::content::Content;
+use crate::store::SqlStore;
 
+/// The parts handlers take what they need from.
 #[derive(Clone)]
 pub struct AppState {
-    pub engine: Arc<Engine>,
+    pub content: Arc<Content>,
+    pub store: Arc<SqlStore>,
+    pub encoder: EmbedWorker,
+    pub settings: Arc<Config>,
     /// Per conversation (`conv:{id}`).
     pub limiter: Arc<limit::SenderLimiter>,
     /// Per client address, whatever conversation ids the client makes up.
@@ -45,23 +53,42 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(engine: Arc<Engine>) -> Self {
-        let per_minute = engine.config.handoff.citizen_messages_per_minute;
-        let per_client = engine.config.server.client_messages_per_minute;
+    pub fn new(parts: &Conversations) -> Self {
+        let settings = &parts.settings;
+        let per_minute = settings.handoff.citizen_messages_per_minute;
+        let per_client = settings.server.client_messages_per_minute;
         AppState {
             limiter: Arc::new(limit::SenderLimiter::new(per_minute)),
             client_limiter: Arc::new(limit::SenderLimiter::new(per_client)),
-            trusted_proxies: Arc::new(engine.config.server.trusted_proxies()),
-            engine,
+            trusted_proxies: Arc::new(settings.server.trusted_proxies()),
+            content: parts.content.clone(),
+            store: parts.store.clone(),
+            encoder: parts.encoder.clone(),
+            settings: settings.clone(),
             wakers: crate::channels::Wakers::default(),
         }
+    }
+
+    /// The parts that answer a citizen's message.
+    pub fn conversations(&self) -> Conversations {
+        Conversations {
+            content: self.content.clone(),
+            store: self.store.clone(),
+            encoder: self.encoder.clone(),
+            settings: self.settings.clone(),
+        }
+    }
+
+    /// Whether events for the webcare platform are recorded.
+    pub fn webhooks_enabled(&self) -> bool {
+        !self.settings.handoff.webhook_url.is_empty()
     }
 }
 
 const REQUEST_ID: &str = "x-request-id";
 
 pub fn router(state: AppState) -> Router {
-    let cfg = &state.engine.config.server;
+    let cfg = &state.settings.server;
     let limit = cfg.body_limit_bytes;
     let timeout = Duration::from_secs(cfg.request_timeout_secs);
     let request_id = HeaderName::from_static(REQUEST_ID);

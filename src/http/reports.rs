@@ -178,11 +178,11 @@ pub async fn summary(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Editor)?;
     let p = params(q)?;
-    let snap = state.engine.snapshot();
+    let snap = state.content.snapshot();
     let settings = &snap.kb.settings;
     let (query, format) = report_query(&p, &settings.departments, today())?;
     let summary = reports::summary(
-        &state.engine.store,
+        &state.store,
         &query,
         settings.response_time_minutes as i64,
     )
@@ -209,7 +209,7 @@ pub async fn unanswered(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Editor)?;
     let p = params(q)?;
-    let snap = state.engine.snapshot();
+    let snap = state.content.snapshot();
     let (query, format) = report_query(&p, &snap.kb.settings.departments, today())?;
     let limit = match non_empty(&p.limit) {
         None => 50,
@@ -224,12 +224,12 @@ pub async fn unanswered(
             })?,
     };
     let grouping = Grouping {
-        answer_threshold: state.engine.config.dialogue.answer_threshold as f64,
+        answer_threshold: state.settings.dialogue.answer_threshold as f64,
         ..Grouping::default()
     };
     let report = reports::unanswered(
-        &state.engine.store,
-        &state.engine.worker,
+        &state.store,
+        &state.encoder,
         &query,
         &grouping,
         limit,

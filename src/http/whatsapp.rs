@@ -38,7 +38,7 @@ pub fn contact_id(secret: &[u8], wa_id: &str) -> String {
 }
 
 fn enabled(state: &AppState) -> Result<(), ApiError> {
-    if state.engine.config.whatsapp.enabled {
+    if state.settings.whatsapp.enabled {
         Ok(())
     } else {
         Err(ApiError::Missing(
@@ -53,8 +53,7 @@ pub async fn verify(
 ) -> Result<impl IntoResponse, ApiError> {
     enabled(&state)?;
     let expected = state
-        .engine
-        .config
+        .settings
         .whatsapp
         .verify_token
         .expose()
@@ -82,7 +81,7 @@ pub async fn receive(
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     enabled(&state)?;
-    let cfg = &state.engine.config.whatsapp;
+    let cfg = &state.settings.whatsapp;
     let header = headers
         .get("x-hub-signature-256")
         .and_then(|v| v.to_str().ok());
@@ -129,7 +128,6 @@ pub async fn receive(
                 statuses += 1;
                 let status = s.status.as_str();
                 if let Err(e) = state
-                    .engine
                     .store
                     .update_delivery_status(&s.id, status, s.timestamp)
                     .await
@@ -139,7 +137,7 @@ pub async fn receive(
             }
         }
     }
-    let new = state.engine.store.enqueue_inbound(&inbound).await?;
+    let new = state.store.enqueue_inbound(&inbound).await?;
     if new > 0 {
         state.wakers.inbox.notify_one();
     }

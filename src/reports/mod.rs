@@ -34,7 +34,7 @@ mod unanswered;
 pub use csv::{excel, summary_csv, unanswered_csv};
 pub use unanswered::{
     Grouping, Item, MAX_MESSAGES, Unanswered, UnansweredGroup, group_by_similarity, groups_of,
-    unanswered, unanswered_items,
+    UnansweredError, unanswered, unanswered_items,
 };
 
 /// Local dates are Dutch dates.

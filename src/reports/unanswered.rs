@@ -31,8 +31,17 @@ use sqlx::Row;
 
 use super::{ReportQuery, conversations, parse_time};
 use crate::classifier::EmbedWorker;
-use crate::engine::EngineError;
-use crate::store::SqlStore;
+use crate::classifier::WorkerError;
+use crate::store::{SqlStore, StoreError};
+
+/// Why the unanswered questions could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum UnansweredError {
+    #[error(transparent)]
+    Classifier(#[from] WorkerError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// At most this many of the most recent unanswered messages are grouped (each one is
 /// embedded, on the encoder shared with live traffic).
@@ -208,7 +217,7 @@ pub async fn unanswered_items(
     store: &SqlStore,
     q: &ReportQuery,
     answer_threshold: f64,
-) -> Result<Vec<Item>, EngineError> {
+) -> Result<Vec<Item>, UnansweredError> {
     let convs = conversations(store, q).await?;
     let (start, end) = q.bounds();
     let rows = sqlx::query(
@@ -265,7 +274,7 @@ pub async fn unanswered(
     q: &ReportQuery,
     grouping: &Grouping,
     limit: usize,
-) -> Result<Unanswered, EngineError> {
+) -> Result<Unanswered, UnansweredError> {
     let mut items = unanswered_items(store, q, grouping.answer_threshold).await?;
     let messages = items.len() as u64;
     if items.len() > MAX_MESSAGES {

@@ -11,8 +11,6 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use loket::engine::Engine;
-use loket::http::{AppState, router};
 use loket::store::SqlStore;
 use loket::store::keys::Scope;
 use serde_json::{Value, json};
@@ -61,7 +59,7 @@ impl ContentCopy {
 }
 
 struct Editor {
-    engine: Arc<Engine>,
+    app: loket::app::App,
     router: Router,
     key: String,
     content: ContentCopy,
@@ -83,13 +81,16 @@ impl Editor {
             .create_key("redactie", &[Scope::Editor])
             .await
             .unwrap();
-        let engine = loket::app::build_engine(config, store).await.unwrap();
-        if watch {
-            loket::reload::watch(&engine, loket::reload::WatchSettings::default());
+        let mut builder = loket::app::Builder::shared(config)
+            .store(store)
+            .without_background();
+        if !watch {
+            builder = builder.without_watch();
         }
-        let router = router(AppState::new(engine.clone()));
+        let app = builder.build().await.unwrap();
+        let router = app.router.clone();
         Editor {
-            engine,
+            app,
             router,
             key,
             content: copy,
@@ -273,8 +274,8 @@ async fn the_reload_endpoint_needs_an_editor_key_and_answers_with_the_version_or
     let (s, v) = ed.get("/v1/admin/content", false).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
     let (_, agent) = ed
-        .engine
-        .store
+        .app
+        .store()
         .create_key("kcc", &[Scope::Agent])
         .await
         .unwrap();
@@ -352,7 +353,7 @@ async fn a_preview_answers_with_the_draft_without_serving_it() {
     // What is served did not change.
     let served = ed.ask("Wat kost een paspoort?").await;
     assert!(!served["reply"]["text"].as_str().unwrap().contains(marker));
-    assert_eq!(ed.engine.reloader.status().version, 1);
+    assert_eq!(ed.app.content().status().version, 1);
 
     // A new entry with its own questions is found.
     let new = "---\nid: paspoort-fotohokje\ntitle: Pasfoto laten maken\nintent: paspoort\ndepartment: burgerzaken\nupl: http://standaarden.overheid.nl/owms/terms/paspoort\nquestions:\n  - Waar kan ik een pasfoto laten maken?\n  - pasfotoautomaat stadhuis\ntags: [pasfoto]\n---\nIn de hal van het stadhuis staat een pasfotoautomaat.\n";

@@ -1,4 +1,5 @@
-//! `TestApp`: a Loket engine and router on a fresh SQLite file, driven with `oneshot`.
+//! `TestApp`: Loket built by `app::Builder` on a fresh SQLite file, its router driven with
+//! `oneshot`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,7 +9,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use loket::config::Config;
-use loket::http::{AppState, router};
 use loket::store::SqlStore;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -73,10 +73,14 @@ impl TestApp {
         let data_dir = tempfile::tempdir().unwrap();
         let config = Arc::new(config(content, real_model, data_dir.path()));
         let store = Arc::new(SqlStore::connect(&config.database_url(), 4).await.unwrap());
-        let engine = loket::app::build_engine(config, store.clone())
+        let app = loket::app::Builder::shared(config)
+            .store(store.clone())
+            .without_background()
+            .without_watch()
+            .build()
             .await
             .unwrap();
-        let router = router(AppState::new(engine));
+        let router = app.router.clone();
         TestApp {
             router,
             store,

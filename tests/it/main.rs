@@ -1,5 +1,7 @@
 //! Loket's integration tests: one binary, one module per topic (as in ripgrep's tests).
 //!
+//! - `architecture`: the module rules (no import cycles, no function over 120 lines, no SQL
+//!   outside the store) over the source of `src/`;
 //! - `archive`: `loket archive export|purge|verify` on seeded SQLite and PostgreSQL stores;
 //! - `accessibility`: axe-core (WCAG 2.1 AA) on the web chat and the dashboard in headless
 //!   Chromium;
@@ -25,6 +27,7 @@
 
 mod accessibility;
 mod api;
+mod architecture;
 mod archive;
 mod binary;
 mod cdp;

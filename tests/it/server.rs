@@ -6,8 +6,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use loket::config::Config;
-use loket::engine::Engine;
-use loket::http::{AppState, router};
 use loket::store::SqlStore;
 use loket::store::keys::Scope;
 
@@ -15,8 +13,8 @@ use crate::helpers::{Content, config};
 
 pub struct Server {
     pub addr: SocketAddr,
-    #[allow(dead_code)]
-    pub engine: Arc<Engine>,
+    /// Its loops stop with [`Server::stop`] as they would in a crash.
+    pub app: loket::app::App,
     pub store: Arc<SqlStore>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     _data_dir: Option<tempfile::TempDir>,
@@ -41,23 +39,22 @@ impl Server {
                 .await
                 .expect("database"),
         );
-        let engine = loket::app::build_engine(config, store.clone())
+        let app = loket::app::Builder::shared(config.clone())
+            .store(store.clone())
+            .without_watch()
+            .build()
             .await
-            .expect("engine");
-        let state = AppState::new(engine.clone());
-        let tasks =
-            loket::channels::start(engine.clone(), &state.wakers).expect("background loops");
-        let app = router(state);
+            .expect("app");
+        let router = app.router.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let limits = loket::app::connection_limits(&engine.config);
-        let mut tasks = tasks;
-        tasks.push(tokio::spawn(async move {
-            loket::http::listener::serve(listener, app, limits, std::future::pending()).await;
-        }));
+        let limits = loket::app::connection_limits(&config);
+        let tasks = vec![tokio::spawn(async move {
+            loket::http::listener::serve(listener, router, limits, std::future::pending()).await;
+        })];
         Server {
             addr,
-            engine,
+            app,
             store,
             tasks,
             _data_dir: None,
@@ -77,6 +74,7 @@ impl Server {
         for t in self.tasks.drain(..) {
             t.abort();
         }
+        self.app.abort();
     }
 }
 

@@ -12,7 +12,9 @@
 //! - [`dev`]: `loket dev fake-whatsapp`, an interactive console against a running Loket.
 
 pub mod client;
+#[cfg(feature = "tools")]
 pub mod dev;
+#[cfg(feature = "tools")]
 pub mod fake;
 pub mod outbound;
 pub mod ratelimit;

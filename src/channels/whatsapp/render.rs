@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::outbound;
 use crate::config::WhatsAppConfig;
 use crate::dialogue::{Lang, Reply, texts};
-use crate::engine::Queued;
+use crate::channels::conversation::Queued;
 use crate::knowledge::Tone;
 use crate::store::queue::OutboxDraft;
 
@@ -54,7 +54,6 @@ pub fn reply_draft(
     cfg: &WhatsAppConfig,
     reply: &Reply,
     queued: &Queued,
-    _conversation_id: &str,
     tone: Tone,
     english: bool,
 ) -> OutboxDraft {

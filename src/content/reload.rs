@@ -16,16 +16,15 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::{Content, build_snapshot};
 use crate::config::Config;
-use crate::engine::Engine;
 use crate::knowledge::{self, Diagnostic, Problem};
-use crate::understand::Snapshot;
 
 /// A problem with the content, as the API reports it.
 #[derive(Debug, Clone, Serialize)]
@@ -77,6 +76,21 @@ pub struct ContentStatus {
 }
 
 impl ContentStatus {
+    /// The status of a freshly started service serving `snapshot`.
+    pub fn first(snapshot: &crate::understand::Snapshot) -> ContentStatus {
+        ContentStatus {
+            status: "ok",
+            version: 1,
+            loaded_at: Utc::now(),
+            entries: snapshot.kb.entries.len(),
+            intents: snapshot.kb.intents.len(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            failed_at: None,
+            load_ms: snapshot.build_time.as_millis() as u64,
+        }
+    }
+
     pub fn is_ok(&self) -> bool {
         self.status == "ok"
     }
@@ -98,51 +112,13 @@ impl Default for WatchSettings {
     }
 }
 
-/// Owns the content status and serialises rebuilds (reloads and previews share the CPU).
-pub struct Reloader {
-    status: RwLock<ContentStatus>,
-    busy: tokio::sync::Mutex<()>,
-    /// Fingerprint of the files as of the latest load attempt.
-    seen: Mutex<u64>,
-}
-
-impl Reloader {
-    /// The state of a freshly started service serving `snapshot` (loaded from `config`'s paths).
-    pub fn new(config: &Config, snapshot: &Snapshot) -> Reloader {
-        Reloader {
-            status: RwLock::new(ContentStatus {
-                status: "ok",
-                version: 1,
-                loaded_at: Utc::now(),
-                entries: snapshot.kb.entries.len(),
-                intents: snapshot.kb.intents.len(),
-                errors: Vec::new(),
-                warnings: Vec::new(),
-                failed_at: None,
-                load_ms: snapshot.build_time.as_millis() as u64,
-            }),
-            busy: tokio::sync::Mutex::new(()),
-            seen: Mutex::new(fingerprint(config)),
-        }
-    }
-
-    pub fn status(&self) -> ContentStatus {
-        self.status
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    fn seen(&self) -> u64 {
-        *self.seen.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
+impl Content {
     /// Loads, checks and builds the content on disk and serves it, or keeps the current
     /// version and records why not. Either way the status after the attempt is returned.
-    pub async fn reload(&self, engine: &Engine) -> Result<ContentStatus, ContentStatus> {
+    pub async fn reload(&self) -> Result<ContentStatus, ContentStatus> {
         let _busy = self.busy.lock().await;
-        let config = engine.config.clone();
-        let embedder = engine.worker.embedder();
+        let config = self.config.clone();
+        let embedder = self.embedder.clone();
         let started = Instant::now();
         let built = tokio::task::spawn_blocking(move || {
             // Taken before reading, so an edit made during the load is seen next time.
@@ -157,7 +133,7 @@ impl Reloader {
             let errors: Vec<ContentProblem> = errors.into_iter().map(Into::into).collect();
             let warnings: Vec<ContentProblem> = warnings.into_iter().map(Into::into).collect();
             let result = match loaded.kb {
-                Some(kb) => crate::app::build_snapshot(&config, kb, embedder.as_ref())
+                Some(kb) => build_snapshot(&config, kb, embedder.as_ref())
                     .map_err(|e| vec![build_problem(&config.paths.knowledge_base, &e)]),
                 None => Err(errors),
             };
@@ -178,7 +154,7 @@ impl Reloader {
                 status.warnings = warnings;
                 status.failed_at = None;
                 status.load_ms = started.elapsed().as_millis() as u64;
-                engine.replace_snapshot(snapshot);
+                self.replace(snapshot);
                 tracing::info!(
                     version = status.version,
                     entries = status.entries,
@@ -208,7 +184,7 @@ impl Reloader {
                 status.errors = vec![ContentProblem {
                     severity: knowledge::Severity::Error,
                     problem: Problem::Io,
-                    file: engine.config.paths.knowledge_base.display().to_string(),
+                    file: self.config.paths.knowledge_base.display().to_string(),
                     line: 1,
                     message: "het laden van de inhoud is onverwacht mislukt".into(),
                     hint: "zie het servicelog".into(),
@@ -226,14 +202,13 @@ impl Reloader {
     /// temporary snapshot that includes it; nothing that is served changes.
     pub async fn preview(
         &self,
-        engine: &Engine,
         draft: String,
         questions: Vec<String>,
     ) -> Result<Preview, Vec<ContentProblem>> {
         let _busy = self.busy.lock().await;
-        let config = engine.config.clone();
-        let embedder = engine.worker.embedder();
-        let served = engine.snapshot();
+        let config = self.config.clone();
+        let embedder = self.embedder.clone();
+        let served = self.snapshot();
         tokio::task::spawn_blocking(move || {
             let path = draft_path(&draft);
             let now = Utc::now();
@@ -267,10 +242,10 @@ impl Reloader {
             };
             let entry_id = entry.id.clone();
             let title = entry.title.clone();
-            let snapshot = crate::app::build_snapshot(&config, kb, embedder.as_ref())
+            let snapshot = build_snapshot(&config, kb, embedder.as_ref())
                 .map_err(|e| vec![build_problem(&path, &e)])?;
             let texts: Vec<&str> = questions.iter().map(String::as_str).collect();
-            let outcomes = crate::engine::decide_without_context(
+            let outcomes = crate::turn::plan_batch(
                 &snapshot,
                 embedder.as_ref(),
                 &texts,
@@ -438,18 +413,23 @@ fn collect(dir: &Path, out: &mut Vec<(PathBuf, u64, u128)>, depth: usize) {
     }
 }
 
-/// Watches the content directories and reloads on changes, until the engine is dropped.
-pub fn watch(engine: &Arc<Engine>, settings: WatchSettings) -> tokio::task::JoinHandle<()> {
-    let weak: Weak<Engine> = Arc::downgrade(engine);
+/// Watches the content directories and reloads on changes, until `stop` is set.
+pub fn watch(
+    content: Arc<Content>,
+    settings: WatchSettings,
+    mut stop: crate::shutdown::Stop,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(settings.poll);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
-            let Some(engine) = weak.upgrade() else { break };
-            let config = engine.config.clone();
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.wait() => break,
+            }
+            let config = content.config.clone();
             let (fp, age) = current(&config).await;
-            if fp == engine.reloader.seen() {
+            if fp == content.seen() {
                 continue;
             }
             // Wait for the save to finish: the files must have held still for the debounce.
@@ -460,7 +440,7 @@ pub fn watch(engine: &Arc<Engine>, settings: WatchSettings) -> tokio::task::Join
                 }
             }
             tracing::info!("content changed on disk; reloading");
-            let _ = engine.reloader.reload(&engine).await;
+            let _ = content.reload().await;
         }
     })
 }

@@ -1,0 +1,97 @@
+//! The content being served: the municipality's knowledge base and intents, turned into a
+//! [`Snapshot`] (FAQ index, intent head, embeddings) that is swapped whole when the files
+//! change ([`reload`]), with the status the API reports (version, errors, warnings).
+//!
+//! Handlers read [`Content::snapshot`]; nothing holds the lock longer than it takes to clone
+//! an `Arc`, so a reload never waits for a request and a request never sees half a reload.
+
+pub mod reload;
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use anyhow::{Context as _, Result};
+use chrono::Utc;
+
+use crate::classifier::Embed;
+use crate::classifier::cache::EmbeddingCache;
+use crate::config::Config;
+use crate::knowledge::{self, KnowledgeBase};
+use crate::understand::Snapshot;
+
+pub use reload::{ContentProblem, ContentStatus, Preview, WatchSettings, watch};
+
+/// The served snapshot and what it takes to rebuild it.
+pub struct Content {
+    /// A std `RwLock` is right here: it is held only to clone or replace an `Arc`.
+    served: RwLock<Arc<Snapshot>>,
+    status: RwLock<ContentStatus>,
+    /// Serialises rebuilds: reloads and previews share the CPU.
+    busy: tokio::sync::Mutex<()>,
+    /// Fingerprint of the files as of the latest load attempt.
+    seen: Mutex<u64>,
+    config: Arc<Config>,
+    /// The encoder that builds the snapshots (the same one the worker thread runs).
+    embedder: Arc<dyn Embed>,
+}
+
+impl Content {
+    /// Content serving `snapshot`, freshly loaded from `config`'s paths.
+    pub fn new(config: Arc<Config>, snapshot: Snapshot, embedder: Arc<dyn Embed>) -> Content {
+        Content {
+            status: RwLock::new(ContentStatus::first(&snapshot)),
+            seen: Mutex::new(reload::fingerprint(&config)),
+            served: RwLock::new(Arc::new(snapshot)),
+            busy: tokio::sync::Mutex::new(()),
+            config,
+            embedder,
+        }
+    }
+
+    /// The snapshot in use.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.served
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn replace(&self, snapshot: Snapshot) {
+        *self.served.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
+    }
+
+    pub fn status(&self) -> ContentStatus {
+        self.status
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn seen(&self) -> u64 {
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Loads and checks the content on disk; warnings are logged, errors refuse it.
+pub fn load_knowledge(config: &Config) -> Result<KnowledgeBase> {
+    let loaded = knowledge::load(
+        &config.paths.knowledge_base,
+        &config.paths.intents,
+        Utc::now().date_naive(),
+    );
+    for d in loaded.diagnostics.iter().filter(|d| !d.blocks_serving()) {
+        tracing::warn!("{d}");
+    }
+    loaded
+        .into_result()
+        .map_err(|e| anyhow::anyhow!("the knowledge base has errors:\n{e}"))
+}
+
+/// The FAQ index, the intent head and the embeddings of `kb` (cached on disk by text).
+pub fn build_snapshot(
+    config: &Config,
+    kb: KnowledgeBase,
+    embedder: &dyn Embed,
+) -> Result<Snapshot> {
+    let mut cache = EmbeddingCache::open(Some(&config.cache_dir()), embedder);
+    Snapshot::build(kb, embedder, &mut cache).context("building the classifier and FAQ index")
+}
