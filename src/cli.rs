@@ -11,8 +11,8 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 
 use crate::app;
-use crate::config::Config;
 use crate::channels::conversation::Incoming;
+use crate::config::Config;
 use crate::store::{SqlStore, Store};
 
 #[derive(Parser)]
@@ -586,13 +586,8 @@ fn classify(config: Config, input: PathBuf) -> Result<i32> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for chunk in lines.chunks(config.classifier.max_batch) {
         let texts: Vec<&str> = chunk.iter().map(|l| l.text.as_str()).collect();
-        let outcomes = crate::turn::plan_batch(
-            &snap,
-            embedder.as_ref(),
-            &texts,
-            &config.dialogue,
-            now,
-        )?;
+        let outcomes =
+            crate::turn::plan_batch(&snap, embedder.as_ref(), &texts, &config.dialogue, now)?;
         for (line, o) in chunk.iter().zip(outcomes) {
             let row = serde_json::json!({
                 "id": line.id,

@@ -41,9 +41,9 @@ pub mod cli;
 pub mod config;
 pub mod content;
 pub mod dialogue;
-pub mod handoff;
 #[cfg(feature = "tools")]
 pub mod eval;
+pub mod handoff;
 pub mod http;
 pub mod kbtools;
 pub mod knowledge;

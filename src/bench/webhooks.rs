@@ -93,7 +93,10 @@ async fn start_local(config: &Config, database_url: Option<&str>) -> Result<Loca
     cfg.whatsapp.app_secret = Secret::new(APP_SECRET);
     cfg.whatsapp.phone_number_id = PHONE_NUMBER_ID.into();
     let cfg = Arc::new(cfg);
-    let app = crate::app::Builder::shared(cfg).without_watch().build().await?;
+    let app = crate::app::Builder::shared(cfg)
+        .without_watch()
+        .build()
+        .await?;
     let store = app.store().clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

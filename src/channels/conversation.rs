@@ -127,9 +127,16 @@ impl Conversations {
         let situation = situation(state.as_ref());
         let message = turn::Message {
             text: msg.text.clone(),
-            kind: msg.queued.as_ref().map_or("text".into(), |q| q.kind.clone()),
+            kind: msg
+                .queued
+                .as_ref()
+                .map_or("text".into(), |q| q.kind.clone()),
             button_id: msg.button_id.clone(),
-            pii: msg.queued.as_ref().map(|q| q.pii.clone()).unwrap_or_default(),
+            pii: msg
+                .queued
+                .as_ref()
+                .map(|q| q.pii.clone())
+                .unwrap_or_default(),
             received_at: msg.received_at,
         };
         let guarded = turn::guard(&message, &situation);

@@ -75,7 +75,13 @@ async fn conversation_for(
 ) -> Result<(String, bool), StoreError> {
     let store = &conversations.store;
     let contact = store.contact(&item.contact_id).await?;
-    let idle = Duration::hours(conversations.settings.handoff.conversation_idle_hours.max(1));
+    let idle = Duration::hours(
+        conversations
+            .settings
+            .handoff
+            .conversation_idle_hours
+            .max(1),
+    );
     let window_open = render::window_open(contact.as_ref().and_then(|c| c.last_inbound_at), now);
     if let Some(current) = contact.as_ref().and_then(|c| c.conversation_id.clone()) {
         match store.conversation_state(&current).await? {

@@ -99,6 +99,23 @@ struct Done {
     _permit: OwnedSemaphorePermit,
 }
 
+/// A sender announces itself before it owns anything, so its rows always have a heartbeat
+/// to watch; senders silent for a day are forgotten.
+async fn register(store: &SqlStore, worker: &str, lease: chrono::Duration) {
+    let mut failures = 0;
+    while let Err(e) = store.outbox_heartbeat(worker, lease).await {
+        failures += 1;
+        tracing::warn!(error = %e, attempt = failures, "outbox: cannot register the sender; retrying");
+        tokio::time::sleep(record_backoff(failures)).await;
+    }
+    if let Err(e) = store
+        .outbox_forget_senders(Utc::now() - chrono::Duration::days(1))
+        .await
+    {
+        tracing::debug!(error = %e, "outbox: old senders not cleaned up");
+    }
+}
+
 /// Claims and sends until `stop`; then waits until every send in flight is posted and its
 /// outcome recorded, so a restart finds no row to take over.
 pub async fn run(
@@ -110,20 +127,7 @@ pub async fn run(
     mut stop: Stop,
 ) {
     let lease = chrono::Duration::seconds(LEASE_SECS);
-    // A sender announces itself before it owns anything, so its rows always have a
-    // heartbeat to watch.
-    let mut failures = 0;
-    while let Err(e) = store.outbox_heartbeat(&worker, lease).await {
-        failures += 1;
-        tracing::warn!(error = %e, attempt = failures, "outbox: cannot register the sender; retrying");
-        tokio::time::sleep(record_backoff(failures)).await;
-    }
-    if let Err(e) = store
-        .outbox_forget_senders(Utc::now() - chrono::Duration::days(1))
-        .await
-    {
-        tracing::debug!(error = %e, "outbox: old senders not cleaned up");
-    }
+    register(&store, &worker, lease).await;
     let heartbeat = tokio::spawn(watch(store.clone(), worker.clone(), wake.clone()));
     // The rows this sender is posting or recording (claimed, not yet recorded), by id with
     // the claim's attempt number (a row recorded for a retry and claimed again at once is

@@ -40,10 +40,7 @@ pub async fn run(store: Arc<SqlStore>, settings: HandoffConfig, mut stop: Stop) 
         }
     };
     while !stop.is_set() {
-        let due = match store
-            .claim_deliveries(16, Duration::seconds(30))
-            .await
-        {
+        let due = match store.claim_deliveries(16, Duration::seconds(30)).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, "platform webhooks: cannot claim deliveries");

@@ -154,7 +154,13 @@ impl Desk<'_> {
     }
 
     /// An internal note (redacted like everything stored), never shown to the citizen.
-    pub async fn note(&self, id: &str, agent: &str, text: &str, actor: &str) -> Result<i64, DeskError> {
+    pub async fn note(
+        &self,
+        id: &str,
+        agent: &str,
+        text: &str,
+        actor: &str,
+    ) -> Result<i64, DeskError> {
         let note = crate::privacy::redact(text).text;
         Ok(self.store.add_note(id, agent, &note, actor).await?)
     }
@@ -201,7 +207,9 @@ impl Desk<'_> {
             ("conversation.released", "bot")
         };
         let events = self.events(event, json!({ "agent_id": agent }));
-        self.store.close_handoff(id, resolve, actor, &events).await?;
+        self.store
+            .close_handoff(id, resolve, actor, &events)
+            .await?;
         Ok(status)
     }
 }

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::classifier::WorkerError;
 use crate::channels::conversation::TurnError;
+use crate::classifier::WorkerError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]

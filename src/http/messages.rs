@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::client::{ClientAddr, client_ip};
 use super::error::ApiError;
-use crate::dialogue::ReplyOption;
 use crate::channels::conversation::Incoming;
+use crate::dialogue::ReplyOption;
 
 /// Longest message text accepted, in characters (WhatsApp's own limit).
 pub const MAX_TEXT_CHARS: usize = crate::text::MAX_MESSAGE_CHARS;
@@ -72,9 +72,8 @@ pub async fn post_message(
     if let Some(ip) = client_ip(peer.map(|p| p.0.0), &headers, &state.trusted_proxies) {
         state.client_limiter.check_or_delay(&ip.to_string()).await?;
     }
-    let Json(req) = body.map_err(|r| {
-        ApiError::from_json_rejection(r, state.settings.server.body_limit_bytes)
-    })?;
+    let Json(req) =
+        body.map_err(|r| ApiError::from_json_rejection(r, state.settings.server.body_limit_bytes))?;
     let conversation_id = req.conversation_id.trim().to_string();
     if conversation_id.is_empty()
         || conversation_id.len() > 128

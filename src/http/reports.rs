@@ -181,12 +181,8 @@ pub async fn summary(
     let snap = state.content.snapshot();
     let settings = &snap.kb.settings;
     let (query, format) = report_query(&p, &settings.departments, today())?;
-    let summary = reports::summary(
-        &state.store,
-        &query,
-        settings.response_time_minutes as i64,
-    )
-    .await?;
+    let summary =
+        reports::summary(&state.store, &query, settings.response_time_minutes as i64).await?;
     Ok(match format {
         Format::Csv => csv_response("samenvatting", &query, reports::summary_csv(&summary)),
         Format::Excel => csv_response(
@@ -227,14 +223,8 @@ pub async fn unanswered(
         answer_threshold: state.settings.dialogue.answer_threshold as f64,
         ..Grouping::default()
     };
-    let report = reports::unanswered(
-        &state.store,
-        &state.encoder,
-        &query,
-        &grouping,
-        limit,
-    )
-    .await?;
+    let report =
+        reports::unanswered(&state.store, &state.encoder, &query, &grouping, limit).await?;
     Ok(match format {
         Format::Csv => csv_response("onbeantwoord", &query, reports::unanswered_csv(&report)),
         Format::Excel => csv_response(

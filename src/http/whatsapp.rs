@@ -52,12 +52,7 @@ pub async fn verify(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<impl IntoResponse, ApiError> {
     enabled(&state)?;
-    let expected = state
-        .settings
-        .whatsapp
-        .verify_token
-        .expose()
-        .as_bytes();
+    let expected = state.settings.whatsapp.verify_token.expose().as_bytes();
     let given = q
         .get("hub.verify_token")
         .map(|s| s.as_bytes())

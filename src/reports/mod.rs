@@ -33,8 +33,8 @@ mod unanswered;
 
 pub use csv::{excel, summary_csv, unanswered_csv};
 pub use unanswered::{
-    Grouping, Item, MAX_MESSAGES, Unanswered, UnansweredGroup, group_by_similarity, groups_of,
-    UnansweredError, unanswered, unanswered_items,
+    Grouping, Item, MAX_MESSAGES, Unanswered, UnansweredError, UnansweredGroup,
+    group_by_similarity, groups_of, unanswered, unanswered_items,
 };
 
 /// Local dates are Dutch dates.

@@ -65,13 +65,17 @@ fn blank(src: &str) -> String {
             }
             blank_range(&mut out, &src[i..j]);
             i = j;
-        } else if !prev_ident && (rest.starts_with("r#") || rest.starts_with("r\"") || rest.starts_with("br")) {
+        } else if !prev_ident
+            && (rest.starts_with("r#") || rest.starts_with("r\"") || rest.starts_with("br"))
+        {
             let start = if rest.starts_with('b') { i + 2 } else { i + 1 };
             let hashes = src[start..].chars().take_while(|c| *c == '#').count();
             if src[start + hashes..].starts_with('"') {
                 let close = format!("\"{}", "#".repeat(hashes));
                 let body = start + hashes + 1;
-                let end = src[body..].find(&close).map_or(src.len(), |n| body + n + close.len());
+                let end = src[body..]
+                    .find(&close)
+                    .map_or(src.len(), |n| body + n + close.len());
                 blank_range(&mut out, &src[i..end]);
                 i = end;
             } else {
@@ -209,7 +213,11 @@ fn module_graph(sources: &[Source]) -> BTreeMap<String, BTreeSet<String>> {
                     .map(|p| p.trim().split("::").next().unwrap_or("").trim())
                     .collect()
             } else {
-                vec![rest.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("")]
+                vec![
+                    rest.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                        .next()
+                        .unwrap_or(""),
+                ]
             };
             for name in names {
                 if name != from && modules.contains(name) {
@@ -335,7 +343,12 @@ fn the_modules_import_one_another_without_cycles() {
     let found = cycles(&graph);
     let edges: Vec<String> = graph
         .iter()
-        .map(|(m, to)| format!("{m} -> {}", to.iter().cloned().collect::<Vec<_>>().join(", ")))
+        .map(|(m, to)| {
+            format!(
+                "{m} -> {}",
+                to.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })
         .collect();
     assert!(
         found.is_empty(),
@@ -343,7 +356,10 @@ fn the_modules_import_one_another_without_cycles() {
         edges.join("\n")
     );
     // The checker itself must see the imports (a checker that reads nothing passes).
-    assert!(graph["app"].contains("http") && graph["http"].contains("store"), "{edges:?}");
+    assert!(
+        graph["app"].contains("http") && graph["http"].contains("store"),
+        "{edges:?}"
+    );
 }
 
 #[test]
@@ -354,12 +370,22 @@ fn no_function_outside_tests_is_longer_than_120_lines() {
         for (line, name, len) in functions(&s) {
             seen += 1;
             if len > MAX_FN_LINES {
-                long.push(format!("src/{}:{line}: fn {name} has {len} lines", s.rel.display()));
+                long.push(format!(
+                    "src/{}:{line}: fn {name} has {len} lines",
+                    s.rel.display()
+                ));
             }
         }
     }
-    assert!(seen > 500, "only {seen} functions found: the scan is broken");
-    assert!(long.is_empty(), "functions over {MAX_FN_LINES} lines:\n{}", long.join("\n"));
+    assert!(
+        seen > 500,
+        "only {seen} functions found: the scan is broken"
+    );
+    assert!(
+        long.is_empty(),
+        "functions over {MAX_FN_LINES} lines:\n{}",
+        long.join("\n")
+    );
 }
 
 #[test]
@@ -371,11 +397,19 @@ fn only_the_store_runs_sql() {
         }
         for needle in ["sqlx::", ".pool()", "begin_write("] {
             for (at, _) in s.code.match_indices(needle) {
-                outside.push(format!("src/{}:{}: {needle}", s.rel.display(), s.line_of(at)));
+                outside.push(format!(
+                    "src/{}:{}: {needle}",
+                    s.rel.display(),
+                    s.line_of(at)
+                ));
             }
         }
     }
-    assert!(outside.is_empty(), "SQL outside src/store/:\n{}", outside.join("\n"));
+    assert!(
+        outside.is_empty(),
+        "SQL outside src/store/:\n{}",
+        outside.join("\n")
+    );
 }
 
 #[test]

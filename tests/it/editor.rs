@@ -663,3 +663,52 @@ fn kb_coverage_lists_gaps_and_unreachable_entries() {
         "{out}"
     );
 }
+
+/// Serving and the editors' preview run one pipeline (`loket::turn`): every rule of the guard
+/// and the decision reaches both. Messages that only the guard makes readable (a control
+/// character inside a word, an escape sequence, a greeting, a BSN) get the same answer
+/// from both, and the same as their clean spelling.
+#[tokio::test]
+async fn serving_and_the_preview_answer_through_one_pipeline() {
+    let ed = Editor::start(Content::Fixture, false).await;
+    // The draft is the entry as it is: the preview's content equals the served content.
+    let draft = std::fs::read_to_string(ed.content.entry("paspoort-kosten")).unwrap();
+    let questions = [
+        "Wat kost een paspoort?",
+        "Wat kost een pas\u{7}poort?",
+        "\u{1b}[31mWat kost een paspoort?\u{1b}[0m",
+        "Goedemorgen, ik ben verhuisd",
+        "Mijn BSN is 111222333, wanneer wordt het afval opgehaald?",
+        "ik wil een medewerker spreken",
+    ];
+    let (s, preview) = ed
+        .post(
+            "/v1/admin/preview",
+            json!({"entry": draft, "questions": questions}),
+            true,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{preview}");
+    for (i, q) in questions.iter().enumerate() {
+        let served = ed.ask(q).await;
+        let previewed = &preview["answers"][i];
+        for field in ["action", "intent", "faq_id"] {
+            assert_eq!(
+                served[field], previewed[field],
+                "{q:?}: {field} differs\nserved: {served}\npreviewed: {previewed}"
+            );
+        }
+        // Serving adds the notice that a program answers to a conversation's first reply.
+        let text = served["reply"]["text"].as_str().unwrap();
+        assert!(
+            text.ends_with(previewed["text"].as_str().unwrap()),
+            "{q:?}: {text:?} vs {previewed}"
+        );
+    }
+    // The guard ran in the preview: the control characters did not change the answer.
+    let answers = preview["answers"].as_array().unwrap();
+    assert_eq!(answers[0]["faq_id"], "paspoort-kosten", "{preview}");
+    assert_eq!(answers[1]["faq_id"], answers[0]["faq_id"], "{preview}");
+    assert_eq!(answers[2]["faq_id"], answers[0]["faq_id"], "{preview}");
+    assert_eq!(answers[4]["action"], "privacy_redirect", "{preview}");
+}

@@ -7,9 +7,9 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::outbound;
+use crate::channels::conversation::Queued;
 use crate::config::WhatsAppConfig;
 use crate::dialogue::{Lang, Reply, texts};
-use crate::channels::conversation::Queued;
 use crate::knowledge::Tone;
 use crate::store::queue::OutboxDraft;
 
