@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::classifier::{ClassifierError, Embed, EmbedWorker, WorkerError};
 use crate::config::{Config, DialogueConfig};
-use crate::dialogue::{self, Context, Lang, Reply, Turn, texts};
-use crate::knowledge::Action;
+use crate::dialogue::{self, Context, Lang, Reply, Turn};
+use crate::knowledge::{Action, TextKey};
 use crate::privacy::{self, PiiKind};
 use crate::store::{
     Direction, HandoffRecord, MessageRecord, PlatformEvent, SqlStore, Store, StoreError, TurnIds,
@@ -86,7 +86,7 @@ pub struct Handled {
     pub ids: TurnIds,
 }
 
-/// Message kinds Loket reads; everything else (photos, voice, …) gets [`texts::MEDIA`].
+/// Message kinds Loket reads; everything else (photos, voice, …) gets [`TextKey::Media`].
 fn is_readable(kind: &str) -> bool {
     matches!(kind, "text" | "button_reply" | "list_reply" | "button")
 }
@@ -237,10 +237,7 @@ impl Engine {
         } else {
             let env_lang = if context.english { Lang::En } else { Lang::Nl };
             let reply = Reply {
-                text: texts::MEDIA
-                    .get(snap.kb.settings.tone, env_lang)
-                    .replace("{url}", &snap.kb.settings.secure_channel_url)
-                    .replace("{name}", &snap.kb.settings.name),
+                text: snap.kb.text(TextKey::Media, env_lang),
                 options: Vec::new(),
                 action: Action::Smalltalk,
                 intent: None,
@@ -264,7 +261,7 @@ impl Engine {
             } else {
                 Lang::Nl
             };
-            let notice = texts::AI_DISCLOSURE.get(snap.kb.settings.tone, lang);
+            let notice = snap.kb.text(TextKey::AiDisclosure, lang);
             reply.text = format!("{notice}\n\n{}", reply.text);
         }
         let department = handoff.as_ref().map(|h| h.department.clone()).or_else(|| {
@@ -294,7 +291,7 @@ impl Engine {
                 &reply,
                 q,
                 &msg.conversation_id,
-                snap.kb.settings.tone,
+                &snap.kb,
                 new_context.english,
             );
             outbound.kind = draft.kind.clone();

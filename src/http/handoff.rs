@@ -196,13 +196,13 @@ pub async fn reply(
             let contact = store.contact(contact_id).await?;
             let open = render::window_open(contact.and_then(|c| c.last_inbound_at), now);
             window = Some(open);
-            let tone = state.engine.snapshot().kb.settings.tone;
+            let snap = state.engine.snapshot();
             let d = render::agent_draft(
                 &state.engine.config.whatsapp,
                 &original,
                 contact_id,
                 open,
-                tone,
+                &snap.kb,
             );
             message.kind = d.kind.clone();
             message.status = Some("pending".into());
