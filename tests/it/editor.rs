@@ -310,7 +310,7 @@ u = "Een collega van {department} neemt uw vraag over. U hoort binnen {minutes} 
 u = "Een collega van {department} neemt uw vraag over. Wij lezen uw bericht {when}."
 "#;
     let path = ed.content.kb().join("texts.toml");
-    std::fs::write(&path, &texts).unwrap();
+    std::fs::write(&path, texts).unwrap();
     let (code, out) = kb_check(&ed.content.kb(), &ed.content.intents());
     assert_eq!(code, 0, "{out}");
     assert!(
