@@ -148,7 +148,7 @@ impl Conversations {
         // Search and fusion are CPU work: off the async threads, so that webhooks and other
         // requests are answered while messages are being understood.
         let snap = self.content.snapshot();
-        let tone = snap.kb.settings.tone;
+        let rendering = snap.clone();
         let settings = self.settings.clone();
         let (plan, message, guarded) = tokio::task::spawn_blocking(move || {
             let plan = turn::plan(
@@ -181,7 +181,7 @@ impl Conversations {
                 &self.settings.whatsapp,
                 &plan.reply,
                 q,
-                tone,
+                &rendering.kb,
                 plan.context.english,
             );
             outbound.kind = draft.kind.clone();

@@ -8,7 +8,6 @@
 //! confidence; two misses in a row go to a person.
 
 pub mod lang;
-pub mod texts;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,10 +15,9 @@ use serde::{Deserialize, Serialize};
 pub use crate::knowledge::hours::{self, Lang};
 
 use crate::config::DialogueConfig;
-use crate::knowledge::{Action, KnowledgeBase, Tone, WHATSAPP_MAX_CHARS};
+use crate::knowledge::{Action, KnowledgeBase, Role, TextKey, WHATSAPP_MAX_CHARS};
 use crate::privacy::PiiKind;
 use crate::understand::{Candidate, Understanding};
-use texts::Text;
 
 /// WhatsApp's limits for interactive options.
 pub const OPTION_TITLE_MAX: usize = 24;
@@ -96,15 +94,12 @@ struct Env<'a> {
     kb: &'a KnowledgeBase,
     cfg: &'a DialogueConfig,
     now: DateTime<Utc>,
-    tone: Tone,
     lang: Lang,
 }
 
 impl Env<'_> {
-    fn text(&self, t: &Text) -> String {
-        t.get(self.tone, self.lang)
-            .replace("{name}", &self.kb.settings.name)
-            .replace("{url}", &self.kb.settings.secure_channel_url)
+    fn text(&self, key: TextKey) -> String {
+        self.kb.text(key, self.lang)
     }
 }
 
@@ -136,13 +131,7 @@ pub fn decide(
     };
     ctx.english = lang == Lang::En;
     ctx.updated_at = Some(now);
-    let env = Env {
-        kb,
-        cfg,
-        now,
-        tone: kb.settings.tone,
-        lang,
-    };
+    let env = Env { kb, cfg, now, lang };
     let mut out = decide_inner(turn, &mut ctx, &env);
     out.reply.text = fit_whatsapp(&out.reply.text);
     out.context = ctx;
@@ -165,7 +154,7 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
             ctx.options.clear();
             return reply(
                 ctx,
-                env.text(&texts::CLARIFY_DECLINED),
+                env.text(TextKey::ClarifyDeclined),
                 Action::Clarify,
                 None,
                 0.0,
@@ -176,9 +165,9 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
     }
 
     // 2. Someone in danger or in crisis goes to a person at once.
-    if is_urgent(turn.text) {
+    if env.kb.texts.is_crisis(turn.text) {
         ctx.misses = 0;
-        return handoff(env, ctx, env.text(&texts::URGENT), "kcc", "urgent", None);
+        return handoff(env, ctx, env.text(TextKey::Urgent), "kcc", "urgent", None);
     }
 
     let top = u.top_intent();
@@ -195,9 +184,9 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
         || (intent_action == Some(Action::PrivacyRedirect) && top_p >= env.cfg.clarify_threshold)
     {
         let mut text = if sensitive {
-            env.text(&texts::PRIVACY)
+            env.text(TextKey::Privacy)
         } else {
-            env.text(&texts::PRIVACY_ABOUT_DATA)
+            env.text(TextKey::PrivacyAboutData)
         };
         let mut faq = None;
         let mut confidence = top_p;
@@ -213,7 +202,7 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
                 .expect("candidate from the knowledge base");
             text = format!(
                 "{text}\n\n{} {}",
-                env.text(&texts::PRIVACY_AND_ANSWER),
+                env.text(TextKey::PrivacyAndAnswer),
                 answer_text(env, entry)
             );
             faq = Some(c.faq_id.clone());
@@ -234,8 +223,8 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
     // 4. Intents that always go to a person.
     if intent_action == Some(Action::Handoff) && top_p >= env.cfg.clarify_threshold {
         ctx.misses = 0;
-        let prefix = if top_intent == "klacht" {
-            env.text(&texts::COMPLAINT_PREFIX)
+        let prefix = if env.kb.role_of(top_intent) == Some(Role::Complaint) {
+            env.text(TextKey::ComplaintPrefix)
         } else {
             String::new()
         };
@@ -253,10 +242,10 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
 
     // 5. Smalltalk.
     if intent_action == Some(Action::Smalltalk) && top_p >= env.cfg.clarify_threshold {
-        let t = if top_intent == "bedankt" {
-            &texts::THANKS
+        let t = if env.kb.role_of(top_intent) == Some(Role::Thanks) {
+            TextKey::Thanks
         } else {
-            &texts::GREETING
+            TextKey::Greeting
         };
         return reply(
             ctx,
@@ -301,7 +290,7 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
         return miss(
             env,
             ctx,
-            env.text(&texts::FALLBACK),
+            env.text(TextKey::Fallback),
             Some(top_intent),
             top_p,
         );
@@ -315,7 +304,7 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
         .collect();
     if let Some(c) = confident_answer(u, env) {
         ctx.misses = 0;
-        let prefix = turn.greeted.then(|| env.text(&texts::GREETING_PREFIX));
+        let prefix = turn.greeted.then(|| env.text(TextKey::GreetingPrefix));
         return answer(env, ctx, c.faq_id.clone(), c.confidence, prefix);
     }
     let options: Vec<&Candidate> = cands
@@ -334,13 +323,7 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
             let c = options[0];
             ctx.options = vec![option_for(c)];
             ctx.misses = 0;
-            let text = match env.lang {
-                Lang::En => format!("Is your question about \"{}\"? Answer yes or no.", c.title),
-                Lang::Nl => match env.tone {
-                    Tone::U => format!("Bedoelt u \"{}\"? Antwoord met ja of nee.", c.title),
-                    Tone::Je => format!("Bedoel je \"{}\"? Antwoord met ja of nee.", c.title),
-                },
-            };
+            let text = env.text(TextKey::ClarifyOne).replace("{title}", &c.title);
             let opts = ctx.options.clone();
             let mut out = reply(
                 ctx,
@@ -354,7 +337,7 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
             return out;
         }
         let opts: Vec<ReplyOption> = options.iter().map(|c| option_for(c)).collect();
-        let mut text = env.text(&texts::CLARIFY);
+        let mut text = env.text(TextKey::Clarify);
         for (i, c) in options.iter().enumerate() {
             text.push_str(&format!("\n{}. {}", i + 1, c.title));
         }
@@ -372,9 +355,9 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
         return out;
     }
     let text = if intent_action == Some(Action::Fallback) {
-        env.text(&texts::FALLBACK)
+        env.text(TextKey::Fallback)
     } else {
-        env.text(&texts::NOT_UNDERSTOOD)
+        env.text(TextKey::NotUnderstood)
     };
     miss(
         env,
@@ -452,7 +435,7 @@ fn pick<'o>(turn: &Turn<'_>, options: &'o [ReplyOption]) -> Option<&'o ReplyOpti
 fn answer_text(env: &Env<'_>, entry: &crate::knowledge::Entry) -> String {
     match (env.lang, &entry.answer_en) {
         (Lang::En, Some(en)) => en.trim().to_string(),
-        (Lang::En, None) => format!("{}{}", env.text(&texts::ANSWER_ONLY_DUTCH), entry.answer),
+        (Lang::En, None) => format!("{}{}", env.text(TextKey::AnswerOnlyDutch), entry.answer),
         (Lang::Nl, _) => entry.answer.clone(),
     }
 }
@@ -499,7 +482,7 @@ fn miss(
         return handoff(
             env,
             ctx,
-            env.text(&texts::HANDOFF_AFTER_MISSES),
+            env.text(TextKey::HandoffAfterMisses),
             &dept,
             "misses",
             intent.map(|i| (i, confidence)),
@@ -531,19 +514,26 @@ fn handoff(
     let body = if reason == "urgent" {
         String::new()
     } else if settings.hours.is_open(env.now) {
-        env.text(&texts::HANDOFF_OPEN)
+        env.text(TextKey::HandoffOpen)
             .replace("{department}", &dept_name)
             .replace("{minutes}", &settings.response_time_minutes.to_string())
     } else {
-        let when = settings.hours.describe_next_opening(env.now, env.lang);
+        let when = env.kb.texts.describe_opening(
+            &settings.hours.next_opening_phrase(env.now),
+            settings.tone,
+            env.lang,
+        );
         let reason_text = match settings.hours.closed_reason(env.now) {
-            Some(hours::ClosedReason::Holiday(h)) => match env.lang {
-                Lang::Nl => format!(" vanwege {}", h.dutch_name()),
-                Lang::En => format!(" for {}", h.english_name()),
-            },
+            Some(hours::ClosedReason::Holiday(h)) => {
+                let name = match env.lang {
+                    Lang::Nl => h.dutch_name(),
+                    Lang::En => h.english_name(),
+                };
+                env.text(TextKey::ClosedHoliday).replace("{holiday}", name)
+            }
             _ => String::new(),
         };
-        env.text(&texts::HANDOFF_CLOSED)
+        env.text(TextKey::HandoffClosed)
             .replace("{department}", &dept_name)
             .replace("{when}", &when)
             .replace("{reason}", &reason_text)
@@ -599,27 +589,6 @@ fn named_department(text: &str, kb: &KnowledgeBase) -> Option<String> {
                 && (t.contains(&d.name.to_lowercase()) || t.contains(&d.id.replace('_', " ")))
         })
         .map(|d| d.id.clone())
-}
-
-fn is_urgent(text: &str) -> bool {
-    const SIGNS: &[&str] = &[
-        "zelfmoord",
-        "suicide",
-        "suïcide",
-        "einde aan mijn leven",
-        "niet meer leven",
-        "wil dood",
-        "huiselijk geweld",
-        "mishandeld",
-        "mishandelt",
-        "slaat mij",
-        "slaat me",
-        "kill myself",
-        "end my life",
-        "domestic violence",
-    ];
-    let t = text.to_lowercase();
-    SIGNS.iter().any(|s| t.contains(s))
 }
 
 /// Cuts `s` to at most `max` characters at a word boundary, with an ellipsis.

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::*;
+use crate::knowledge::Tone;
 use crate::understand::ScoredIntent;
 
 fn kb() -> KnowledgeBase {
@@ -443,18 +444,14 @@ fn the_chosen_form_of_address_is_used_in_fixed_texts() {
     assert!(!o.reply.text.contains(" u "), "{}", o.reply.text);
     let formal = regex::Regex::new(r"\b(u|uw)\b").unwrap();
     let informal = regex::Regex::new(r"\b(je|jij|jouw)\b").unwrap();
-    for t in [
-        &texts::GREETING,
-        &texts::CLARIFY,
-        &texts::FALLBACK,
-        &texts::PRIVACY,
-        &texts::HANDOFF_CLOSED,
-        &texts::THANKS,
-        &texts::NOT_UNDERSTOOD,
-        &texts::MEDIA,
-    ] {
-        assert!(!formal.is_match(t.je), "{}", t.je);
-        assert!(!informal.is_match(t.u), "{}", t.u);
+    let texts = crate::knowledge::Texts::national();
+    for &key in crate::knowledge::TextKey::ALL {
+        let (u, je) = (
+            texts.get(key, crate::knowledge::Form::U),
+            texts.get(key, crate::knowledge::Form::Je),
+        );
+        assert!(!formal.is_match(je), "{je}");
+        assert!(!informal.is_match(u), "{u}");
     }
 }
 

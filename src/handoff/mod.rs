@@ -126,8 +126,8 @@ impl Desk<'_> {
                 let contact = self.store.contact(contact_id).await?;
                 let open = render::window_open(contact.and_then(|c| c.last_inbound_at), now);
                 window = Some(open);
-                let tone = self.content.snapshot().kb.settings.tone;
-                let d = render::agent_draft(&self.settings.whatsapp, text, contact_id, open, tone);
+                let snap = self.content.snapshot();
+                let d = render::agent_draft(&self.settings.whatsapp, text, contact_id, open, &snap.kb);
                 message.kind = d.kind.clone();
                 message.status = Some("pending".into());
                 Some(d)

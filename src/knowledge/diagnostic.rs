@@ -30,6 +30,8 @@ pub enum Problem {
     TooLong,
     Expired,
     Tone,
+    /// A `{placeholder}` in a text that Loket cannot fill there, or a required one missing.
+    Placeholder,
     Coverage,
     Io,
 }

@@ -59,11 +59,48 @@ impl FromStr for Action {
     }
 }
 
+/// What an intent means to the dialogue beyond its action: the few intents whose replies
+/// differ. Set with `role:` in the intent file, so a municipality may name its intents as
+/// it likes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The citizen asks for a person.
+    Person,
+    /// A complaint: the handoff opens with a word of regret (`complaint_prefix`).
+    Complaint,
+    /// Thanks: answered with `thanks` instead of the greeting.
+    Thanks,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Person, Role::Complaint, Role::Thanks];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Person => "person",
+            Role::Complaint => "complaint",
+            Role::Thanks => "thanks",
+        }
+    }
+
+    /// The action an intent with this role must have: the dialogue only looks at the role
+    /// within that action's rule.
+    pub fn action(self) -> Action {
+        match self {
+            Role::Person | Role::Complaint => Action::Handoff,
+            Role::Thanks => Action::Smalltalk,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Intent {
     pub id: String,
     pub description: String,
     pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
     pub department: String,
     pub examples: Vec<String>,
     #[serde(skip)]
@@ -79,6 +116,8 @@ struct IntentFile {
     #[serde(default)]
     description: String,
     action: String,
+    #[serde(default)]
+    role: Option<String>,
     department: String,
     examples: Vec<String>,
 }
@@ -98,7 +137,7 @@ pub fn parse_intent(path: &Path, text: &str) -> Result<Intent, Vec<Diagnostic>> 
         } else if msg.contains("unknown field") {
             (
                 Problem::UnknownField,
-                "bekende velden: id, description, action, department, examples",
+                "bekende velden: id, description, action, role, department, examples",
             )
         } else {
             (
@@ -122,6 +161,35 @@ pub fn parse_intent(path: &Path, text: &str) -> Result<Intent, Vec<Diagnostic>> 
             Action::Fallback
         }
         Ok(a) => a,
+    };
+    let role = match file.role.as_deref().map(str::trim) {
+        None => None,
+        Some(r) => match Role::ALL.into_iter().find(|x| x.as_str() == r) {
+            Some(role) if role.action() != action && diags.is_empty() => {
+                diags.push(Diagnostic::error(
+                    Problem::InvalidValue,
+                    path,
+                    line("role"),
+                    format!(
+                        "role `{r}` past niet bij action `{action}`: een intent met deze role heeft action `{}`",
+                        role.action()
+                    ),
+                    format!("zet action op {} of haal de role weg", role.action()),
+                ));
+                None
+            }
+            Some(role) => Some(role),
+            None => {
+                diags.push(Diagnostic::error(
+                    Problem::InvalidValue,
+                    path,
+                    line("role"),
+                    format!("onbekende role {r:?}"),
+                    "kies uit: person (wil een medewerker), complaint (klacht), thanks (bedankje); of laat role weg",
+                ));
+                None
+            }
+        },
     };
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
     if stem != file.id {
@@ -149,9 +217,46 @@ pub fn parse_intent(path: &Path, text: &str) -> Result<Intent, Vec<Diagnostic>> 
         id: file.id,
         description: file.description,
         action,
+        role,
         department: file.department,
         examples,
         source: path.to_path_buf(),
         examples_line: line("examples"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(id: &str, action: &str, role: &str) -> Result<Intent, Vec<Diagnostic>> {
+        let text =
+            format!("id: {id}\naction: {action}\n{role}department: kcc\nexamples:\n  - hallo\n");
+        parse_intent(Path::new(&format!("intents/{id}.yaml")), &text)
+    }
+
+    #[test]
+    fn a_role_is_read_and_optional() {
+        let i = parse("klacht", "handoff", "role: complaint\n").unwrap();
+        assert_eq!(i.role, Some(Role::Complaint));
+        let i = parse("bedankt", "smalltalk", "role: thanks\n").unwrap();
+        assert_eq!(i.role, Some(Role::Thanks));
+        assert_eq!(parse("klacht", "handoff", "").unwrap().role, None);
+    }
+
+    #[test]
+    fn an_unknown_role_is_reported_with_its_line() {
+        let d = parse("klacht", "handoff", "role: klager\n").unwrap_err();
+        assert_eq!(d.len(), 1, "{d:#?}");
+        assert_eq!((d[0].problem, d[0].line), (Problem::InvalidValue, 3));
+        assert!(d[0].message.contains("klager"), "{}", d[0].message);
+        assert!(d[0].hint.contains("complaint"), "{}", d[0].hint);
+    }
+
+    #[test]
+    fn a_role_that_does_not_fit_the_action_is_reported() {
+        let d = parse("bedankt", "answer", "role: thanks\n").unwrap_err();
+        assert_eq!((d[0].problem, d[0].line), (Problem::InvalidValue, 3));
+        assert!(d[0].message.contains("smalltalk"), "{}", d[0].message);
+    }
 }

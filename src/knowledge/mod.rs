@@ -5,6 +5,8 @@
 //! Layout of a knowledge base directory:
 //! - `municipality.toml`: the settings;
 //! - `entries/*.md`: one FAQ entry per file (YAML front matter + Markdown answer);
+//! - `texts.toml` (optional): the municipality's own wording of the bot's texts and extra
+//!   crisis phrases, over the national defaults (see [`texts`]);
 //! - `tests.yaml` (optional): the editors' regression questions.
 //!
 //! Intents live in their own directory (`intents/*.yaml`).
@@ -14,6 +16,7 @@ pub mod entry;
 pub mod hours;
 pub mod intent;
 pub mod settings;
+pub mod texts;
 pub mod upl;
 
 use std::collections::{HashMap, HashSet};
@@ -23,10 +26,13 @@ use std::sync::LazyLock;
 use chrono::NaiveDate;
 use regex::Regex;
 
+use hours::Lang;
+
 pub use diagnostic::{Diagnostic, Problem, Severity};
 pub use entry::{Entry, WHATSAPP_MAX_CHARS};
-pub use intent::{Action, Intent};
+pub use intent::{Action, Intent, Role};
 pub use settings::{DEFAULT_DEPARTMENT, Department, Settings, Tone};
+pub use texts::{Form, TextKey, Texts};
 
 /// An immutable, validated snapshot of the content Loket answers from.
 #[derive(Debug, Clone)]
@@ -34,6 +40,9 @@ pub struct KnowledgeBase {
     pub settings: Settings,
     pub entries: Vec<Entry>,
     pub intents: Vec<Intent>,
+    /// The bot's own texts and the crisis phrases: national defaults with the
+    /// municipality's changes.
+    pub texts: Texts,
     entry_index: HashMap<String, usize>,
     intent_index: HashMap<String, usize>,
     pub root: PathBuf,
@@ -50,6 +59,30 @@ impl KnowledgeBase {
 
     pub fn entries_for_intent<'a>(&'a self, intent: &'a str) -> impl Iterator<Item = &'a Entry> {
         self.entries.iter().filter(move |e| e.intent == intent)
+    }
+
+    /// A text in the form the citizen reads (the municipality's tone, or English), with the
+    /// placeholders from the settings filled in. Placeholders of the place where the text is
+    /// said (`{department}`, `{when}`, …) are the caller's to fill.
+    pub fn text(&self, key: TextKey, lang: Lang) -> String {
+        let s = &self.settings;
+        self.texts
+            .get(key, Form::of(s.tone, lang))
+            .replace("{name}", &s.name)
+            .replace("{url}", &s.secure_channel_url)
+            .replace("{phone}", &s.phone)
+            .replace("{email}", &s.email)
+            .replace("{website}", &s.website)
+    }
+
+    /// The intent that has `role`, if any.
+    pub fn intent_with_role(&self, role: Role) -> Option<&Intent> {
+        self.intents.iter().find(|i| i.role == Some(role))
+    }
+
+    /// The role of an intent.
+    pub fn role_of(&self, intent: &str) -> Option<Role> {
+        self.intent(intent).and_then(|i| i.role)
     }
 
     /// The department that owns an intent, or the default one.
@@ -131,6 +164,27 @@ pub fn load_with_draft(
     };
 
     let intents = load_intents(intents_dir, &mut diags);
+    let texts_path = kb_dir.join(texts::FILE_NAME);
+    let bot_texts = match std::fs::read_to_string(&texts_path) {
+        Ok(text) => {
+            let (t, d) = texts::parse_texts(&texts_path, &text, Texts::national());
+            diags.extend(d);
+            if let Some(s) = &settings {
+                diags.extend(t.unused_forms(&texts_path, s.tone));
+            }
+            t
+        }
+        // The file is optional: without it the national defaults speak.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Texts::national().clone(),
+        Err(e) => {
+            diags.push(io_error(
+                &texts_path,
+                &e,
+                "sla het bestand op als UTF-8-tekst",
+            ));
+            Texts::national().clone()
+        }
+    };
     let (mut entries, mut texts) = load_entries(&kb_dir.join("entries"), &mut diags);
     if let Some(d) = draft {
         match entry::parse_entry(d.path, d.text) {
@@ -186,6 +240,7 @@ pub fn load_with_draft(
                 settings,
                 entries,
                 intents,
+                texts: bot_texts,
                 entry_index,
                 intent_index,
                 root: kb_dir.to_path_buf(),
@@ -336,6 +391,42 @@ fn cross_check(
         }
     }
 
+    // Roles: each at most once; someone must be able to ask for a person.
+    let mut roles: HashMap<Role, &Intent> = HashMap::new();
+    for i in intents {
+        let Some(role) = i.role else { continue };
+        if let Some(first) = roles.get(&role) {
+            diags.push(Diagnostic::error(
+                Problem::DuplicateId,
+                &i.source,
+                diagnostic::line_of_key(
+                    &std::fs::read_to_string(&i.source).unwrap_or_default(),
+                    "role",
+                )
+                .unwrap_or(1),
+                format!(
+                    "role `{}` heeft intent `{}` al ({})",
+                    role.as_str(),
+                    first.id,
+                    first.source.display()
+                ),
+                "een role hoort bij één intent: haal hem bij een van de twee weg",
+            ));
+        } else {
+            roles.insert(role, i);
+        }
+    }
+    if !intents.is_empty() && !roles.contains_key(&Role::Person) {
+        let first = &intents[0].source;
+        diags.push(Diagnostic::warning(
+            Problem::Coverage,
+            first.parent().unwrap_or(first),
+            1,
+            "geen intent heeft role: person, dus niemand kan om een medewerker vragen",
+            "zet `role: person` in het intent voor \"ik wil een medewerker spreken\" (action: handoff)",
+        ));
+    }
+
     // Entries.
     let mut ids: HashMap<&str, &Entry> = HashMap::new();
     for e in entries {
@@ -479,5 +570,107 @@ fn cross_check(
                 "schrijf een item in knowledge-base/entries met dit intent",
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Loading a copy of the fixture content with texts and roles changed.
+
+    use std::path::Path;
+
+    use super::*;
+
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                copy(&e.path(), &to.join(e.file_name()));
+            } else {
+                std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
+        }
+    }
+
+    /// The fixture content in a temporary directory: (dir, kb, intents).
+    fn fixture() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let dir = tempfile::tempdir().unwrap();
+        let (kb, intents) = (dir.path().join("kb"), dir.path().join("intents"));
+        copy(&root.join("kb"), &kb);
+        copy(&root.join("intents"), &intents);
+        (dir, kb, intents)
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
+    }
+
+    #[test]
+    fn without_a_texts_file_the_national_defaults_speak() {
+        let (_dir, kb, intents) = fixture();
+        let kb = load(&kb, &intents, today()).into_result().unwrap();
+        assert_eq!(
+            kb.text(TextKey::Privacy, Lang::Nl),
+            Texts::national()
+                .get(TextKey::Privacy, Form::U)
+                .replace("{url}", &kb.settings.secure_channel_url)
+        );
+        assert_eq!(kb.role_of("klacht"), Some(Role::Complaint));
+        assert_eq!(kb.role_of("bedankt"), Some(Role::Thanks));
+        assert_eq!(kb.intent_with_role(Role::Person).unwrap().id, "medewerker");
+    }
+
+    #[test]
+    fn the_texts_file_is_part_of_the_snapshot_and_its_errors_block_serving() {
+        let (_dir, kb_dir, intents) = fixture();
+        let path = kb_dir.join("texts.toml");
+        std::fs::write(&path, "[fallback]\nu = \"Dat weet {name} niet.\"\n").unwrap();
+        let kb = load(&kb_dir, &intents, today()).into_result().unwrap();
+        assert_eq!(
+            kb.text(TextKey::Fallback, Lang::Nl),
+            "Dat weet Gemeente Voorbeeld niet."
+        );
+
+        std::fs::write(&path, "[fallback]\nu = \"Dat weet {naam} niet.\"\n").unwrap();
+        let loaded = load(&kb_dir, &intents, today());
+        assert!(loaded.kb.is_none());
+        let err = loaded.errors().next().unwrap();
+        assert_eq!((err.problem, err.line), (Problem::Placeholder, 2));
+        assert!(err.file.ends_with("texts.toml"));
+        assert!(err.to_string().contains("texts.toml:2: fout:"), "{err}");
+    }
+
+    #[test]
+    fn a_role_given_to_two_intents_is_an_error() {
+        let (_dir, kb, intents) = fixture();
+        let path = intents.join("klacht.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("role: complaint", "role: person")).unwrap();
+        let loaded = load(&kb, &intents, today());
+        let err = loaded.errors().next().expect("an error");
+        assert_eq!((err.problem, err.line), (Problem::DuplicateId, 4), "{err}");
+        // Intents load in file name order: the second one with the role is reported.
+        assert!(err.file.ends_with("medewerker.yaml"), "{err}");
+        assert!(err.message.contains("klacht"), "{err}");
+    }
+
+    #[test]
+    fn without_a_person_role_a_warning_says_nobody_can_ask_for_a_person() {
+        let (_dir, kb, intents) = fixture();
+        let path = intents.join("medewerker.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("role: person\n", "")).unwrap();
+        let loaded = load(&kb, &intents, today());
+        assert!(!loaded.has_errors());
+        assert!(
+            loaded
+                .diagnostics
+                .iter()
+                .any(|d| !d.is_error() && d.message.contains("role: person")),
+            "{:#?}",
+            loaded.diagnostics
+        );
     }
 }

@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 
 use crate::classifier::{ClassifierError, Embed};
 use crate::config::DialogueConfig;
-use crate::dialogue::{self, Context, Lang, Reply, texts};
-use crate::knowledge::Action;
+use crate::dialogue::{self, Context, Lang, Reply};
+use crate::knowledge::{Action, TextKey};
 use crate::privacy::{self, PiiKind};
 use crate::store::{Direction, HandoffRecord, MessageRecord, PlatformEvent, TurnRecord};
 use crate::understand::{Snapshot, Understanding};
@@ -44,7 +44,7 @@ impl Message {
         }
     }
 
-    /// Kinds Loket reads; everything else (photos, voice, …) gets [`texts::MEDIA`].
+    /// Kinds Loket reads; everything else (photos, voice, …) gets [`TextKey::Media`].
     fn is_readable(&self) -> bool {
         matches!(
             self.kind.as_str(),
@@ -229,7 +229,7 @@ pub fn plan(
         } else {
             Lang::Nl
         };
-        let notice = texts::AI_DISCLOSURE.get(snap.kb.settings.tone, lang);
+        let notice = snap.kb.text(TextKey::AiDisclosure, lang);
         reply.text = format!("{notice}\n\n{}", reply.text);
     }
     let department = handoff.as_ref().map(|h| h.department.clone()).or_else(|| {
@@ -259,10 +259,7 @@ pub fn plan(
 fn media_reply(snap: &Snapshot, context: &Context) -> Reply {
     let lang = if context.english { Lang::En } else { Lang::Nl };
     Reply {
-        text: texts::MEDIA
-            .get(snap.kb.settings.tone, lang)
-            .replace("{url}", &snap.kb.settings.secure_channel_url)
-            .replace("{name}", &snap.kb.settings.name),
+        text: snap.kb.text(TextKey::Media, lang),
         options: Vec::new(),
         action: Action::Smalltalk,
         intent: None,

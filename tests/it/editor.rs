@@ -266,6 +266,113 @@ async fn edits_on_disk_are_served_within_two_seconds_and_broken_ones_are_not() {
     assert_eq!(ready["content"]["status"], "ok", "{ready}");
 }
 
+/// `loket kb check` on a knowledge base and intents directory: exit code and output.
+fn kb_check(kb: &Path, intents: &Path) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_loket"))
+        .args(["kb", "check"])
+        .arg(kb)
+        .arg("--intents")
+        .arg(intents)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// The acceptance test of texts as content: a municipality changes its fallback and handoff
+/// wording in `texts.toml`, `kb check` validates it, hot reload serves it; a broken version
+/// is refused with its file and line while the good one serves on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_municipality_changes_its_fallback_and_handoff_wording_and_it_is_served() {
+    let ed = Editor::start(Content::Bundled, true).await;
+    // An example of an intent is recognised as that intent: out of scope, and a person.
+    let out_of_scope = "wie heeft er gisteren gewonnen, Ajax of PSV";
+    let person = "ik wil een medewerker spreken";
+    let fallback = "Daarover weet Gemeente Voorbeeld helaas niets.";
+    let handoff = "Een collega van Klantcontactcentrum neemt uw vraag over.";
+    let v = ed.ask(out_of_scope).await;
+    assert_eq!(v["action"], "fallback", "{v}");
+    assert!(!v["reply"]["text"].as_str().unwrap().contains(fallback));
+    let v = ed.ask(person).await;
+    assert_eq!(v["action"], "handoff", "{v}");
+
+    // The office may be open or closed while the test runs: both handoff texts change.
+    let texts = r#"# Eigen teksten van Gemeente Voorbeeld.
+[fallback]
+u = "Daarover weet {name} helaas niets. Bel ons op {phone}."
+
+[handoff_open]
+u = "Een collega van {department} neemt uw vraag over. U hoort binnen {minutes} minuten van ons."
+
+[handoff_closed]
+u = "Een collega van {department} neemt uw vraag over. Wij lezen uw bericht {when}."
+"#;
+    let path = ed.content.kb().join("texts.toml");
+    std::fs::write(&path, texts).unwrap();
+    let (code, out) = kb_check(&ed.content.kb(), &ed.content.intents());
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !out.contains("texts.toml"),
+        "no diagnostics for the texts: {out}"
+    );
+
+    let took = poll_answer(&ed, out_of_scope, fallback)
+        .await
+        .expect("the new fallback wording was not served within 2 s");
+    eprintln!("hot reload: the new fallback wording was served after {took:?}");
+    let v = ed.ask(out_of_scope).await;
+    assert_eq!(v["action"], "fallback", "{v}");
+    assert!(
+        v["reply"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Bel ons op 14 0123."),
+        "{v}"
+    );
+    let v = ed.ask(person).await;
+    assert_eq!(v["action"], "handoff", "{v}");
+    assert!(
+        v["reply"]["text"].as_str().unwrap().contains(handoff),
+        "{v}"
+    );
+
+    // A privacy text without the secure channel's address: refused with file and line.
+    let broken = format!("{texts}\n[privacy]\nu = \"Stuur hier geen persoonsgegevens.\"\n");
+    let line = broken
+        .lines()
+        .position(|l| l.starts_with("u = \"Stuur"))
+        .unwrap()
+        + 1;
+    std::fs::write(&path, &broken).unwrap();
+    let (code, out) = kb_check(&ed.content.kb(), &ed.content.intents());
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "texts.toml:{line}: fout: `privacy.u` mist {{url}}"
+        )),
+        "{out}"
+    );
+    poll_content(&ed, "error")
+        .await
+        .expect("the broken texts were not reported within 2 s");
+    let (_, content) = ed.get("/v1/admin/content", true).await;
+    let err = &content["errors"][0];
+    assert!(
+        err["file"].as_str().unwrap().ends_with("texts.toml"),
+        "{content}"
+    );
+    assert_eq!(err["line"], line as u64, "{content}");
+    // The previous good version serves on.
+    let v = ed.ask(out_of_scope).await;
+    assert!(
+        v["reply"]["text"].as_str().unwrap().contains(fallback),
+        "{v}"
+    );
+}
+
 #[tokio::test]
 async fn the_reload_endpoint_needs_an_editor_key_and_answers_with_the_version_or_the_problems() {
     let ed = Editor::start(Content::Fixture, false).await;

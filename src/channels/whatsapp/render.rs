@@ -9,8 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 use super::outbound;
 use crate::channels::conversation::Queued;
 use crate::config::WhatsAppConfig;
-use crate::dialogue::{Lang, Reply, texts};
-use crate::knowledge::Tone;
+use crate::dialogue::{Lang, Reply};
+use crate::knowledge::{KnowledgeBase, TextKey};
 use crate::store::queue::OutboxDraft;
 
 /// WhatsApp's customer-service window.
@@ -22,13 +22,8 @@ pub fn window_open(last_inbound: Option<DateTime<Utc>>, now: DateTime<Utc>) -> b
     last_inbound.is_some_and(|t| now - t < Duration::hours(WINDOW_HOURS))
 }
 
-/// The list button label ("Kies een onderwerp").
-fn list_button(english: bool) -> &'static str {
-    if english {
-        "Choose a topic"
-    } else {
-        "Kies een onderwerp"
-    }
+fn lang(english: bool) -> Lang {
+    if english { Lang::En } else { Lang::Nl }
 }
 
 /// A template parameter may not contain line breaks, tabs or runs of spaces.
@@ -37,9 +32,13 @@ fn template_param(text: &str) -> String {
     crate::dialogue::shorten(&flat, 1000)
 }
 
-fn template_body(cfg: &WhatsAppConfig, text: &str, tone: Tone, english: bool) -> serde_json::Value {
-    let lang = if english { Lang::En } else { Lang::Nl };
-    let notice = texts::TEMPLATE_NOTICE.get(tone, lang);
+fn template_body(
+    cfg: &WhatsAppConfig,
+    text: &str,
+    kb: &KnowledgeBase,
+    english: bool,
+) -> serde_json::Value {
+    let notice = kb.text(TextKey::TemplateNotice, lang(english));
     let param = template_param(&format!("{notice} {text}"));
     outbound::template(
         "",
@@ -54,11 +53,12 @@ pub fn reply_draft(
     cfg: &WhatsAppConfig,
     reply: &Reply,
     queued: &Queued,
-    tone: Tone,
+    kb: &KnowledgeBase,
     english: bool,
 ) -> OutboxDraft {
     let (kind, body) = if queued.window_open {
-        let body = outbound::reply("", &reply.text, &reply.options, list_button(english));
+        let button = kb.text(TextKey::ListButton, lang(english));
+        let body = outbound::reply("", &reply.text, &reply.options, &button);
         let kind = if reply.options.is_empty() {
             "text"
         } else {
@@ -66,7 +66,7 @@ pub fn reply_draft(
         };
         (kind, body)
     } else {
-        ("template", template_body(cfg, &reply.text, tone, english))
+        ("template", template_body(cfg, &reply.text, kb, english))
     };
     OutboxDraft {
         dedup_key: format!("reply:{}", queued.external_id),
@@ -83,12 +83,12 @@ pub fn agent_draft(
     text: &str,
     contact_id: &str,
     window_open: bool,
-    tone: Tone,
+    kb: &KnowledgeBase,
 ) -> OutboxDraft {
     let (kind, body) = if window_open {
         ("text", outbound::text("", text))
     } else {
-        ("template", template_body(cfg, text, tone, false))
+        ("template", template_body(cfg, text, kb, false))
     };
     OutboxDraft {
         dedup_key: format!("agent:{}", uuid::Uuid::now_v7()),
@@ -111,24 +111,40 @@ mod tests {
         assert!(!window_open(None, now));
     }
 
+    fn kb() -> KnowledgeBase {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        crate::knowledge::load(
+            &root.join("kb"),
+            &root.join("intents"),
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+        )
+        .into_result()
+        .expect("fixture knowledge base loads")
+    }
+
     #[test]
     fn outside_the_window_the_template_carries_the_reply_on_one_line() {
         let cfg = WhatsAppConfig::default();
+        let kb = kb();
         let d = agent_draft(
             &cfg,
             "Goedemorgen,\n\nuw aanvraag is klaar.",
             "wa-x",
             false,
-            Tone::U,
+            &kb,
         );
         assert_eq!(d.kind, "template");
         let body = d.body.to_string();
+        assert!(
+            body.contains("Er staat een antwoord van de gemeente"),
+            "{body}"
+        );
         assert!(body.contains(&cfg.reopen_template), "{body}");
         assert!(
             body.contains("Goedemorgen, uw aanvraag is klaar."),
             "{body}"
         );
-        let inside = agent_draft(&cfg, "Hallo", "wa-x", true, Tone::U);
+        let inside = agent_draft(&cfg, "Hallo", "wa-x", true, &kb);
         assert_eq!(inside.kind, "text");
         assert_ne!(d.dedup_key, inside.dedup_key);
     }

@@ -45,7 +45,7 @@ const DAY_KEYS: [&str; 7] = [
     "sunday",
 ];
 
-const DUTCH_WEEKDAYS: [&str; 7] = [
+pub(crate) const DUTCH_WEEKDAYS: [&str; 7] = [
     "maandag",
     "dinsdag",
     "woensdag",
@@ -55,7 +55,7 @@ const DUTCH_WEEKDAYS: [&str; 7] = [
     "zondag",
 ];
 
-const ENGLISH_WEEKDAYS: [&str; 7] = [
+pub(crate) const ENGLISH_WEEKDAYS: [&str; 7] = [
     "Monday",
     "Tuesday",
     "Wednesday",
@@ -65,7 +65,7 @@ const ENGLISH_WEEKDAYS: [&str; 7] = [
     "Sunday",
 ];
 
-const ENGLISH_MONTHS: [&str; 12] = [
+pub(crate) const ENGLISH_MONTHS: [&str; 12] = [
     "January",
     "February",
     "March",
@@ -166,6 +166,25 @@ pub enum ClosedReason {
     BeforeHours,
     /// A weekday (Monday to Friday) without opening hours.
     ClosedDay,
+}
+
+/// When the office opens next, seen from a moment: the words for it are content
+/// (the `opening_*` texts), so a municipality can phrase them its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opening {
+    /// The office is open.
+    Now,
+    /// Later today, at this time.
+    Today(NaiveTime),
+    /// Tomorrow, at this time.
+    Tomorrow(NaiveTime),
+    /// Two to six days ahead: the weekday alone is clear.
+    ThisWeek(NaiveDate, NaiveTime),
+    /// A week or more ahead: the date is added so the weekday is not mistaken for the
+    /// coming one.
+    Later(NaiveDate, NaiveTime),
+    /// Not within 60 days (e.g. no opening hours are configured).
+    Unknown,
 }
 
 /// Language of the texts produced by [`OfficeHours::describe_next_opening`]
@@ -289,45 +308,30 @@ impl OfficeHours {
     /// open within 60 days, "zodra we weer open zijn" / "as soon as we are
     /// open again".
     pub fn describe_next_opening(&self, now: DateTime<Utc>, lang: Lang) -> String {
+        crate::knowledge::Texts::national().describe_opening(
+            &self.next_opening_phrase(now),
+            crate::knowledge::Tone::U,
+            lang,
+        )
+    }
+
+    /// When a person will read a message sent at `now`, in words to be phrased by the
+    /// texts of the knowledge base ([`crate::knowledge::Texts::describe_opening`]).
+    pub fn next_opening_phrase(&self, now: DateTime<Utc>) -> Opening {
         if self.is_open(now) {
-            return match lang {
-                Lang::Nl => "nu",
-                Lang::En => "now",
-            }
-            .to_string();
+            return Opening::Now;
         }
         let Some(opening) = self.next_opening(now) else {
-            return match lang {
-                Lang::Nl => "zodra we weer open zijn",
-                Lang::En => "as soon as we are open again",
-            }
-            .to_string();
+            return Opening::Unknown;
         };
         let today = now.with_timezone(&self.tz).date_naive();
         let date = opening.date_naive();
-        let days_ahead = (date - today).num_days();
-        let time = format_time(opening.time());
-        let weekday = date.weekday().num_days_from_monday() as usize;
-        let month = date.month0() as usize;
-        match (lang, days_ahead) {
-            (Lang::Nl, 0) => format!("vandaag vanaf {time}"),
-            (Lang::Nl, 1) => format!("morgen vanaf {time}"),
-            (Lang::Nl, 2..=6) => format!("{} vanaf {time}", DUTCH_WEEKDAYS[weekday]),
-            (Lang::Nl, _) => format!(
-                "{} {} {} vanaf {time}",
-                DUTCH_WEEKDAYS[weekday],
-                date.day(),
-                crate::text::DUTCH_MONTHS[month]
-            ),
-            (Lang::En, 0) => format!("today from {time}"),
-            (Lang::En, 1) => format!("tomorrow from {time}"),
-            (Lang::En, 2..=6) => format!("on {} from {time}", ENGLISH_WEEKDAYS[weekday]),
-            (Lang::En, _) => format!(
-                "on {} {} {} from {time}",
-                ENGLISH_WEEKDAYS[weekday],
-                date.day(),
-                ENGLISH_MONTHS[month]
-            ),
+        let time = opening.time();
+        match (date - today).num_days() {
+            0 => Opening::Today(time),
+            1 => Opening::Tomorrow(time),
+            2..=6 => Opening::ThisWeek(date, time),
+            _ => Opening::Later(date, time),
         }
     }
 
