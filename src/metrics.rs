@@ -8,6 +8,7 @@
 //! describe the current state (queue depth, waiting handoffs, content version) are read at
 //! scrape time.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
