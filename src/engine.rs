@@ -14,8 +14,8 @@ use crate::dialogue::{self, Context, Lang, Reply, Turn, texts};
 use crate::knowledge::Action;
 use crate::privacy::{self, PiiKind};
 use crate::store::{
-    Direction, HandoffRecord, MessageRecord, PlatformEvent, SqlStore, Store, StoreError, TurnIds,
-    TurnRecord,
+    Channel, ConversationStatus, Direction, HandoffRecord, MessageRecord, PlatformEvent, SqlStore,
+    Store, StoreError, TurnIds, TurnRecord,
 };
 use crate::understand::{Snapshot, Understanding};
 
@@ -149,7 +149,7 @@ impl Engine {
         // A conversation belongs to its channel: knowing a WhatsApp conversation's id does not
         // let the web chat read or write it.
         if let Some(st) = &state
-            && st.channel != msg.channel
+            && st.channel.as_str() != msg.channel
         {
             return Err(EngineError::OtherChannel);
         }
@@ -172,7 +172,8 @@ impl Engine {
         let snap = self.snapshot();
         let mut turn_record = TurnRecord {
             conversation_id: msg.conversation_id.clone(),
-            channel: msg.channel.clone(),
+            // The channels validate what they hand over; a word outside the set is a bug.
+            channel: msg.channel.parse::<Channel>().map_err(StoreError::from)?,
             contact_id: msg.queued.as_ref().map(|q| q.contact_id.clone()),
             inbound,
             outbound: None,
@@ -185,7 +186,10 @@ impl Engine {
         };
 
         // A person owns the conversation: record the message for them, say nothing.
-        if let Some(st) = state.as_ref().filter(|s| s.status == "assigned") {
+        if let Some(st) = state
+            .as_ref()
+            .filter(|s| s.status == ConversationStatus::Assigned)
+        {
             turn_record.inbound.action = Some("agent".into());
             if self.webhooks_enabled() {
                 turn_record

@@ -14,7 +14,7 @@ use crate::channels::whatsapp::{outbound, render};
 use crate::classifier::WorkerError;
 use crate::engine::{Engine, EngineError, Incoming, Queued};
 use crate::privacy::PiiKind;
-use crate::store::StoreError;
+use crate::store::{ConversationStatus, StoreError};
 use crate::store::queue::InboxItem;
 
 /// How long a claim is held before another processor may take the message over.
@@ -77,8 +77,7 @@ async fn conversation_for(
                     .map(|t| now - t.with_timezone(&Utc) < idle)
                     .unwrap_or(false);
                 // A conversation with a person stays open however long it takes.
-                if matches!(st.status.as_str(), "waiting" | "assigned")
-                    || (st.status != "resolved" && recent)
+                if st.status.is_open() || (st.status != ConversationStatus::Resolved && recent)
                 {
                     return Ok((current, window_open));
                 }
@@ -115,7 +114,7 @@ async fn process(engine: &Engine, client: &GraphClient, item: InboxItem) -> bool
     let p = &item.payload;
     let incoming = Incoming {
         conversation_id: conversation_id.clone(),
-        channel: item.channel.clone(),
+        channel: item.channel.to_string(),
         text: p.text.clone(),
         button_id: p.option_id.clone(),
         received_at: p.sent_at.min(now),

@@ -23,7 +23,7 @@ use crate::channels::whatsapp::render;
 use crate::engine::message_event;
 use crate::store::handoff::{ConversationDetail, HandoffError, QueueEntry, QueueFilter};
 use crate::store::keys::Scope;
-use crate::store::{Direction, MessageRecord, PlatformEvent};
+use crate::store::{Channel, ConversationStatus, Direction, MessageRecord, PlatformEvent, Sender};
 
 impl From<HandoffError> for ApiError {
     fn from(e: HandoffError) -> Self {
@@ -83,12 +83,16 @@ pub async fn queue(
     Query(q): Query<QueueQuery>,
 ) -> Result<Json<QueueResponse>, ApiError> {
     caller.require(Scope::Agent)?;
+    let mut statuses = Vec::new();
     if let Some(s) = &q.status {
         for part in s.split(',') {
-            if !matches!(part.trim(), "bot" | "waiting" | "assigned" | "resolved") {
-                return Err(ApiError::Invalid(format!(
-                    "unknown status \"{part}\": use waiting, assigned, resolved or bot"
-                )));
+            match part.trim().parse::<ConversationStatus>() {
+                Ok(status) => statuses.push(status),
+                Err(_) => {
+                    return Err(ApiError::Invalid(format!(
+                        "unknown status \"{part}\": use waiting, assigned, resolved or bot"
+                    )));
+                }
             }
         }
     }
@@ -97,7 +101,7 @@ pub async fn queue(
         .store
         .list_queue(&QueueFilter {
             department: q.department,
-            status: q.status,
+            statuses,
             min_waiting_secs: q.min_waiting_secs,
             limit: q.limit.unwrap_or(100).clamp(1, 1000),
         })
@@ -182,7 +186,7 @@ pub async fn reply(
     let redacted = crate::privacy::redact(&original);
     let now = Utc::now();
     let mut message = MessageRecord::new(Direction::Out, redacted.text.clone(), now);
-    message.sender = "agent";
+    message.sender = Sender::Agent;
     message.agent_id = Some(agent.clone());
     message.pii = redacted
         .kinds()
@@ -191,8 +195,8 @@ pub async fn reply(
         .collect::<Vec<_>>()
         .join(",");
     let mut window = None;
-    let draft = match (conv.channel.as_str(), conv.contact_id.as_deref()) {
-        ("whatsapp", Some(contact_id)) => {
+    let draft = match (conv.channel, conv.contact_id.as_deref()) {
+        (Channel::Whatsapp, Some(contact_id)) => {
             let contact = store.contact(contact_id).await?;
             let open = render::window_open(contact.and_then(|c| c.last_inbound_at), now);
             window = Some(open);

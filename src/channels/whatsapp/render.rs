@@ -11,6 +11,7 @@ use crate::config::WhatsAppConfig;
 use crate::dialogue::{Lang, Reply, texts};
 use crate::engine::Queued;
 use crate::knowledge::Tone;
+use crate::store::Channel;
 use crate::store::queue::OutboxDraft;
 
 /// WhatsApp's customer-service window.
@@ -72,7 +73,7 @@ pub fn reply_draft(
     OutboxDraft {
         dedup_key: format!("reply:{}", queued.external_id),
         contact_id: queued.contact_id.clone(),
-        channel: "whatsapp".into(),
+        channel: Channel::Whatsapp,
         kind: kind.into(),
         body,
     }
@@ -94,7 +95,7 @@ pub fn agent_draft(
     OutboxDraft {
         dedup_key: format!("agent:{}", uuid::Uuid::now_v7()),
         contact_id: contact_id.into(),
-        channel: "whatsapp".into(),
+        channel: Channel::Whatsapp,
         kind: kind.into(),
         body,
     }
