@@ -21,8 +21,8 @@ use anyhow::{Context as _, Result, bail};
 use crate::channels::whatsapp::fake::FakeGraph;
 use crate::channels::whatsapp::{signature, webhook};
 use crate::config::{Config, Secret};
-use crate::store::OutboxStatus;
 use crate::http::{AppState, router};
+use crate::store::OutboxStatus;
 
 #[derive(clap::Args, Debug)]
 pub struct WebhookBenchArgs {

@@ -14,8 +14,8 @@ use crate::channels::whatsapp::{outbound, render};
 use crate::classifier::WorkerError;
 use crate::engine::{Engine, EngineError, Incoming, Queued};
 use crate::privacy::PiiKind;
-use crate::store::{ConversationStatus, StoreError};
 use crate::store::queue::InboxItem;
+use crate::store::{ConversationStatus, StoreError};
 
 /// How long a claim is held before another processor may take the message over.
 pub const LEASE_SECS: i64 = 15;
@@ -77,8 +77,7 @@ async fn conversation_for(
                     .map(|t| now - t.with_timezone(&Utc) < idle)
                     .unwrap_or(false);
                 // A conversation with a person stays open however long it takes.
-                if st.status.is_open() || (st.status != ConversationStatus::Resolved && recent)
-                {
+                if st.status.is_open() || (st.status != ConversationStatus::Resolved && recent) {
                     return Ok((current, window_open));
                 }
             }

@@ -63,7 +63,11 @@ pub async fn messages(
         }));
     };
     let all = store.transcript(&id).await?;
-    let last_bot = all.iter().rev().find(|m| m.sender == Sender::Bot).map(|m| m.id);
+    let last_bot = all
+        .iter()
+        .rev()
+        .find(|m| m.sender == Sender::Bot)
+        .map(|m| m.id);
     let messages = all
         .into_iter()
         .filter(|m| m.id > q.after)

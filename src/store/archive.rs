@@ -5,8 +5,8 @@
 
 use serde::Serialize;
 
-use super::{Channel, ConversationStatus, Direction, HandoffStatus, Sender, SqlStore, StoreError};
 use super::timestamp;
+use super::{Channel, ConversationStatus, Direction, HandoffStatus, Sender, SqlStore, StoreError};
 
 /// One conversation with everything an archive keeps of it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -274,11 +274,13 @@ impl SqlStore {
         contact_id: Option<&str>,
     ) -> Result<Vec<String>, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT address FROM contacts WHERE conversation_id = $1 OR id = $2")
-                .bind(conversation_id)
-                .bind(contact_id.unwrap_or(""))
-                .fetch_all(self.pool())
-                .await?,
+            sqlx::query_scalar(
+                "SELECT address FROM contacts WHERE conversation_id = $1 OR id = $2",
+            )
+            .bind(conversation_id)
+            .bind(contact_id.unwrap_or(""))
+            .fetch_all(self.pool())
+            .await?,
         )
     }
 
@@ -337,7 +339,10 @@ impl Purge {
 
     /// Deletes conversations with their messages, handoffs, notes, outbox rows and webhook
     /// deliveries.
-    pub async fn delete_conversations(&mut self, ids: &[String]) -> Result<DeletedRows, StoreError> {
+    pub async fn delete_conversations(
+        &mut self,
+        ids: &[String],
+    ) -> Result<DeletedRows, StoreError> {
         let mut deleted = DeletedRows::default();
         for chunk in ids.chunks(CHUNK) {
             let ids = placeholders(1, chunk.len());
@@ -367,7 +372,11 @@ impl Purge {
 
     /// Deletes the processed inbound payloads (raw, before redaction) of these contacts
     /// received before `cutoff`.
-    pub async fn delete_inbox(&mut self, contacts: &[String], cutoff: &str) -> Result<u64, StoreError> {
+    pub async fn delete_inbox(
+        &mut self,
+        contacts: &[String],
+        cutoff: &str,
+    ) -> Result<u64, StoreError> {
         let mut deleted = 0;
         for chunk in contacts.chunks(CHUNK) {
             let sql = format!(
@@ -409,7 +418,12 @@ impl Purge {
 
     /// Commits with an audit entry `action` by `actor`, in the same transaction: no deletion
     /// without its entry.
-    pub async fn commit(mut self, actor: &str, action: &str, detail: &str) -> Result<(), StoreError> {
+    pub async fn commit(
+        mut self,
+        actor: &str,
+        action: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO audit_log (at, actor, action, conversation_id, detail) VALUES ($1, $2, $3, NULL, $4)",
         )

@@ -672,9 +672,7 @@ impl Store for SqlStore {
         let citizen =
             insert_message(&mut tx, &turn.conversation_id, turn.channel, &turn.inbound).await?;
         let reply = match &turn.outbound {
-            Some(m) => {
-                Some(insert_message(&mut tx, &turn.conversation_id, turn.channel, m).await?)
-            }
+            Some(m) => Some(insert_message(&mut tx, &turn.conversation_id, turn.channel, m).await?),
             None => None,
         };
         if let Some(h) = &turn.handoff {

@@ -643,11 +643,11 @@ impl SqlStore {
 
     /// Outbox rows by status (for tests and /metrics), in the order of the status words.
     pub async fn outbox_counts(&self) -> Result<Vec<(OutboxStatus, i64)>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status ORDER BY status")
-                .fetch_all(self.pool())
-                .await?,
+        Ok(sqlx::query_as(
+            "SELECT status, COUNT(*) AS n FROM outbox GROUP BY status ORDER BY status",
         )
+        .fetch_all(self.pool())
+        .await?)
     }
 }
 

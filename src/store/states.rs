@@ -133,7 +133,10 @@ impl ConversationStatus {
     /// A person still has to act (waiting for one, or one owns it): such a conversation is
     /// never purged and stays the contact's current one however long it takes.
     pub fn is_open(self) -> bool {
-        matches!(self, ConversationStatus::Waiting | ConversationStatus::Assigned)
+        matches!(
+            self,
+            ConversationStatus::Waiting | ConversationStatus::Assigned
+        )
     }
 }
 
