@@ -501,7 +501,11 @@ fn ask(config: Config, messages: Vec<String>, json: bool) -> Result<i32> {
         let mut out = std::io::stdout().lock();
         for text in messages {
             let handled = conversations
-                .handle(Incoming::new(&conversation_id, "test", &text))
+                .handle(Incoming::new(
+                    &conversation_id,
+                    crate::store::Channel::Test,
+                    &text,
+                ))
                 .await?;
             if json {
                 writeln!(out, "{}", serde_json::to_string(&handled)?)?;

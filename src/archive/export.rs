@@ -27,7 +27,7 @@ use super::{
     ArchiveError, ArchivedConversation, contact_addresses, io_error, load_conversations,
     period_bounds,
 };
-use crate::store::{SqlStore, timestamp};
+use crate::store::{Direction, Sender, SqlStore, timestamp};
 
 pub const CONVERSATIONS_FILE: &str = "conversations.jsonl";
 pub const KLANTCONTACTEN_FILE: &str = "klantcontacten.jsonl";
@@ -149,10 +149,10 @@ fn scrub_conversation(c: &mut ArchivedConversation, addresses: &[String]) -> usi
 /// which Klantinteracties would hold as a `digitaalAdres` of a `betrokkene`, is left out on
 /// purpose; `_loket` carries Loket's own references and is not part of the standard.
 pub fn klantcontact(c: &ArchivedConversation) -> serde_json::Value {
-    let kanaal = html::channel_label(&c.channel);
+    let kanaal = html::channel_label(c.channel);
     // Onderwerp: the citizen's most frequent intent, with the FAQ entries answered.
     let mut intents: BTreeMap<&str, usize> = BTreeMap::new();
-    for m in c.messages.iter().filter(|m| m.direction == "in") {
+    for m in c.messages.iter().filter(|m| m.direction == Direction::In) {
         if let Some(i) = &m.intent {
             *intents.entry(i.as_str()).or_default() += 1;
         }
@@ -165,7 +165,7 @@ pub fn klantcontact(c: &ArchivedConversation) -> serde_json::Value {
     let mut faqs: Vec<&str> = Vec::new();
     for m in &c.messages {
         if let Some(f) = &m.faq_id
-            && m.direction == "out"
+            && m.direction == Direction::Out
             && !faqs.contains(&f.as_str())
         {
             faqs.push(f);
@@ -178,9 +178,9 @@ pub fn klantcontact(c: &ArchivedConversation) -> serde_json::Value {
     let onderwerp: String = onderwerp.chars().take(200).collect();
     // Gelukt: the citizen got an answer from the bot or a reply from a person.
     let gelukt = c.messages.iter().any(|m| {
-        m.direction == "out"
+        m.direction == Direction::Out
             && m.status.as_deref() != Some("failed")
-            && (m.sender == "agent" || m.action.as_deref() == Some("answer"))
+            && (m.sender == Sender::Agent || m.action.as_deref() == Some("answer"))
     });
     let plaatsgevonden_op = c
         .messages

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Amsterdam;
 
 use super::{ArchivedConversation, ArchivedHandoff, ArchivedMessage, ArchivedNote};
+use crate::store::{Channel, ConversationStatus, HandoffStatus, Sender};
 
 /// What every page of one export shares.
 #[derive(Debug, Clone)]
@@ -91,45 +92,43 @@ fn machine_time(ts: &str) -> String {
         .unwrap_or_else(|_| ts.to_string())
 }
 
-pub fn channel_label(channel: &str) -> String {
+pub fn channel_label(channel: Channel) -> String {
     match channel {
-        "whatsapp" => "WhatsApp".into(),
-        "web" | "webchat" => "Webchat".into(),
-        "test" => "Test".into(),
-        other => other.to_string(),
+        Channel::Whatsapp => "WhatsApp",
+        Channel::Web => "Webchat",
+        Channel::Test => "Test",
     }
+    .into()
 }
 
-pub fn status_label(status: &str) -> String {
+pub fn status_label(status: ConversationStatus) -> String {
     match status {
-        "bot" => "afgehandeld door de bot".into(),
-        "waiting" => "wacht op een medewerker".into(),
-        "assigned" => "in behandeling bij een medewerker".into(),
-        "resolved" | "closed" => "afgerond".into(),
-        other => other.to_string(),
+        ConversationStatus::Bot => "afgehandeld door de bot",
+        ConversationStatus::Waiting => "wacht op een medewerker",
+        ConversationStatus::Assigned => "in behandeling bij een medewerker",
+        ConversationStatus::Resolved => "afgerond",
     }
+    .into()
 }
 
-fn handoff_status_label(status: &str) -> String {
+fn handoff_status_label(status: HandoffStatus) -> String {
     match status {
-        "waiting" => "wacht op een medewerker".into(),
-        "assigned" | "claimed" => "opgepakt".into(),
-        "resolved" | "closed" => "afgerond".into(),
-        "cancelled" => "geannuleerd".into(),
-        other => other.to_string(),
+        HandoffStatus::Waiting => "wacht op een medewerker".into(),
+        HandoffStatus::Assigned => "opgepakt".into(),
+        HandoffStatus::Resolved => "afgerond".into(),
+        // Shown as the stored word, as before these had a label.
+        HandoffStatus::Transferred | HandoffStatus::Released => status.to_string(),
     }
 }
 
 pub fn sender_label(m: &ArchivedMessage) -> String {
-    match m.sender.as_str() {
-        "citizen" => "Inwoner".into(),
-        "bot" => "Loket (bot)".into(),
-        "agent" => match &m.agent_id {
+    match m.sender {
+        Sender::Citizen => "Inwoner".into(),
+        Sender::Bot => "Loket (bot)".into(),
+        Sender::Agent => match &m.agent_id {
             Some(id) => format!("Medewerker {id}"),
             None => "Medewerker".into(),
         },
-        _ if m.direction == "in" => "Inwoner".into(),
-        other => other.to_string(),
     }
 }
 
@@ -326,7 +325,7 @@ pub fn transcript(c: &ArchivedConversation, ctx: &PageContext) -> String {
     };
     meta("Gesprek", c.id.clone());
     meta("Exportperiode", ctx.period.clone());
-    meta("Kanaal", channel_label(&c.channel));
+    meta("Kanaal", channel_label(c.channel));
     meta(
         "Afdeling",
         c.department
@@ -334,7 +333,7 @@ pub fn transcript(c: &ArchivedConversation, ctx: &PageContext) -> String {
             .map(|d| department_label(ctx, d))
             .unwrap_or_else(|| "geen (alleen de bot)".into()),
     );
-    meta("Status", status_label(&c.status));
+    meta("Status", status_label(c.status));
     meta("Begonnen", local_date_time(&c.created_at));
     meta("Laatste activiteit", local_date_time(&c.updated_at));
     let notes = if c.notes.is_empty() {
@@ -370,11 +369,10 @@ pub fn transcript(c: &ArchivedConversation, ctx: &PageContext) -> String {
         );
         match event {
             Event::Message(m) => {
-                let class = match m.sender.as_str() {
-                    "citizen" => "citizen",
-                    "agent" => "agent",
-                    _ if m.direction == "in" => "citizen",
-                    _ => "bot",
+                let class = match m.sender {
+                    Sender::Citizen => "citizen",
+                    Sender::Agent => "agent",
+                    Sender::Bot => "bot",
                 };
                 let _ = write!(
                     b,
@@ -422,7 +420,7 @@ pub fn transcript(c: &ArchivedConversation, ctx: &PageContext) -> String {
                     if h.resolved_at.is_none() {
                         format!(
                             " Stand bij export: {}.",
-                            escape(&handoff_status_label(&h.status))
+                            escape(&handoff_status_label(h.status))
                         )
                     } else {
                         String::new()
@@ -499,14 +497,14 @@ pub fn index(conversations: &[(&ArchivedConversation, String)], ctx: &PageContex
                 escape(&local_date_time(&c.updated_at)),
                 escape(file),
                 escape(&c.id),
-                escape(&channel_label(&c.channel)),
+                escape(&channel_label(c.channel)),
                 escape(
                     &c.department
                         .as_deref()
                         .map(|d| department_label(ctx, d))
                         .unwrap_or_else(|| "—".into())
                 ),
-                escape(&status_label(&c.status)),
+                escape(&status_label(c.status)),
                 c.messages.len()
             );
         }

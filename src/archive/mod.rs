@@ -20,12 +20,12 @@ pub mod purge;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Amsterdam;
-use serde::Serialize;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use crate::store::{SqlStore, StoreError, timestamp};
 
+pub use crate::store::archive::{
+    ArchivedConversation, ArchivedHandoff, ArchivedMessage, ArchivedNote,
+};
 pub use export::{ExportOptions, ExportReport, VerifyReport, export, verify};
 pub use purge::{PurgeOptions, PurgeReport, purge};
 
@@ -48,85 +48,9 @@ pub enum ArchiveError {
     Invalid(String),
 }
 
-impl From<sqlx::Error> for ArchiveError {
-    fn from(e: sqlx::Error) -> Self {
-        ArchiveError::Store(e.into())
-    }
-}
-
 pub(crate) fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ArchiveError {
     let path = path.to_path_buf();
     move |source| ArchiveError::Io { path, source }
-}
-
-/// One conversation with everything an archive keeps of it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ArchivedConversation {
-    pub id: String,
-    pub channel: String,
-    pub status: String,
-    pub department: Option<String>,
-    /// A keyed hash of the contact's address, never the address itself.
-    pub contact_id: Option<String>,
-    pub agent_id: Option<String>,
-    pub waiting_since: Option<String>,
-    pub resolved_at: Option<String>,
-    pub created_at: String,
-    /// The last activity; the period of an export and the retention are measured on it.
-    pub updated_at: String,
-    pub handoffs: Vec<ArchivedHandoff>,
-    pub notes: Vec<ArchivedNote>,
-    pub messages: Vec<ArchivedMessage>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ArchivedMessage {
-    pub id: i64,
-    /// `in` (from the citizen) or `out`.
-    pub direction: String,
-    /// `citizen`, `bot` or `agent`.
-    pub sender: String,
-    pub agent_id: Option<String>,
-    pub channel: String,
-    /// `text`, `button_reply`, `image`, …, `template`, `interactive`.
-    pub kind: String,
-    /// As the privacy guard left it: personal data replaced by placeholders such as `[BSN]`.
-    pub text: String,
-    /// The kinds of personal data removed from the text (`bsn`, `iban`, …).
-    pub pii: Vec<String>,
-    pub intent: Option<String>,
-    pub action: Option<String>,
-    pub confidence: Option<f64>,
-    pub faq_id: Option<String>,
-    /// Delivery status reported by the channel (`sent`, `delivered`, `read`, `failed`).
-    pub status: Option<String>,
-    pub status_at: Option<String>,
-    pub response_ms: Option<i64>,
-    /// What was recorded about media (type, size; never its content).
-    pub meta: Option<serde_json::Value>,
-    pub created_at: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ArchivedHandoff {
-    pub id: i64,
-    pub department: String,
-    pub reason: String,
-    pub status: String,
-    pub agent_id: Option<String>,
-    pub within_office_hours: bool,
-    pub created_at: String,
-    pub claimed_at: Option<String>,
-    pub first_reply_at: Option<String>,
-    pub resolved_at: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ArchivedNote {
-    pub id: i64,
-    pub agent_id: String,
-    pub text: String,
-    pub created_at: String,
 }
 
 /// Local dates (Europe/Amsterdam, both inclusive) as a half-open range of UTC timestamps in
@@ -149,33 +73,19 @@ fn local_midnight(day: NaiveDate) -> DateTime<Utc> {
         .unwrap_or_else(|| Utc.from_utc_datetime(&naive))
 }
 
-const CONVERSATION_COLUMNS: &str = "id, channel, status, department, contact_id, agent_id, \
-     waiting_since, resolved_at, created_at, updated_at";
-
 /// The conversations whose last activity falls in `[start, end)`, oldest first, with their
-/// handoffs, notes and messages.
+/// handoffs, notes and messages; message metadata without the keys that could carry personal
+/// data ([`META_DROPPED`]).
 pub async fn load_conversations(
     store: &SqlStore,
     start: &str,
     end: &str,
 ) -> Result<Vec<ArchivedConversation>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {CONVERSATION_COLUMNS} FROM conversations \
-         WHERE updated_at >= $1 AND updated_at < $2 ORDER BY updated_at, id"
-    ))
-    .bind(start)
-    .bind(end)
-    .fetch_all(store.pool())
-    .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let mut c = conversation_from_row(r)?;
-        c.messages = load_messages(store, &c.id).await?;
-        c.handoffs = load_handoffs(store, &c.id).await?;
-        c.notes = load_notes(store, &c.id).await?;
-        out.push(c);
+    let mut conversations = store.archived_conversations(start, end).await?;
+    for m in conversations.iter_mut().flat_map(|c| c.messages.iter_mut()) {
+        m.meta = clean_meta(m.meta.take());
     }
-    Ok(out)
+    Ok(conversations)
 }
 
 /// The phone numbers (and their national form) of the contacts of these conversations: what
@@ -186,14 +96,10 @@ pub async fn contact_addresses(
 ) -> Result<Vec<String>, StoreError> {
     let mut out = Vec::new();
     for c in conversations {
-        let rows =
-            sqlx::query("SELECT address FROM contacts WHERE conversation_id = $1 OR id = $2")
-                .bind(&c.id)
-                .bind(c.contact_id.as_deref().unwrap_or(""))
-                .fetch_all(store.pool())
-                .await?;
-        for r in rows {
-            let address: String = r.try_get("address")?;
+        for address in store
+            .contact_addresses_of(&c.id, c.contact_id.as_deref())
+            .await?
+        {
             for variant in address_variants(&address) {
                 if !out.contains(&variant) {
                     out.push(variant);
@@ -224,24 +130,6 @@ fn address_variants(address: &str) -> Vec<String> {
     out
 }
 
-fn conversation_from_row(r: &AnyRow) -> Result<ArchivedConversation, sqlx::Error> {
-    Ok(ArchivedConversation {
-        id: r.try_get("id")?,
-        channel: r.try_get("channel")?,
-        status: r.try_get("status")?,
-        department: r.try_get("department")?,
-        contact_id: r.try_get("contact_id")?,
-        agent_id: r.try_get("agent_id")?,
-        waiting_since: r.try_get("waiting_since")?,
-        resolved_at: r.try_get("resolved_at")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-        handoffs: Vec::new(),
-        notes: Vec::new(),
-        messages: Vec::new(),
-    })
-}
-
 /// Keys of message metadata that could carry personal data (a file name, a caption, the
 /// sender's number); the rest (type, size, hash) is kept.
 const META_DROPPED: &[&str] = &[
@@ -257,99 +145,12 @@ const META_DROPPED: &[&str] = &[
     "link",
 ];
 
-fn clean_meta(raw: Option<String>) -> Option<serde_json::Value> {
-    let mut value: serde_json::Value = serde_json::from_str(raw.as_deref()?).ok()?;
+fn clean_meta(value: Option<serde_json::Value>) -> Option<serde_json::Value> {
+    let mut value = value?;
     if let Some(map) = value.as_object_mut() {
         map.retain(|k, _| !META_DROPPED.contains(&k.to_ascii_lowercase().as_str()));
     }
     Some(value)
-}
-
-async fn load_messages(store: &SqlStore, id: &str) -> Result<Vec<ArchivedMessage>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, direction, sender, agent_id, channel, kind, text, pii, intent, action, \
-         confidence, faq_id, status, status_at, response_ms, meta, created_at \
-         FROM messages WHERE conversation_id = $1 ORDER BY created_at, id",
-    )
-    .bind(id)
-    .fetch_all(store.pool())
-    .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let pii: String = r.try_get("pii")?;
-        out.push(ArchivedMessage {
-            id: r.try_get("id")?,
-            direction: r.try_get("direction")?,
-            sender: r.try_get("sender")?,
-            agent_id: r.try_get("agent_id")?,
-            channel: r.try_get("channel")?,
-            kind: r.try_get("kind")?,
-            text: r.try_get("text")?,
-            pii: pii
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(str::to_string)
-                .collect(),
-            intent: r.try_get("intent")?,
-            action: r.try_get("action")?,
-            confidence: r.try_get("confidence")?,
-            faq_id: r.try_get("faq_id")?,
-            status: r.try_get("status")?,
-            status_at: r.try_get("status_at")?,
-            response_ms: r.try_get("response_ms")?,
-            meta: clean_meta(r.try_get("meta")?),
-            created_at: r.try_get("created_at")?,
-        });
-    }
-    Ok(out)
-}
-
-async fn load_handoffs(store: &SqlStore, id: &str) -> Result<Vec<ArchivedHandoff>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, department, reason, status, agent_id, within_office_hours, created_at, \
-         claimed_at, first_reply_at, resolved_at FROM handoffs WHERE conversation_id = $1 \
-         ORDER BY created_at, id",
-    )
-    .bind(id)
-    .fetch_all(store.pool())
-    .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        out.push(ArchivedHandoff {
-            id: r.try_get("id")?,
-            department: r.try_get("department")?,
-            reason: r.try_get("reason")?,
-            status: r.try_get("status")?,
-            agent_id: r.try_get("agent_id")?,
-            within_office_hours: r.try_get::<i64, _>("within_office_hours")? != 0,
-            created_at: r.try_get("created_at")?,
-            claimed_at: r.try_get("claimed_at")?,
-            first_reply_at: r.try_get("first_reply_at")?,
-            resolved_at: r.try_get("resolved_at")?,
-        });
-    }
-    Ok(out)
-}
-
-async fn load_notes(store: &SqlStore, id: &str) -> Result<Vec<ArchivedNote>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, agent_id, text, created_at FROM notes WHERE conversation_id = $1 \
-         ORDER BY created_at, id",
-    )
-    .bind(id)
-    .fetch_all(store.pool())
-    .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        out.push(ArchivedNote {
-            id: r.try_get("id")?,
-            agent_id: r.try_get("agent_id")?,
-            text: r.try_get("text")?,
-            created_at: r.try_get("created_at")?,
-        });
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -387,9 +188,9 @@ mod tests {
 
     #[test]
     fn archive_meta_drops_file_names() {
-        let m = clean_meta(Some(
-            r#"{"mime_type":"image/jpeg","filename":"paspoort_jansen.jpg","size":12}"#.into(),
-        ))
+        let m = clean_meta(Some(serde_json::json!(
+            {"mime_type":"image/jpeg","filename":"paspoort_jansen.jpg","size":12}
+        )))
         .unwrap();
         assert_eq!(m["mime_type"], "image/jpeg");
         assert!(m.get("filename").is_none());

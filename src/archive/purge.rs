@@ -10,15 +10,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use sqlx::Row;
 
 use super::ArchiveError;
-use crate::store::{SqlStore, timestamp};
-
-/// Conversation and handoff statuses that mean "a person still has to act".
-const OPEN_STATUSES: &str = "'waiting', 'assigned'";
-/// Inbound rows still being processed are left alone.
-const INBOX_UNFINISHED: &str = "'pending', 'processing'";
+use crate::store::{ConversationStatus, SqlStore, timestamp};
 
 #[derive(Debug, Clone)]
 pub struct PurgeOptions {
@@ -44,7 +38,7 @@ pub struct PurgeReport {
     pub webhook_deliveries: u64,
     pub contacts: u64,
     /// Expired but kept because a handoff is still open: (id, status, last activity).
-    pub kept_open: Vec<(String, String, String)>,
+    pub kept_open: Vec<(String, ConversationStatus, String)>,
 }
 
 impl PurgeReport {
@@ -75,14 +69,6 @@ impl PurgeReport {
     }
 }
 
-/// Placeholders `$first, $first+1, …` for `n` values.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Deletes what is past the retention period.
 pub async fn purge(
     store: &SqlStore,
@@ -99,127 +85,45 @@ pub async fn purge(
     let cutoff = timestamp(now - Duration::days(i64::from(opts.retention_days)));
     report.cutoff = Some(cutoff.clone());
 
-    let mut tx = store.begin_write().await?;
-    // PostgreSQL: lock the expired rows, so a message arriving meanwhile waits for us instead
-    // of landing in a conversation whose messages we are deleting. SQLite holds the database
-    // lock from the first write on; the first statement below is a write for that reason.
-    if !store.is_postgres() {
-        sqlx::query("UPDATE conversations SET id = id WHERE 1 = 0")
-            .execute(&mut *tx)
-            .await?;
-    }
-    let lock = if store.is_postgres() {
-        " FOR UPDATE"
-    } else {
-        ""
-    };
-    let rows = sqlx::query(&format!(
-        "SELECT id, status, updated_at, contact_id FROM conversations WHERE updated_at < $1 \
-         ORDER BY updated_at, id{lock}"
-    ))
-    .bind(&cutoff)
-    .fetch_all(&mut *tx)
-    .await?;
-    let open_handoffs = sqlx::query(&format!(
-        "SELECT DISTINCT h.conversation_id FROM handoffs h JOIN conversations c \
-         ON c.id = h.conversation_id WHERE c.updated_at < $1 AND h.status IN ({OPEN_STATUSES})"
-    ))
-    .bind(&cutoff)
-    .fetch_all(&mut *tx)
-    .await?
-    .iter()
-    .map(|r| r.try_get::<String, _>("conversation_id"))
-    .collect::<Result<std::collections::HashSet<_>, _>>()?;
-
+    let mut purge = store.begin_purge().await?;
     let mut expired: Vec<String> = Vec::new();
     let mut contacts: Vec<String> = Vec::new();
     let mut kept_contacts: Vec<String> = Vec::new();
-    for r in &rows {
-        let id: String = r.try_get("id")?;
-        let status: String = r.try_get("status")?;
-        let contact: Option<String> = r.try_get("contact_id")?;
-        if matches!(status.as_str(), "waiting" | "assigned") || open_handoffs.contains(&id) {
-            report
-                .kept_open
-                .push((id, status, r.try_get::<String, _>("updated_at")?));
-            kept_contacts.extend(contact);
+    for c in purge.expired(&cutoff).await? {
+        // A person still has to act: never deleted, however old.
+        if c.status.is_open() || c.open_handoff {
+            report.kept_open.push((c.id, c.status, c.updated_at));
+            kept_contacts.extend(c.contact_id);
             continue;
         }
-        if let Some(c) = contact
-            && !contacts.contains(&c)
+        if let Some(contact) = c.contact_id
+            && !contacts.contains(&contact)
         {
-            contacts.push(c);
+            contacts.push(contact);
         }
-        expired.push(id);
+        expired.push(c.id);
     }
     contacts.retain(|c| !kept_contacts.contains(c));
 
-    for chunk in expired.chunks(200) {
-        let ids = placeholders(1, chunk.len());
-        for (table, counter) in [
-            ("messages", &mut report.messages),
-            ("handoffs", &mut report.handoffs),
-            ("notes", &mut report.notes),
-            ("outbox", &mut report.outbox),
-            ("webhook_deliveries", &mut report.webhook_deliveries),
-            ("conversations", &mut report.conversations),
-        ] {
-            let column = if table == "conversations" {
-                "id"
-            } else {
-                "conversation_id"
-            };
-            let sql = format!("DELETE FROM {table} WHERE {column} IN ({ids})");
-            let mut query = sqlx::query(&sql);
-            for id in chunk {
-                query = query.bind(id);
-            }
-            *counter += query.execute(&mut *tx).await?.rows_affected();
-        }
-    }
+    let deleted = purge.delete_conversations(&expired).await?;
+    report.conversations = deleted.conversations;
+    report.messages = deleted.messages;
+    report.handoffs = deleted.handoffs;
+    report.notes = deleted.notes;
+    report.outbox = deleted.outbox;
+    report.webhook_deliveries = deleted.webhook_deliveries;
     // Processed inbound payloads (raw, before redaction) of the purged conversations'
     // contacts, from before the cut-off.
-    for chunk in contacts.chunks(200) {
-        let sql = format!(
-            "DELETE FROM inbox WHERE received_at < $1 AND status NOT IN ({INBOX_UNFINISHED}) \
-             AND contact_id IN ({})",
-            placeholders(2, chunk.len())
-        );
-        let mut query = sqlx::query(&sql).bind(&cutoff);
-        for c in chunk {
-            query = query.bind(c);
-        }
-        report.inbox += query.execute(&mut *tx).await?.rows_affected();
-    }
-    // Contacts nothing refers to any more, untouched since the cut-off and with nothing
-    // waiting in the inbox: their phone numbers go.
-    report.contacts = sqlx::query(&format!(
-        "DELETE FROM contacts WHERE updated_at < $1 \
-         AND (last_inbound_at IS NULL OR last_inbound_at < $1) \
-         AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.contact_id = contacts.id) \
-         AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.id = contacts.conversation_id) \
-         AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.contact_id = contacts.id \
-                         AND i.status IN ({INBOX_UNFINISHED}))"
-    ))
-    .bind(&cutoff)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    report.inbox = purge.delete_inbox(&contacts, &cutoff).await?;
+    // Contacts nothing refers to any more: their phone numbers go.
+    report.contacts = purge.delete_unreferenced_contacts(&cutoff).await?;
 
     if opts.dry_run {
-        tx.rollback().await?;
+        purge.rollback().await?;
         return Ok(report);
     }
-    // In the same transaction: no deletion without its audit entry.
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor, action, conversation_id, detail) VALUES ($1, $2, $3, NULL, $4)",
-    )
-    .bind(timestamp(Utc::now()))
-    .bind(&opts.actor)
-    .bind("archive.purge")
-    .bind(report.summary())
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    purge
+        .commit(&opts.actor, "archive.purge", &report.summary())
+        .await?;
     Ok(report)
 }

@@ -21,6 +21,7 @@ use anyhow::{Context as _, Result, bail};
 use crate::channels::whatsapp::fake::FakeGraph;
 use crate::channels::whatsapp::{signature, webhook};
 use crate::config::{Config, Secret};
+use crate::store::OutboxStatus;
 
 #[derive(clap::Args, Debug)]
 pub struct WebhookBenchArgs {
@@ -299,7 +300,7 @@ async fn bench(config: &Config, args: WebhookBenchArgs) -> Result<i32> {
             .outbox_counts()
             .await?
             .iter()
-            .filter(|(s, _)| s == "pending" || s == "sending")
+            .filter(|(s, _)| matches!(s, OutboxStatus::Pending | OutboxStatus::Sending))
             .map(|(_, n)| n)
             .sum();
         if inbox == 0 && outbox == 0 {
@@ -319,7 +320,13 @@ async fn bench(config: &Config, args: WebhookBenchArgs) -> Result<i32> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let counts = local.store.outbox_counts().await?;
+    let counts: Vec<(&str, i64)> = local
+        .store
+        .outbox_counts()
+        .await?
+        .into_iter()
+        .map(|(s, n)| (s.as_str(), n))
+        .collect();
     println!(
         "drained {:.2} s after the last acknowledgement ({:.2} s after the first webhook); \
          replies accepted by the fake Graph API: {replies}; outbox {:?}",

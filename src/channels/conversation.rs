@@ -15,7 +15,9 @@ use crate::config::Config;
 use crate::content::Content;
 use crate::dialogue::Reply;
 use crate::privacy::PiiKind;
-use crate::store::{ConversationState, SqlStore, Store, StoreError, TurnIds};
+use crate::store::{
+    Channel, ConversationState, ConversationStatus, SqlStore, Store, StoreError, TurnIds,
+};
 use crate::turn::{self, Agent, Origin, Situation};
 use crate::understand::Understanding;
 
@@ -34,7 +36,7 @@ pub enum TurnError {
 #[derive(Debug, Clone)]
 pub struct Incoming {
     pub conversation_id: String,
-    pub channel: String,
+    pub channel: Channel,
     pub text: String,
     /// A WhatsApp button or list reply id, or a web chat option id, when the citizen tapped
     /// an option.
@@ -45,10 +47,10 @@ pub struct Incoming {
 }
 
 impl Incoming {
-    pub fn new(conversation_id: &str, channel: &str, text: &str) -> Self {
+    pub fn new(conversation_id: &str, channel: Channel, text: &str) -> Self {
         Incoming {
             conversation_id: conversation_id.into(),
-            channel: channel.into(),
+            channel,
             text: text.into(),
             button_id: None,
             received_at: Utc::now(),
@@ -106,7 +108,7 @@ fn situation(state: Option<&ConversationState>) -> Situation {
     Situation {
         context: st.context.clone(),
         new_conversation: false,
-        agent: (st.status == "assigned").then(|| Agent {
+        agent: (st.status == ConversationStatus::Assigned).then(|| Agent {
             agent_id: st.agent_id.clone(),
             department: st.department.clone(),
         }),
@@ -167,7 +169,7 @@ impl Conversations {
         let response_ms = started.elapsed().as_millis() as i64;
         let origin = Origin {
             conversation_id: msg.conversation_id.clone(),
-            channel: msg.channel.clone(),
+            channel: msg.channel,
             contact_id: msg.queued.as_ref().map(|q| q.contact_id.clone()),
             inbox_id: msg.queued.as_ref().map(|q| q.inbox_id),
             external_id: msg.queued.as_ref().map(|q| q.external_id.clone()),
@@ -189,7 +191,7 @@ impl Conversations {
             record.outbox = Some(draft);
         }
         let ids = self.store.record_turn(&record).await?;
-        crate::metrics::record_outcome(&plan.action, &msg.channel);
+        crate::metrics::record_outcome(&plan.action, msg.channel.as_str());
         let pii = guarded.pii_names();
         if !plan.agent_owned() {
             let reply = &plan.reply;

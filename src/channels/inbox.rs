@@ -15,8 +15,8 @@ use super::whatsapp::{outbound, render};
 use crate::classifier::WorkerError;
 use crate::privacy::PiiKind;
 use crate::shutdown::Stop;
-use crate::store::StoreError;
 use crate::store::queue::InboxItem;
+use crate::store::{ConversationStatus, StoreError};
 
 /// How long a claim is held before another processor may take the message over.
 pub const LEASE_SECS: i64 = 15;
@@ -91,9 +91,7 @@ async fn conversation_for(
                     .map(|t| now - t.with_timezone(&Utc) < idle)
                     .unwrap_or(false);
                 // A conversation with a person stays open however long it takes.
-                if matches!(st.status.as_str(), "waiting" | "assigned")
-                    || (st.status != "resolved" && recent)
-                {
+                if st.status.is_open() || (st.status != ConversationStatus::Resolved && recent) {
                     return Ok((current, window_open));
                 }
             }
@@ -129,7 +127,7 @@ async fn process(conversations: &Conversations, client: &GraphClient, item: Inbo
     let p = &item.payload;
     let incoming = Incoming {
         conversation_id: conversation_id.clone(),
-        channel: item.channel.clone(),
+        channel: item.channel,
         text: p.text.clone(),
         button_id: p.option_id.clone(),
         received_at: p.sent_at.min(now),

@@ -18,7 +18,10 @@ use crate::channels::whatsapp::render;
 use crate::config::Config;
 use crate::content::Content;
 use crate::store::handoff::{ConversationDetail, HandoffError, QueueEntry, QueueFilter};
-use crate::store::{Direction, MessageRecord, PlatformEvent, SqlStore, StoreError};
+use crate::store::{
+    Channel, ConversationStatus, Direction, MessageRecord, PlatformEvent, Sender, SqlStore,
+    StoreError,
+};
 use crate::turn::message_event;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,9 +46,6 @@ impl From<HandoffError> for DeskError {
         }
     }
 }
-
-/// The statuses an agent can filter the queue on.
-pub const STATUSES: [&str; 4] = ["bot", "waiting", "assigned", "resolved"];
 
 /// How an agent's reply went out.
 #[derive(Debug, Serialize)]
@@ -112,7 +112,7 @@ impl Desk<'_> {
         let redacted = crate::privacy::redact(text);
         let now = Utc::now();
         let mut message = MessageRecord::new(Direction::Out, redacted.text.clone(), now);
-        message.sender = "agent";
+        message.sender = Sender::Agent;
         message.agent_id = Some(agent.to_string());
         message.pii = redacted
             .kinds()
@@ -121,13 +121,14 @@ impl Desk<'_> {
             .collect::<Vec<_>>()
             .join(",");
         let mut window = None;
-        let draft = match (conv.channel.as_str(), conv.contact_id.as_deref()) {
-            ("whatsapp", Some(contact_id)) => {
+        let draft = match (conv.channel, conv.contact_id.as_deref()) {
+            (Channel::Whatsapp, Some(contact_id)) => {
                 let contact = self.store.contact(contact_id).await?;
                 let open = render::window_open(contact.and_then(|c| c.last_inbound_at), now);
                 window = Some(open);
                 let snap = self.content.snapshot();
-                let d = render::agent_draft(&self.settings.whatsapp, text, contact_id, open, &snap.kb);
+                let d =
+                    render::agent_draft(&self.settings.whatsapp, text, contact_id, open, &snap.kb);
                 message.kind = d.kind.clone();
                 message.status = Some("pending".into());
                 Some(d)
@@ -200,11 +201,11 @@ impl Desk<'_> {
         resolve: bool,
         agent: Option<&str>,
         actor: &str,
-    ) -> Result<&'static str, DeskError> {
+    ) -> Result<ConversationStatus, DeskError> {
         let (event, status) = if resolve {
-            ("conversation.resolved", "resolved")
+            ("conversation.resolved", ConversationStatus::Resolved)
         } else {
-            ("conversation.released", "bot")
+            ("conversation.released", ConversationStatus::Bot)
         };
         let events = self.events(event, json!({ "agent_id": agent }));
         self.store

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::error::ApiError;
 use crate::dialogue::ReplyOption;
-use crate::store::Store;
+use crate::store::{Channel, Sender, Store};
 
 #[derive(Debug, Deserialize)]
 pub struct ChatQuery {
@@ -54,7 +54,7 @@ pub async fn messages(
     let conv = store
         .conversation_state(&id)
         .await?
-        .filter(|c| c.channel == "web");
+        .filter(|c| c.channel == Channel::Web);
     let Some(conv) = conv else {
         return Ok(Json(ChatTranscript {
             conversation_id: id,
@@ -63,7 +63,11 @@ pub async fn messages(
         }));
     };
     let all = store.transcript(&id).await?;
-    let last_bot = all.iter().rev().find(|m| m.sender == "bot").map(|m| m.id);
+    let last_bot = all
+        .iter()
+        .rev()
+        .find(|m| m.sender == Sender::Bot)
+        .map(|m| m.id);
     let messages = all
         .into_iter()
         .filter(|m| m.id > q.after)
@@ -74,14 +78,14 @@ pub async fn messages(
                 Vec::new()
             },
             id: m.id,
-            from: m.sender,
+            from: m.sender.to_string(),
             text: m.text,
             created_at: m.created_at,
         })
         .collect();
     Ok(Json(ChatTranscript {
         conversation_id: id,
-        status: conv.status,
+        status: conv.status.to_string(),
         messages,
     }))
 }

@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
-use crate::handoff::{Desk, DeskError, Relayed, STATUSES};
+use crate::handoff::{Desk, DeskError, Relayed};
+use crate::store::ConversationStatus;
 use crate::store::handoff::{ConversationDetail, QueueEntry, QueueFilter};
 use crate::store::keys::Scope;
 
@@ -89,19 +90,23 @@ pub async fn queue(
     Query(q): Query<QueueQuery>,
 ) -> Result<Json<QueueResponse>, ApiError> {
     caller.require(Scope::Agent)?;
+    let mut statuses = Vec::new();
     if let Some(s) = &q.status {
         for part in s.split(',') {
-            if !STATUSES.contains(&part.trim()) {
-                return Err(ApiError::Invalid(format!(
-                    "unknown status \"{part}\": use waiting, assigned, resolved or bot"
-                )));
+            match part.trim().parse::<ConversationStatus>() {
+                Ok(status) => statuses.push(status),
+                Err(_) => {
+                    return Err(ApiError::Invalid(format!(
+                        "unknown status \"{part}\": use waiting, assigned, resolved or bot"
+                    )));
+                }
             }
         }
     }
     let conversations = desk(&state)
         .queue(&QueueFilter {
             department: q.department,
-            status: q.status,
+            statuses,
             min_waiting_secs: q.min_waiting_secs,
             limit: q.limit.unwrap_or(100).clamp(1, 1000),
         })

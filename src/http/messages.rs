@@ -17,6 +17,7 @@ use super::client::{ClientAddr, client_ip};
 use super::error::ApiError;
 use crate::channels::conversation::Incoming;
 use crate::dialogue::ReplyOption;
+use crate::store::Channel;
 
 /// Longest message text accepted, in characters (WhatsApp's own limit).
 pub const MAX_TEXT_CHARS: usize = crate::text::MAX_MESSAGE_CHARS;
@@ -83,14 +84,14 @@ pub async fn post_message(
             "conversation_id must be 1 to 128 printable characters".into(),
         ));
     }
-    if !matches!(req.channel.as_str(), "web" | "whatsapp" | "test") {
+    let Ok(channel) = req.channel.parse::<Channel>() else {
         return Err(ApiError::Invalid(
             "channel must be \"web\" (or \"whatsapp\" for relayed messages)".into(),
         ));
-    }
+    };
     // Only the web chat is open to everyone; relaying another channel's messages takes a
     // key, so nobody can pose as a WhatsApp contact.
-    if req.channel != "web" {
+    if channel != Channel::Web {
         super::auth::caller(&headers, &state)
             .await?
             .require(crate::store::keys::Scope::Agent)?;
@@ -109,7 +110,7 @@ pub async fn post_message(
         .limiter
         .check_or_delay(&format!("conv:{conversation_id}"))
         .await?;
-    let mut incoming = Incoming::new(&conversation_id, &req.channel, &req.text);
+    let mut incoming = Incoming::new(&conversation_id, channel, &req.text);
     incoming.button_id = req.option_id;
     incoming.received_at = Utc::now();
     let handled = state.conversations().handle(incoming).await?;

@@ -24,6 +24,7 @@ use sha2::Sha256;
 use super::AppState;
 use super::error::ApiError;
 use crate::channels::whatsapp::{signature, wire};
+use crate::store::Channel;
 use crate::store::queue::{InboundPayload, NewInbound};
 
 /// Meta's deliveries are small; a batched one stays far below this.
@@ -101,7 +102,7 @@ pub async fn receive(
                 let text = crate::text::truncate_chars(&text, crate::text::MAX_MESSAGE_CHARS);
                 let redacted = crate::privacy::redact(text);
                 inbound.push(NewInbound {
-                    channel: "whatsapp".into(),
+                    channel: Channel::Whatsapp,
                     external_id: m.id.clone(),
                     contact_id: contact_id(secret, &m.from),
                     address: m.from.clone(),

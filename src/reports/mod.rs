@@ -2,9 +2,9 @@
 //! people answered after a handoff, and which questions the bot could not answer.
 //!
 //! Everything is computed over the conversations *created* in a period of local dates
-//! (Europe/Amsterdam) and all of their messages and handoffs. The rows are fetched with plain
-//! SQL that runs unchanged on SQLite and PostgreSQL (sqlx `Any`, text timestamps compared
-//! lexically) and aggregated here in Rust, so both databases share one code path.
+//! (Europe/Amsterdam) and all of their messages and handoffs. The store fetches the rows
+//! ([`crate::store::reports`], plain SQL that runs unchanged on SQLite and PostgreSQL) and
+//! they are aggregated here in Rust, so both databases share one code path.
 //!
 //! Every share is a [`Ratio`] with its numerator and denominator, so a reader can check it.
 //!
@@ -23,10 +23,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::knowledge::settings::DEFAULT_DEPARTMENT;
-use crate::store::{SqlStore, StoreError, timestamp};
+use crate::store::{Channel, Direction, HandoffStatus, Sender, SqlStore, StoreError, timestamp};
 
 mod csv;
 mod unanswered;
@@ -67,10 +66,10 @@ impl ReportQuery {
         )
     }
 
-    fn matches(&self, channel: &str, department: &str) -> bool {
+    fn matches(&self, channel: Channel, department: &str) -> bool {
         self.channel
             .as_deref()
-            .is_none_or(|c| c.eq_ignore_ascii_case(channel))
+            .is_none_or(|c| c.eq_ignore_ascii_case(channel.as_str()))
             && self
                 .department
                 .as_deref()
@@ -260,15 +259,15 @@ pub struct Summary {
 }
 
 struct Conversation {
-    channel: String,
+    channel: Channel,
     department: String,
     created_at: DateTime<Utc>,
 }
 
 struct Message {
     conversation_id: String,
-    direction: String,
-    sender: String,
+    direction: Direction,
+    sender: Sender,
     pii: String,
     intent: Option<String>,
     action: Option<String>,
@@ -279,7 +278,7 @@ struct Message {
 
 struct Handoff {
     conversation_id: String,
-    status: String,
+    status: HandoffStatus,
     created_at: DateTime<Utc>,
     first_reply_at: Option<DateTime<Utc>>,
     within_office_hours: bool,
@@ -291,31 +290,22 @@ async fn conversations(
     q: &ReportQuery,
 ) -> Result<HashMap<String, Conversation>, StoreError> {
     let (start, end) = q.bounds();
-    let rows = sqlx::query(
-        "SELECT id, channel, department, created_at FROM conversations \
-         WHERE created_at >= $1 AND created_at < $2",
-    )
-    .bind(&start)
-    .bind(&end)
-    .fetch_all(store.pool())
-    .await?;
+    let rows = store.report_conversations(&start, &end).await?;
     let mut out = HashMap::new();
     for r in rows {
-        let id: String = r.try_get("id")?;
-        let channel: String = r.try_get("channel")?;
         let department = r
-            .try_get::<Option<String>, _>("department")?
+            .department
             .filter(|d| !d.is_empty())
             .unwrap_or_else(|| DEFAULT_DEPARTMENT.to_string())
             .to_lowercase();
-        let Some(created_at) = parse_time(&r.try_get::<String, _>("created_at")?) else {
+        let Some(created_at) = parse_time(&r.created_at) else {
             continue;
         };
-        if q.matches(&channel, &department) {
+        if q.matches(r.channel, &department) {
             out.insert(
-                id,
+                r.id,
                 Conversation {
-                    channel,
+                    channel: r.channel,
                     department,
                     created_at,
                 },
@@ -327,29 +317,21 @@ async fn conversations(
 
 async fn messages(store: &SqlStore, q: &ReportQuery) -> Result<Vec<Message>, StoreError> {
     let (start, end) = q.bounds();
-    let rows = sqlx::query(
-        "SELECT m.conversation_id, m.direction, m.sender, m.pii, m.intent, m.action, m.faq_id, \
-         m.response_ms, m.created_at FROM messages m JOIN conversations c ON c.id = m.conversation_id \
-         WHERE c.created_at >= $1 AND c.created_at < $2 ORDER BY m.conversation_id, m.id",
-    )
-    .bind(&start)
-    .bind(&end)
-    .fetch_all(store.pool())
-    .await?;
+    let rows = store.report_messages(&start, &end).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let Some(created_at) = parse_time(&r.try_get::<String, _>("created_at")?) else {
+        let Some(created_at) = parse_time(&r.created_at) else {
             continue;
         };
         out.push(Message {
-            conversation_id: r.try_get("conversation_id")?,
-            direction: r.try_get("direction")?,
-            sender: r.try_get("sender")?,
-            pii: r.try_get("pii")?,
-            intent: r.try_get("intent")?,
-            action: r.try_get("action")?,
-            faq_id: r.try_get("faq_id")?,
-            response_ms: r.try_get("response_ms")?,
+            conversation_id: r.conversation_id,
+            direction: r.direction,
+            sender: r.sender,
+            pii: r.pii,
+            intent: r.intent,
+            action: r.action,
+            faq_id: r.faq_id,
+            response_ms: r.response_ms,
             created_at,
         });
     }
@@ -358,36 +340,25 @@ async fn messages(store: &SqlStore, q: &ReportQuery) -> Result<Vec<Message>, Sto
 
 async fn handoffs(store: &SqlStore, q: &ReportQuery) -> Result<Vec<Handoff>, StoreError> {
     let (start, end) = q.bounds();
-    let rows = sqlx::query(
-        "SELECT h.conversation_id, h.status, h.created_at, h.first_reply_at, h.within_office_hours \
-         FROM handoffs h JOIN conversations c ON c.id = h.conversation_id \
-         WHERE c.created_at >= $1 AND c.created_at < $2 ORDER BY h.id",
-    )
-    .bind(&start)
-    .bind(&end)
-    .fetch_all(store.pool())
-    .await?;
+    let rows = store.report_handoffs(&start, &end).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let Some(created_at) = parse_time(&r.try_get::<String, _>("created_at")?) else {
+        let Some(created_at) = parse_time(&r.created_at) else {
             continue;
         };
         out.push(Handoff {
-            conversation_id: r.try_get("conversation_id")?,
-            status: r.try_get("status")?,
+            conversation_id: r.conversation_id,
+            status: r.status,
             created_at,
-            first_reply_at: r
-                .try_get::<Option<String>, _>("first_reply_at")?
-                .as_deref()
-                .and_then(parse_time),
-            within_office_hours: r.try_get::<i64, _>("within_office_hours")? != 0,
+            first_reply_at: r.first_reply_at.as_deref().and_then(parse_time),
+            within_office_hours: r.within_office_hours,
         });
     }
     Ok(out)
 }
 
 fn is_citizen(m: &Message) -> bool {
-    m.direction == "in" && m.sender == "citizen"
+    m.direction == Direction::In && m.sender == Sender::Citizen
 }
 
 fn is_bot_decision(m: &Message) -> bool {
@@ -395,7 +366,7 @@ fn is_bot_decision(m: &Message) -> bool {
 }
 
 fn is_bot_reply(m: &Message) -> bool {
-    m.direction == "out" && m.sender == "bot"
+    m.direction == Direction::Out && m.sender == Sender::Bot
 }
 
 /// Computes the figures for a period (see [`Summary`]). `promised_minutes` is the time a
@@ -471,7 +442,7 @@ fn aggregate(
         let t = local(c.created_at);
         days.entry(t.date_naive()).or_default().0 += 1;
         week.conversations[t.weekday().num_days_from_monday() as usize][t.hour() as usize] += 1;
-        channels.entry(c.channel.clone()).or_default().0 += 1;
+        channels.entry(c.channel.to_string()).or_default().0 += 1;
         departments.entry(c.department.clone()).or_default().0 += 1;
     }
 
@@ -515,7 +486,7 @@ fn aggregate(
         let t = local(m.created_at);
         days.entry(t.date_naive()).or_default().1 += 1;
         week.citizen_messages[t.weekday().num_days_from_monday() as usize][t.hour() as usize] += 1;
-        channels.entry(conv.channel.clone()).or_default().1 += 1;
+        channels.entry(conv.channel.to_string()).or_default().1 += 1;
         departments.entry(conv.department.clone()).or_default().1 += 1;
         let kinds: Vec<&str> = m
             .pii
@@ -595,7 +566,9 @@ fn aggregate(
                     kept += 1;
                 }
             }
-            None if h.status != "released" && now - h.created_at > promised => judged += 1,
+            None if h.status != HandoffStatus::Released && now - h.created_at > promised => {
+                judged += 1
+            }
             None => {}
         }
     }

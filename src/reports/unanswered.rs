@@ -27,7 +27,6 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row;
 
 use super::{ReportQuery, conversations, parse_time};
 use crate::classifier::EmbedWorker;
@@ -220,47 +219,23 @@ pub async fn unanswered_items(
 ) -> Result<Vec<Item>, UnansweredError> {
     let convs = conversations(store, q).await?;
     let (start, end) = q.bounds();
-    let rows = sqlx::query(
-        "SELECT m.conversation_id, m.text, m.intent, m.action, m.confidence, m.kind, m.created_at \
-         FROM messages m JOIN conversations c ON c.id = m.conversation_id \
-         WHERE c.created_at >= $1 AND c.created_at < $2 \
-         AND m.direction = 'in' AND m.sender = 'citizen' AND m.action IS NOT NULL \
-         ORDER BY m.created_at, m.id",
-    )
-    .bind(&start)
-    .bind(&end)
-    .fetch_all(store.pool())
-    .await
-    .map_err(crate::store::StoreError::from)?;
+    let rows = store.citizen_decisions(&start, &end).await?;
     let mut out = Vec::new();
     for r in rows {
-        let get = || -> Result<_, sqlx::Error> {
-            Ok((
-                r.try_get::<String, _>("conversation_id")?,
-                r.try_get::<String, _>("text")?,
-                r.try_get::<Option<String>, _>("intent")?,
-                r.try_get::<String, _>("action")?,
-                r.try_get::<Option<f64>, _>("confidence")?,
-                r.try_get::<String, _>("kind")?,
-                r.try_get::<String, _>("created_at")?,
-            ))
-        };
-        let (conversation, text, intent, action, confidence, kind, created_at) =
-            get().map_err(crate::store::StoreError::from)?;
-        if !convs.contains_key(&conversation)
-            || kind != "text"
-            || text.trim().is_empty()
-            || !is_unanswered(&action, confidence, answer_threshold)
+        if !convs.contains_key(&r.conversation_id)
+            || r.kind != "text"
+            || r.text.trim().is_empty()
+            || !is_unanswered(&r.action, r.confidence, answer_threshold)
         {
             continue;
         }
-        let Some(created_at) = parse_time(&created_at) else {
+        let Some(created_at) = parse_time(&r.created_at) else {
             continue;
         };
         out.push(Item {
-            text,
-            intent,
-            action,
+            text: r.text,
+            intent: r.intent,
+            action: r.action,
             created_at,
         });
     }

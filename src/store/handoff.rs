@@ -8,12 +8,11 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row;
 
 use super::queue::OutboxDraft;
 use super::{
-    MessageRecord, PlatformEvent, SqlStore, Store, StoreError, StoredMessage, insert_message,
-    timestamp,
+    Channel, ConversationStatus, HandoffStatus, MessageRecord, PlatformEvent, SqlStore, Store,
+    StoreError, StoredMessage, insert_message, timestamp,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -35,27 +34,30 @@ impl From<sqlx::Error> for HandoffError {
 #[derive(Debug, Clone, Default)]
 pub struct QueueFilter {
     pub department: Option<String>,
-    /// Default: `waiting` and `assigned`.
-    pub status: Option<String>,
+    /// Empty: `waiting` and `assigned`.
+    pub statuses: Vec<ConversationStatus>,
     /// Only conversations waiting at least this long.
     pub min_waiting_secs: Option<i64>,
     pub limit: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct QueueEntry {
+    #[sqlx(rename = "id")]
     pub conversation_id: String,
-    pub channel: String,
-    pub status: String,
+    pub channel: Channel,
+    pub status: ConversationStatus,
     pub department: Option<String>,
     pub agent_id: Option<String>,
     pub waiting_since: Option<String>,
+    /// Computed from `waiting_since` when the queue is read.
+    #[sqlx(skip)]
     pub waiting_seconds: Option<i64>,
     pub reason: Option<String>,
     pub updated_at: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Note {
     pub id: i64,
     pub agent_id: String,
@@ -63,12 +65,12 @@ pub struct Note {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct HandoffRow {
     pub id: i64,
     pub department: String,
     pub reason: String,
-    pub status: String,
+    pub status: HandoffStatus,
     pub agent_id: Option<String>,
     pub created_at: String,
     pub claimed_at: Option<String>,
@@ -76,21 +78,42 @@ pub struct HandoffRow {
     pub resolved_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct ConversationDetail {
     pub id: String,
-    pub channel: String,
-    pub status: String,
+    pub channel: Channel,
+    pub status: ConversationStatus,
     pub department: Option<String>,
     pub agent_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub waiting_since: Option<String>,
     /// WhatsApp: when the 24-hour window closes (after that replies go out as a template).
+    #[sqlx(skip)]
     pub window_open_until: Option<String>,
+    #[sqlx(skip)]
     pub messages: Vec<StoredMessage>,
+    #[sqlx(skip)]
     pub notes: Vec<Note>,
+    #[sqlx(skip)]
     pub handoffs: Vec<HandoffRow>,
+}
+
+/// [`ConversationDetail`]'s row, with what the window is computed from.
+#[derive(sqlx::FromRow)]
+struct DetailRow {
+    #[sqlx(flatten)]
+    detail: ConversationDetail,
+    last_inbound_at: Option<String>,
+}
+
+/// What an agent's reply is checked against.
+#[derive(sqlx::FromRow)]
+struct Ownership {
+    channel: Channel,
+    status: ConversationStatus,
+    agent_id: Option<String>,
+    claimed_by: Option<String>,
 }
 
 fn seconds_since(t: &Option<String>, now: DateTime<Utc>) -> Option<i64> {
@@ -133,21 +156,19 @@ async fn insert_events(
 impl SqlStore {
     /// Conversations waiting for a person, counted by department (`""` for none).
     pub async fn waiting_by_department(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT COALESCE(department, '') AS department, COUNT(*) AS n \
              FROM conversations WHERE status = 'waiting' GROUP BY department",
         )
         .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|row| Ok((row.try_get("department")?, row.try_get("n")?)))
-            .collect()
+        .await?)
     }
 
     pub async fn list_queue(&self, f: &QueueFilter) -> Result<Vec<QueueEntry>, StoreError> {
-        let statuses: Vec<String> = match &f.status {
-            Some(s) => s.split(',').map(|s| s.trim().to_string()).collect(),
-            None => vec!["waiting".into(), "assigned".into()],
+        let statuses: &[ConversationStatus] = if f.statuses.is_empty() {
+            &[ConversationStatus::Waiting, ConversationStatus::Assigned]
+        } else {
+            &f.statuses
         };
         let placeholders: Vec<String> =
             (0..statuses.len()).map(|i| format!("${}", i + 1)).collect();
@@ -165,9 +186,9 @@ impl SqlStore {
             ));
         }
         sql.push_str(" ORDER BY COALESCE(c.waiting_since, c.updated_at), c.id");
-        let mut q = sqlx::query(&sql);
-        for s in &statuses {
-            q = q.bind(s.clone());
+        let mut q = sqlx::query_as::<_, QueueEntry>(&sql);
+        for s in statuses {
+            q = q.bind(*s);
         }
         if let Some(d) = &f.department {
             q = q.bind(d.clone());
@@ -175,25 +196,14 @@ impl SqlStore {
         let rows = q.fetch_all(self.pool()).await?;
         let now = Utc::now();
         let mut out = Vec::new();
-        for r in &rows {
-            let waiting_since: Option<String> = r.try_get("waiting_since")?;
-            let waiting_seconds = seconds_since(&waiting_since, now);
+        for mut entry in rows {
+            entry.waiting_seconds = seconds_since(&entry.waiting_since, now);
             if let Some(min) = f.min_waiting_secs
-                && waiting_seconds.unwrap_or(0) < min
+                && entry.waiting_seconds.unwrap_or(0) < min
             {
                 continue;
             }
-            out.push(QueueEntry {
-                conversation_id: r.try_get("id")?,
-                channel: r.try_get("channel")?,
-                status: r.try_get("status")?,
-                department: r.try_get("department")?,
-                agent_id: r.try_get("agent_id")?,
-                waiting_since,
-                waiting_seconds,
-                reason: r.try_get("reason")?,
-                updated_at: r.try_get("updated_at")?,
-            });
+            out.push(entry);
             if f.limit > 0 && out.len() as i64 >= f.limit {
                 break;
             }
@@ -206,7 +216,7 @@ impl SqlStore {
         id: &str,
         window_hours: i64,
     ) -> Result<Option<ConversationDetail>, StoreError> {
-        let Some(r) = sqlx::query(
+        let Some(row) = sqlx::query_as::<_, DetailRow>(
             "SELECT c.id, c.channel, c.status, c.department, c.agent_id, c.created_at, c.updated_at, \
              c.waiting_since, k.last_inbound_at FROM conversations c \
              LEFT JOIN contacts k ON k.id = c.contact_id WHERE c.id = $1",
@@ -217,63 +227,27 @@ impl SqlStore {
         else {
             return Ok(None);
         };
-        let last_inbound: Option<String> = r.try_get("last_inbound_at")?;
-        let window_open_until = last_inbound
+        let mut detail = row.detail;
+        detail.window_open_until = row
+            .last_inbound_at
             .as_deref()
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             .map(|t| timestamp(t.with_timezone(&Utc) + chrono::Duration::hours(window_hours)));
-        let notes = sqlx::query(
+        detail.notes = sqlx::query_as(
             "SELECT id, agent_id, text, created_at FROM notes WHERE conversation_id = $1 ORDER BY id",
         )
         .bind(id)
         .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(|n| {
-            Ok(Note {
-                id: n.try_get("id")?,
-                agent_id: n.try_get("agent_id")?,
-                text: n.try_get("text")?,
-                created_at: n.try_get("created_at")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        let handoffs = sqlx::query(
+        .await?;
+        detail.handoffs = sqlx::query_as(
             "SELECT id, department, reason, status, agent_id, created_at, claimed_at, first_reply_at, resolved_at \
              FROM handoffs WHERE conversation_id = $1 ORDER BY id",
         )
         .bind(id)
         .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(|h| {
-            Ok(HandoffRow {
-                id: h.try_get("id")?,
-                department: h.try_get("department")?,
-                reason: h.try_get("reason")?,
-                status: h.try_get("status")?,
-                agent_id: h.try_get("agent_id")?,
-                created_at: h.try_get("created_at")?,
-                claimed_at: h.try_get("claimed_at")?,
-                first_reply_at: h.try_get("first_reply_at")?,
-                resolved_at: h.try_get("resolved_at")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(Some(ConversationDetail {
-            id: r.try_get("id")?,
-            channel: r.try_get("channel")?,
-            status: r.try_get("status")?,
-            department: r.try_get("department")?,
-            agent_id: r.try_get("agent_id")?,
-            created_at: r.try_get("created_at")?,
-            updated_at: r.try_get("updated_at")?,
-            waiting_since: r.try_get("waiting_since")?,
-            window_open_until,
-            messages: self.transcript(id).await?,
-            notes,
-            handoffs,
-        }))
+        .await?;
+        detail.messages = self.transcript(id).await?;
+        Ok(Some(detail))
     }
 
     /// Gives the conversation to `agent`. Claiming again by the same agent is fine; another
@@ -301,16 +275,16 @@ impl SqlStore {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
-            let row = sqlx::query("SELECT agent_id FROM conversations WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            return Err(match row {
+            let owner: Option<Option<String>> =
+                sqlx::query_scalar("SELECT agent_id FROM conversations WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            return Err(match owner {
                 None => HandoffError::NotFound(id.into()),
-                Some(r) => HandoffError::Conflict(format!(
+                Some(owner) => HandoffError::Conflict(format!(
                     "conversation {id} is already claimed by agent {}",
-                    r.try_get::<Option<String>, _>("agent_id")?
-                        .unwrap_or_default()
+                    owner.unwrap_or_default()
                 )),
             });
         }
@@ -356,18 +330,19 @@ impl SqlStore {
         let _writer = self.writer().await;
         let now = timestamp(message.created_at);
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
+        let Ownership {
+            channel,
+            status,
+            agent_id: owner,
+            claimed_by,
+        } = sqlx::query_as(
             "SELECT channel, status, agent_id, claimed_by FROM conversations WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| HandoffError::NotFound(id.into()))?;
-        let channel: String = row.try_get("channel")?;
-        let status: String = row.try_get("status")?;
-        let owner: Option<String> = row.try_get("agent_id")?;
-        let claimed_by: Option<String> = row.try_get("claimed_by")?;
-        if status != "assigned" || owner.as_deref() != Some(agent) {
+        if status != ConversationStatus::Assigned || owner.as_deref() != Some(agent) {
             return Err(HandoffError::Conflict(format!(
                 "claim conversation {id} first: only the agent who claimed it can reply"
             )));
@@ -391,7 +366,7 @@ impl SqlStore {
                 "conversation {id} changed owner"
             )));
         }
-        let mid = insert_message(&mut tx, id, &channel, message).await?;
+        let mid = insert_message(&mut tx, id, channel, message).await?;
         sqlx::query(
             "UPDATE handoffs SET first_reply_at = COALESCE(first_reply_at, $1) \
              WHERE conversation_id = $2 AND status = 'assigned'",
@@ -425,7 +400,7 @@ impl SqlStore {
         if exists.is_none() {
             return Err(HandoffError::NotFound(id.into()));
         }
-        let row = sqlx::query(
+        let note: i64 = sqlx::query_scalar(
             "INSERT INTO notes (conversation_id, agent_id, text, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(id)
@@ -436,7 +411,7 @@ impl SqlStore {
         .await?;
         audit_tx(&mut tx, actor, "note.added", id, agent).await?;
         tx.commit().await?;
-        Ok(row.try_get("id")?)
+        Ok(note)
     }
 
     /// Moves the conversation to another department's queue (unclaimed).
@@ -495,9 +470,17 @@ impl SqlStore {
         let _writer = self.writer().await;
         let now = timestamp(Utc::now());
         let (status, handoff_status, action) = if resolve {
-            ("resolved", "resolved", "conversation.resolved")
+            (
+                ConversationStatus::Resolved,
+                HandoffStatus::Resolved,
+                "conversation.resolved",
+            )
         } else {
-            ("bot", "released", "conversation.released")
+            (
+                ConversationStatus::Bot,
+                HandoffStatus::Released,
+                "conversation.released",
+            )
         };
         let mut tx = self.begin_write().await?;
         // A fresh context: the bot starts over after a person had the conversation.

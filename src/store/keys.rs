@@ -9,7 +9,6 @@ use chrono::Utc;
 use rand::Rng;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use super::{SqlStore, StoreError, timestamp};
 
@@ -80,15 +79,29 @@ fn parse_scopes(s: &str) -> Vec<Scope> {
     s.split(',').filter_map(|p| p.parse().ok()).collect()
 }
 
-fn key_from_row(r: &sqlx::any::AnyRow) -> Result<ApiKey, sqlx::Error> {
-    Ok(ApiKey {
-        id: r.try_get("id")?,
-        name: r.try_get("name")?,
-        scopes: parse_scopes(&r.try_get::<String, _>("scopes")?),
-        created_at: r.try_get("created_at")?,
-        revoked_at: r.try_get("revoked_at")?,
-        last_used_at: r.try_get("last_used_at")?,
-    })
+/// [`ApiKey`] as stored: the scopes are one comma-separated text (unknown ones are skipped,
+/// so a key of a newer version keeps the scopes this one knows).
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    id: String,
+    name: String,
+    scopes: String,
+    created_at: String,
+    revoked_at: Option<String>,
+    last_used_at: Option<String>,
+}
+
+impl From<KeyRow> for ApiKey {
+    fn from(r: KeyRow) -> Self {
+        ApiKey {
+            id: r.id,
+            name: r.name,
+            scopes: parse_scopes(&r.scopes),
+            created_at: r.created_at,
+            revoked_at: r.revoked_at,
+            last_used_at: r.last_used_at,
+        }
+    }
 }
 
 impl SqlStore {
@@ -147,15 +160,12 @@ impl SqlStore {
     }
 
     pub async fn list_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
-        let rows = sqlx::query(
+        let rows: Vec<KeyRow> = sqlx::query_as(
             "SELECT id, name, scopes, created_at, revoked_at, last_used_at FROM api_keys ORDER BY created_at, id",
         )
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(key_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(StoreError::from)
+        Ok(rows.into_iter().map(ApiKey::from).collect())
     }
 
     /// Revokes a key by its id; false when there is no such active key.
@@ -177,14 +187,14 @@ impl SqlStore {
 
     /// The active key with this value, if any.
     pub async fn find_key(&self, key: &str) -> Result<Option<ApiKey>, StoreError> {
-        let row = sqlx::query(
+        let row: Option<KeyRow> = sqlx::query_as(
             "SELECT id, name, scopes, created_at, revoked_at, last_used_at FROM api_keys \
              WHERE hash = $1 AND revoked_at IS NULL",
         )
         .bind(hash_key(key))
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.as_ref().map(key_from_row).transpose()?)
+        Ok(row.map(ApiKey::from))
     }
 
     /// Appends to the audit log.

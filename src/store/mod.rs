@@ -5,23 +5,28 @@
 //!
 //! Texts reach the store only after the privacy guard replaced personal data.
 
-use std::str::FromStr;
-
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
 use std::sync::Arc;
 
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Row};
 
 use crate::dialogue::Context;
 
+pub mod archive;
 pub mod handoff;
 pub mod keys;
 pub mod queue;
+pub mod reports;
+pub mod states;
 pub mod webhooks;
+
+pub use states::{
+    Channel, ConversationStatus, Direction, HandoffStatus, OutboxStatus, Sender, UnknownState,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -36,6 +41,14 @@ pub enum StoreError {
     /// The database answers but refuses writes (see [`SqlStore::writable`]).
     #[error("the database is read-only: {0}")]
     ReadOnly(String),
+}
+
+/// A word in a state column that its enum does not know: the database holds something this
+/// version did not write.
+impl From<UnknownState> for StoreError {
+    fn from(e: UnknownState) -> Self {
+        StoreError::Database(e.to_string())
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -63,8 +76,7 @@ impl From<sqlx::Error> for StoreError {
 #[derive(Debug, Clone, Serialize)]
 pub struct MessageRecord {
     pub direction: Direction,
-    /// `citizen`, `bot` or `agent`.
-    pub sender: &'static str,
+    pub sender: Sender,
     pub text: String,
     /// Kinds of personal data removed from the text, comma-separated.
     pub pii: String,
@@ -91,8 +103,8 @@ impl MessageRecord {
         MessageRecord {
             direction,
             sender: match direction {
-                Direction::In => "citizen",
-                Direction::Out => "bot",
+                Direction::In => Sender::Citizen,
+                Direction::Out => Sender::Bot,
             },
             text: text.into(),
             pii: String::new(),
@@ -109,13 +121,6 @@ impl MessageRecord {
             created_at,
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    In,
-    Out,
 }
 
 /// A request for a person, as recorded.
@@ -139,7 +144,7 @@ pub struct PlatformEvent {
 #[derive(Debug, Clone)]
 pub struct TurnRecord {
     pub conversation_id: String,
-    pub channel: String,
+    pub channel: Channel,
     pub contact_id: Option<String>,
     pub inbound: MessageRecord,
     pub outbound: Option<MessageRecord>,
@@ -159,14 +164,14 @@ impl TurnRecord {
     /// A web turn: citizen message and bot reply, nothing else.
     pub fn simple(
         conversation_id: &str,
-        channel: &str,
+        channel: Channel,
         inbound: MessageRecord,
         outbound: MessageRecord,
         context: Context,
     ) -> Self {
         TurnRecord {
             conversation_id: conversation_id.into(),
-            channel: channel.into(),
+            channel,
             contact_id: None,
             inbound,
             outbound: Some(outbound),
@@ -191,24 +196,52 @@ pub struct TurnIds {
 #[derive(Debug, Clone)]
 pub struct ConversationState {
     pub context: Context,
-    /// `bot`, `waiting` (handoff requested), `assigned` (a person owns it), `resolved`.
-    pub status: String,
+    pub status: ConversationStatus,
     pub agent_id: Option<String>,
     pub department: Option<String>,
-    pub channel: String,
+    pub channel: Channel,
     pub contact_id: Option<String>,
     pub updated_at: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// [`ConversationState`] as stored: the context is JSON text.
+#[derive(sqlx::FromRow)]
+struct ConversationStateRow {
+    context: String,
+    status: ConversationStatus,
+    agent_id: Option<String>,
+    department: Option<String>,
+    channel: Channel,
+    contact_id: Option<String>,
+    updated_at: String,
+}
+
+impl From<ConversationStateRow> for ConversationState {
+    fn from(r: ConversationStateRow) -> Self {
+        ConversationState {
+            // A context this version cannot read starts over rather than failing the turn.
+            context: serde_json::from_str(&r.context).unwrap_or_default(),
+            status: r.status,
+            agent_id: r.agent_id,
+            department: r.department,
+            channel: r.channel,
+            contact_id: r.contact_id,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct StoredMessage {
     pub id: i64,
-    pub direction: String,
-    pub sender: String,
+    pub direction: Direction,
+    pub sender: Sender,
+    /// `text`, `button_reply`, `image`, …: an open set (see [`states`]).
     pub kind: String,
     pub agent_id: Option<String>,
+    /// Delivery status of an outbound message; an open set (see [`states`]).
     pub status: Option<String>,
-    pub channel: String,
+    pub channel: Channel,
     pub text: String,
     pub pii: String,
     pub intent: Option<String>,
@@ -272,7 +305,7 @@ impl SqlStore {
         let store = SqlStore::connect_with(url, 1, true).await?;
         let applied: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
-                .fetch_one(store.pool())
+                .fetch_one(&store.pool)
                 .await?;
         store.close().await;
         Ok(applied)
@@ -357,6 +390,10 @@ impl SqlStore {
         SqlStore::connect(&format!("sqlite:file:{name}?mode=memory&cache=shared"), 1).await
     }
 
+    /// The connection pool, for the integration tests' fixtures and checks (rows written and
+    /// read with plain SQL, as a records officer or a DBA would). Loket's own code goes
+    /// through the methods of this store, which own every statement.
+    #[doc(hidden)]
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
@@ -367,7 +404,9 @@ impl SqlStore {
     /// when another connection holds the lock at that moment (one whose dropped
     /// transaction's rollback the pool has not flushed yet, say), as the SQLite store
     /// contract test saw once.
-    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
         if self.postgres {
             self.pool.begin().await
         } else {
@@ -416,26 +455,14 @@ impl SqlStore {
         &self,
         conversation_id: &str,
     ) -> Result<Option<ConversationState>, StoreError> {
-        let row = sqlx::query(
+        let row: Option<ConversationStateRow> = sqlx::query_as(
             "SELECT context, status, agent_id, department, channel, contact_id, updated_at \
              FROM conversations WHERE id = $1",
         )
         .bind(conversation_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| -> Result<ConversationState, StoreError> {
-            let context: String = r.try_get("context")?;
-            Ok(ConversationState {
-                context: serde_json::from_str(&context).unwrap_or_default(),
-                status: r.try_get("status")?,
-                agent_id: r.try_get("agent_id")?,
-                department: r.try_get("department")?,
-                channel: r.try_get("channel")?,
-                contact_id: r.try_get("contact_id")?,
-                updated_at: r.try_get("updated_at")?,
-            })
-        })
-        .transpose()
+        Ok(row.map(ConversationState::from))
     }
 
     /// Waits for this process's turn to write (SQLite only; PostgreSQL has row locks).
@@ -541,20 +568,17 @@ fn sqlite_path(url: &str) -> Option<String> {
 pub(crate) async fn insert_message(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     conversation_id: &str,
-    channel: &str,
+    channel: Channel,
     m: &MessageRecord,
 ) -> Result<i64, StoreError> {
-    let row = sqlx::query(
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO messages (conversation_id, direction, sender, channel, text, pii, intent, action, \
          confidence, faq_id, response_ms, kind, external_id, meta, agent_id, status, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CAST($9 AS DOUBLE PRECISION), $10, $11, $12, $13, $14, $15, $16, $17) \
          RETURNING id",
     )
     .bind(conversation_id)
-    .bind(match m.direction {
-        Direction::In => "in",
-        Direction::Out => "out",
-    })
+    .bind(m.direction)
     .bind(m.sender)
     .bind(channel)
     .bind(&m.text)
@@ -574,26 +598,7 @@ pub(crate) async fn insert_message(
     .bind(timestamp(m.created_at))
     .fetch_one(&mut **tx)
     .await?;
-    Ok(row.try_get("id")?)
-}
-
-fn message_from_row(r: &AnyRow) -> Result<StoredMessage, sqlx::Error> {
-    Ok(StoredMessage {
-        id: r.try_get("id")?,
-        direction: r.try_get("direction")?,
-        sender: r.try_get("sender")?,
-        kind: r.try_get("kind")?,
-        agent_id: r.try_get("agent_id")?,
-        status: r.try_get("status")?,
-        channel: r.try_get("channel")?,
-        text: r.try_get("text")?,
-        pii: r.try_get("pii")?,
-        intent: r.try_get("intent")?,
-        action: r.try_get("action")?,
-        confidence: r.try_get("confidence")?,
-        faq_id: r.try_get("faq_id")?,
-        created_at: r.try_get("created_at")?,
-    })
+    Ok(id)
 }
 
 #[async_trait]
@@ -614,13 +619,12 @@ impl Store for SqlStore {
     }
 
     async fn context(&self, conversation_id: &str) -> Result<Option<Context>, StoreError> {
-        let row = sqlx::query("SELECT context FROM conversations WHERE id = $1")
-            .bind(conversation_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row
-            .and_then(|r| r.try_get::<String, _>("context").ok())
-            .and_then(|c| serde_json::from_str::<Context>(&c).ok()))
+        let context: Option<String> =
+            sqlx::query_scalar("SELECT context FROM conversations WHERE id = $1")
+                .bind(conversation_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(context.and_then(|c| serde_json::from_str::<Context>(&c).ok()))
     }
 
     async fn record_turn(&self, turn: &TurnRecord) -> Result<TurnIds, StoreError> {
@@ -658,7 +662,7 @@ impl Store for SqlStore {
              department = COALESCE($5, conversations.department), updated_at = excluded.updated_at",
         )
         .bind(&turn.conversation_id)
-        .bind(&turn.channel)
+        .bind(turn.channel)
         .bind(context)
         .bind(turn.contact_id.clone())
         .bind(turn.department.clone())
@@ -666,11 +670,9 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await?;
         let citizen =
-            insert_message(&mut tx, &turn.conversation_id, &turn.channel, &turn.inbound).await?;
+            insert_message(&mut tx, &turn.conversation_id, turn.channel, &turn.inbound).await?;
         let reply = match &turn.outbound {
-            Some(m) => {
-                Some(insert_message(&mut tx, &turn.conversation_id, &turn.channel, m).await?)
-            }
+            Some(m) => Some(insert_message(&mut tx, &turn.conversation_id, turn.channel, m).await?),
             None => None,
         };
         if let Some(h) = &turn.handoff {
@@ -715,27 +717,12 @@ impl Store for SqlStore {
     }
 
     async fn transcript(&self, conversation_id: &str) -> Result<Vec<StoredMessage>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT id, direction, sender, kind, agent_id, status, channel, text, pii, intent, action, \
              confidence, faq_id, created_at FROM messages WHERE conversation_id = $1 ORDER BY id",
         )
         .bind(conversation_id)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(message_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(StoreError::from)
-    }
-}
-
-impl FromStr for Direction {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "in" => Ok(Direction::In),
-            "out" => Ok(Direction::Out),
-            _ => Err(format!("unknown direction {s}")),
-        }
+        .await?)
     }
 }

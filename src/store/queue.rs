@@ -19,10 +19,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
-use super::{SqlStore, StoreError, timestamp};
+use super::{Channel, OutboxStatus, SqlStore, StoreError, timestamp};
 
 /// An inbound message as the channel persists it (text already redacted).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,7 +45,7 @@ pub struct InboundPayload {
 /// One inbound message to enqueue.
 #[derive(Debug, Clone)]
 pub struct NewInbound {
-    pub channel: String,
+    pub channel: Channel,
     pub external_id: String,
     pub contact_id: String,
     /// The address to reply to (the WhatsApp number); stored in `contacts` only.
@@ -59,7 +57,7 @@ pub struct NewInbound {
 #[derive(Debug, Clone)]
 pub struct InboxItem {
     pub id: i64,
-    pub channel: String,
+    pub channel: Channel,
     pub external_id: String,
     pub contact_id: String,
     pub payload: InboundPayload,
@@ -71,7 +69,7 @@ pub struct InboxItem {
 pub struct OutboxDraft {
     pub dedup_key: String,
     pub contact_id: String,
-    pub channel: String,
+    pub channel: Channel,
     /// `text`, `interactive`, `template`.
     pub kind: String,
     /// The request body without the recipient (`to` is filled in at send time).
@@ -87,11 +85,50 @@ pub struct OutboxItem {
     pub conversation_id: String,
     pub contact_id: String,
     pub message_id: Option<i64>,
-    pub channel: String,
+    pub channel: Channel,
     pub kind: String,
     pub body: serde_json::Value,
     pub attempts: i64,
     pub address: Option<String>,
+}
+
+/// [`InboxItem`] as stored: the payload is JSON text.
+#[derive(sqlx::FromRow)]
+struct InboxRow {
+    id: i64,
+    channel: Channel,
+    external_id: String,
+    contact_id: String,
+    payload: String,
+    attempts: i64,
+}
+
+impl TryFrom<InboxRow> for InboxItem {
+    type Error = StoreError;
+    fn try_from(r: InboxRow) -> Result<Self, StoreError> {
+        Ok(InboxItem {
+            id: r.id,
+            channel: r.channel,
+            external_id: r.external_id,
+            contact_id: r.contact_id,
+            payload: serde_json::from_str(&r.payload)
+                .map_err(|e| StoreError::Database(format!("inbox payload: {e}")))?,
+            attempts: r.attempts,
+        })
+    }
+}
+
+/// A claimed outbox row as stored: the body is JSON text.
+#[derive(sqlx::FromRow)]
+struct OutboxRow {
+    id: i64,
+    conversation_id: String,
+    contact_id: String,
+    message_id: Option<i64>,
+    channel: Channel,
+    kind: String,
+    body: String,
+    attempts: i64,
 }
 
 /// What became of one send of a claimed outbox row.
@@ -109,27 +146,34 @@ pub enum SendOutcome {
 #[derive(Debug, Clone)]
 pub struct Contact {
     pub id: String,
-    pub channel: String,
+    pub channel: Channel,
     pub conversation_id: Option<String>,
     pub last_inbound_at: Option<DateTime<Utc>>,
+}
+
+/// [`Contact`] as stored: the time is text.
+#[derive(sqlx::FromRow)]
+struct ContactRow {
+    id: String,
+    channel: Channel,
+    conversation_id: Option<String>,
+    last_inbound_at: Option<String>,
+}
+
+impl From<ContactRow> for Contact {
+    fn from(r: ContactRow) -> Self {
+        Contact {
+            id: r.id,
+            channel: r.channel,
+            conversation_id: r.conversation_id,
+            last_inbound_at: parse_time(r.last_inbound_at),
+        }
+    }
 }
 
 fn parse_time(s: Option<String>) -> Option<DateTime<Utc>> {
     s.and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
         .map(|t| t.with_timezone(&Utc))
-}
-
-fn inbox_from_row(r: &AnyRow) -> Result<InboxItem, StoreError> {
-    let payload: String = r.try_get("payload")?;
-    Ok(InboxItem {
-        id: r.try_get("id")?,
-        channel: r.try_get("channel")?,
-        external_id: r.try_get("external_id")?,
-        contact_id: r.try_get("contact_id")?,
-        payload: serde_json::from_str(&payload)
-            .map_err(|e| StoreError::Database(format!("inbox payload: {e}")))?,
-        attempts: r.try_get("attempts")?,
-    })
 }
 
 impl SqlStore {
@@ -150,7 +194,7 @@ impl SqlStore {
                 "INSERT INTO inbox (channel, external_id, contact_id, payload, received_at, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (external_id) DO NOTHING",
             )
-            .bind(&item.channel)
+            .bind(item.channel)
             .bind(&item.external_id)
             .bind(&item.contact_id)
             .bind(&payload)
@@ -171,7 +215,7 @@ impl SqlStore {
                    THEN excluded.last_inbound_at ELSE contacts.last_inbound_at END",
             )
             .bind(&item.contact_id)
-            .bind(&item.channel)
+            .bind(item.channel)
             .bind(&item.address)
             .bind(&sent)
             .bind(&now)
@@ -204,7 +248,7 @@ impl SqlStore {
              AND (status = 'pending' OR (status = 'processing' AND locked_until < $3)) \
              RETURNING id, channel, external_id, contact_id, payload, attempts"
         );
-        let rows = sqlx::query(&sql)
+        let rows: Vec<InboxRow> = sqlx::query_as(&sql)
             .bind(worker)
             .bind(timestamp(now + lease))
             .bind(timestamp(now))
@@ -212,8 +256,8 @@ impl SqlStore {
             .fetch_all(self.pool())
             .await?;
         let mut items = rows
-            .iter()
-            .map(inbox_from_row)
+            .into_iter()
+            .map(InboxItem::try_from)
             .collect::<Result<Vec<_>, _>>()?;
         items.sort_by_key(|i| i.id);
         Ok(items)
@@ -244,30 +288,21 @@ impl SqlStore {
 
     /// Inbound messages not yet processed (for /metrics and tests).
     pub async fn inbox_pending(&self) -> Result<i64, StoreError> {
-        let row = sqlx::query(
+        Ok(sqlx::query_scalar(
             "SELECT COUNT(*) AS n FROM inbox WHERE status IN ('pending', 'processing')",
         )
         .fetch_one(self.pool())
-        .await?;
-        Ok(row.try_get("n")?)
+        .await?)
     }
 
     pub async fn contact(&self, id: &str) -> Result<Option<Contact>, StoreError> {
-        let row = sqlx::query(
+        let row: Option<ContactRow> = sqlx::query_as(
             "SELECT id, channel, conversation_id, last_inbound_at FROM contacts WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.pool())
         .await?;
-        row.map(|r| -> Result<Contact, StoreError> {
-            Ok(Contact {
-                id: r.try_get("id")?,
-                channel: r.try_get("channel")?,
-                conversation_id: r.try_get("conversation_id")?,
-                last_inbound_at: parse_time(r.try_get("last_inbound_at")?),
-            })
-        })
-        .transpose()
+        Ok(row.map(Contact::from))
     }
 
     /// Claims up to `limit` due outbox rows for `worker`: pending ones whose time has come.
@@ -301,7 +336,7 @@ impl SqlStore {
              AND status = 'pending' AND next_attempt_at <= $3 \
              RETURNING id, conversation_id, contact_id, message_id, channel, kind, body, attempts"
         );
-        let rows = sqlx::query(&sql)
+        let rows: Vec<OutboxRow> = sqlx::query_as(&sql)
             .bind(worker)
             .bind(timestamp(now + lease))
             .bind(timestamp(now))
@@ -309,32 +344,29 @@ impl SqlStore {
             .fetch_all(self.pool())
             .await?;
         let mut items = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let body: String = r.try_get("body")?;
-            let contact_id: String = r.try_get("contact_id")?;
+        for r in rows {
             items.push(OutboxItem {
-                id: r.try_get("id")?,
+                id: r.id,
                 worker: worker.to_string(),
-                conversation_id: r.try_get("conversation_id")?,
-                message_id: r.try_get("message_id")?,
-                channel: r.try_get("channel")?,
-                kind: r.try_get("kind")?,
-                body: serde_json::from_str(&body)
+                conversation_id: r.conversation_id,
+                message_id: r.message_id,
+                channel: r.channel,
+                kind: r.kind,
+                body: serde_json::from_str(&r.body)
                     .map_err(|e| StoreError::Database(format!("outbox body: {e}")))?,
-                attempts: r.try_get("attempts")?,
+                attempts: r.attempts,
                 address: None,
-                contact_id,
+                contact_id: r.contact_id,
             });
         }
         items.sort_by_key(|i| i.id);
         // The claim is committed; reading the addresses needs no place in the writer queue.
         drop(writer);
         for item in &mut items {
-            let row = sqlx::query("SELECT address FROM contacts WHERE id = $1")
+            item.address = sqlx::query_scalar("SELECT address FROM contacts WHERE id = $1")
                 .bind(&item.contact_id)
                 .fetch_optional(self.pool())
                 .await?;
-            item.address = row.map(|r| r.try_get("address")).transpose()?;
         }
         Ok(items)
     }
@@ -473,7 +505,7 @@ impl SqlStore {
         &self,
         except: &str,
     ) -> Result<Vec<(String, Option<i64>)>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT o.locked_by AS worker, s.beat AS beat FROM \
              (SELECT DISTINCT locked_by FROM outbox WHERE status = 'sending' \
               AND locked_by IS NOT NULL AND locked_by <> $1) o \
@@ -481,10 +513,7 @@ impl SqlStore {
         )
         .bind(except)
         .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("worker")?, r.try_get("beat")?)))
-            .collect()
+        .await?)
     }
 
     /// Takes over the `sending` rows of a sender presumed dead: they become pending again
@@ -591,15 +620,15 @@ impl SqlStore {
             "failed" => 4,
             _ => 0,
         };
-        let row = sqlx::query(
+        let row: Option<(i64, Option<String>)> = sqlx::query_as(
             "SELECT id, status FROM messages WHERE external_id = $1 AND direction = 'out'",
         )
         .bind(external_id)
         .fetch_optional(self.pool())
         .await?;
-        let Some(row) = row else { return Ok(false) };
-        let id: i64 = row.try_get("id")?;
-        let current: Option<String> = row.try_get("status")?;
+        let Some((id, current)) = row else {
+            return Ok(false);
+        };
         if rank(status) <= rank(current.as_deref().unwrap_or("pending")) {
             return Ok(true);
         }
@@ -612,15 +641,13 @@ impl SqlStore {
         Ok(true)
     }
 
-    /// Outbox rows by status (for tests and /metrics).
-    pub async fn outbox_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows =
-            sqlx::query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status ORDER BY status")
-                .fetch_all(self.pool())
-                .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
-            .collect()
+    /// Outbox rows by status (for tests and /metrics), in the order of the status words.
+    pub async fn outbox_counts(&self) -> Result<Vec<(OutboxStatus, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT status, COUNT(*) AS n FROM outbox GROUP BY status ORDER BY status",
+        )
+        .fetch_all(self.pool())
+        .await?)
     }
 }
 
@@ -642,7 +669,7 @@ pub(crate) async fn insert_outbox(
     .bind(conversation_id)
     .bind(&draft.contact_id)
     .bind(message_id)
-    .bind(&draft.channel)
+    .bind(draft.channel)
     .bind(&draft.kind)
     .bind(draft.body.to_string())
     .bind(&now)

@@ -3,12 +3,11 @@
 //! retries. The row id is the delivery id the platform sees, the same on every retry.
 
 use chrono::{DateTime, Duration, Utc};
-use sqlx::Row;
 
 use super::{PlatformEvent, SqlStore, StoreError, timestamp};
 
 /// A claimed delivery.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Delivery {
     pub id: String,
     pub event: String,
@@ -76,22 +75,12 @@ impl SqlStore {
              WHERE id IN (SELECT id FROM webhook_deliveries WHERE {due} ORDER BY created_at, id LIMIT $3 {lock}) \
              AND {due} RETURNING id, event, payload, attempts"
         );
-        let rows = sqlx::query(&sql)
+        Ok(sqlx::query_as(&sql)
             .bind(timestamp(now + lease))
             .bind(timestamp(now))
             .bind(limit)
             .fetch_all(self.pool())
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Delivery {
-                    id: r.try_get("id")?,
-                    event: r.try_get("event")?,
-                    payload: r.try_get("payload")?,
-                    attempts: r.try_get("attempts")?,
-                })
-            })
-            .collect()
+            .await?)
     }
 
     pub async fn delivery_done(

@@ -16,7 +16,7 @@ use crate::config::DialogueConfig;
 use crate::dialogue::{self, Context, Lang, Reply};
 use crate::knowledge::{Action, TextKey};
 use crate::privacy::{self, PiiKind};
-use crate::store::{Direction, HandoffRecord, MessageRecord, PlatformEvent, TurnRecord};
+use crate::store::{Channel, Direction, HandoffRecord, MessageRecord, PlatformEvent, TurnRecord};
 use crate::understand::{Snapshot, Understanding};
 
 /// A citizen's message as the pipeline needs it.
@@ -269,10 +269,10 @@ fn media_reply(snap: &Snapshot, context: &Context) -> Reply {
 }
 
 /// Where a turn's records go: the conversation and what the channel knows of the message.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Origin {
     pub conversation_id: String,
-    pub channel: String,
+    pub channel: Channel,
     pub contact_id: Option<String>,
     /// The inbox row this turn completes (WhatsApp).
     pub inbox_id: Option<i64>,

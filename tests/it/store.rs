@@ -9,7 +9,10 @@ use loket::dialogue::Context;
 use loket::store::handoff::{HandoffError, QueueFilter};
 use loket::store::keys::Scope;
 use loket::store::queue::{InboundPayload, NewInbound, OutboxDraft};
-use loket::store::{Direction, HandoffRecord, MessageRecord, SqlStore, Store, TurnRecord};
+use loket::store::{
+    Channel, ConversationStatus, Direction, HandoffRecord, MessageRecord, OutboxStatus, Sender,
+    SqlStore, Store, TurnRecord,
+};
 
 fn message(direction: Direction, text: &str, at: chrono::DateTime<Utc>) -> MessageRecord {
     let mut m = MessageRecord::new(direction, text, at);
@@ -23,7 +26,7 @@ fn message(direction: Direction, text: &str, at: chrono::DateTime<Utc>) -> Messa
 
 fn inbound(wamid: &str, contact: &str, text: &str) -> NewInbound {
     NewInbound {
-        channel: "whatsapp".into(),
+        channel: Channel::Whatsapp,
         external_id: wamid.into(),
         contact_id: contact.into(),
         address: format!("316{contact}"),
@@ -50,7 +53,7 @@ async fn contract(store: &SqlStore) {
     for i in 0..3 {
         let mut turn = TurnRecord::simple(
             "c1",
-            "web",
+            Channel::Web,
             message(
                 Direction::In,
                 &format!("vraag {i} met [BSN]"),
@@ -77,11 +80,11 @@ async fn contract(store: &SqlStore) {
     assert_eq!(got.misses, 2, "the latest context wins");
     let t = store.transcript("c1").await.unwrap();
     assert_eq!(t.len(), 6);
-    assert_eq!(t[0].direction, "in");
-    assert_eq!(t[0].sender, "citizen");
+    assert_eq!(t[0].direction, Direction::In);
+    assert_eq!(t[0].sender, Sender::Citizen);
     assert_eq!(t[0].text, "vraag 0 met [BSN]");
     assert_eq!(t[5].text, "antwoord 2");
-    assert_eq!(t[5].sender, "bot");
+    assert_eq!(t[5].sender, Sender::Bot);
     assert_eq!(t[5].confidence, Some(0.9));
     assert!(t.windows(2).all(|w| w[0].id < w[1].id));
     assert!(store.transcript("other").await.unwrap().is_empty());
@@ -90,7 +93,7 @@ async fn contract(store: &SqlStore) {
     let queue = store.list_queue(&QueueFilter::default()).await.unwrap();
     assert_eq!(queue.len(), 1);
     assert_eq!(queue[0].department.as_deref(), Some("burgerzaken"));
-    assert_eq!(queue[0].status, "waiting");
+    assert_eq!(queue[0].status, ConversationStatus::Waiting);
     store.claim("c1", "anna", "test", &[]).await.unwrap();
     store
         .claim("c1", "anna", "test", &[])
@@ -125,7 +128,7 @@ async fn contract(store: &SqlStore) {
         .unwrap();
     store.close_handoff("c1", true, "test", &[]).await.unwrap();
     let d = store.conversation_detail("c1", 24).await.unwrap().unwrap();
-    assert_eq!(d.status, "resolved");
+    assert_eq!(d.status, ConversationStatus::Resolved);
     assert_eq!(d.notes.len(), 1);
     let statuses: Vec<&str> = d.handoffs.iter().map(|h| h.status.as_str()).collect();
     assert_eq!(statuses, ["transferred", "resolved"]);
@@ -157,7 +160,7 @@ async fn contract(store: &SqlStore) {
     // Completing wamid.1 with its reply in the outbox makes wamid.2 claimable.
     let mut turn = TurnRecord::simple(
         "wa-c",
-        "whatsapp",
+        Channel::Whatsapp,
         message(Direction::In, "eerste", now),
         message(Direction::Out, "antwoord", now),
         Context::default(),
@@ -167,7 +170,7 @@ async fn contract(store: &SqlStore) {
     turn.outbox = Some(OutboxDraft {
         dedup_key: "reply:wamid.1".into(),
         contact_id: "k1".into(),
-        channel: "whatsapp".into(),
+        channel: Channel::Whatsapp,
         kind: "text".into(),
         body: serde_json::json!({"type": "text", "text": {"body": "antwoord"}}),
     });
@@ -229,7 +232,7 @@ async fn contract(store: &SqlStore) {
     );
     assert_eq!(
         store.outbox_counts().await.unwrap(),
-        [("sent".to_string(), 1)]
+        [(OutboxStatus::Sent, 1)]
     );
 
     // API keys: stored hashed, found by value, revoked.

@@ -11,6 +11,7 @@ use crate::channels::conversation::Queued;
 use crate::config::WhatsAppConfig;
 use crate::dialogue::{Lang, Reply};
 use crate::knowledge::{KnowledgeBase, TextKey};
+use crate::store::Channel;
 use crate::store::queue::OutboxDraft;
 
 /// WhatsApp's customer-service window.
@@ -71,7 +72,7 @@ pub fn reply_draft(
     OutboxDraft {
         dedup_key: format!("reply:{}", queued.external_id),
         contact_id: queued.contact_id.clone(),
-        channel: "whatsapp".into(),
+        channel: Channel::Whatsapp,
         kind: kind.into(),
         body,
     }
@@ -93,7 +94,7 @@ pub fn agent_draft(
     OutboxDraft {
         dedup_key: format!("agent:{}", uuid::Uuid::now_v7()),
         contact_id: contact_id.into(),
-        channel: "whatsapp".into(),
+        channel: Channel::Whatsapp,
         kind: kind.into(),
         body,
     }

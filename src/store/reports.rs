@@ -1,0 +1,150 @@
+//! The rows the reports ([`crate::reports`]) are computed from: the conversations created in
+//! a period and their messages and handoffs. Plain SQL that runs unchanged on SQLite and
+//! PostgreSQL; timestamps stay the stored text (RFC 3339, UTC, milliseconds), which compares
+//! lexically, so the period is a half-open range of such texts. Filtering by channel and
+//! department and every figure are the reports' business, not the store's.
+
+use super::{Channel, Direction, HandoffStatus, Sender, SqlStore, StoreError};
+
+/// A conversation created in the period.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReportConversation {
+    pub id: String,
+    pub channel: Channel,
+    pub department: Option<String>,
+    pub created_at: String,
+}
+
+/// A message of one of the period's conversations.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReportMessage {
+    pub conversation_id: String,
+    pub direction: Direction,
+    pub sender: Sender,
+    /// Kinds of personal data removed, comma-separated.
+    pub pii: String,
+    pub intent: Option<String>,
+    pub action: Option<String>,
+    pub faq_id: Option<String>,
+    pub response_ms: Option<i64>,
+    pub created_at: String,
+}
+
+/// A handoff of one of the period's conversations.
+#[derive(Debug, Clone)]
+pub struct ReportHandoff {
+    pub conversation_id: String,
+    pub status: HandoffStatus,
+    pub created_at: String,
+    pub first_reply_at: Option<String>,
+    pub within_office_hours: bool,
+}
+
+/// [`ReportHandoff`] as stored: the flag is an integer (0 or 1) on both databases.
+#[derive(sqlx::FromRow)]
+struct ReportHandoffRow {
+    conversation_id: String,
+    status: HandoffStatus,
+    created_at: String,
+    first_reply_at: Option<String>,
+    within_office_hours: i64,
+}
+
+impl From<ReportHandoffRow> for ReportHandoff {
+    fn from(r: ReportHandoffRow) -> Self {
+        ReportHandoff {
+            conversation_id: r.conversation_id,
+            status: r.status,
+            created_at: r.created_at,
+            first_reply_at: r.first_reply_at,
+            within_office_hours: r.within_office_hours != 0,
+        }
+    }
+}
+
+/// A citizen message the bot decided on (`action` set), for the list of unanswered questions.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CitizenDecision {
+    pub conversation_id: String,
+    pub text: String,
+    pub intent: Option<String>,
+    pub action: String,
+    pub confidence: Option<f64>,
+    /// `text`, `button_reply`, `image`, …
+    pub kind: String,
+    pub created_at: String,
+}
+
+impl SqlStore {
+    /// Conversations created in `[start, end)`.
+    pub async fn report_conversations(
+        &self,
+        start: &str,
+        end: &str,
+    ) -> Result<Vec<ReportConversation>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, channel, department, created_at FROM conversations \
+             WHERE created_at >= $1 AND created_at < $2",
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The messages of the conversations created in `[start, end)`, by conversation, oldest
+    /// first.
+    pub async fn report_messages(
+        &self,
+        start: &str,
+        end: &str,
+    ) -> Result<Vec<ReportMessage>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT m.conversation_id, m.direction, m.sender, m.pii, m.intent, m.action, m.faq_id, \
+             m.response_ms, m.created_at FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+             WHERE c.created_at >= $1 AND c.created_at < $2 ORDER BY m.conversation_id, m.id",
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The handoffs of the conversations created in `[start, end)`, oldest first.
+    pub async fn report_handoffs(
+        &self,
+        start: &str,
+        end: &str,
+    ) -> Result<Vec<ReportHandoff>, StoreError> {
+        let rows: Vec<ReportHandoffRow> = sqlx::query_as(
+            "SELECT h.conversation_id, h.status, h.created_at, h.first_reply_at, h.within_office_hours \
+             FROM handoffs h JOIN conversations c ON c.id = h.conversation_id \
+             WHERE c.created_at >= $1 AND c.created_at < $2 ORDER BY h.id",
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(ReportHandoff::from).collect())
+    }
+
+    /// The citizen messages the bot decided on, of the conversations created in
+    /// `[start, end)`, in order of arrival.
+    pub async fn citizen_decisions(
+        &self,
+        start: &str,
+        end: &str,
+    ) -> Result<Vec<CitizenDecision>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT m.conversation_id, m.text, m.intent, m.action, m.confidence, m.kind, m.created_at \
+             FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+             WHERE c.created_at >= $1 AND c.created_at < $2 \
+             AND m.direction = 'in' AND m.sender = 'citizen' AND m.action IS NOT NULL \
+             ORDER BY m.created_at, m.id",
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}
