@@ -208,10 +208,10 @@ pub fn run(config: &Config, args: FloodBenchArgs) -> Result<i32> {
 async fn bench(config: &Config, args: FloodBenchArgs) -> Result<i32> {
     let t0 = Instant::now();
     let child = Child::start(config)?;
-    let base = child.base.clone();
     println!(
-        "loket serve ready in {:.1} s at {base} (classifier backend {}), RSS {:.0} MB",
+        "loket serve ready in {:.1} s at {} (classifier backend {}), RSS {:.0} MB",
         t0.elapsed().as_secs_f64(),
+        child.base,
         config.classifier.backend,
         child.rss_mb()
     );
@@ -220,24 +220,44 @@ async fn bench(config: &Config, args: FloodBenchArgs) -> Result<i32> {
 
     // Warm-up, then quiet.
     let _ = citizen(
-        &base,
+        &child.base,
         interval,
         Instant::now() + Duration::from_secs(2),
         "warm",
     )
     .await?;
-    let mut quiet = citizen(&base, interval, Instant::now() + phase, "quiet").await?;
+    let quiet = citizen(&child.base, interval, Instant::now() + phase, "quiet").await?;
+    flood_phase(&child.base, &args, interval, phase, quiet).await?;
+    burst_phase(&child, &args).await?;
+    sustained_writes_phase(&child, &args, phase).await?;
+    Ok(0)
+}
 
-    // Flood.
-    let stop = Arc::new(AtomicBool::new(false));
-    let accepted = Arc::new(AtomicU64::new(0));
-    let refused = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
+/// How the flooding client's requests were answered.
+#[derive(Default)]
+struct FloodCounts {
+    accepted: AtomicU64,
+    refused: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// One client on [`FLOODER`], `concurrency` connections each posting as fast as it is
+/// answered, every message in a new conversation, until `stop` is set.
+fn spawn_flooder(
+    base: &str,
+    concurrency: usize,
+    stop: &Arc<AtomicBool>,
+) -> Result<(Vec<tokio::task::JoinHandle<()>>, Arc<FloodCounts>)> {
+    let counts = Arc::new(FloodCounts::default());
     let flooder = client_on(IpAddr::V4(FLOODER))?;
     let mut tasks = Vec::new();
-    for w in 0..args.flood_concurrency {
-        let (c, base, stop) = (flooder.clone(), base.clone(), stop.clone());
-        let (accepted, refused, failed) = (accepted.clone(), refused.clone(), failed.clone());
+    for w in 0..concurrency {
+        let (c, base, stop, counts) = (
+            flooder.clone(),
+            base.to_string(),
+            stop.clone(),
+            counts.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
@@ -246,31 +266,47 @@ async fn bench(config: &Config, args: FloodBenchArgs) -> Result<i32> {
                     .await
                     .0
                 {
-                    200 => accepted.fetch_add(1, Ordering::Relaxed),
-                    429 => refused.fetch_add(1, Ordering::Relaxed),
-                    _ => failed.fetch_add(1, Ordering::Relaxed),
+                    200 => counts.accepted.fetch_add(1, Ordering::Relaxed),
+                    429 => counts.refused.fetch_add(1, Ordering::Relaxed),
+                    _ => counts.failed.fetch_add(1, Ordering::Relaxed),
                 };
                 i += 1;
             }
         }));
     }
-    let health = {
-        let (base, stop) = (base.clone(), stop.clone());
-        tokio::spawn(async move {
-            let c = client_on(IpAddr::V4(CITIZEN)).expect("client");
-            let mut v = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                if c.get(format!("{base}/healthz")).send().await.is_ok() {
-                    v.push(t.elapsed().as_secs_f64() * 1000.0);
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+    Ok((tasks, counts))
+}
+
+/// `/healthz` latencies from the citizen's address, one probe every 100 ms until `stop`.
+fn spawn_health_probe(base: &str, stop: &Arc<AtomicBool>) -> tokio::task::JoinHandle<Vec<f64>> {
+    let (base, stop) = (base.to_string(), stop.clone());
+    tokio::spawn(async move {
+        let c = client_on(IpAddr::V4(CITIZEN)).expect("client");
+        let mut v = Vec::new();
+        while !stop.load(Ordering::Relaxed) {
+            let t = Instant::now();
+            if c.get(format!("{base}/healthz")).send().await.is_ok() {
+                v.push(t.elapsed().as_secs_f64() * 1000.0);
             }
-            v
-        })
-    };
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        v
+    })
+}
+
+/// Phase 2: the citizen's latency while one client floods, against `quiet` (phase 1).
+async fn flood_phase(
+    base: &str,
+    args: &FloodBenchArgs,
+    interval: Duration,
+    phase: Duration,
+    mut quiet: Vec<f64>,
+) -> Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tasks, counts) = spawn_flooder(base, args.flood_concurrency, &stop)?;
+    let health = spawn_health_probe(base, &stop);
     let flood_start = Instant::now();
-    let mut flooded = citizen(&base, interval, flood_start + phase, "flood").await?;
+    let mut flooded = citizen(base, interval, flood_start + phase, "flood").await?;
     stop.store(true, Ordering::Relaxed);
     let flood_secs = flood_start.elapsed().as_secs_f64();
     for t in tasks {
@@ -292,14 +328,18 @@ async fn bench(config: &Config, args: FloodBenchArgs) -> Result<i32> {
     println!(
         "flood:  one client, {} connections, new conversation id per message: {:.0}/s accepted, {:.0}/s refused (429), {} other; /healthz p50 {:.1} ms, max {:.1} ms",
         args.flood_concurrency,
-        accepted.load(Ordering::Relaxed) as f64 / flood_secs,
-        refused.load(Ordering::Relaxed) as f64 / flood_secs,
-        failed.load(Ordering::Relaxed),
+        counts.accepted.load(Ordering::Relaxed) as f64 / flood_secs,
+        counts.refused.load(Ordering::Relaxed) as f64 / flood_secs,
+        counts.failed.load(Ordering::Relaxed),
         pct(&mut health, 0.5),
         health.last().copied().unwrap_or(f64::NAN)
     );
+    Ok(())
+}
 
-    // Many clients, longest messages, at once.
+/// Phase 3: many clients, each on an address of its own, send the longest message allowed
+/// at the same moment.
+async fn burst_phase(child: &Child, args: &FloodBenchArgs) -> Result<()> {
     let before = child.peak_rss_mb();
     let long: String = "Ik heb een vraag over mijn paspoort en de kosten daarvan. "
         .chars()
@@ -311,7 +351,7 @@ async fn bench(config: &Config, args: FloodBenchArgs) -> Result<i32> {
     for n in 0..args.burst_clients {
         let (c, base, long, gate) = (
             client_on(many(n))?,
-            base.clone(),
+            child.base.clone(),
             long.clone(),
             gate.clone(),
         );
@@ -329,34 +369,19 @@ async fn bench(config: &Config, args: FloodBenchArgs) -> Result<i32> {
         args.burst_clients,
         child.peak_rss_mb()
     );
+    Ok(())
+}
 
-    // Sustained writes from many addresses.
+/// Phase 4: sustained writes from many addresses for twice `phase`, watching the size of
+/// the data directory.
+async fn sustained_writes_phase(
+    child: &Child,
+    args: &FloodBenchArgs,
+    phase: Duration,
+) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let written = Arc::new(AtomicU64::new(0));
-    let clients: Vec<reqwest::Client> = (0..args.burst_clients)
-        .map(|n| client_on(many(n)))
-        .collect::<Result<_>>()?;
-    let clients = Arc::new(clients);
-    let mut tasks = Vec::new();
-    for w in 0..args.flood_concurrency {
-        let (clients, base, stop, written) =
-            (clients.clone(), base.clone(), stop.clone(), written.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut i = w;
-            while !stop.load(Ordering::Relaxed) {
-                let c = &clients[i % clients.len()];
-                let conv = format!("sustained-{w}-{i}");
-                if post(c, &base, &conv, QUESTIONS[i % QUESTIONS.len()])
-                    .await
-                    .0
-                    == 200
-                {
-                    written.fetch_add(1, Ordering::Relaxed);
-                }
-                i += args.flood_concurrency;
-            }
-        }));
-    }
+    let tasks = spawn_writers(&child.base, args, &stop, &written)?;
     let start = Instant::now();
     let mut largest: f64 = 0.0;
     while start.elapsed() < phase * 2 {
@@ -376,5 +401,45 @@ async fn bench(config: &Config, args: FloodBenchArgs) -> Result<i32> {
         dir_mb(&child.data_dir),
         child.peak_rss_mb()
     );
-    Ok(0)
+    Ok(())
+}
+
+/// `--flood-concurrency` writers taking turns over `--burst-clients` addresses, so each
+/// address stays within what it is allowed; `written` counts the accepted turns.
+fn spawn_writers(
+    base: &str,
+    args: &FloodBenchArgs,
+    stop: &Arc<AtomicBool>,
+    written: &Arc<AtomicU64>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+    let clients: Vec<reqwest::Client> = (0..args.burst_clients)
+        .map(|n| client_on(many(n)))
+        .collect::<Result<_>>()?;
+    let clients = Arc::new(clients);
+    let concurrency = args.flood_concurrency;
+    let mut tasks = Vec::new();
+    for w in 0..concurrency {
+        let (clients, base, stop, written) = (
+            clients.clone(),
+            base.to_string(),
+            stop.clone(),
+            written.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut i = w;
+            while !stop.load(Ordering::Relaxed) {
+                let c = &clients[i % clients.len()];
+                let conv = format!("sustained-{w}-{i}");
+                if post(c, &base, &conv, QUESTIONS[i % QUESTIONS.len()])
+                    .await
+                    .0
+                    == 200
+                {
+                    written.fetch_add(1, Ordering::Relaxed);
+                }
+                i += concurrency;
+            }
+        }));
+    }
+    Ok(tasks)
 }

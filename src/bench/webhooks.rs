@@ -142,20 +142,7 @@ async fn bench(config: &Config, args: WebhookBenchArgs) -> Result<i32> {
         Some(_) => None,
         None => Some(start_local(config, args.database_url.as_deref()).await?),
     };
-    let (base_url, secret) = match (&args.url, &local) {
-        (Some(url), _) => (
-            url.trim_end_matches('/').to_string(),
-            config.whatsapp.app_secret.expose().to_string(),
-        ),
-        (None, Some(l)) => (l.base_url.clone(), APP_SECRET.to_string()),
-        (None, None) => unreachable!(),
-    };
-    let phone_number_id = match &args.url {
-        Some(_) if !config.whatsapp.phone_number_id.is_empty() => {
-            config.whatsapp.phone_number_id.clone()
-        }
-        _ => PHONE_NUMBER_ID.to_string(),
-    };
+    let target = Target::new(config, &args, local.as_ref());
     if local.is_some() {
         println!(
             "Loket in this process (classifier backend {}, {}, ready in {:.2} s), fake Graph \
@@ -179,36 +166,104 @@ async fn bench(config: &Config, args: WebhookBenchArgs) -> Result<i32> {
     // Bodies are built and signed up front, so the schedule only sends.
     let bodies: Vec<(String, String)> = (0..total)
         .map(|i| {
-            let from = format!("3169{:07}", i % args.citizens);
-            let body = webhook::inbound_text_payload(
-                &phone_number_id,
-                &from,
-                "Bench Inwoner",
+            target.signed(
+                &format!("3169{:07}", i % args.citizens),
                 &format!("wamid.bench-{run_id}-{i}"),
                 MESSAGES[(i / args.citizens) % MESSAGES.len()],
-                chrono::Utc::now().timestamp(),
-            );
-            let sig = signature::sign(secret.as_bytes(), body.as_bytes());
-            (body, sig)
+            )
         })
         .collect();
     // One warm-up request (connection set-up, first database write) outside the figures.
-    let warm = webhook::inbound_text_payload(
-        &phone_number_id,
+    send_warm_up(&client, &target, &run_id).await?;
+
+    println!(
+        "sending {total} webhooks at {} /s for {} s (open loop) to {}",
+        args.rate, args.seconds, target.url
+    );
+    let mut acks = send_open_loop(&client, &target.url, bodies, args.rate).await?;
+    let sent_done = Instant::now();
+    acks.print(total);
+
+    let Some(local) = local else {
+        println!("drain: not measured (a Loket outside this process)");
+        return Ok(0);
+    };
+    let replies = wait_for_drain(&local, args.drain_timeout).await?;
+    let counts: Vec<(&str, i64)> = local
+        .store
+        .outbox_counts()
+        .await?
+        .into_iter()
+        .map(|(s, n)| (s.as_str(), n))
+        .collect();
+    println!(
+        "drained {:.2} s after the last acknowledgement ({:.2} s after the first webhook); \
+         replies accepted by the fake Graph API: {replies}; outbox {:?}",
+        sent_done.elapsed().as_secs_f64(),
+        (Instant::now() - acks.start.into_std()).as_secs_f64(),
+        counts
+    );
+    Ok(0)
+}
+
+/// Where the webhooks go and how they are signed: the Loket started here, or the one at
+/// `--url` with the configured secret and phone number id.
+struct Target {
+    /// The webhook's URL.
+    url: String,
+    secret: String,
+    phone_number_id: String,
+}
+
+impl Target {
+    fn new(config: &Config, args: &WebhookBenchArgs, local: Option<&Local>) -> Target {
+        let (base_url, secret) = match (&args.url, local) {
+            (Some(url), _) => (
+                url.trim_end_matches('/').to_string(),
+                config.whatsapp.app_secret.expose().to_string(),
+            ),
+            (None, Some(l)) => (l.base_url.clone(), APP_SECRET.to_string()),
+            (None, None) => unreachable!(),
+        };
+        let phone_number_id = match &args.url {
+            Some(_) if !config.whatsapp.phone_number_id.is_empty() => {
+                config.whatsapp.phone_number_id.clone()
+            }
+            _ => PHONE_NUMBER_ID.to_string(),
+        };
+        Target {
+            url: format!("{base_url}/webhooks/whatsapp"),
+            secret,
+            phone_number_id,
+        }
+    }
+
+    /// An inbound text webhook from `from` and its signature.
+    fn signed(&self, from: &str, message_id: &str, text: &str) -> (String, String) {
+        let body = webhook::inbound_text_payload(
+            &self.phone_number_id,
+            from,
+            "Bench Inwoner",
+            message_id,
+            text,
+            chrono::Utc::now().timestamp(),
+        );
+        let sig = signature::sign(self.secret.as_bytes(), body.as_bytes());
+        (body, sig)
+    }
+}
+
+/// One webhook that must be acknowledged with 200 before the figures start.
+async fn send_warm_up(client: &reqwest::Client, target: &Target, run_id: &str) -> Result<()> {
+    let (warm, warm_sig) = target.signed(
         "31690000000",
-        "Bench Inwoner",
         &format!("wamid.bench-{run_id}-warm"),
         "hallo",
-        chrono::Utc::now().timestamp(),
     );
-    let url = format!("{base_url}/webhooks/whatsapp");
     let status = client
-        .post(&url)
+        .post(&target.url)
         .header("content-type", "application/json")
-        .header(
-            "X-Hub-Signature-256",
-            signature::sign(secret.as_bytes(), warm.as_bytes()),
-        )
+        .header("X-Hub-Signature-256", warm_sig)
         .body(warm)
         .send()
         .await
@@ -217,12 +272,33 @@ async fn bench(config: &Config, args: WebhookBenchArgs) -> Result<i32> {
     if status != reqwest::StatusCode::OK {
         bail!("the warm-up webhook was answered {status}");
     }
+    Ok(())
+}
 
-    println!(
-        "sending {total} webhooks at {} /s for {} s (open loop) to {url}",
-        args.rate, args.seconds
-    );
-    let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
+/// What the webhooks were answered, and when.
+struct Acks {
+    /// When the first webhook was scheduled.
+    start: tokio::time::Instant,
+    /// How far the sender fell behind its schedule at worst.
+    max_lag: Duration,
+    /// Of the 200s, ms from the scheduled send time.
+    latencies: Vec<f64>,
+    /// Of the 200s, ms from the moment the request was actually sent.
+    service: Vec<f64>,
+    /// Other statuses (and "error" for no answer), counted.
+    not_ok: std::collections::BTreeMap<String, usize>,
+}
+
+/// Sends `bodies` open loop: body *i* at `start + i / rate`, whatever happened to the ones
+/// before, and waits for every answer.
+async fn send_open_loop(
+    client: &reqwest::Client,
+    url: &str,
+    bodies: Vec<(String, String)>,
+    rate: u32,
+) -> Result<Acks> {
+    let total = bodies.len();
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let start = tokio::time::Instant::now() + Duration::from_millis(50);
     let mut tasks = Vec::with_capacity(total);
     let mut max_lag = Duration::ZERO;
@@ -230,7 +306,7 @@ async fn bench(config: &Config, args: WebhookBenchArgs) -> Result<i32> {
         let at = start + interval * i as u32;
         tokio::time::sleep_until(at).await;
         max_lag = max_lag.max(tokio::time::Instant::now() - at);
-        let (client, url) = (client.clone(), url.clone());
+        let (client, url) = (client.clone(), url.to_string());
         tasks.push(tokio::spawn(async move {
             let sent = tokio::time::Instant::now();
             let result = client
@@ -246,54 +322,65 @@ async fn bench(config: &Config, args: WebhookBenchArgs) -> Result<i32> {
             (result.map(|r| r.status().as_u16()).ok(), latency, service)
         }));
     }
-    let mut latencies = Vec::with_capacity(total);
-    let mut service = Vec::with_capacity(total);
-    let mut not_ok: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut acks = Acks {
+        start,
+        max_lag,
+        latencies: Vec::with_capacity(total),
+        service: Vec::with_capacity(total),
+        not_ok: Default::default(),
+    };
     for t in tasks {
         let (status, ms, service_ms) = t.await?;
         match status {
             Some(200) => {
-                latencies.push(ms);
-                service.push(service_ms);
+                acks.latencies.push(ms);
+                acks.service.push(service_ms);
             }
-            Some(s) => *not_ok.entry(s.to_string()).or_default() += 1,
-            None => *not_ok.entry("error".into()).or_default() += 1,
+            Some(s) => *acks.not_ok.entry(s.to_string()).or_default() += 1,
+            None => *acks.not_ok.entry("error".into()).or_default() += 1,
         }
     }
-    let sent_done = Instant::now();
-    latencies.sort_by(f64::total_cmp);
-    service.sort_by(f64::total_cmp);
-    let send_secs = (tokio::time::Instant::now() - start).as_secs_f64();
-    println!(
-        "acknowledged: {} of {total} in {send_secs:.2} s; not 200: {} {:?}",
-        latencies.len(),
-        not_ok.values().sum::<usize>(),
-        not_ok
-    );
-    println!(
-        "acknowledgement latency (from the scheduled send time): p50 {:.2} ms, p90 {:.2} ms, \
-         p99 {:.2} ms, max {:.2} ms; the sender fell behind its schedule by at most {:.2} ms",
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.9),
-        percentile(&latencies, 0.99),
-        latencies.last().copied().unwrap_or(f64::NAN),
-        max_lag.as_secs_f64() * 1000.0
-    );
-    println!(
-        "  from the moment the request was actually sent: p50 {:.2} ms, p90 {:.2} ms, \
-         p99 {:.2} ms, max {:.2} ms",
-        percentile(&service, 0.5),
-        percentile(&service, 0.9),
-        percentile(&service, 0.99),
-        service.last().copied().unwrap_or(f64::NAN),
-    );
+    Ok(acks)
+}
 
-    let Some(local) = local else {
-        println!("drain: not measured (a Loket outside this process)");
-        return Ok(0);
-    };
-    let deadline = Instant::now() + Duration::from_secs(args.drain_timeout);
-    let replies = loop {
+impl Acks {
+    /// Prints how many of `total` were acknowledged and the latency percentiles.
+    fn print(&mut self, total: usize) {
+        let (latencies, service) = (&mut self.latencies, &mut self.service);
+        latencies.sort_by(f64::total_cmp);
+        service.sort_by(f64::total_cmp);
+        let send_secs = (tokio::time::Instant::now() - self.start).as_secs_f64();
+        println!(
+            "acknowledged: {} of {total} in {send_secs:.2} s; not 200: {} {:?}",
+            latencies.len(),
+            self.not_ok.values().sum::<usize>(),
+            self.not_ok
+        );
+        println!(
+            "acknowledgement latency (from the scheduled send time): p50 {:.2} ms, p90 {:.2} ms, \
+             p99 {:.2} ms, max {:.2} ms; the sender fell behind its schedule by at most {:.2} ms",
+            percentile(latencies, 0.5),
+            percentile(latencies, 0.9),
+            percentile(latencies, 0.99),
+            latencies.last().copied().unwrap_or(f64::NAN),
+            self.max_lag.as_secs_f64() * 1000.0
+        );
+        println!(
+            "  from the moment the request was actually sent: p50 {:.2} ms, p90 {:.2} ms, \
+             p99 {:.2} ms, max {:.2} ms",
+            percentile(service, 0.5),
+            percentile(service, 0.9),
+            percentile(service, 0.99),
+            service.last().copied().unwrap_or(f64::NAN),
+        );
+    }
+}
+
+/// Waits until no inbound message and no reply is left in the queues; the replies the fake
+/// Graph API accepted (read receipts not counted).
+async fn wait_for_drain(local: &Local, timeout_secs: u64) -> Result<usize> {
+    let deadline = Instant::now() + Duration::from_secs(timeout_secs);
+    loop {
         let inbox = local.store.inbox_pending().await?;
         let outbox: i64 = local
             .store
@@ -304,35 +391,19 @@ async fn bench(config: &Config, args: WebhookBenchArgs) -> Result<i32> {
             .map(|(_, n)| n)
             .sum();
         if inbox == 0 && outbox == 0 {
-            break local
+            return Ok(local
                 .fake
                 .received()
                 .iter()
                 .filter(|r| r.body["status"] != "read")
-                .count();
+                .count());
         }
         if Instant::now() > deadline {
             bail!(
-                "the queue did not drain within {} s: {inbox} inbound messages and {outbox} \
-                 replies left",
-                args.drain_timeout
+                "the queue did not drain within {timeout_secs} s: {inbox} inbound messages and \
+                 {outbox} replies left"
             );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let counts: Vec<(&str, i64)> = local
-        .store
-        .outbox_counts()
-        .await?
-        .into_iter()
-        .map(|(s, n)| (s.as_str(), n))
-        .collect();
-    println!(
-        "drained {:.2} s after the last acknowledgement ({:.2} s after the first webhook); \
-         replies accepted by the fake Graph API: {replies}; outbox {:?}",
-        sent_done.elapsed().as_secs_f64(),
-        (Instant::now() - start.into_std()).as_secs_f64(),
-        counts
-    );
-    Ok(0)
+    }
 }

@@ -7,7 +7,7 @@
 //! to 512 so that candle's fast x86 quantized kernels apply (they need a multiple of 256).
 //! The stock f32 model is kept for measuring against ([`WeightFormat::F32`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor, gguf_file};
@@ -162,122 +162,30 @@ impl Encoder {
         threads: usize,
     ) -> Result<Encoder, EncoderError> {
         let start = Instant::now();
-        let model = dir.join(MODEL_FILE);
-        let tok = dir.join(TOKENIZER_FILE);
-        let missing: Vec<&str> = [(MODEL_FILE, &model), (TOKENIZER_FILE, &tok)]
-            .iter()
-            .filter(|(_, p)| !p.exists())
-            .map(|(n, _)| *n)
-            .collect();
-        if !missing.is_empty() {
-            return Err(EncoderError::Missing {
-                dir: dir.display().to_string(),
-                missing: missing.join(", "),
-            });
-        }
-        let tokenizer = UnigramTokenizer::from_file(&tok)
+        let (model_path, tokenizer_path) = model_files(dir)?;
+        let tokenizer = UnigramTokenizer::from_file(&tokenizer_path)
             .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
-        let mut file =
-            std::fs::File::open(&model).map_err(|e| EncoderError::Load(e.to_string()))?;
-        let content = gguf_file::Content::read(&mut file)
-            .map_err(|e| EncoderError::Load(format!("{}: {e}", model.display())))?;
-        let dev = Device::Cpu;
-        let meta_u32 = |k: &str| -> Result<usize, EncoderError> {
-            content
-                .metadata
-                .get(k)
-                .and_then(|v| v.to_u32().ok())
-                .map(|v| v as usize)
-                .ok_or_else(|| EncoderError::Load(format!("metadata {k} missing")))
-        };
-        let hidden = meta_u32("bert.embedding_length")?;
-        let n_layers = meta_u32("bert.block_count")?;
-        let heads = meta_u32("bert.attention.head_count")?;
-        let eps = content
-            .metadata
-            .get("bert.attention.layer_norm_epsilon")
-            .and_then(|v| v.to_f32().ok())
-            .unwrap_or(1e-12) as f64;
-        let word = content.tensor(&mut file, "embeddings.word_embeddings.weight", &dev)?;
-        let mut f = |name: &str| -> Result<Tensor, EncoderError> {
-            Ok(content.tensor(&mut file, name, &dev)?.dequantize(&dev)?)
-        };
-        let pos = f("embeddings.position_embeddings.weight")?;
-        let token_type = f("embeddings.token_type_embeddings.weight")?;
-        let emb_ln = (
-            f("embeddings.LayerNorm.weight")?,
-            f("embeddings.LayerNorm.bias")?,
-        );
+        let mut model = ModelFile::open(&model_path)?;
+        let hidden = model.metadata_usize("bert.embedding_length")?;
+        let n_layers = model.metadata_usize("bert.block_count")?;
+        let heads = model.metadata_usize("bert.attention.head_count")?;
+        let eps = model.layer_norm_eps();
+        let embeddings = Embeddings::read(&mut model)?;
         // Layer by layer, so that only one layer is held in f32 besides what is kept.
+        let mut f = |name: &str| model.dequantized(name);
         let read = (0..n_layers).map(|l| LayerTensors::read(&mut f, l));
-        let (layers, bert) = if format == WeightFormat::Int8 {
-            if word.dtype() != GgmlDType::Q4_0 {
-                return Err(EncoderError::Load(format!(
-                    "word embeddings are {:?}, expected Q4_0",
-                    word.dtype()
-                )));
-            }
-            let v = |t: Tensor| -> Result<Vec<f32>, EncoderError> {
-                Ok(t.flatten_all()?.to_vec1::<f32>()?)
-            };
-            let pair = |(a, b): (Tensor, Tensor)| -> Result<_, EncoderError> { Ok((v(a)?, v(b)?)) };
-            let weights = read
-                .map(|t| {
-                    let t = t?;
-                    Ok(LayerWeights {
-                        qkv_w: v(t.qkv.0)?,
-                        qkv_b: v(t.qkv.1)?,
-                        out_w: v(t.out.0)?,
-                        out_b: v(t.out.1)?,
-                        ln1: pair(t.ln1)?,
-                        ffn_in_w: v(t.ffn_in.0)?,
-                        ffn_in_b: v(t.ffn_in.1)?,
-                        ffn_out_w: v(t.ffn_out.0)?,
-                        ffn_out_b: v(t.ffn_out.1)?,
-                        ln2: pair(t.ln2)?,
-                    })
-                })
-                .collect::<Result<Vec<_>, EncoderError>>()?;
-            let (rows, width) = word.shape().dims2()?;
-            let word_rows = Q4Rows {
-                data: word.data()?.into_owned(),
-                rows,
-                width,
-            };
-            let bert = Bert::new(
-                word_rows,
-                v(pos.clone())?,
-                v(token_type.narrow(0, 0, 1)?)?,
-                pair(emb_ln.clone())?,
-                weights,
-                heads,
-                eps as f32,
-                threads,
-            );
-            (Vec::new(), Some(bert))
+        let (word, layers, bert) = if format == WeightFormat::Int8 {
+            let bert = int8_bert(&embeddings, read, heads, eps as f32, threads)?;
+            (None, Vec::new(), Some(bert))
         } else {
-            let layers = read
-                .map(|t| {
-                    let t = t?;
-                    Ok(Layer {
-                        qkv: linear(t.qkv.0, t.qkv.1, format)?,
-                        attn_out: linear(t.out.0, t.out.1, format)?,
-                        attn_ln: t.ln1,
-                        ffn_in: linear(t.ffn_in.0, t.ffn_in.1, format)?,
-                        ffn_out: linear(t.ffn_out.0, t.ffn_out.1, format)?,
-                        out_ln: t.ln2,
-                    })
-                })
-                .collect::<Result<Vec<_>, EncoderError>>()?;
-            (layers, None)
+            (Some(embeddings.word), candle_layers(read, format)?, None)
         };
-        let word = if bert.is_some() { None } else { Some(word) };
         Ok(Encoder {
             tokenizer,
             word,
-            pos,
-            token_type,
-            emb_ln,
+            pos: embeddings.pos,
+            token_type: embeddings.token_type,
+            emb_ln: embeddings.ln,
             layers,
             bert,
             hidden,
@@ -418,6 +326,171 @@ impl Encoder {
 }
 
 const PAD_ID: u32 = 1;
+
+/// The model and tokenizer files in `dir`, or which of them are missing.
+fn model_files(dir: &Path) -> Result<(PathBuf, PathBuf), EncoderError> {
+    let model = dir.join(MODEL_FILE);
+    let tok = dir.join(TOKENIZER_FILE);
+    let missing: Vec<&str> = [(MODEL_FILE, &model), (TOKENIZER_FILE, &tok)]
+        .iter()
+        .filter(|(_, p)| !p.exists())
+        .map(|(n, _)| *n)
+        .collect();
+    if !missing.is_empty() {
+        return Err(EncoderError::Missing {
+            dir: dir.display().to_string(),
+            missing: missing.join(", "),
+        });
+    }
+    Ok((model, tok))
+}
+
+/// The GGUF model file: its header (metadata, tensor index) and the open file that tensors
+/// are read from one at a time, so the whole file never sits in memory at once.
+struct ModelFile {
+    file: std::fs::File,
+    content: gguf_file::Content,
+}
+
+impl ModelFile {
+    fn open(path: &Path) -> Result<ModelFile, EncoderError> {
+        let mut file = std::fs::File::open(path).map_err(|e| EncoderError::Load(e.to_string()))?;
+        let content = gguf_file::Content::read(&mut file)
+            .map_err(|e| EncoderError::Load(format!("{}: {e}", path.display())))?;
+        Ok(ModelFile { file, content })
+    }
+
+    fn metadata_usize(&self, key: &str) -> Result<usize, EncoderError> {
+        self.content
+            .metadata
+            .get(key)
+            .and_then(|v| v.to_u32().ok())
+            .map(|v| v as usize)
+            .ok_or_else(|| EncoderError::Load(format!("metadata {key} missing")))
+    }
+
+    /// BERT's layer-norm epsilon; files that leave it out were made with BERT's default.
+    fn layer_norm_eps(&self) -> f64 {
+        self.content
+            .metadata
+            .get("bert.attention.layer_norm_epsilon")
+            .and_then(|v| v.to_f32().ok())
+            .unwrap_or(1e-12) as f64
+    }
+
+    /// A tensor as stored (quantized or not).
+    fn stored(&mut self, name: &str) -> Result<QTensor, EncoderError> {
+        Ok(self.content.tensor(&mut self.file, name, &Device::Cpu)?)
+    }
+
+    /// A tensor dequantized to f32.
+    fn dequantized(&mut self, name: &str) -> Result<Tensor, EncoderError> {
+        Ok(self.stored(name)?.dequantize(&Device::Cpu)?)
+    }
+}
+
+/// The embedding tensors: word embeddings kept as stored (Q4_0, the largest matrix), the
+/// rest in f32.
+struct Embeddings {
+    word: QTensor,
+    pos: Tensor,
+    token_type: Tensor,
+    ln: (Tensor, Tensor),
+}
+
+impl Embeddings {
+    fn read(model: &mut ModelFile) -> Result<Embeddings, EncoderError> {
+        Ok(Embeddings {
+            word: model.stored("embeddings.word_embeddings.weight")?,
+            pos: model.dequantized("embeddings.position_embeddings.weight")?,
+            token_type: model.dequantized("embeddings.token_type_embeddings.weight")?,
+            ln: (
+                model.dequantized("embeddings.LayerNorm.weight")?,
+                model.dequantized("embeddings.LayerNorm.bias")?,
+            ),
+        })
+    }
+}
+
+/// The layers for the candle forward pass, their linear weights in `format`.
+fn candle_layers(
+    read: impl Iterator<Item = Result<LayerTensors, EncoderError>>,
+    format: WeightFormat,
+) -> Result<Vec<Layer>, EncoderError> {
+    read.map(|t| {
+        let t = t?;
+        Ok(Layer {
+            qkv: linear(t.qkv.0, t.qkv.1, format)?,
+            attn_out: linear(t.out.0, t.out.1, format)?,
+            attn_ln: t.ln1,
+            ffn_in: linear(t.ffn_in.0, t.ffn_in.1, format)?,
+            ffn_out: linear(t.ffn_out.0, t.ffn_out.1, format)?,
+            out_ln: t.ln2,
+        })
+    })
+    .collect()
+}
+
+/// The int8 forward pass; it reads the Q4_0 word embeddings row by row itself, so it
+/// refuses any other format of them.
+fn int8_bert(
+    embeddings: &Embeddings,
+    read: impl Iterator<Item = Result<LayerTensors, EncoderError>>,
+    heads: usize,
+    eps: f32,
+    threads: usize,
+) -> Result<Bert, EncoderError> {
+    let word = &embeddings.word;
+    if word.dtype() != GgmlDType::Q4_0 {
+        return Err(EncoderError::Load(format!(
+            "word embeddings are {:?}, expected Q4_0",
+            word.dtype()
+        )));
+    }
+    let weights = read
+        .map(|t| layer_weights(t?))
+        .collect::<Result<Vec<_>, EncoderError>>()?;
+    let (rows, width) = word.shape().dims2()?;
+    let word_rows = Q4Rows {
+        data: word.data()?.into_owned(),
+        rows,
+        width,
+    };
+    Ok(Bert::new(
+        word_rows,
+        floats(embeddings.pos.clone())?,
+        floats(embeddings.token_type.narrow(0, 0, 1)?)?,
+        float_pair(embeddings.ln.clone())?,
+        weights,
+        heads,
+        eps,
+        threads,
+    ))
+}
+
+/// One layer's tensors as the int8 forward pass takes them: flat f32 vectors.
+fn layer_weights(t: LayerTensors) -> Result<LayerWeights, EncoderError> {
+    Ok(LayerWeights {
+        qkv_w: floats(t.qkv.0)?,
+        qkv_b: floats(t.qkv.1)?,
+        out_w: floats(t.out.0)?,
+        out_b: floats(t.out.1)?,
+        ln1: float_pair(t.ln1)?,
+        ffn_in_w: floats(t.ffn_in.0)?,
+        ffn_in_b: floats(t.ffn_in.1)?,
+        ffn_out_w: floats(t.ffn_out.0)?,
+        ffn_out_b: floats(t.ffn_out.1)?,
+        ln2: float_pair(t.ln2)?,
+    })
+}
+
+fn floats(t: Tensor) -> Result<Vec<f32>, EncoderError> {
+    Ok(t.flatten_all()?.to_vec1::<f32>()?)
+}
+
+fn float_pair((a, b): (Tensor, Tensor)) -> Result<(Vec<f32>, Vec<f32>), EncoderError> {
+    Ok((floats(a)?, floats(b)?))
+}
 
 fn linear(w: Tensor, b: Tensor, format: WeightFormat) -> Result<Linear, EncoderError> {
     let dtype = match format {
