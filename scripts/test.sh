@@ -63,3 +63,9 @@ echo "test: building" >&2
 cargo build --locked --all-targets --quiet || { echo "test: the build failed" >&2; exit 1; }
 LOKET_BIN="$target/debug/loket" scripts/fetch-model.sh
 cargo test --locked "$@"
+# The service alone, without the developers' tools (benchmarks, eval, the fake Graph API):
+# what a deployment builds (`--no-default-features`). Last, because it replaces the binary
+# the tests used (the next test run rebuilds it).
+echo "test: building the service without the tools feature" >&2
+cargo build --locked --no-default-features --bin loket --quiet \
+  || { echo "test: the service does not build without the tools feature" >&2; exit 1; }

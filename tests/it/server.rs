@@ -13,8 +13,11 @@ use crate::helpers::{Content, config};
 
 pub struct Server {
     pub addr: SocketAddr,
-    /// Its loops stop with [`Server::stop`] as they would in a crash.
-    pub app: loket::app::App,
+    /// Its loops stop with [`Server::stop`] as they would in a crash, or in order with
+    /// [`Server::shut_down`].
+    app: Option<loket::app::App>,
+    /// The database, for opening it again after a shutdown.
+    pub database_url: String,
     pub store: Arc<SqlStore>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     _data_dir: Option<tempfile::TempDir>,
@@ -54,7 +57,8 @@ impl Server {
         })];
         Server {
             addr,
-            app,
+            app: Some(app),
+            database_url: config.database_url(),
             store,
             tasks,
             _data_dir: None,
@@ -74,7 +78,20 @@ impl Server {
         for t in self.tasks.drain(..) {
             t.abort();
         }
-        self.app.abort();
+        if let Some(app) = self.app.as_mut() {
+            app.abort();
+        }
+    }
+
+    /// Stops serving HTTP, then shuts the loops down as `loket serve` does on SIGTERM: each
+    /// finishes its work in hand; the database is closed.
+    pub async fn shut_down(&mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        if let Some(app) = self.app.take() {
+            app.shutdown().await;
+        }
     }
 }
 

@@ -585,3 +585,36 @@ async fn the_first_reply_says_a_program_answers_and_a_huge_text_is_cut_to_whatsa
         stored.len()
     );
 }
+
+/// A shutdown (SIGTERM) while a reply is on its way to Meta waits for the answer and writes
+/// it down: nothing is left claimed, so a restart has no lease to wait out and sends nothing
+/// twice.
+#[tokio::test]
+async fn a_shutdown_finishes_the_reply_in_flight_and_records_it() {
+    let (mut s, fake) = start().await;
+    // Meta takes the message at once but answers only after 1.5 s.
+    fake.fail_all(Some(Failure::AnswerLate(Duration::from_millis(1500))));
+    let body = text("31633333333", "wamid.shutdown", "Wat kost een paspoort?");
+    assert_eq!(deliver(&s, &body).await, 200);
+    eventually(20, "the reply on its way", || {
+        let n = fake.replies_to("31633333333").len();
+        async move { (n == 1).then_some(()) }
+    })
+    .await;
+    s.shut_down().await;
+    let store = loket::store::SqlStore::connect(&s.database_url, 1)
+        .await
+        .unwrap();
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT status FROM outbox")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(rows, vec![("sent".to_string(),)], "{rows:?}");
+    let inbox: Vec<(String,)> = sqlx::query_as("SELECT status FROM inbox")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert!(inbox.iter().all(|(st,)| st == "done"), "{inbox:?}");
+    assert_eq!(fake.replies_to("31633333333").len(), 1);
+}
