@@ -266,12 +266,7 @@ pub async fn export(
     opts: &ExportOptions,
     now: DateTime<Utc>,
 ) -> Result<ExportReport, ArchiveError> {
-    if opts.to < opts.from {
-        return Err(ArchiveError::Period(format!(
-            "--to {} is before --from {}",
-            opts.to, opts.from
-        )));
-    }
+    check_period(opts)?;
     let folder = folder_name(opts.from, opts.to);
     let target = opts.out.join(&folder);
     if !opts.force && is_non_empty_dir(&target) {
@@ -286,136 +281,32 @@ pub async fn export(
         .sum();
 
     let generated_at = timestamp(now);
-    let ctx = PageContext {
-        municipality: opts.municipality.clone(),
-        period: html::dutch_period(opts.from, opts.to),
-        departments: opts.departments.clone(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        generated_at: html::local_date_time(&generated_at),
-    };
-
     // Every file in memory first: they are small (a municipality has a few dozen
     // conversations a day), and the check for phone numbers sees the final bytes.
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut jsonl = String::new();
-    for c in &conversations {
-        jsonl
-            .push_str(&serde_json::to_string(c).map_err(|e| ArchiveError::Invalid(e.to_string()))?);
-        jsonl.push('\n');
-    }
-    files.push((CONVERSATIONS_FILE.into(), jsonl.into_bytes()));
-    let mut linked = Vec::with_capacity(conversations.len());
-    for c in &conversations {
-        let name = transcript_file_name(&c.id);
-        let rel = format!("{TRANSCRIPTS_DIR}/{name}");
-        files.push((rel.clone(), html::transcript(c, &ctx).into_bytes()));
-        linked.push((c, rel));
-    }
-    files.push((INDEX_FILE.into(), html::index(&linked, &ctx).into_bytes()));
-    if opts.klantinteracties {
-        let mut k = String::new();
-        for c in &conversations {
-            k.push_str(&klantcontact(c).to_string());
-            k.push('\n');
-        }
-        files.push((KLANTCONTACTEN_FILE.into(), k.into_bytes()));
-    }
-    let entries: Vec<FileEntry> = files
-        .iter()
-        .map(|(path, bytes)| FileEntry {
-            path: path.clone(),
-            sha256: sha256_hex(bytes),
-            size: bytes.len() as u64,
-        })
-        .collect();
-    let messages: usize = conversations.iter().map(|c| c.messages.len()).sum();
-    let handoffs: usize = conversations.iter().map(|c| c.handoffs.len()).sum();
-    let notes: usize = conversations.iter().map(|c| c.notes.len()).sum();
-    let klantcontacten = if opts.klantinteracties {
-        conversations.len()
-    } else {
-        0
+    let mut files = content_files(&conversations, opts, &generated_at)?;
+    let manifest = Manifest {
+        opts,
+        conversations: &conversations,
+        start: &start,
+        end: &end,
+        generated_at: &generated_at,
+        numbers_replaced,
     };
-    let manifest = json!({
-        "format": "loket-archive/1",
-        "municipality": opts.municipality,
-        "period": {
-            "from": opts.from.to_string(),
-            "to": opts.to.to_string(),
-            "time_zone": "Europe/Amsterdam",
-            "selected_on": "last activity of the conversation (updated_at), both dates inclusive",
-            "start_utc": start,
-            "end_utc_exclusive": end,
-        },
-        "generated_at": generated_at,
-        "loket_version": env!("CARGO_PKG_VERSION"),
-        "counts": {
-            "conversations": conversations.len(),
-            "messages": messages,
-            "handoffs": handoffs,
-            "notes": notes,
-            "transcripts": conversations.len(),
-            "klantcontacten": klantcontacten,
-            "phone_numbers_replaced": numbers_replaced,
-        },
-        "files": entries,
-    });
-    let manifest_bytes =
-        serde_json::to_vec_pretty(&manifest).map_err(|e| ArchiveError::Invalid(e.to_string()))?;
+    let manifest_bytes = manifest.to_bytes(&files)?;
     files.push((MANIFEST_FILE.into(), manifest_bytes));
-
-    // Last line of defence: no contact's number in any byte written.
-    for (path, bytes) in &files {
-        let text = String::from_utf8_lossy(bytes);
-        if addresses.iter().any(|a| text.contains(a.as_str())) {
-            return Err(ArchiveError::Invalid(format!(
-                "a contact's phone number would appear in {path} (e.g. in a conversation id); \
-                 nothing was written"
-            )));
-        }
-    }
-
-    let mut sums: Vec<(String, String)> = files
-        .iter()
-        .map(|(p, b)| (p.clone(), sha256_hex(b)))
-        .collect();
-    sums.sort();
+    refuse_contact_numbers(&files, &addresses)?;
+    let sums = checksums(&files);
     let sums_text: String = sums.iter().map(|(p, h)| format!("{h}  {p}\n")).collect();
     files.push((SUMS_FILE.into(), sums_text.into_bytes()));
 
-    std::fs::create_dir_all(&opts.out).map_err(io_error(&opts.out))?;
-    let partial = opts.out.join(format!(
-        ".{folder}.partial-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    let written = write_files(&partial, &files);
-    if let Err(e) = written {
-        let _ = std::fs::remove_dir_all(&partial);
-        return Err(e);
-    }
-    if target.exists() {
-        if opts.force || !is_non_empty_dir(&target) {
-            let removed = if target.is_dir() {
-                std::fs::remove_dir_all(&target)
-            } else {
-                std::fs::remove_file(&target)
-            };
-            if let Err(e) = removed {
-                let _ = std::fs::remove_dir_all(&partial);
-                return Err(io_error(&target)(e));
-            }
-        } else {
-            let _ = std::fs::remove_dir_all(&partial);
-            return Err(ArchiveError::Exists(target));
-        }
-    }
-    std::fs::rename(&partial, &target).map_err(io_error(&target))?;
+    write_folder(opts, &folder, &target, &files)?;
 
     let manifest_hash = sums
         .iter()
         .find(|(p, _)| p == MANIFEST_FILE)
         .map(|(_, h)| h.clone())
         .unwrap_or_default();
+    let messages = manifest.messages();
     store
         .audit(
             &opts.actor,
@@ -438,6 +329,185 @@ pub async fn export(
         files: files.len(),
         numbers_replaced,
     })
+}
+
+fn check_period(opts: &ExportOptions) -> Result<(), ArchiveError> {
+    if opts.to < opts.from {
+        return Err(ArchiveError::Period(format!(
+            "--to {} is before --from {}",
+            opts.to, opts.from
+        )));
+    }
+    Ok(())
+}
+
+/// The files with the conversations themselves, as (path in the folder, bytes):
+/// `conversations.jsonl`, a transcript each, the index, and `klantcontacten.jsonl` if asked.
+fn content_files(
+    conversations: &[ArchivedConversation],
+    opts: &ExportOptions,
+    generated_at: &str,
+) -> Result<Vec<(String, Vec<u8>)>, ArchiveError> {
+    let ctx = PageContext {
+        municipality: opts.municipality.clone(),
+        period: html::dutch_period(opts.from, opts.to),
+        departments: opts.departments.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        generated_at: html::local_date_time(generated_at),
+    };
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut jsonl = String::new();
+    for c in conversations {
+        jsonl
+            .push_str(&serde_json::to_string(c).map_err(|e| ArchiveError::Invalid(e.to_string()))?);
+        jsonl.push('\n');
+    }
+    files.push((CONVERSATIONS_FILE.into(), jsonl.into_bytes()));
+    let mut linked = Vec::with_capacity(conversations.len());
+    for c in conversations {
+        let name = transcript_file_name(&c.id);
+        let rel = format!("{TRANSCRIPTS_DIR}/{name}");
+        files.push((rel.clone(), html::transcript(c, &ctx).into_bytes()));
+        linked.push((c, rel));
+    }
+    files.push((INDEX_FILE.into(), html::index(&linked, &ctx).into_bytes()));
+    if opts.klantinteracties {
+        let mut k = String::new();
+        for c in conversations {
+            k.push_str(&klantcontact(c).to_string());
+            k.push('\n');
+        }
+        files.push((KLANTCONTACTEN_FILE.into(), k.into_bytes()));
+    }
+    Ok(files)
+}
+
+/// What `manifest.json` states about one export besides its files.
+struct Manifest<'a> {
+    opts: &'a ExportOptions,
+    conversations: &'a [ArchivedConversation],
+    /// The period as UTC timestamps, end exclusive.
+    start: &'a str,
+    end: &'a str,
+    generated_at: &'a str,
+    numbers_replaced: usize,
+}
+
+impl Manifest<'_> {
+    fn messages(&self) -> usize {
+        self.conversations.iter().map(|c| c.messages.len()).sum()
+    }
+
+    /// The pretty-printed manifest, listing `files` with their checksum and size.
+    fn to_bytes(&self, files: &[(String, Vec<u8>)]) -> Result<Vec<u8>, ArchiveError> {
+        let (opts, conversations) = (self.opts, self.conversations);
+        let entries: Vec<FileEntry> = files
+            .iter()
+            .map(|(path, bytes)| FileEntry {
+                path: path.clone(),
+                sha256: sha256_hex(bytes),
+                size: bytes.len() as u64,
+            })
+            .collect();
+        let handoffs: usize = conversations.iter().map(|c| c.handoffs.len()).sum();
+        let notes: usize = conversations.iter().map(|c| c.notes.len()).sum();
+        let klantcontacten = if opts.klantinteracties {
+            conversations.len()
+        } else {
+            0
+        };
+        let manifest = json!({
+            "format": "loket-archive/1",
+            "municipality": opts.municipality,
+            "period": {
+                "from": opts.from.to_string(),
+                "to": opts.to.to_string(),
+                "time_zone": "Europe/Amsterdam",
+                "selected_on": "last activity of the conversation (updated_at), both dates inclusive",
+                "start_utc": self.start,
+                "end_utc_exclusive": self.end,
+            },
+            "generated_at": self.generated_at,
+            "loket_version": env!("CARGO_PKG_VERSION"),
+            "counts": {
+                "conversations": conversations.len(),
+                "messages": self.messages(),
+                "handoffs": handoffs,
+                "notes": notes,
+                "transcripts": conversations.len(),
+                "klantcontacten": klantcontacten,
+                "phone_numbers_replaced": self.numbers_replaced,
+            },
+            "files": entries,
+        });
+        serde_json::to_vec_pretty(&manifest).map_err(|e| ArchiveError::Invalid(e.to_string()))
+    }
+}
+
+/// Last line of defence: no contact's number in any byte written.
+fn refuse_contact_numbers(
+    files: &[(String, Vec<u8>)],
+    addresses: &[String],
+) -> Result<(), ArchiveError> {
+    for (path, bytes) in files {
+        let text = String::from_utf8_lossy(bytes);
+        if addresses.iter().any(|a| text.contains(a.as_str())) {
+            return Err(ArchiveError::Invalid(format!(
+                "a contact's phone number would appear in {path} (e.g. in a conversation id); \
+                 nothing was written"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// (path, sha256) of every file, sorted by path: the lines of `SHA256SUMS`.
+fn checksums(files: &[(String, Vec<u8>)]) -> Vec<(String, String)> {
+    let mut sums: Vec<(String, String)> = files
+        .iter()
+        .map(|(p, b)| (p.clone(), sha256_hex(b)))
+        .collect();
+    sums.sort();
+    sums
+}
+
+/// Writes the files into a hidden folder next to `target` and renames it into place, so a
+/// crash never leaves a half export under the final name. An existing `target` is replaced
+/// only with `--force` (or when it is empty).
+fn write_folder(
+    opts: &ExportOptions,
+    folder: &str,
+    target: &Path,
+    files: &[(String, Vec<u8>)],
+) -> Result<(), ArchiveError> {
+    std::fs::create_dir_all(&opts.out).map_err(io_error(&opts.out))?;
+    let partial = opts.out.join(format!(
+        ".{folder}.partial-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let written = write_files(&partial, files);
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&partial);
+        return Err(e);
+    }
+    if target.exists() {
+        // Checked again: the folder may have appeared while the files were being written.
+        if opts.force || !is_non_empty_dir(target) {
+            let removed = if target.is_dir() {
+                std::fs::remove_dir_all(target)
+            } else {
+                std::fs::remove_file(target)
+            };
+            if let Err(e) = removed {
+                let _ = std::fs::remove_dir_all(&partial);
+                return Err(io_error(target)(e));
+            }
+        } else {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(ArchiveError::Exists(target.to_path_buf()));
+        }
+    }
+    std::fs::rename(&partial, target).map_err(io_error(target))
 }
 
 fn is_non_empty_dir(path: &Path) -> bool {

@@ -315,47 +315,10 @@ fn footer(ctx: &PageContext) -> String {
 /// The transcript of one conversation.
 pub fn transcript(c: &ArchivedConversation, ctx: &PageContext) -> String {
     let mut b = String::new();
-    let _ = write!(
-        b,
-        "<header>\n<p class=\"org\">{}</p>\n<h1>Gespreksverslag</h1>\n<dl class=\"meta\">\n",
-        escape(&ctx.municipality)
-    );
-    let mut meta = |k: &str, v: String| {
-        let _ = writeln!(b, "<dt>{}</dt><dd>{}</dd>", escape(k), escape(&v));
-    };
-    meta("Gesprek", c.id.clone());
-    meta("Exportperiode", ctx.period.clone());
-    meta("Kanaal", channel_label(c.channel));
-    meta(
-        "Afdeling",
-        c.department
-            .as_deref()
-            .map(|d| department_label(ctx, d))
-            .unwrap_or_else(|| "geen (alleen de bot)".into()),
-    );
-    meta("Status", status_label(c.status));
-    meta("Begonnen", local_date_time(&c.created_at));
-    meta("Laatste activiteit", local_date_time(&c.updated_at));
-    let notes = if c.notes.is_empty() {
-        String::new()
-    } else {
-        format!(", {} interne notitie(s)", c.notes.len())
-    };
-    meta(
-        "Omvang",
-        format!(
-            "{} bericht(en), {} overdracht(en){notes}",
-            c.messages.len(),
-            c.handoffs.len()
-        ),
-    );
-    b.push_str(
-        "</dl>\n<p class=\"notice\">Persoonsgegevens die de inwoner stuurde (zoals een BSN) \
-        zijn vóór opslag uit de berichten verwijderd en vervangen door een aanduiding als [BSN]. \
-        Tijden zijn Nederlandse tijd.</p>\n</header>\n<main>\n<ol class=\"timeline\">\n",
-    );
+    write_transcript_header(&mut b, c, ctx);
     let mut day = None;
     for (at, event) in timeline(c) {
+        // A heading whenever the local date changes, so a long conversation reads by day.
         if let Some(d) = local_day(at)
             && day != Some(d)
         {
@@ -367,97 +330,7 @@ pub fn transcript(c: &ArchivedConversation, ctx: &PageContext) -> String {
             escape(&machine_time(at)),
             escape(&local_time(at))
         );
-        match event {
-            Event::Message(m) => {
-                let class = match m.sender {
-                    Sender::Citizen => "citizen",
-                    Sender::Agent => "agent",
-                    Sender::Bot => "bot",
-                };
-                let _ = write!(
-                    b,
-                    "<li class=\"msg {class}\"><div class=\"head\"><span class=\"who\">{}</span>{time}</div>",
-                    escape(&sender_label(m))
-                );
-                if let Some(kind) = kind_label(&m.kind) {
-                    let _ = write!(b, "<p class=\"kind\">[{}]</p>", escape(&kind));
-                }
-                if !m.text.is_empty() {
-                    let _ = write!(b, "<p class=\"text\">{}</p>", escape(&m.text));
-                }
-                if !m.pii.is_empty() {
-                    let kinds: Vec<String> = m.pii.iter().map(|k| pii_label(k)).collect();
-                    let _ = write!(
-                        b,
-                        "<p class=\"pii\">persoonsgegevens verwijderd: {}</p>",
-                        escape(&kinds.join(", "))
-                    );
-                }
-                let details = message_details(m);
-                if !details.is_empty() {
-                    let _ = write!(
-                        b,
-                        "<p class=\"details\">{}</p>",
-                        escape(&details.join(" · "))
-                    );
-                }
-                b.push_str("</li>\n");
-            }
-            Event::HandoffRequested(h) => {
-                let _ = writeln!(
-                    b,
-                    "<li class=\"event\"><span class=\"label\">Overdracht</span> {time} — doorgezet naar \
-                     afdeling {}; reden: {}{}.{}</li>",
-                    escape(&department_label(ctx, &h.department)),
-                    escape(&h.reason),
-                    if h.within_office_hours {
-                        ""
-                    } else {
-                        " (buiten kantoortijd)"
-                    },
-                    // Later events show claiming and resolving; only a handoff still open
-                    // says so here.
-                    if h.resolved_at.is_none() {
-                        format!(
-                            " Stand bij export: {}.",
-                            escape(&handoff_status_label(h.status))
-                        )
-                    } else {
-                        String::new()
-                    }
-                );
-            }
-            Event::HandoffClaimed(h) => {
-                let _ = writeln!(
-                    b,
-                    "<li class=\"event\"><span class=\"label\">Overdracht</span> {time} — opgepakt door {}.</li>",
-                    escape(
-                        &h.agent_id
-                            .as_deref()
-                            .map(|a| format!("medewerker {a}"))
-                            .unwrap_or_else(|| "een medewerker".into())
-                    )
-                );
-            }
-            Event::HandoffResolved(h) => {
-                let _ = writeln!(
-                    b,
-                    "<li class=\"event\"><span class=\"label\">Overdracht</span> {time} — afgerond \
-                     (afdeling {}).</li>",
-                    escape(&department_label(ctx, &h.department))
-                );
-            }
-            Event::Note(n) => {
-                let _ = writeln!(
-                    b,
-                    "<li class=\"note\"><div class=\"head\"><span><span class=\"label\">Interne notitie</span> \
-                     <span class=\"who\">Medewerker {}</span> (niet zichtbaar voor de inwoner)</span>{time}</div>\
-                     <p class=\"text\">{}</p></li>",
-                    escape(&n.agent_id),
-                    escape(&n.text)
-                );
-            }
-        }
+        write_event(&mut b, &event, &time, ctx);
     }
     if c.messages.is_empty() && c.handoffs.is_empty() && c.notes.is_empty() {
         b.push_str("<li class=\"event\">Dit gesprek bevat geen berichten.</li>\n");
@@ -468,6 +341,152 @@ pub fn transcript(c: &ArchivedConversation, ctx: &PageContext) -> String {
         &format!("Gespreksverslag {} — {}", c.id, ctx.municipality),
         &b,
     )
+}
+
+/// The page header: who, which conversation, its facts, and the notice on removed personal
+/// data; ends by opening the timeline list.
+fn write_transcript_header(b: &mut String, c: &ArchivedConversation, ctx: &PageContext) {
+    let _ = write!(
+        b,
+        "<header>\n<p class=\"org\">{}</p>\n<h1>Gespreksverslag</h1>\n<dl class=\"meta\">\n",
+        escape(&ctx.municipality)
+    );
+    for (k, v) in transcript_facts(c, ctx) {
+        let _ = writeln!(b, "<dt>{}</dt><dd>{}</dd>", escape(k), escape(&v));
+    }
+    b.push_str(
+        "</dl>\n<p class=\"notice\">Persoonsgegevens die de inwoner stuurde (zoals een BSN) \
+        zijn vóór opslag uit de berichten verwijderd en vervangen door een aanduiding als [BSN]. \
+        Tijden zijn Nederlandse tijd.</p>\n</header>\n<main>\n<ol class=\"timeline\">\n",
+    );
+}
+
+/// The label and value of each line in the header's fact list, in display order.
+fn transcript_facts(c: &ArchivedConversation, ctx: &PageContext) -> Vec<(&'static str, String)> {
+    let department = c
+        .department
+        .as_deref()
+        .map(|d| department_label(ctx, d))
+        .unwrap_or_else(|| "geen (alleen de bot)".into());
+    let notes = if c.notes.is_empty() {
+        String::new()
+    } else {
+        format!(", {} interne notitie(s)", c.notes.len())
+    };
+    let size = format!(
+        "{} bericht(en), {} overdracht(en){notes}",
+        c.messages.len(),
+        c.handoffs.len()
+    );
+    vec![
+        ("Gesprek", c.id.clone()),
+        ("Exportperiode", ctx.period.clone()),
+        ("Kanaal", channel_label(c.channel)),
+        ("Afdeling", department),
+        ("Status", status_label(c.status)),
+        ("Begonnen", local_date_time(&c.created_at)),
+        ("Laatste activiteit", local_date_time(&c.updated_at)),
+        ("Omvang", size),
+    ]
+}
+
+/// One item of the timeline; `time` is the ready `<time>` element.
+fn write_event(b: &mut String, event: &Event<'_>, time: &str, ctx: &PageContext) {
+    match event {
+        Event::Message(m) => write_message(b, m, time),
+        Event::HandoffRequested(h) => {
+            let _ = writeln!(
+                b,
+                "<li class=\"event\"><span class=\"label\">Overdracht</span> {time} — doorgezet naar \
+                 afdeling {}; reden: {}{}.{}</li>",
+                escape(&department_label(ctx, &h.department)),
+                escape(&h.reason),
+                if h.within_office_hours {
+                    ""
+                } else {
+                    " (buiten kantoortijd)"
+                },
+                // Later events show claiming and resolving; only a handoff still open
+                // says so here.
+                if h.resolved_at.is_none() {
+                    format!(
+                        " Stand bij export: {}.",
+                        escape(&handoff_status_label(h.status))
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        Event::HandoffClaimed(h) => {
+            let _ = writeln!(
+                b,
+                "<li class=\"event\"><span class=\"label\">Overdracht</span> {time} — opgepakt door {}.</li>",
+                escape(
+                    &h.agent_id
+                        .as_deref()
+                        .map(|a| format!("medewerker {a}"))
+                        .unwrap_or_else(|| "een medewerker".into())
+                )
+            );
+        }
+        Event::HandoffResolved(h) => {
+            let _ = writeln!(
+                b,
+                "<li class=\"event\"><span class=\"label\">Overdracht</span> {time} — afgerond \
+                 (afdeling {}).</li>",
+                escape(&department_label(ctx, &h.department))
+            );
+        }
+        Event::Note(n) => {
+            let _ = writeln!(
+                b,
+                "<li class=\"note\"><div class=\"head\"><span><span class=\"label\">Interne notitie</span> \
+                 <span class=\"who\">Medewerker {}</span> (niet zichtbaar voor de inwoner)</span>{time}</div>\
+                 <p class=\"text\">{}</p></li>",
+                escape(&n.agent_id),
+                escape(&n.text)
+            );
+        }
+    }
+}
+
+/// A message as a speech bubble: who and when, its kind if not plain text, the text, which
+/// personal data was removed, and the bot's decision details.
+fn write_message(b: &mut String, m: &ArchivedMessage, time: &str) {
+    let class = match m.sender {
+        Sender::Citizen => "citizen",
+        Sender::Agent => "agent",
+        Sender::Bot => "bot",
+    };
+    let _ = write!(
+        b,
+        "<li class=\"msg {class}\"><div class=\"head\"><span class=\"who\">{}</span>{time}</div>",
+        escape(&sender_label(m))
+    );
+    if let Some(kind) = kind_label(&m.kind) {
+        let _ = write!(b, "<p class=\"kind\">[{}]</p>", escape(&kind));
+    }
+    if !m.text.is_empty() {
+        let _ = write!(b, "<p class=\"text\">{}</p>", escape(&m.text));
+    }
+    if !m.pii.is_empty() {
+        let kinds: Vec<String> = m.pii.iter().map(|k| pii_label(k)).collect();
+        let _ = write!(
+            b,
+            "<p class=\"pii\">persoonsgegevens verwijderd: {}</p>",
+            escape(&kinds.join(", "))
+        );
+    }
+    let details = message_details(m);
+    if !details.is_empty() {
+        let _ = write!(
+            b,
+            "<p class=\"details\">{}</p>",
+            escape(&details.join(" · "))
+        );
+    }
+    b.push_str("</li>\n");
 }
 
 /// The index: one row per conversation, linking its transcript.

@@ -426,68 +426,154 @@ fn aggregate(
     promised_minutes: i64,
     now: DateTime<Utc>,
 ) -> Summary {
-    let mut totals = Counts::default();
-    let mut days: BTreeMap<NaiveDate, (u64, u64)> = BTreeMap::new();
-    let mut d = q.from;
-    while d <= q.to {
-        days.insert(d, (0, 0));
-        d += Duration::days(1);
-    }
-    let mut week = WeekHours::default();
-    let mut channels: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    let mut departments: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-
+    let mut volume = Volume::new(q);
     for c in convs.values() {
-        totals.conversations += 1;
-        let t = local(c.created_at);
-        days.entry(t.date_naive()).or_default().0 += 1;
-        week.conversations[t.weekday().num_days_from_monday() as usize][t.hour() as usize] += 1;
-        channels.entry(c.channel.to_string()).or_default().0 += 1;
-        departments.entry(c.department.clone()).or_default().0 += 1;
+        volume.add_conversation(c);
     }
-
-    let mut bot_decisions = 0u64;
-    let mut action_counts: HashMap<&str, u64> = HashMap::new();
-    let mut pii_messages = 0u64;
-    let mut pii_kinds: HashMap<String, u64> = HashMap::new();
-    let mut response_ms = Vec::new();
-    let mut intents: HashMap<String, u64> = HashMap::new();
-    let mut intent_total = 0u64;
-    let mut faqs: HashMap<String, u64> = HashMap::new();
-    let mut faq_total = 0u64;
-
-    // Per conversation: answered at all, fallback, handoff decision, answers per intent.
-    #[derive(Default)]
-    struct Flags {
-        answered: bool,
-        fallback: bool,
-        handoff: bool,
-        repeated: bool,
-        answered_intents: HashSet<String>,
-    }
-    let mut flags: HashMap<&str, Flags> = HashMap::new();
-
+    let mut replies = BotReplies::default();
+    let mut pii = PiiTally::default();
+    let mut decisions = Decisions::default();
     for m in msgs {
         let conv = &convs[&m.conversation_id];
         if is_bot_reply(m) {
-            if let Some(ms) = m.response_ms {
-                response_ms.push(ms as f64);
+            replies.add(m);
+        } else if is_citizen(m) {
+            volume.add_citizen_message(m, conv);
+            pii.add(m);
+            if is_bot_decision(m) {
+                decisions.add(m);
             }
-            if let Some(faq) = m.faq_id.as_deref().filter(|f| !f.is_empty()) {
-                *faqs.entry(faq.to_string()).or_default() += 1;
-                faq_total += 1;
-            }
-            continue;
         }
-        if !is_citizen(m) {
-            continue;
+    }
+    let handed_off = decisions.handed_off(hands);
+    let one_go = decisions.answered_in_one_go(&handed_off);
+    let bot_decisions = decisions.bot_decisions;
+    let count = |a: &str| decisions.actions.get(a).copied().unwrap_or(0);
+    let Volume {
+        totals,
+        days,
+        week,
+        channels,
+        departments,
+    } = volume;
+
+    Summary {
+        from: q.from,
+        to: q.to,
+        time_zone: TIME_ZONE.name(),
+        channel: q.channel.clone(),
+        department: q.department.clone(),
+        bot_decisions,
+        per_day: days
+            .into_iter()
+            .map(|(date, (conversations, citizen_messages))| DayCounts {
+                date,
+                conversations,
+                citizen_messages,
+            })
+            .collect(),
+        per_hour_of_week: week,
+        per_channel: by_conversations(channels),
+        per_department: by_conversations(departments),
+        answered_in_one_go: Ratio::new(one_go, totals.conversations),
+        conversations_handed_off: Ratio::new(handed_off.len() as u64, totals.conversations),
+        clarify_rate: Ratio::new(count("clarify"), bot_decisions),
+        handoff_rate: Ratio::new(count("handoff"), bot_decisions),
+        fallback_rate: Ratio::new(count("fallback"), bot_decisions),
+        privacy_redirects: Ratio::new(count("privacy_redirect"), bot_decisions),
+        pii_removed: Ratio::new(pii.messages, totals.citizen_messages),
+        pii_kinds: pii.kinds_by_frequency(),
+        bot_response_ms: Distribution::of(&replies.response_ms),
+        first_human_reply_minutes: human_reply(hands, promised_minutes, now),
+        top_intents: top(decisions.intents, decisions.intent_total),
+        top_faqs: top(replies.faqs, replies.faq_total),
+        totals,
+    }
+}
+
+/// Conversations and citizen messages (in that order in each pair), in total and by local
+/// date, hour of the week, channel and department.
+struct Volume {
+    totals: Counts,
+    days: BTreeMap<NaiveDate, (u64, u64)>,
+    week: WeekHours,
+    channels: BTreeMap<String, (u64, u64)>,
+    departments: BTreeMap<String, (u64, u64)>,
+}
+
+impl Volume {
+    /// Starts with every date of the period at zero, so a quiet day still shows in the report.
+    fn new(q: &ReportQuery) -> Volume {
+        let mut days = BTreeMap::new();
+        let mut d = q.from;
+        while d <= q.to {
+            days.insert(d, (0, 0));
+            d += Duration::days(1);
         }
-        totals.citizen_messages += 1;
+        Volume {
+            totals: Counts::default(),
+            days,
+            week: WeekHours::default(),
+            channels: BTreeMap::new(),
+            departments: BTreeMap::new(),
+        }
+    }
+
+    fn add_conversation(&mut self, c: &Conversation) {
+        self.totals.conversations += 1;
+        let t = local(c.created_at);
+        self.days.entry(t.date_naive()).or_default().0 += 1;
+        self.week.conversations[t.weekday().num_days_from_monday() as usize][t.hour() as usize] +=
+            1;
+        self.channels.entry(c.channel.to_string()).or_default().0 += 1;
+        self.departments.entry(c.department.clone()).or_default().0 += 1;
+    }
+
+    /// Counts a citizen message under its own time and its conversation's channel and
+    /// department.
+    fn add_citizen_message(&mut self, m: &Message, conv: &Conversation) {
+        self.totals.citizen_messages += 1;
         let t = local(m.created_at);
-        days.entry(t.date_naive()).or_default().1 += 1;
-        week.citizen_messages[t.weekday().num_days_from_monday() as usize][t.hour() as usize] += 1;
-        channels.entry(conv.channel.to_string()).or_default().1 += 1;
-        departments.entry(conv.department.clone()).or_default().1 += 1;
+        self.days.entry(t.date_naive()).or_default().1 += 1;
+        self.week.citizen_messages[t.weekday().num_days_from_monday() as usize]
+            [t.hour() as usize] += 1;
+        self.channels.entry(conv.channel.to_string()).or_default().1 += 1;
+        self.departments
+            .entry(conv.department.clone())
+            .or_default()
+            .1 += 1;
+    }
+}
+
+/// What the bot's own replies tell: how fast it was and which FAQ entries it answered with.
+#[derive(Default)]
+struct BotReplies {
+    response_ms: Vec<f64>,
+    faqs: HashMap<String, u64>,
+    faq_total: u64,
+}
+
+impl BotReplies {
+    fn add(&mut self, m: &Message) {
+        if let Some(ms) = m.response_ms {
+            self.response_ms.push(ms as f64);
+        }
+        if let Some(faq) = m.faq_id.as_deref().filter(|f| !f.is_empty()) {
+            *self.faqs.entry(faq.to_string()).or_default() += 1;
+            self.faq_total += 1;
+        }
+    }
+}
+
+/// Citizen messages from which personal data was removed, and how often each kind was.
+#[derive(Default)]
+struct PiiTally {
+    messages: u64,
+    kinds: HashMap<String, u64>,
+}
+
+impl PiiTally {
+    fn add(&mut self, m: &Message) {
         let kinds: Vec<&str> = m
             .pii
             .split(',')
@@ -495,25 +581,64 @@ fn aggregate(
             .filter(|k| !k.is_empty())
             .collect();
         if !kinds.is_empty() {
-            pii_messages += 1;
+            self.messages += 1;
+            // A kind found twice in one message counts once: the figure is messages.
             for k in kinds.into_iter().collect::<HashSet<_>>() {
-                *pii_kinds.entry(k.to_string()).or_default() += 1;
+                *self.kinds.entry(k.to_string()).or_default() += 1;
             }
         }
-        if !is_bot_decision(m) {
-            continue;
-        }
-        bot_decisions += 1;
+    }
+
+    /// Most frequent first; equal counts by name, so the order is stable.
+    fn kinds_by_frequency(self) -> Vec<PiiKind> {
+        let mut kinds: Vec<PiiKind> = self
+            .kinds
+            .into_iter()
+            .map(|(kind, messages)| PiiKind { kind, messages })
+            .collect();
+        kinds.sort_by(|a, b| {
+            b.messages
+                .cmp(&a.messages)
+                .then_with(|| a.kind.cmp(&b.kind))
+        });
+        kinds
+    }
+}
+
+/// Per conversation: answered at all, fallback, handoff decision, answers per intent.
+#[derive(Default)]
+struct Flags {
+    answered: bool,
+    fallback: bool,
+    handoff: bool,
+    repeated: bool,
+    answered_intents: HashSet<String>,
+}
+
+/// The bot's decisions on citizen messages: how many, of which action and intent, and what
+/// they say about each conversation.
+#[derive(Default)]
+struct Decisions<'a> {
+    bot_decisions: u64,
+    actions: HashMap<&'a str, u64>,
+    intents: HashMap<String, u64>,
+    intent_total: u64,
+    flags: HashMap<&'a str, Flags>,
+}
+
+impl<'a> Decisions<'a> {
+    fn add(&mut self, m: &'a Message) {
+        self.bot_decisions += 1;
         let action = m.action.as_deref().unwrap_or_default();
-        *action_counts.entry(action).or_default() += 1;
+        *self.actions.entry(action).or_default() += 1;
         if action != "smalltalk"
             && action != "fallback"
             && let Some(intent) = m.intent.as_deref().filter(|i| !i.is_empty())
         {
-            *intents.entry(intent.to_string()).or_default() += 1;
-            intent_total += 1;
+            *self.intents.entry(intent.to_string()).or_default() += 1;
+            self.intent_total += 1;
         }
-        let f = flags.entry(m.conversation_id.as_str()).or_default();
+        let f = self.flags.entry(m.conversation_id.as_str()).or_default();
         match action {
             "answer" => {
                 f.answered = true;
@@ -529,17 +654,35 @@ fn aggregate(
         }
     }
 
-    let handed_off: HashSet<&str> = hands
-        .iter()
-        .map(|h| h.conversation_id.as_str())
-        .chain(flags.iter().filter(|(_, f)| f.handoff).map(|(id, _)| *id))
-        .collect();
-    let one_go = flags
-        .iter()
-        .filter(|(id, f)| f.answered && !f.fallback && !f.repeated && !handed_off.contains(*id))
-        .count() as u64;
+    /// The conversations with a handoff row or a decision `handoff`.
+    fn handed_off<'h>(&self, hands: &'h [Handoff]) -> HashSet<&'h str>
+    where
+        'a: 'h,
+    {
+        hands
+            .iter()
+            .map(|h| h.conversation_id.as_str())
+            .chain(
+                self.flags
+                    .iter()
+                    .filter(|(_, f)| f.handoff)
+                    .map(|(id, _)| *id),
+            )
+            .collect()
+    }
 
-    // First human reply after a handoff.
+    /// See [`Summary::answered_in_one_go`].
+    fn answered_in_one_go(&self, handed_off: &HashSet<&str>) -> u64 {
+        self.flags
+            .iter()
+            .filter(|(id, f)| f.answered && !f.fallback && !f.repeated && !handed_off.contains(*id))
+            .count() as u64
+    }
+}
+
+/// The first human reply after a handoff: how long it took, split by office hours, and how
+/// often the promise was kept as seen at `now`.
+fn human_reply(hands: &[Handoff], promised_minutes: i64, now: DateTime<Utc>) -> HumanReply {
     let minutes = |h: &Handoff| {
         h.first_reply_at
             .map(|r| (r - h.created_at).num_milliseconds() as f64 / 60_000.0)
@@ -566,82 +709,42 @@ fn aggregate(
                     kept += 1;
                 }
             }
+            // Still waiting past the promise: already missed. Handed back to the bot, or
+            // still within the promise: not judged (yet).
             None if h.status != HandoffStatus::Released && now - h.created_at > promised => {
                 judged += 1
             }
             None => {}
         }
     }
-
-    let count = |a: &str| action_counts.get(a).copied().unwrap_or(0);
-    let mut pii_kinds: Vec<PiiKind> = pii_kinds
-        .into_iter()
-        .map(|(kind, messages)| PiiKind { kind, messages })
-        .collect();
-    pii_kinds.sort_by(|a, b| {
-        b.messages
-            .cmp(&a.messages)
-            .then_with(|| a.kind.cmp(&b.kind))
-    });
-    let keyed = |m: BTreeMap<String, (u64, u64)>| {
-        let mut v: Vec<KeyCounts> = m
-            .into_iter()
-            .map(|(key, (conversations, citizen_messages))| KeyCounts {
-                key,
-                conversations,
-                citizen_messages,
-            })
-            .collect();
-        v.sort_by(|a, b| {
-            b.conversations
-                .cmp(&a.conversations)
-                .then_with(|| a.key.cmp(&b.key))
-        });
-        v
-    };
-
-    Summary {
-        from: q.from,
-        to: q.to,
-        time_zone: TIME_ZONE.name(),
-        channel: q.channel.clone(),
-        department: q.department.clone(),
-        bot_decisions,
-        per_day: days
-            .into_iter()
-            .map(|(date, (conversations, citizen_messages))| DayCounts {
-                date,
-                conversations,
-                citizen_messages,
-            })
-            .collect(),
-        per_hour_of_week: week,
-        per_channel: keyed(channels),
-        per_department: keyed(departments),
-        answered_in_one_go: Ratio::new(one_go, totals.conversations),
-        conversations_handed_off: Ratio::new(handed_off.len() as u64, totals.conversations),
-        clarify_rate: Ratio::new(count("clarify"), bot_decisions),
-        handoff_rate: Ratio::new(count("handoff"), bot_decisions),
-        fallback_rate: Ratio::new(count("fallback"), bot_decisions),
-        privacy_redirects: Ratio::new(count("privacy_redirect"), bot_decisions),
-        pii_removed: Ratio::new(pii_messages, totals.citizen_messages),
-        pii_kinds,
-        bot_response_ms: Distribution::of(&response_ms),
-        first_human_reply_minutes: HumanReply {
-            handoffs: hands.len() as u64,
-            handoffs_within_office_hours: hands.iter().filter(|h| h.within_office_hours).count()
-                as u64,
-            without_reply: hands.iter().filter(|h| h.first_reply_at.is_none()).count() as u64,
-            all: Distribution::of(&all),
-            within_office_hours: Distribution::of(&within),
-            outside_office_hours: Distribution::of(&outside),
-            within_promise: Ratio::new(kept, judged),
-            promised_minutes,
-        },
-        top_intents: top(intents, intent_total),
-        top_faqs: top(faqs, faq_total),
-        totals,
+    HumanReply {
+        handoffs: hands.len() as u64,
+        handoffs_within_office_hours: hands.iter().filter(|h| h.within_office_hours).count() as u64,
+        without_reply: hands.iter().filter(|h| h.first_reply_at.is_none()).count() as u64,
+        all: Distribution::of(&all),
+        within_office_hours: Distribution::of(&within),
+        outside_office_hours: Distribution::of(&outside),
+        within_promise: Ratio::new(kept, judged),
+        promised_minutes,
     }
+}
+
+/// Rows per key, most conversations first; equal counts by key, so the order is stable.
+fn by_conversations(m: BTreeMap<String, (u64, u64)>) -> Vec<KeyCounts> {
+    let mut v: Vec<KeyCounts> = m
+        .into_iter()
+        .map(|(key, (conversations, citizen_messages))| KeyCounts {
+            key,
+            conversations,
+            citizen_messages,
+        })
+        .collect();
+    v.sort_by(|a, b| {
+        b.conversations
+            .cmp(&a.conversations)
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    v
 }
 
 #[cfg(test)]
