@@ -7,7 +7,7 @@
 //! to 512 so that candle's fast x86 quantized kernels apply (they need a multiple of 256).
 //! The stock f32 model is kept for measuring against ([`WeightFormat::F32`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor, gguf_file};
@@ -162,19 +162,7 @@ impl Encoder {
         threads: usize,
     ) -> Result<Encoder, EncoderError> {
         let start = Instant::now();
-        let model = dir.join(MODEL_FILE);
-        let tok = dir.join(TOKENIZER_FILE);
-        let missing: Vec<&str> = [(MODEL_FILE, &model), (TOKENIZER_FILE, &tok)]
-            .iter()
-            .filter(|(_, p)| !p.exists())
-            .map(|(n, _)| *n)
-            .collect();
-        if !missing.is_empty() {
-            return Err(EncoderError::Missing {
-                dir: dir.display().to_string(),
-                missing: missing.join(", "),
-            });
-        }
+        let (model, tok) = model_files(dir)?;
         let tokenizer = UnigramTokenizer::from_file(&tok)
             .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
         let mut file =
@@ -182,22 +170,7 @@ impl Encoder {
         let content = gguf_file::Content::read(&mut file)
             .map_err(|e| EncoderError::Load(format!("{}: {e}", model.display())))?;
         let dev = Device::Cpu;
-        let meta_u32 = |k: &str| -> Result<usize, EncoderError> {
-            content
-                .metadata
-                .get(k)
-                .and_then(|v| v.to_u32().ok())
-                .map(|v| v as usize)
-                .ok_or_else(|| EncoderError::Load(format!("metadata {k} missing")))
-        };
-        let hidden = meta_u32("bert.embedding_length")?;
-        let n_layers = meta_u32("bert.block_count")?;
-        let heads = meta_u32("bert.attention.head_count")?;
-        let eps = content
-            .metadata
-            .get("bert.attention.layer_norm_epsilon")
-            .and_then(|v| v.to_f32().ok())
-            .unwrap_or(1e-12) as f64;
+        let shape = ModelShape::read(&content)?;
         let word = content.tensor(&mut file, "embeddings.word_embeddings.weight", &dev)?;
         let mut f = |name: &str| -> Result<Tensor, EncoderError> {
             Ok(content.tensor(&mut file, name, &dev)?.dequantize(&dev)?)
@@ -209,7 +182,7 @@ impl Encoder {
             f("embeddings.LayerNorm.bias")?,
         );
         // Layer by layer, so that only one layer is held in f32 besides what is kept.
-        let read = (0..n_layers).map(|l| LayerTensors::read(&mut f, l));
+        let read = (0..shape.n_layers).map(|l| LayerTensors::read(&mut f, l));
         let (layers, bert) = if format == WeightFormat::Int8 {
             if word.dtype() != GgmlDType::Q4_0 {
                 return Err(EncoderError::Load(format!(
@@ -217,57 +190,23 @@ impl Encoder {
                     word.dtype()
                 )));
             }
-            let v = |t: Tensor| -> Result<Vec<f32>, EncoderError> {
-                Ok(t.flatten_all()?.to_vec1::<f32>()?)
-            };
-            let pair = |(a, b): (Tensor, Tensor)| -> Result<_, EncoderError> { Ok((v(a)?, v(b)?)) };
             let weights = read
-                .map(|t| {
-                    let t = t?;
-                    Ok(LayerWeights {
-                        qkv_w: v(t.qkv.0)?,
-                        qkv_b: v(t.qkv.1)?,
-                        out_w: v(t.out.0)?,
-                        out_b: v(t.out.1)?,
-                        ln1: pair(t.ln1)?,
-                        ffn_in_w: v(t.ffn_in.0)?,
-                        ffn_in_b: v(t.ffn_in.1)?,
-                        ffn_out_w: v(t.ffn_out.0)?,
-                        ffn_out_b: v(t.ffn_out.1)?,
-                        ln2: pair(t.ln2)?,
-                    })
-                })
+                .map(|t| int8_layer(t?))
                 .collect::<Result<Vec<_>, EncoderError>>()?;
-            let (rows, width) = word.shape().dims2()?;
-            let word_rows = Q4Rows {
-                data: word.data()?.into_owned(),
-                rows,
-                width,
-            };
             let bert = Bert::new(
-                word_rows,
-                v(pos.clone())?,
-                v(token_type.narrow(0, 0, 1)?)?,
-                pair(emb_ln.clone())?,
+                q4_rows(&word)?,
+                f32s(pos.clone())?,
+                f32s(token_type.narrow(0, 0, 1)?)?,
+                f32_pair(emb_ln.clone())?,
                 weights,
-                heads,
-                eps as f32,
+                shape.heads,
+                shape.eps as f32,
                 threads,
             );
             (Vec::new(), Some(bert))
         } else {
             let layers = read
-                .map(|t| {
-                    let t = t?;
-                    Ok(Layer {
-                        qkv: linear(t.qkv.0, t.qkv.1, format)?,
-                        attn_out: linear(t.out.0, t.out.1, format)?,
-                        attn_ln: t.ln1,
-                        ffn_in: linear(t.ffn_in.0, t.ffn_in.1, format)?,
-                        ffn_out: linear(t.ffn_out.0, t.ffn_out.1, format)?,
-                        out_ln: t.ln2,
-                    })
-                })
+                .map(|t| candle_layer(t?, format))
                 .collect::<Result<Vec<_>, EncoderError>>()?;
             (layers, None)
         };
@@ -280,9 +219,9 @@ impl Encoder {
             emb_ln,
             layers,
             bert,
-            hidden,
-            heads,
-            eps,
+            hidden: shape.hidden,
+            heads: shape.heads,
+            eps: shape.eps,
             max_tokens,
             format,
             load_time: start.elapsed(),
@@ -418,6 +357,101 @@ impl Encoder {
 }
 
 const PAD_ID: u32 = 1;
+
+/// The model and tokenizer files in `dir`, or which of them are missing.
+fn model_files(dir: &Path) -> Result<(PathBuf, PathBuf), EncoderError> {
+    let model = dir.join(MODEL_FILE);
+    let tok = dir.join(TOKENIZER_FILE);
+    let missing: Vec<&str> = [(MODEL_FILE, &model), (TOKENIZER_FILE, &tok)]
+        .iter()
+        .filter(|(_, p)| !p.exists())
+        .map(|(n, _)| *n)
+        .collect();
+    if !missing.is_empty() {
+        return Err(EncoderError::Missing {
+            dir: dir.display().to_string(),
+            missing: missing.join(", "),
+        });
+    }
+    Ok((model, tok))
+}
+
+/// The model's dimensions, from the GGUF metadata.
+struct ModelShape {
+    hidden: usize,
+    n_layers: usize,
+    heads: usize,
+    eps: f64,
+}
+
+impl ModelShape {
+    fn read(content: &gguf_file::Content) -> Result<ModelShape, EncoderError> {
+        let meta_u32 = |k: &str| -> Result<usize, EncoderError> {
+            content
+                .metadata
+                .get(k)
+                .and_then(|v| v.to_u32().ok())
+                .map(|v| v as usize)
+                .ok_or_else(|| EncoderError::Load(format!("metadata {k} missing")))
+        };
+        Ok(ModelShape {
+            hidden: meta_u32("bert.embedding_length")?,
+            n_layers: meta_u32("bert.block_count")?,
+            heads: meta_u32("bert.attention.head_count")?,
+            eps: content
+                .metadata
+                .get("bert.attention.layer_norm_epsilon")
+                .and_then(|v| v.to_f32().ok())
+                .unwrap_or(1e-12) as f64,
+        })
+    }
+}
+
+/// A layer for the candle forward pass, its linear layers in `format`.
+fn candle_layer(t: LayerTensors, format: WeightFormat) -> Result<Layer, EncoderError> {
+    Ok(Layer {
+        qkv: linear(t.qkv.0, t.qkv.1, format)?,
+        attn_out: linear(t.out.0, t.out.1, format)?,
+        attn_ln: t.ln1,
+        ffn_in: linear(t.ffn_in.0, t.ffn_in.1, format)?,
+        ffn_out: linear(t.ffn_out.0, t.ffn_out.1, format)?,
+        out_ln: t.ln2,
+    })
+}
+
+/// A layer for the int8 forward pass, which quantizes the f32 weights itself.
+fn int8_layer(t: LayerTensors) -> Result<LayerWeights, EncoderError> {
+    Ok(LayerWeights {
+        qkv_w: f32s(t.qkv.0)?,
+        qkv_b: f32s(t.qkv.1)?,
+        out_w: f32s(t.out.0)?,
+        out_b: f32s(t.out.1)?,
+        ln1: f32_pair(t.ln1)?,
+        ffn_in_w: f32s(t.ffn_in.0)?,
+        ffn_in_b: f32s(t.ffn_in.1)?,
+        ffn_out_w: f32s(t.ffn_out.0)?,
+        ffn_out_b: f32s(t.ffn_out.1)?,
+        ln2: f32_pair(t.ln2)?,
+    })
+}
+
+/// The Q4_0 word embeddings as the int8 forward pass reads them, one row per token.
+fn q4_rows(word: &QTensor) -> Result<Q4Rows, EncoderError> {
+    let (rows, width) = word.shape().dims2()?;
+    Ok(Q4Rows {
+        data: word.data()?.into_owned(),
+        rows,
+        width,
+    })
+}
+
+fn f32s(t: Tensor) -> Result<Vec<f32>, EncoderError> {
+    Ok(t.flatten_all()?.to_vec1::<f32>()?)
+}
+
+fn f32_pair((a, b): (Tensor, Tensor)) -> Result<(Vec<f32>, Vec<f32>), EncoderError> {
+    Ok((f32s(a)?, f32s(b)?))
+}
 
 fn linear(w: Tensor, b: Tensor, format: WeightFormat) -> Result<Linear, EncoderError> {
     let dtype = match format {
