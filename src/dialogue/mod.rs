@@ -138,223 +138,258 @@ pub fn decide(
     out
 }
 
+/// The rules in order; the first that decides the reply wins. Each rule is a function of
+/// its own so the order reads here at a glance.
 fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
-    let u = turn.understanding;
+    let top = TopIntent::of(turn.understanding, env);
+    pick_from_options(turn, ctx, env) // 1.
+        .or_else(|| urgent_to_person(turn, ctx, env)) // 2.
+        .or_else(|| own_sensitive_data(turn, ctx, env, &top)) // 3.
+        .or_else(|| intent_for_a_person(turn, ctx, env, &top)) // 4.
+        .or_else(|| smalltalk(ctx, env, &top)) // 5.
+        .or_else(|| follow_up_on_topic(turn, ctx, env, &top)) // 6.
+        .or_else(|| out_of_scope(ctx, env, &top)) // 7.
+        .unwrap_or_else(|| answer_clarify_or_miss(turn, ctx, env, &top)) // 8.
+}
 
-    // 1. A pick from the options offered last time.
-    if !ctx.options.is_empty() {
-        if let Some(option) = pick(turn, &ctx.options).cloned() {
-            ctx.options.clear();
-            if let Some(entry) = env.kb.entry(&option.id) {
-                ctx.misses = 0;
-                return answer(env, ctx, entry.id.clone(), 1.0, None);
-            }
+/// The classifier's most likely intent and the action it leads to, which rules 3 to 8 weigh.
+struct TopIntent<'u> {
+    /// Empty when the classifier had no intent at all.
+    name: &'u str,
+    p: f32,
+    action: Option<Action>,
+}
+
+impl<'u> TopIntent<'u> {
+    fn of(u: &'u Understanding, env: &Env<'_>) -> Self {
+        let top = u.top_intent();
+        let name = top.map(|t| t.intent.as_str()).unwrap_or("");
+        TopIntent {
+            name,
+            p: top.map(|t| t.probability).unwrap_or(0.0),
+            action: env.kb.intent(name).map(|i| i.action),
         }
-        if lang::yes_no(turn.text) == Some(false) {
-            ctx.options.clear();
-            return reply(
-                ctx,
-                env.text(TextKey::ClarifyDeclined),
-                Action::Clarify,
-                None,
-                0.0,
-                None,
-            );
-        }
+    }
+
+    /// The intent leads to `action` and is at least `threshold` likely.
+    fn leads_to(&self, action: Action, threshold: f32) -> bool {
+        self.action == Some(action) && self.p >= threshold
+    }
+}
+
+/// Rule 1: A pick from the options offered last time. The options are forgotten either way:
+/// they were offered for one message only.
+fn pick_from_options(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Option<Outcome> {
+    if ctx.options.is_empty() {
+        return None;
+    }
+    if let Some(option) = pick(turn, &ctx.options).cloned() {
         ctx.options.clear();
-    }
-
-    // 2. Someone in danger or in crisis goes to a person at once.
-    if env.kb.texts.is_crisis(turn.text) {
-        ctx.misses = 0;
-        return handoff(env, ctx, env.text(TextKey::Urgent), "kcc", "urgent", None);
-    }
-
-    let top = u.top_intent();
-    let top_intent = top.map(|t| t.intent.as_str()).unwrap_or("");
-    let top_p = top.map(|t| t.probability).unwrap_or(0.0);
-    let intent_action = env.kb.intent(top_intent).map(|i| i.action);
-
-    // 3. The citizen's own sensitive data (BSN, IBAN, medical details), or a question that
-    // needs it: never processed here, but the general question is still answered. Other
-    // personal data (a phone number, an e-mail address, …) was redacted by the guard and
-    // does not stop the answer, and neither does a harmless number the guard left alone.
-    let sensitive = turn.pii.iter().any(|k| k.needs_secure_channel());
-    if sensitive
-        || (intent_action == Some(Action::PrivacyRedirect) && top_p >= env.cfg.clarify_threshold)
-    {
-        let mut text = if sensitive {
-            env.text(TextKey::Privacy)
-        } else {
-            env.text(TextKey::PrivacyAboutData)
-        };
-        let mut faq = None;
-        let mut confidence = top_p;
-        // The personal data itself ("mijn BSN is …") pulls towards privacy entries; the general
-        // question is the best answerable entry among the answerable ones.
-        if let Some((c, share)) = answerable_share(u, env)
-            && share >= env.cfg.answer_threshold
-            && u.probability_of(&c.intent) >= env.cfg.clarify_threshold
-        {
-            let entry = env
-                .kb
-                .entry(&c.faq_id)
-                .expect("candidate from the knowledge base");
-            text = format!(
-                "{text}\n\n{} {}",
-                env.text(TextKey::PrivacyAndAnswer),
-                answer_text(env, entry)
-            );
-            faq = Some(c.faq_id.clone());
-            confidence = share;
-            ctx.last_intent = Some(c.intent.clone());
-            ctx.last_faq = faq.clone();
+        if let Some(entry) = env.kb.entry(&option.id) {
+            ctx.misses = 0;
+            return Some(answer(env, ctx, entry.id.clone(), 1.0, None));
         }
-        return reply(
-            ctx,
-            text,
-            Action::PrivacyRedirect,
-            Some(top_intent.to_string()).filter(|s| !s.is_empty()),
-            confidence,
-            faq,
-        );
     }
-
-    // 4. Intents that always go to a person.
-    if intent_action == Some(Action::Handoff) && top_p >= env.cfg.clarify_threshold {
-        ctx.misses = 0;
-        let prefix = if env.kb.role_of(top_intent) == Some(Role::Complaint) {
-            env.text(TextKey::ComplaintPrefix)
-        } else {
-            String::new()
-        };
-        let dept = named_department(turn.text, env.kb)
-            .unwrap_or_else(|| env.kb.department_for_intent(top_intent).to_string());
-        return handoff(
-            env,
+    if lang::yes_no(turn.text) == Some(false) {
+        ctx.options.clear();
+        return Some(reply(
             ctx,
-            prefix,
-            &dept,
-            top_intent,
-            Some((top_intent, top_p)),
-        );
-    }
-
-    // 5. Smalltalk.
-    if intent_action == Some(Action::Smalltalk) && top_p >= env.cfg.clarify_threshold {
-        let t = if env.kb.role_of(top_intent) == Some(Role::Thanks) {
-            TextKey::Thanks
-        } else {
-            TextKey::Greeting
-        };
-        return reply(
-            ctx,
-            env.text(t),
-            Action::Smalltalk,
-            Some(top_intent.into()),
-            top_p,
+            env.text(TextKey::ClarifyDeclined),
+            Action::Clarify,
             None,
+            0.0,
+            None,
+        ));
+    }
+    ctx.options.clear();
+    None
+}
+
+/// Rule 2: Someone in danger or in crisis goes to a person at once.
+fn urgent_to_person(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Option<Outcome> {
+    if !env.kb.texts.is_crisis(turn.text) {
+        return None;
+    }
+    ctx.misses = 0;
+    Some(handoff(
+        env,
+        ctx,
+        env.text(TextKey::Urgent),
+        "kcc",
+        "urgent",
+        None,
+    ))
+}
+
+/// Rule 3: The citizen's own sensitive data (BSN, IBAN, medical details), or a question that
+/// needs it: never processed here, but the general question is still answered. Other
+/// personal data (a phone number, an e-mail address, …) was redacted by the guard and
+/// does not stop the answer, and neither does a harmless number the guard left alone.
+fn own_sensitive_data(
+    turn: &Turn<'_>,
+    ctx: &mut Context,
+    env: &Env<'_>,
+    top: &TopIntent<'_>,
+) -> Option<Outcome> {
+    let sensitive = turn.pii.iter().any(|k| k.needs_secure_channel());
+    if !sensitive && !top.leads_to(Action::PrivacyRedirect, env.cfg.clarify_threshold) {
+        return None;
+    }
+    let u = turn.understanding;
+    let mut text = if sensitive {
+        env.text(TextKey::Privacy)
+    } else {
+        env.text(TextKey::PrivacyAboutData)
+    };
+    let mut faq = None;
+    let mut confidence = top.p;
+    // The personal data itself ("mijn BSN is …") pulls towards privacy entries; the general
+    // question is the best answerable entry among the answerable ones.
+    if let Some((c, share)) = answerable_share(u, env)
+        && share >= env.cfg.answer_threshold
+        && u.probability_of(&c.intent) >= env.cfg.clarify_threshold
+    {
+        let entry = env
+            .kb
+            .entry(&c.faq_id)
+            .expect("candidate from the knowledge base");
+        text = format!(
+            "{text}\n\n{} {}",
+            env.text(TextKey::PrivacyAndAnswer),
+            answer_text(env, entry)
         );
+        faq = Some(c.faq_id.clone());
+        confidence = share;
+        ctx.last_intent = Some(c.intent.clone());
+        ctx.last_faq = faq.clone();
     }
+    Some(reply(
+        ctx,
+        text,
+        Action::PrivacyRedirect,
+        Some(top.name.to_string()).filter(|s| !s.is_empty()),
+        confidence,
+        faq,
+    ))
+}
 
-    // 6. A follow-up on the current topic ("en wat kost dat?").
-    if let (Some(within), Some(last)) = (turn.within_context, ctx.last_intent.clone()) {
-        // A message that is confidently about another topic starts a new one.
-        let elsewhere = top_intent != last && top_p >= env.cfg.answer_threshold;
-        if !elsewhere && let Some(best) = within.candidates.first() {
-            let other = within
-                .candidates
-                .iter()
-                .find(|c| Some(&c.faq_id) != ctx.last_faq.as_ref());
-            // Prefer an entry on the topic that was not just given.
-            let chosen = match other {
-                Some(o) if Some(&best.faq_id) == ctx.last_faq.as_ref() && o.bm25 > 0.0 => o,
-                _ => best,
-            };
-            // A follow-up needs something in common with the entry it gets: a word, or a
-            // confident match; otherwise the question is not about this topic after all.
-            let relevant = chosen.bm25 > 0.0 || chosen.confidence >= env.cfg.answer_threshold;
-            if relevant
-                && (lang::looks_like_follow_up(turn.text)
-                    || chosen.confidence >= env.cfg.answer_threshold)
-            {
-                ctx.misses = 0;
-                let conf = chosen.confidence.max(u.probability_of(&last));
-                return answer(env, ctx, chosen.faq_id.clone(), conf, None);
-            }
-        }
+/// Rule 4: Intents that always go to a person, in the department the citizen names if any.
+fn intent_for_a_person(
+    turn: &Turn<'_>,
+    ctx: &mut Context,
+    env: &Env<'_>,
+    top: &TopIntent<'_>,
+) -> Option<Outcome> {
+    if !top.leads_to(Action::Handoff, env.cfg.clarify_threshold) {
+        return None;
     }
+    ctx.misses = 0;
+    let prefix = if env.kb.role_of(top.name) == Some(Role::Complaint) {
+        env.text(TextKey::ComplaintPrefix)
+    } else {
+        String::new()
+    };
+    let dept = named_department(turn.text, env.kb)
+        .unwrap_or_else(|| env.kb.department_for_intent(top.name).to_string());
+    Some(handoff(
+        env,
+        ctx,
+        prefix,
+        &dept,
+        top.name,
+        Some((top.name, top.p)),
+    ))
+}
 
-    // 7. Out of scope.
-    if intent_action == Some(Action::Fallback) && top_p >= env.cfg.answer_threshold {
-        return miss(
-            env,
-            ctx,
-            env.text(TextKey::Fallback),
-            Some(top_intent),
-            top_p,
-        );
+/// Rule 5: Smalltalk: thanks, or a greeting.
+fn smalltalk(ctx: &mut Context, env: &Env<'_>, top: &TopIntent<'_>) -> Option<Outcome> {
+    if !top.leads_to(Action::Smalltalk, env.cfg.clarify_threshold) {
+        return None;
     }
+    let t = if env.kb.role_of(top.name) == Some(Role::Thanks) {
+        TextKey::Thanks
+    } else {
+        TextKey::Greeting
+    };
+    Some(reply(
+        ctx,
+        env.text(t),
+        Action::Smalltalk,
+        Some(top.name.into()),
+        top.p,
+        None,
+    ))
+}
 
-    // 8. Answer, clarify, or a miss.
-    let cands: Vec<&Candidate> = u
+/// Rule 6: A follow-up on the current topic ("en wat kost dat?").
+fn follow_up_on_topic(
+    turn: &Turn<'_>,
+    ctx: &mut Context,
+    env: &Env<'_>,
+    top: &TopIntent<'_>,
+) -> Option<Outcome> {
+    let within = turn.within_context?;
+    let last = ctx.last_intent.clone()?;
+    // A message that is confidently about another topic starts a new one.
+    if top.name != last && top.p >= env.cfg.answer_threshold {
+        return None;
+    }
+    let best = within.candidates.first()?;
+    let other = within
         .candidates
         .iter()
-        .filter(|c| env.kb.intent(&c.intent).map(|i| i.action) == Some(Action::Answer))
-        .collect();
+        .find(|c| Some(&c.faq_id) != ctx.last_faq.as_ref());
+    // Prefer an entry on the topic that was not just given.
+    let chosen = match other {
+        Some(o) if Some(&best.faq_id) == ctx.last_faq.as_ref() && o.bm25 > 0.0 => o,
+        _ => best,
+    };
+    // A follow-up needs something in common with the entry it gets: a word, or a
+    // confident match; otherwise the question is not about this topic after all.
+    let relevant = chosen.bm25 > 0.0 || chosen.confidence >= env.cfg.answer_threshold;
+    if !(relevant
+        && (lang::looks_like_follow_up(turn.text) || chosen.confidence >= env.cfg.answer_threshold))
+    {
+        return None;
+    }
+    ctx.misses = 0;
+    let conf = chosen
+        .confidence
+        .max(turn.understanding.probability_of(&last));
+    Some(answer(env, ctx, chosen.faq_id.clone(), conf, None))
+}
+
+/// Rule 7: Out of scope: a confident fallback intent counts as a miss.
+fn out_of_scope(ctx: &mut Context, env: &Env<'_>, top: &TopIntent<'_>) -> Option<Outcome> {
+    if !top.leads_to(Action::Fallback, env.cfg.answer_threshold) {
+        return None;
+    }
+    Some(miss(
+        env,
+        ctx,
+        env.text(TextKey::Fallback),
+        Some(top.name),
+        top.p,
+    ))
+}
+
+/// Rule 8: Answer when confident, clarify between plausible entries, or else a miss.
+fn answer_clarify_or_miss(
+    turn: &Turn<'_>,
+    ctx: &mut Context,
+    env: &Env<'_>,
+    top: &TopIntent<'_>,
+) -> Outcome {
+    let u = turn.understanding;
     if let Some(c) = confident_answer(u, env) {
         ctx.misses = 0;
         let prefix = turn.greeted.then(|| env.text(TextKey::GreetingPrefix));
         return answer(env, ctx, c.faq_id.clone(), c.confidence, prefix);
     }
-    let options: Vec<&Candidate> = cands
-        .iter()
-        .copied()
-        .filter(|c| c.confidence >= env.cfg.clarify_threshold / 3.0)
-        .take(MAX_OPTIONS)
-        .collect();
-    let best = cands.first().map(|c| c.confidence).unwrap_or(0.0);
-    if !options.is_empty()
-        && (best >= env.cfg.clarify_threshold || top_p >= env.cfg.clarify_threshold)
-        && intent_action != Some(Action::Fallback)
-    {
-        if options.len() == 1 {
-            // One plausible answer that is not certain enough: offer it as a yes/no question.
-            let c = options[0];
-            ctx.options = vec![option_for(c)];
-            ctx.misses = 0;
-            let text = env.text(TextKey::ClarifyOne).replace("{title}", &c.title);
-            let opts = ctx.options.clone();
-            let mut out = reply(
-                ctx,
-                text,
-                Action::Clarify,
-                Some(c.intent.clone()),
-                c.confidence,
-                None,
-            );
-            out.reply.options = opts;
-            return out;
-        }
-        let opts: Vec<ReplyOption> = options.iter().map(|c| option_for(c)).collect();
-        let mut text = env.text(TextKey::Clarify);
-        for (i, c) in options.iter().enumerate() {
-            text.push_str(&format!("\n{}. {}", i + 1, c.title));
-        }
-        ctx.options = opts.clone();
-        ctx.misses = 0;
-        let mut out = reply(
-            ctx,
-            text,
-            Action::Clarify,
-            Some(top_intent.to_string()),
-            best,
-            None,
-        );
-        out.reply.options = opts;
+    if let Some(out) = clarify(u, ctx, env, top) {
         return out;
     }
-    let text = if intent_action == Some(Action::Fallback) {
+    let text = if top.action == Some(Action::Fallback) {
         env.text(TextKey::Fallback)
     } else {
         env.text(TextKey::NotUnderstood)
@@ -363,9 +398,74 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
         env,
         ctx,
         text,
-        Some(top_intent).filter(|s| !s.is_empty()),
-        top_p,
+        Some(top.name).filter(|s| !s.is_empty()),
+        top.p,
     )
+}
+
+/// Rule 8, clarifying: plausible answerable entries that are not certain enough are
+/// offered to choose from.
+fn clarify(
+    u: &Understanding,
+    ctx: &mut Context,
+    env: &Env<'_>,
+    top: &TopIntent<'_>,
+) -> Option<Outcome> {
+    let cands: Vec<&Candidate> = u
+        .candidates
+        .iter()
+        .filter(|c| env.kb.intent(&c.intent).map(|i| i.action) == Some(Action::Answer))
+        .collect();
+    let options: Vec<&Candidate> = cands
+        .iter()
+        .copied()
+        .filter(|c| c.confidence >= env.cfg.clarify_threshold / 3.0)
+        .take(MAX_OPTIONS)
+        .collect();
+    let best = cands.first().map(|c| c.confidence).unwrap_or(0.0);
+    let worth_asking = !options.is_empty()
+        && (best >= env.cfg.clarify_threshold || top.p >= env.cfg.clarify_threshold)
+        && top.action != Some(Action::Fallback);
+    if !worth_asking {
+        return None;
+    }
+    ctx.misses = 0;
+    if let [c] = options[..] {
+        return Some(clarify_one(c, ctx, env));
+    }
+    let opts: Vec<ReplyOption> = options.iter().map(|c| option_for(c)).collect();
+    let mut text = env.text(TextKey::Clarify);
+    for (i, c) in options.iter().enumerate() {
+        text.push_str(&format!("\n{}. {}", i + 1, c.title));
+    }
+    ctx.options = opts.clone();
+    let mut out = reply(
+        ctx,
+        text,
+        Action::Clarify,
+        Some(top.name.to_string()),
+        best,
+        None,
+    );
+    out.reply.options = opts;
+    Some(out)
+}
+
+/// One plausible answer that is not certain enough: offer it as a yes/no question.
+fn clarify_one(c: &Candidate, ctx: &mut Context, env: &Env<'_>) -> Outcome {
+    ctx.options = vec![option_for(c)];
+    let text = env.text(TextKey::ClarifyOne).replace("{title}", &c.title);
+    let opts = ctx.options.clone();
+    let mut out = reply(
+        ctx,
+        text,
+        Action::Clarify,
+        Some(c.intent.clone()),
+        c.confidence,
+        None,
+    );
+    out.reply.options = opts;
+    out
 }
 
 /// The best candidate when it is confidently the answer: confident itself, its intent

@@ -65,291 +65,41 @@ const KNOWN_FIELDS: &[&str] = &[
 
 /// Parses one entry file. On problems returns the diagnostics (all of them).
 pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
-    let mut diags = Vec::new();
-    let err =
-        |problem, line, msg: String, hint: &str| Diagnostic::error(problem, path, line, msg, hint);
-
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text.split_inclusive('\n');
-    let first = lines.next().unwrap_or("");
-    if first.trim_end() != "---" {
-        return Err(vec![err(
-            Problem::Syntax,
-            1,
-            "het bestand begint niet met een kop (front matter)".into(),
-            "begin het bestand met een regel `---`, dan de velden (id, title, intent, ...), weer een regel `---` en daaronder het antwoord",
-        )]);
-    }
-    let mut offset = first.len();
-    let mut header_end = None;
-    for (i, l) in lines.enumerate() {
-        if l.trim_end() == "---" {
-            header_end = Some((offset, offset + l.len(), i + 2));
-            break;
-        }
-        offset += l.len();
-    }
-    let Some((header_stop, body_start, closing_line)) = header_end else {
-        return Err(vec![err(
-            Problem::Syntax,
-            1,
-            "de kop is niet afgesloten".into(),
-            "zet een regel `---` na het laatste veld, vóór de antwoordtekst",
-        )]);
-    };
-    let header = &text[first.len()..header_stop];
-    let body = text[body_start..].trim().to_string();
-    // Header lines are numbered from line 2 of the file.
-    let hline = |key: &str| line_of_key(header, key).map(|l| l + 1).unwrap_or(1);
-
-    let value: serde_yaml::Value = match serde_yaml::from_str(header) {
-        Ok(v) => v,
-        Err(e) => {
-            // The parser reports where it noticed the problem; the construct it was reading
-            // ("while parsing ... at line N") usually starts on the line to fix.
-            let msg = e.to_string();
-            let mentioned = msg.split("at line ").skip(1).filter_map(|rest| {
-                rest.split(|c: char| !c.is_ascii_digit())
-                    .next()?
-                    .parse::<usize>()
-                    .ok()
-            });
-            let line = e
-                .location()
-                .map(|l| l.line())
-                .into_iter()
-                .chain(mentioned)
-                .min()
-                .map(|l| l + 1)
-                .unwrap_or(2);
-            return Err(vec![err(
-                Problem::Syntax,
-                line,
-                format!("de kop is geen geldige YAML: {e}"),
-                "controleer het inspringen, en zet waarden met `: ` of met een leesteken vooraan tussen aanhalingstekens",
-            )]);
-        }
-    };
+    let front = split_front_matter(path, text).map_err(|d| vec![d])?;
+    let value = parse_header_yaml(path, front.header).map_err(|d| vec![d])?;
     let Some(map) = value.as_mapping() else {
-        return Err(vec![err(
+        return Err(vec![Diagnostic::error(
             Problem::Syntax,
+            path,
             2,
-            "de kop moet bestaan uit regels `veld: waarde`".into(),
+            "de kop moet bestaan uit regels `veld: waarde`",
             "schrijf elk veld als `naam: waarde` op een eigen regel",
         )]);
     };
 
-    let mut line_map = BTreeMap::new();
-    for (k, _) in map {
-        let Some(key) = k.as_str() else { continue };
-        let line = hline(key);
-        line_map.insert(key.to_string(), line);
-        if !KNOWN_FIELDS.contains(&key) {
-            let suggestion = KNOWN_FIELDS
-                .iter()
-                .min_by_key(|f| edit_distance(f, key))
-                .filter(|f| edit_distance(f, key) <= 3)
-                .map(|f| format!("misschien `{f}`? "))
-                .unwrap_or_default();
-            diags.push(err(
-                Problem::UnknownField,
-                line,
-                format!("onbekend veld `{key}`"),
-                &format!("{suggestion}bekende velden: {}", KNOWN_FIELDS.join(", ")),
-            ));
-        }
-    }
+    // The order of the reads below is the order of the diagnostics an editor sees.
+    let mut h = HeaderReader::new(path, front.header, map);
+    let id = h.string_field("id", true);
+    let title = h.string_field("title", true);
+    let intent = h.string_field("intent", true);
+    let department = h.string_field("department", true);
+    let upl = h.string_field("upl", true);
+    let answer_en = h.string_field("answer_en", false);
+    let valid_from_raw = h.string_field("valid_from", false);
+    let valid_until_raw = h.string_field("valid_until", false);
+    let questions = h.list_field("questions", true);
+    let tags = h.list_field("tags", true);
+    let related = h.list_field("related", false);
+    let valid_from = h.date_field("valid_from", &valid_from_raw);
+    let valid_until = h.date_field("valid_until", &valid_until_raw);
+    h.check_date_order(valid_from, valid_until);
+    h.check_answers(&front, &answer_en);
+    h.check_id(&id);
 
-    let get = |key: &str| map.get(serde_yaml::Value::String(key.into()));
-    let string_field = |key: &str, required: bool, diags: &mut Vec<Diagnostic>| -> String {
-        match get(key) {
-            None | Some(serde_yaml::Value::Null) => {
-                if required {
-                    diags.push(err(
-                        Problem::MissingField,
-                        if line_map.contains_key(key) {
-                            hline(key)
-                        } else {
-                            2
-                        },
-                        format!("verplicht veld `{key}` ontbreekt of is leeg"),
-                        &format!("voeg een regel `{key}: ...` toe aan de kop"),
-                    ));
-                }
-                String::new()
-            }
-            Some(v) => match scalar_string(v) {
-                Some(s) if !s.trim().is_empty() => s.trim().to_string(),
-                Some(_) if required => {
-                    diags.push(err(
-                        Problem::MissingField,
-                        hline(key),
-                        format!("verplicht veld `{key}` is leeg"),
-                        &format!("geef `{key}` een waarde"),
-                    ));
-                    String::new()
-                }
-                Some(_) => String::new(),
-                None => {
-                    diags.push(err(
-                        Problem::InvalidValue,
-                        hline(key),
-                        format!("`{key}` moet één tekst zijn"),
-                        &format!("schrijf `{key}: tekst` op één regel"),
-                    ));
-                    String::new()
-                }
-            },
-        }
-    };
-
-    let id = string_field("id", true, &mut diags);
-    let title = string_field("title", true, &mut diags);
-    let intent = string_field("intent", true, &mut diags);
-    let department = string_field("department", true, &mut diags);
-    let upl = string_field("upl", true, &mut diags);
-    let answer_en = string_field("answer_en", false, &mut diags);
-    let valid_from_raw = string_field("valid_from", false, &mut diags);
-    let valid_until_raw = string_field("valid_until", false, &mut diags);
-
-    let list_field = |key: &str, required: bool, diags: &mut Vec<Diagnostic>| -> Vec<String> {
-        match get(key) {
-            None | Some(serde_yaml::Value::Null) => {
-                if required {
-                    diags.push(err(
-                        Problem::MissingField,
-                        2,
-                        format!("verplicht veld `{key}` ontbreekt"),
-                        &format!(
-                            "voeg `{key}:` toe met één item per regel, elk beginnend met `  - `"
-                        ),
-                    ));
-                }
-                Vec::new()
-            }
-            Some(serde_yaml::Value::Sequence(items)) => {
-                let mut out = Vec::new();
-                for item in items {
-                    match scalar_string(item) {
-                        Some(s) if !s.trim().is_empty() => out.push(s.trim().to_string()),
-                        _ => diags.push(err(
-                            Problem::InvalidValue,
-                            hline(key),
-                            format!("elk item van `{key}` moet een tekst zijn"),
-                            "verwijder het lege item of schrijf tekst na de `- `",
-                        )),
-                    }
-                }
-                if required && out.is_empty() {
-                    diags.push(err(
-                        Problem::MissingField,
-                        hline(key),
-                        format!("`{key}` heeft geen items"),
-                        &format!("zet minstens één item onder `{key}`"),
-                    ));
-                }
-                out
-            }
-            Some(_) => {
-                diags.push(err(
-                    Problem::InvalidValue,
-                    hline(key),
-                    format!("`{key}` moet een lijst zijn"),
-                    &format!("schrijf `{key}: [a, b]` of één `  - item` per regel"),
-                ));
-                Vec::new()
-            }
-        }
-    };
-    let questions = list_field("questions", true, &mut diags);
-    let tags = list_field("tags", true, &mut diags);
-    let related = list_field("related", false, &mut diags);
-
-    let date_field = |key: &str, raw: &str, diags: &mut Vec<Diagnostic>| {
-        if raw.is_empty() {
-            return None;
-        }
-        match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-            Ok(d) => Some(d),
-            Err(_) => {
-                diags.push(err(
-                    Problem::InvalidValue,
-                    hline(key),
-                    format!("`{key}` is geen datum: {raw:?}"),
-                    "schrijf de datum als YYYY-MM-DD, bijvoorbeeld 2027-01-31",
-                ));
-                None
-            }
-        }
-    };
-    let valid_from = date_field("valid_from", &valid_from_raw, &mut diags);
-    let valid_until = date_field("valid_until", &valid_until_raw, &mut diags);
-    if let (Some(f), Some(u)) = (valid_from, valid_until)
-        && u < f
-    {
-        diags.push(err(
-            Problem::InvalidValue,
-            hline("valid_until"),
-            format!("`valid_until` ({u}) ligt vóór `valid_from` ({f})"),
-            "draai de datums om of verbeter er een",
-        ));
+    if !h.diags.is_empty() {
+        return Err(h.diags);
     }
-
-    let body_line = closing_line + 1;
-    if body.is_empty() {
-        diags.push(err(
-            Problem::MissingField,
-            closing_line,
-            "het item heeft geen antwoordtekst".into(),
-            "schrijf het antwoord onder de afsluitende regel `---`",
-        ));
-    }
-    let body_chars = body.chars().count();
-    if body_chars > WHATSAPP_MAX_CHARS {
-        diags.push(err(
-            Problem::TooLong,
-            body_line,
-            format!(
-                "het antwoord is {body_chars} tekens lang; één WhatsApp-bericht bevat er hoogstens {WHATSAPP_MAX_CHARS}"
-            ),
-            "kort het antwoord in en verwijs voor de details naar de website",
-        ));
-    }
-    if answer_en.chars().count() > WHATSAPP_MAX_CHARS {
-        diags.push(err(
-            Problem::TooLong,
-            hline("answer_en"),
-            format!("`answer_en` is langer dan één WhatsApp-bericht ({WHATSAPP_MAX_CHARS} tekens)"),
-            "kort het Engelse antwoord in",
-        ));
-    }
-
-    if !id.is_empty() {
-        if !id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-        {
-            diags.push(err(
-                Problem::InvalidValue,
-                hline("id"),
-                format!("id {id:?} mag alleen kleine letters, cijfers, `-` en `_` bevatten"),
-                "bijvoorbeeld `id: paspoort-kosten`",
-            ));
-        }
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-        if stem != id {
-            diags.push(err(
-                Problem::InvalidValue,
-                hline("id"),
-                format!("id `{id}` verschilt van de bestandsnaam `{stem}.md`"),
-                &format!("noem het bestand `{id}.md` of verander de id in `{stem}`"),
-            ));
-        }
-    }
-
-    if !diags.is_empty() {
-        return Err(diags);
-    }
+    let body_line = front.body_line();
     Ok(Entry {
         id,
         title,
@@ -361,12 +111,351 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
         related,
         valid_from,
         valid_until,
-        answer: body,
+        answer: front.body,
         answer_en: (!answer_en.is_empty()).then_some(answer_en),
         source: path.to_path_buf(),
-        lines: line_map,
+        lines: h.lines,
         body_line,
     })
+}
+
+/// An entry file cut into its YAML header and its Markdown body.
+struct FrontMatter<'t> {
+    /// The text between the two `---` lines; its first line is line 2 of the file.
+    header: &'t str,
+    /// The answer, trimmed.
+    body: String,
+    /// Line of the `---` that closes the header.
+    closing_line: usize,
+}
+
+impl FrontMatter<'_> {
+    /// Line where the body starts.
+    fn body_line(&self) -> usize {
+        self.closing_line + 1
+    }
+}
+
+/// Finds the header between the opening and the closing `---` lines.
+fn split_front_matter<'t>(path: &Path, text: &'t str) -> Result<FrontMatter<'t>, Diagnostic> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = text.split_inclusive('\n');
+    let first = lines.next().unwrap_or("");
+    if first.trim_end() != "---" {
+        return Err(Diagnostic::error(
+            Problem::Syntax,
+            path,
+            1,
+            "het bestand begint niet met een kop (front matter)",
+            "begin het bestand met een regel `---`, dan de velden (id, title, intent, ...), weer een regel `---` en daaronder het antwoord",
+        ));
+    }
+    let mut offset = first.len();
+    let mut header_end = None;
+    for (i, l) in lines.enumerate() {
+        if l.trim_end() == "---" {
+            header_end = Some((offset, offset + l.len(), i + 2));
+            break;
+        }
+        offset += l.len();
+    }
+    let Some((header_stop, body_start, closing_line)) = header_end else {
+        return Err(Diagnostic::error(
+            Problem::Syntax,
+            path,
+            1,
+            "de kop is niet afgesloten",
+            "zet een regel `---` na het laatste veld, vóór de antwoordtekst",
+        ));
+    };
+    Ok(FrontMatter {
+        header: &text[first.len()..header_stop],
+        body: text[body_start..].trim().to_string(),
+        closing_line,
+    })
+}
+
+/// Parses the header as YAML; a syntax error points at the file line to fix.
+fn parse_header_yaml(path: &Path, header: &str) -> Result<serde_yaml::Value, Diagnostic> {
+    serde_yaml::from_str(header).map_err(|e| {
+        // The parser reports where it noticed the problem; the construct it was reading
+        // ("while parsing ... at line N") usually starts on the line to fix.
+        let msg = e.to_string();
+        let mentioned = msg.split("at line ").skip(1).filter_map(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<usize>()
+                .ok()
+        });
+        let line = e
+            .location()
+            .map(|l| l.line())
+            .into_iter()
+            .chain(mentioned)
+            .min()
+            .map(|l| l + 1)
+            .unwrap_or(2);
+        Diagnostic::error(
+            Problem::Syntax,
+            path,
+            line,
+            format!("de kop is geen geldige YAML: {e}"),
+            "controleer het inspringen, en zet waarden met `: ` of met een leesteken vooraan tussen aanhalingstekens",
+        )
+    })
+}
+
+/// Reads the fields of one header, collecting every problem rather than stopping at the
+/// first, each pointing at the line of the field.
+struct HeaderReader<'a> {
+    path: &'a Path,
+    header: &'a str,
+    map: &'a serde_yaml::Mapping,
+    /// Line of each field in the file.
+    lines: BTreeMap<String, usize>,
+    diags: Vec<Diagnostic>,
+}
+
+impl<'a> HeaderReader<'a> {
+    /// Records where each field sits, and reports the fields Loket does not know.
+    fn new(path: &'a Path, header: &'a str, map: &'a serde_yaml::Mapping) -> Self {
+        let mut reader = HeaderReader {
+            path,
+            header,
+            map,
+            lines: BTreeMap::new(),
+            diags: Vec::new(),
+        };
+        for (k, _) in map {
+            let Some(key) = k.as_str() else { continue };
+            let line = reader.line(key);
+            reader.lines.insert(key.to_string(), line);
+            if !KNOWN_FIELDS.contains(&key) {
+                let suggestion = KNOWN_FIELDS
+                    .iter()
+                    .min_by_key(|f| edit_distance(f, key))
+                    .filter(|f| edit_distance(f, key) <= 3)
+                    .map(|f| format!("misschien `{f}`? "))
+                    .unwrap_or_default();
+                reader.error(
+                    Problem::UnknownField,
+                    line,
+                    format!("onbekend veld `{key}`"),
+                    &format!("{suggestion}bekende velden: {}", KNOWN_FIELDS.join(", ")),
+                );
+            }
+        }
+        reader
+    }
+
+    /// Line of `key` in the file; header lines are numbered from line 2.
+    fn line(&self, key: &str) -> usize {
+        line_of_key(self.header, key).map(|l| l + 1).unwrap_or(1)
+    }
+
+    fn error(&mut self, problem: Problem, line: usize, msg: String, hint: &str) {
+        self.diags
+            .push(Diagnostic::error(problem, self.path, line, msg, hint));
+    }
+
+    fn get(&self, key: &str) -> Option<&'a serde_yaml::Value> {
+        self.map.get(serde_yaml::Value::String(key.into()))
+    }
+
+    /// A field holding one text; empty when absent (reported when `required`).
+    fn string_field(&mut self, key: &str, required: bool) -> String {
+        match self.get(key) {
+            None | Some(serde_yaml::Value::Null) => {
+                if required {
+                    let line = if self.lines.contains_key(key) {
+                        self.line(key)
+                    } else {
+                        2
+                    };
+                    self.error(
+                        Problem::MissingField,
+                        line,
+                        format!("verplicht veld `{key}` ontbreekt of is leeg"),
+                        &format!("voeg een regel `{key}: ...` toe aan de kop"),
+                    );
+                }
+                String::new()
+            }
+            Some(v) => match scalar_string(v) {
+                Some(s) if !s.trim().is_empty() => s.trim().to_string(),
+                Some(_) if required => {
+                    self.error(
+                        Problem::MissingField,
+                        self.line(key),
+                        format!("verplicht veld `{key}` is leeg"),
+                        &format!("geef `{key}` een waarde"),
+                    );
+                    String::new()
+                }
+                Some(_) => String::new(),
+                None => {
+                    self.error(
+                        Problem::InvalidValue,
+                        self.line(key),
+                        format!("`{key}` moet één tekst zijn"),
+                        &format!("schrijf `{key}: tekst` op één regel"),
+                    );
+                    String::new()
+                }
+            },
+        }
+    }
+
+    /// A field holding a list of texts; empty when absent (reported when `required`).
+    fn list_field(&mut self, key: &str, required: bool) -> Vec<String> {
+        match self.get(key) {
+            None | Some(serde_yaml::Value::Null) => {
+                if required {
+                    self.error(
+                        Problem::MissingField,
+                        2,
+                        format!("verplicht veld `{key}` ontbreekt"),
+                        &format!(
+                            "voeg `{key}:` toe met één item per regel, elk beginnend met `  - `"
+                        ),
+                    );
+                }
+                Vec::new()
+            }
+            Some(serde_yaml::Value::Sequence(items)) => self.list_items(key, items, required),
+            Some(_) => {
+                self.error(
+                    Problem::InvalidValue,
+                    self.line(key),
+                    format!("`{key}` moet een lijst zijn"),
+                    &format!("schrijf `{key}: [a, b]` of één `  - item` per regel"),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// The texts of a list field; every item must be one.
+    fn list_items(
+        &mut self,
+        key: &str,
+        items: &[serde_yaml::Value],
+        required: bool,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        for item in items {
+            match scalar_string(item) {
+                Some(s) if !s.trim().is_empty() => out.push(s.trim().to_string()),
+                _ => self.error(
+                    Problem::InvalidValue,
+                    self.line(key),
+                    format!("elk item van `{key}` moet een tekst zijn"),
+                    "verwijder het lege item of schrijf tekst na de `- `",
+                ),
+            }
+        }
+        if required && out.is_empty() {
+            self.error(
+                Problem::MissingField,
+                self.line(key),
+                format!("`{key}` heeft geen items"),
+                &format!("zet minstens één item onder `{key}`"),
+            );
+        }
+        out
+    }
+
+    /// A date field already read as text (`raw`), as YYYY-MM-DD.
+    fn date_field(&mut self, key: &str, raw: &str) -> Option<NaiveDate> {
+        if raw.is_empty() {
+            return None;
+        }
+        match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                self.error(
+                    Problem::InvalidValue,
+                    self.line(key),
+                    format!("`{key}` is geen datum: {raw:?}"),
+                    "schrijf de datum als YYYY-MM-DD, bijvoorbeeld 2027-01-31",
+                );
+                None
+            }
+        }
+    }
+
+    fn check_date_order(&mut self, from: Option<NaiveDate>, until: Option<NaiveDate>) {
+        if let (Some(f), Some(u)) = (from, until)
+            && u < f
+        {
+            self.error(
+                Problem::InvalidValue,
+                self.line("valid_until"),
+                format!("`valid_until` ({u}) ligt vóór `valid_from` ({f})"),
+                "draai de datums om of verbeter er een",
+            );
+        }
+    }
+
+    /// The answer must be there, and each answer must fit one WhatsApp message.
+    fn check_answers(&mut self, front: &FrontMatter<'_>, answer_en: &str) {
+        if front.body.is_empty() {
+            self.error(
+                Problem::MissingField,
+                front.closing_line,
+                "het item heeft geen antwoordtekst".into(),
+                "schrijf het antwoord onder de afsluitende regel `---`",
+            );
+        }
+        let body_chars = front.body.chars().count();
+        if body_chars > WHATSAPP_MAX_CHARS {
+            self.error(
+                Problem::TooLong,
+                front.body_line(),
+                format!(
+                    "het antwoord is {body_chars} tekens lang; één WhatsApp-bericht bevat er hoogstens {WHATSAPP_MAX_CHARS}"
+                ),
+                "kort het antwoord in en verwijs voor de details naar de website",
+            );
+        }
+        if answer_en.chars().count() > WHATSAPP_MAX_CHARS {
+            self.error(
+                Problem::TooLong,
+                self.line("answer_en"),
+                format!(
+                    "`answer_en` is langer dan één WhatsApp-bericht ({WHATSAPP_MAX_CHARS} tekens)"
+                ),
+                "kort het Engelse antwoord in",
+            );
+        }
+    }
+
+    /// The id is a simple slug and names the file, so an editor finds the entry by its id.
+    fn check_id(&mut self, id: &str) {
+        if id.is_empty() {
+            return;
+        }
+        if !id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        {
+            self.error(
+                Problem::InvalidValue,
+                self.line("id"),
+                format!("id {id:?} mag alleen kleine letters, cijfers, `-` en `_` bevatten"),
+                "bijvoorbeeld `id: paspoort-kosten`",
+            );
+        }
+        let stem = self.path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        if stem != id {
+            self.error(
+                Problem::InvalidValue,
+                self.line("id"),
+                format!("id `{id}` verschilt van de bestandsnaam `{stem}.md`"),
+                &format!("noem het bestand `{id}.md` of verander de id in `{stem}`"),
+            );
+        }
+    }
 }
 
 /// Line of the first occurrence of `needle` in the body of `entry`'s file text.

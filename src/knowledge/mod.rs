@@ -316,6 +316,8 @@ static INFORMAL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\b(je|jij|jou|jouw|jullie)\b").unwrap());
 static FORMAL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b(u|uw)\b").unwrap());
 
+/// Checks what no single file can check alone: references between entries, intents and
+/// settings, duplicates across files, tone, expiry and coverage.
 fn cross_check(
     settings: &Settings,
     intents: &[Intent],
@@ -325,129 +327,174 @@ fn cross_check(
     today: NaiveDate,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let departments: HashSet<&str> = settings.departments.iter().map(|d| d.id.as_str()).collect();
-    let dept_list = settings
-        .departments
-        .iter()
-        .map(|d| d.id.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let intent_ids: HashSet<&str> = intents.iter().map(|i| i.id.as_str()).collect();
-    let mut intent_list: Vec<&str> = intent_ids.iter().copied().collect();
-    intent_list.sort();
+    let check = CrossCheck::new(settings, intents, entries, texts, unreadable, today);
+    let seen_examples = check.intents(diags);
+    check.roles(diags);
+    let ids = check.entry_ids(diags);
+    for e in entries {
+        check.entry_references(e, &ids, diags);
+        check.entry_expiry(e, diags);
+        check.entry_tone(e, diags);
+    }
+    check.questions_against_examples(&seen_examples, diags);
+    check.answering_intents_have_entries(diags);
+}
 
-    // Intents: departments, enough examples, no example claimed by two intents.
-    // Examples by their normalised text (as the classifier recognises them).
-    let mut seen_examples: HashMap<String, &Intent> = HashMap::new();
-    for i in intents {
-        if !departments.contains(i.department.as_str()) {
-            diags.push(Diagnostic::error(
-                Problem::UnknownDepartment,
-                &i.source,
-                diagnostic::line_of_key(
-                    &std::fs::read_to_string(&i.source).unwrap_or_default(),
-                    "department",
-                )
-                .unwrap_or(1),
-                format!("onbekende afdeling `{}`", i.department),
-                format!("kies uit: {dept_list} (vastgelegd in municipality.toml)"),
-            ));
+/// The loaded content and the lists the cross-checks look names up in.
+struct CrossCheck<'a> {
+    settings: &'a Settings,
+    intents: &'a [Intent],
+    entries: &'a [Entry],
+    /// Each entry's file text by id, to find the line of a word in it.
+    texts: &'a HashMap<String, String>,
+    unreadable: &'a HashSet<String>,
+    today: NaiveDate,
+    departments: HashSet<&'a str>,
+    /// The departments, for a hint that names the choices.
+    dept_list: String,
+    intent_ids: HashSet<&'a str>,
+}
+
+impl<'a> CrossCheck<'a> {
+    fn new(
+        settings: &'a Settings,
+        intents: &'a [Intent],
+        entries: &'a [Entry],
+        texts: &'a HashMap<String, String>,
+        unreadable: &'a HashSet<String>,
+        today: NaiveDate,
+    ) -> Self {
+        CrossCheck {
+            settings,
+            intents,
+            entries,
+            texts,
+            unreadable,
+            today,
+            departments: settings.departments.iter().map(|d| d.id.as_str()).collect(),
+            dept_list: settings
+                .departments
+                .iter()
+                .map(|d| d.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            intent_ids: intents.iter().map(|i| i.id.as_str()).collect(),
         }
-        if i.examples.len() < intent::MIN_EXAMPLES {
-            diags.push(Diagnostic::warning(
-                Problem::Coverage,
-                &i.source,
-                i.examples_line,
-                format!(
-                    "maar {} voorbeelden; de classifier heeft er minstens {} nodig, zo gevarieerd mogelijk",
-                    i.examples.len(),
-                    intent::MIN_EXAMPLES
-                ),
-                "voeg voorbeelden toe zoals inwoners schrijven: kort, lang, informeel, met tikfouten",
-            ));
-        }
-        for ex in &i.examples {
-            let key = crate::text::normalize(ex);
-            match seen_examples.get(&key) {
-                Some(other) if other.id != i.id => diags.push(Diagnostic::error(
-                    Problem::DuplicateId,
-                    &i.source,
-                    // The file is read again only for the line of a duplicate.
-                    diagnostic::line_containing(
-                        &std::fs::read_to_string(&i.source).unwrap_or_default(),
-                        ex,
-                    )
-                    .unwrap_or(i.examples_line),
-                    format!(
-                        "voorbeeld {ex:?} is ook een voorbeeld van intent `{}`",
-                        other.id
-                    ),
-                    "een voorbeeld hoort bij één intent: haal het bij een van de twee weg",
-                )),
-                _ => {
-                    seen_examples.insert(key, i);
+    }
+
+    /// Intents: departments, enough examples, no example claimed by two intents. Returns the
+    /// examples by their normalised text (as the classifier recognises them).
+    fn intents(&self, diags: &mut Vec<Diagnostic>) -> HashMap<String, &'a Intent> {
+        let mut seen_examples: HashMap<String, &Intent> = HashMap::new();
+        for i in self.intents {
+            self.intent_department(i, diags);
+            intent_example_count(i, diags);
+            for ex in &i.examples {
+                let key = crate::text::normalize(ex);
+                match seen_examples.get(&key) {
+                    Some(other) if other.id != i.id => {
+                        diags.push(duplicate_example(i, ex, other));
+                    }
+                    _ => {
+                        seen_examples.insert(key, i);
+                    }
                 }
             }
         }
+        seen_examples
     }
 
-    // Roles: each at most once; someone must be able to ask for a person.
-    let mut roles: HashMap<Role, &Intent> = HashMap::new();
-    for i in intents {
-        let Some(role) = i.role else { continue };
-        if let Some(first) = roles.get(&role) {
-            diags.push(Diagnostic::error(
-                Problem::DuplicateId,
-                &i.source,
-                diagnostic::line_of_key(
-                    &std::fs::read_to_string(&i.source).unwrap_or_default(),
-                    "role",
-                )
-                .unwrap_or(1),
-                format!(
-                    "role `{}` heeft intent `{}` al ({})",
-                    role.as_str(),
-                    first.id,
-                    first.source.display()
-                ),
-                "een role hoort bij één intent: haal hem bij een van de twee weg",
-            ));
-        } else {
-            roles.insert(role, i);
+    fn intent_department(&self, i: &Intent, diags: &mut Vec<Diagnostic>) {
+        if self.departments.contains(i.department.as_str()) {
+            return;
         }
-    }
-    if !intents.is_empty() && !roles.contains_key(&Role::Person) {
-        let first = &intents[0].source;
-        diags.push(Diagnostic::warning(
-            Problem::Coverage,
-            first.parent().unwrap_or(first),
-            1,
-            "geen intent heeft role: person, dus niemand kan om een medewerker vragen",
-            "zet `role: person` in het intent voor \"ik wil een medewerker spreken\" (action: handoff)",
+        diags.push(Diagnostic::error(
+            Problem::UnknownDepartment,
+            &i.source,
+            diagnostic::line_of_key(
+                &std::fs::read_to_string(&i.source).unwrap_or_default(),
+                "department",
+            )
+            .unwrap_or(1),
+            format!("onbekende afdeling `{}`", i.department),
+            format!(
+                "kies uit: {} (vastgelegd in municipality.toml)",
+                self.dept_list
+            ),
         ));
     }
 
-    // Entries.
-    let mut ids: HashMap<&str, &Entry> = HashMap::new();
-    for e in entries {
-        if let Some(first) = ids.get(e.id.as_str()) {
-            diags.push(Diagnostic::error(
-                Problem::DuplicateId,
-                &e.source,
-                e.line("id"),
-                format!(
-                    "id `{}` wordt al gebruikt door {}",
-                    e.id,
-                    first.source.display()
-                ),
-                "geef een van de twee items een andere id",
+    /// Roles: each at most once; someone must be able to ask for a person.
+    fn roles(&self, diags: &mut Vec<Diagnostic>) {
+        let mut roles: HashMap<Role, &Intent> = HashMap::new();
+        for i in self.intents {
+            let Some(role) = i.role else { continue };
+            if let Some(first) = roles.get(&role) {
+                diags.push(Diagnostic::error(
+                    Problem::DuplicateId,
+                    &i.source,
+                    diagnostic::line_of_key(
+                        &std::fs::read_to_string(&i.source).unwrap_or_default(),
+                        "role",
+                    )
+                    .unwrap_or(1),
+                    format!(
+                        "role `{}` heeft intent `{}` al ({})",
+                        role.as_str(),
+                        first.id,
+                        first.source.display()
+                    ),
+                    "een role hoort bij één intent: haal hem bij een van de twee weg",
+                ));
+            } else {
+                roles.insert(role, i);
+            }
+        }
+        if !self.intents.is_empty() && !roles.contains_key(&Role::Person) {
+            let first = &self.intents[0].source;
+            diags.push(Diagnostic::warning(
+                Problem::Coverage,
+                first.parent().unwrap_or(first),
+                1,
+                "geen intent heeft role: person, dus niemand kan om een medewerker vragen",
+                "zet `role: person` in het intent voor \"ik wil een medewerker spreken\" (action: handoff)",
             ));
-        } else {
-            ids.insert(&e.id, e);
         }
     }
-    for e in entries {
-        if !intent_ids.contains(e.intent.as_str()) {
+
+    /// Entry ids are unique; returns the entries by id (the first of a duplicate).
+    fn entry_ids(&self, diags: &mut Vec<Diagnostic>) -> HashMap<&'a str, &'a Entry> {
+        let mut ids: HashMap<&str, &Entry> = HashMap::new();
+        for e in self.entries {
+            if let Some(first) = ids.get(e.id.as_str()) {
+                diags.push(Diagnostic::error(
+                    Problem::DuplicateId,
+                    &e.source,
+                    e.line("id"),
+                    format!(
+                        "id `{}` wordt al gebruikt door {}",
+                        e.id,
+                        first.source.display()
+                    ),
+                    "geef een van de twee items een andere id",
+                ));
+            } else {
+                ids.insert(&e.id, e);
+            }
+        }
+        ids
+    }
+
+    /// An entry's intent, department, UPL product and related entries exist.
+    fn entry_references(
+        &self,
+        e: &Entry,
+        ids: &HashMap<&str, &Entry>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        if !self.intent_ids.contains(e.intent.as_str()) {
+            let mut intent_list: Vec<&str> = self.intent_ids.iter().copied().collect();
+            intent_list.sort();
             diags.push(Diagnostic::error(
                 Problem::UnknownIntent,
                 &e.source,
@@ -456,35 +503,23 @@ fn cross_check(
                 format!("kies uit: {}", intent_list.join(", ")),
             ));
         }
-        if !departments.contains(e.department.as_str()) {
+        if !self.departments.contains(e.department.as_str()) {
             diags.push(Diagnostic::error(
                 Problem::UnknownDepartment,
                 &e.source,
                 e.line("department"),
                 format!("onbekende afdeling `{}`", e.department),
-                format!("kies uit: {dept_list} (vastgelegd in municipality.toml)"),
+                format!(
+                    "kies uit: {} (vastgelegd in municipality.toml)",
+                    self.dept_list
+                ),
             ));
         }
         if !upl::is_known(&e.upl) {
-            let hint = match upl::suggest(&e.upl) {
-                Some(s) => {
-                    format!("misschien {s}? De UPL-URI's staan in src/knowledge/upl_names.tsv")
-                }
-                None => {
-                    "gebruik een URI uit de Uniforme Productnamenlijst (src/knowledge/upl_names.tsv)"
-                        .into()
-                }
-            };
-            diags.push(Diagnostic::error(
-                Problem::UnknownUpl,
-                &e.source,
-                e.line("upl"),
-                format!("`{}` is geen URI van een UPL-product", e.upl),
-                hint,
-            ));
+            diags.push(unknown_upl(e));
         }
         for r in &e.related {
-            if !ids.contains_key(r.as_str()) && !unreadable.contains(r) {
+            if !ids.contains_key(r.as_str()) && !self.unreadable.contains(r) {
                 diags.push(Diagnostic::error(
                     Problem::BrokenReference,
                     &e.source,
@@ -494,8 +529,11 @@ fn cross_check(
                 ));
             }
         }
+    }
+
+    fn entry_expiry(&self, e: &Entry, diags: &mut Vec<Diagnostic>) {
         if let Some(u) = e.valid_until
-            && u < today
+            && u < self.today
         {
             diags.push(Diagnostic::error(
                 Problem::Expired,
@@ -505,72 +543,133 @@ fn cross_check(
                 "werk het antwoord en `valid_until` bij, of verwijder het bestand",
             ));
         }
-        let wrong = match settings.tone {
+    }
+
+    /// The answer addresses citizens the way the municipality does (`u` or `je`).
+    fn entry_tone(&self, e: &Entry, diags: &mut Vec<Diagnostic>) {
+        let wrong = match self.settings.tone {
             Tone::U => &*INFORMAL,
             Tone::Je => &*FORMAL,
         };
-        if let Some(m) = wrong.find(&e.answer) {
-            let text = texts.get(&e.id).map(String::as_str).unwrap_or("");
-            let word = m.as_str();
-            let (want, have) = match settings.tone {
-                Tone::U => ("u", "je"),
-                Tone::Je => ("je", "u"),
-            };
-            diags.push(Diagnostic::error(
-                Problem::Tone,
-                &e.source,
-                entry::body_line_of(text, e, word),
-                format!("het antwoord zegt {word:?}, maar de gemeente spreekt inwoners aan met `{want}`"),
-                format!("herschrijf de zin met `{want}` in plaats van `{have}` (de aanspreekvorm staat in municipality.toml)"),
-            ));
-        }
+        let Some(m) = wrong.find(&e.answer) else {
+            return;
+        };
+        let text = self.texts.get(&e.id).map(String::as_str).unwrap_or("");
+        let word = m.as_str();
+        let (want, have) = match self.settings.tone {
+            Tone::U => ("u", "je"),
+            Tone::Je => ("je", "u"),
+        };
+        diags.push(Diagnostic::error(
+            Problem::Tone,
+            &e.source,
+            entry::body_line_of(text, e, word),
+            format!("het antwoord zegt {word:?}, maar de gemeente spreekt inwoners aan met `{want}`"),
+            format!("herschrijf de zin met `{want}` in plaats van `{have}` (de aanspreekvorm staat in municipality.toml)"),
+        ));
     }
 
-    // An entry's questions are examples of the entry's intent too (the classifier learns
-    // them so): the same text as another intent's example leaves it to chance which one
-    // a citizen who types it gets.
-    for e in entries {
-        let source = texts.get(&e.id).map(String::as_str).unwrap_or("");
-        for q in &e.questions {
-            if let Some(other) = seen_examples.get(&crate::text::normalize(q))
-                && other.id != e.intent
-                && intent_ids.contains(e.intent.as_str())
-            {
-                diags.push(Diagnostic::warning(
-                    Problem::DuplicateId,
-                    &e.source,
-                    diagnostic::line_containing(source, q).unwrap_or(e.line("questions")),
-                    format!(
-                        "vraag {q:?} is ook een voorbeeld van intent `{}` ({}), maar dit item hoort bij intent `{}`",
-                        other.id,
-                        other.source.display(),
-                        e.intent
-                    ),
-                    "Loket kan niet weten welke een inwoner bedoelt die dit typt: haal het voorbeeld weg bij het intent of de vraag bij dit item",
-                ));
+    /// An entry's questions are examples of the entry's intent too (the classifier learns
+    /// them so): the same text as another intent's example leaves it to chance which one
+    /// a citizen who types it gets.
+    fn questions_against_examples(
+        &self,
+        seen_examples: &HashMap<String, &Intent>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        for e in self.entries {
+            let source = self.texts.get(&e.id).map(String::as_str).unwrap_or("");
+            for q in &e.questions {
+                if let Some(other) = seen_examples.get(&crate::text::normalize(q))
+                    && other.id != e.intent
+                    && self.intent_ids.contains(e.intent.as_str())
+                {
+                    diags.push(Diagnostic::warning(
+                        Problem::DuplicateId,
+                        &e.source,
+                        diagnostic::line_containing(source, q).unwrap_or(e.line("questions")),
+                        format!(
+                            "vraag {q:?} is ook een voorbeeld van intent `{}` ({}), maar dit item hoort bij intent `{}`",
+                            other.id,
+                            other.source.display(),
+                            e.intent
+                        ),
+                        "Loket kan niet weten welke een inwoner bedoelt die dit typt: haal het voorbeeld weg bij het intent of de vraag bij dit item",
+                    ));
+                }
             }
         }
     }
 
-    // Every intent that answers needs at least one entry.
-    let mut with_entries: HashSet<&str> = HashSet::new();
-    for e in entries {
-        with_entries.insert(&e.intent);
-    }
-    for i in intents {
-        if i.action == Action::Answer && !with_entries.contains(i.id.as_str()) {
-            diags.push(Diagnostic::warning(
-                Problem::Coverage,
-                &i.source,
-                1,
-                format!(
-                    "intent `{}` heeft geen items, dus Loket kan het niet beantwoorden",
-                    i.id
-                ),
-                "schrijf een item in knowledge-base/entries met dit intent",
-            ));
+    /// Every intent that answers needs at least one entry.
+    fn answering_intents_have_entries(&self, diags: &mut Vec<Diagnostic>) {
+        let with_entries: HashSet<&str> = self.entries.iter().map(|e| e.intent.as_str()).collect();
+        for i in self.intents {
+            if i.action == Action::Answer && !with_entries.contains(i.id.as_str()) {
+                diags.push(Diagnostic::warning(
+                    Problem::Coverage,
+                    &i.source,
+                    1,
+                    format!(
+                        "intent `{}` heeft geen items, dus Loket kan het niet beantwoorden",
+                        i.id
+                    ),
+                    "schrijf een item in knowledge-base/entries met dit intent",
+                ));
+            }
         }
     }
+}
+
+/// Too few examples leave the classifier guessing; a warning, since the intent still works.
+fn intent_example_count(i: &Intent, diags: &mut Vec<Diagnostic>) {
+    if i.examples.len() >= intent::MIN_EXAMPLES {
+        return;
+    }
+    diags.push(Diagnostic::warning(
+        Problem::Coverage,
+        &i.source,
+        i.examples_line,
+        format!(
+            "maar {} voorbeelden; de classifier heeft er minstens {} nodig, zo gevarieerd mogelijk",
+            i.examples.len(),
+            intent::MIN_EXAMPLES
+        ),
+        "voeg voorbeelden toe zoals inwoners schrijven: kort, lang, informeel, met tikfouten",
+    ));
+}
+
+/// An example of intent `i` that is also an example of `other`.
+fn duplicate_example(i: &Intent, ex: &str, other: &Intent) -> Diagnostic {
+    Diagnostic::error(
+        Problem::DuplicateId,
+        &i.source,
+        // The file is read again only for the line of a duplicate.
+        diagnostic::line_containing(&std::fs::read_to_string(&i.source).unwrap_or_default(), ex)
+            .unwrap_or(i.examples_line),
+        format!(
+            "voorbeeld {ex:?} is ook een voorbeeld van intent `{}`",
+            other.id
+        ),
+        "een voorbeeld hoort bij één intent: haal het bij een van de twee weg",
+    )
+}
+
+/// An entry whose `upl` is not in the national product list, with the nearest one if any.
+fn unknown_upl(e: &Entry) -> Diagnostic {
+    let hint = match upl::suggest(&e.upl) {
+        Some(s) => format!("misschien {s}? De UPL-URI's staan in src/knowledge/upl_names.tsv"),
+        None => {
+            "gebruik een URI uit de Uniforme Productnamenlijst (src/knowledge/upl_names.tsv)".into()
+        }
+    };
+    Diagnostic::error(
+        Problem::UnknownUpl,
+        &e.source,
+        e.line("upl"),
+        format!("`{}` is geen URI van een UPL-product", e.upl),
+        hint,
+    )
 }
 
 #[cfg(test)]
