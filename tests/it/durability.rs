@@ -237,25 +237,108 @@ fn replies_by_wamid(
     out
 }
 
+/// `loket serve` on a fresh SQLite directory, against `fake`.
+fn start_on_sqlite(fake: &FakeGraph) -> (tempfile::TempDir, LoketProcess) {
+    let dir = tempfile::tempdir().unwrap();
+    let loket =
+        tokio::task::block_in_place(|| LoketProcess::start(dir.path(), &whatsapp_env(fake)));
+    (dir, loket)
+}
+
+/// Two `loket serve` on the PostgreSQL database `db`, against `fake` (each with a data
+/// directory of its own).
+fn start_two_on_postgres(
+    fake: &FakeGraph,
+    db: &crate::pg::TempPg,
+) -> ([tempfile::TempDir; 2], LoketProcess, LoketProcess) {
+    let mut env = whatsapp_env(fake);
+    env.push(("LOKET__DATABASE__URL", db.url.clone()));
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let (a, b) = tokio::task::block_in_place(|| {
+        (
+            LoketProcess::start(dirs[0].path(), &env),
+            LoketProcess::start(dirs[1].path(), &env),
+        )
+    });
+    (dirs, a, b)
+}
+
+/// A fake that refuses every send (500) and a binary on a fresh SQLite directory that has
+/// acknowledged the question `wamid` from `wa_id`.
+async fn one_question_while_sends_fail(
+    wa_id: &str,
+    wamid: &str,
+) -> (FakeGraph, tempfile::TempDir, LoketProcess) {
+    let fake = FakeGraph::start("127.0.0.1:0").await.unwrap();
+    fake.fail_all(Some(Failure::Status(500)));
+    let (dir, loket) = start_on_sqlite(&fake);
+    let body = webhook_body(wa_id, wamid, "wat kost een paspoort?");
+    let status = post_webhook(&http_client(), &loket.addr, &body)
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    (fake, dir, loket)
+}
+
+/// Lets the fake accept sends again, restarts `loket` and waits for the reply to `wa_id`;
+/// then longer than a poll, a backoff step and the inbox lease's leftover: nothing more
+/// comes, exactly one reply.
+async fn restart_and_expect_one_reply(fake: &FakeGraph, loket: &mut LoketProcess, wa_id: &str) {
+    fake.fail_all(None);
+    tokio::task::block_in_place(|| loket.restart());
+    // A row killed mid-send waits for its lease (30 s); one in backoff for a few seconds.
+    let t = Instant::now();
+    eventually(45, "the reply after the restart", || async move {
+        (!fake.replies_to(wa_id).is_empty()).then_some(())
+    })
+    .await;
+    eprintln!("reply after the restart in {:?}", t.elapsed());
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(fake.replies_to(wa_id).len(), 1, "exactly one reply");
+}
+
+/// The outbox holds one row, `sent`, the reply to `wamid`, which is stored once; returns
+/// the outbox rows.
+async fn one_sent_reply(
+    store: &SqlStore,
+    wamid: &str,
+) -> HashMap<String, (String, Option<String>)> {
+    let rows = outbox_rows(store).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[&format!("reply:{wamid}")].0, "sent");
+    assert_eq!(inbound_messages(store).await[wamid], 1);
+    rows
+}
+
+/// Waits until the fake has accepted the first replies, then makes it answer each one only
+/// after 5 s and waits until a reply is accepted and not yet answered.
+async fn replies_in_flight(fake: &FakeGraph) {
+    eventually(60, "the first replies", || async move {
+        (replies(fake).len() >= 20).then_some(())
+    })
+    .await;
+    fake.fail_all(Some(Failure::AnswerLate(Duration::from_secs(5))));
+    eventually(30, "replies accepted and not yet answered", || async move {
+        (fake.unanswered() >= 1).then_some(())
+    })
+    .await;
+}
+
+/// What the senders of a burst posted, once they are done.
+async fn joined(tasks: Vec<tokio::task::JoinHandle<Vec<Posted>>>) -> Vec<Posted> {
+    let mut sent = Vec::new();
+    for t in tasks {
+        sent.extend(t.await.unwrap());
+    }
+    sent
+}
+
 /// SIGKILL after the reply was decided and a send attempt failed: after the restart the
 /// reply is sent exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_between_deciding_and_sending_sends_the_reply_once_after_restart() {
-    let fake = FakeGraph::start("127.0.0.1:0").await.unwrap();
-    fake.fail_all(Some(Failure::Status(500)));
-    let dir = tempfile::tempdir().unwrap();
-    let mut loket =
-        tokio::task::block_in_place(|| LoketProcess::start(dir.path(), &whatsapp_env(&fake)));
-    let client = http_client();
     let (wa_id, wamid) = (citizen(1), "wamid.durability-decided-1");
-    let status = post_webhook(
-        &client,
-        &loket.addr,
-        &webhook_body(&wa_id, wamid, "wat kost een paspoort?"),
-    )
-    .await
-    .unwrap();
-    assert_eq!(status, 200);
+    let (fake, dir, mut loket) = one_question_while_sends_fail(&wa_id, wamid).await;
 
     // The reply is decided (in the outbox) and the fake has refused a send.
     let store = sqlite(dir.path()).await;
@@ -276,23 +359,8 @@ async fn sigkill_between_deciding_and_sending_sends_the_reply_once_after_restart
     tokio::task::block_in_place(|| loket.kill9());
     assert!(fake.replies_to(&wa_id).is_empty(), "nothing accepted yet");
 
-    fake.fail_all(None);
-    tokio::task::block_in_place(|| loket.restart());
-    // A row killed mid-send waits for its lease (30 s); one in backoff for a few seconds.
-    let t = Instant::now();
-    eventually(45, "the reply after the restart", || {
-        let (fake, wa_id) = (&fake, &wa_id);
-        async move { (!fake.replies_to(wa_id).is_empty()).then_some(()) }
-    })
-    .await;
-    eprintln!("reply after the restart in {:?}", t.elapsed());
-    // Longer than a poll, a backoff step and the inbox lease's leftover: nothing more comes.
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(fake.replies_to(&wa_id).len(), 1, "exactly one reply");
-    let rows = outbox_rows(&store).await;
-    assert_eq!(rows.len(), 1, "{rows:?}");
-    assert_eq!(rows[&key].0, "sent");
-    assert_eq!(inbound_messages(&store).await[wamid], 1);
+    restart_and_expect_one_reply(&fake, &mut loket, &wa_id).await;
+    let rows = one_sent_reply(&store, wamid).await;
     assert_eq!(unfinished(&store).await, (0, 0));
     replies_by_wamid(&fake, &rows);
     store.close().await;
@@ -303,37 +371,13 @@ async fn sigkill_between_deciding_and_sending_sends_the_reply_once_after_restart
 /// accepted reply is the one after the restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_right_after_the_acknowledgement_still_answers_once() {
-    let fake = FakeGraph::start("127.0.0.1:0").await.unwrap();
-    fake.fail_all(Some(Failure::Status(500)));
-    let dir = tempfile::tempdir().unwrap();
-    let mut loket =
-        tokio::task::block_in_place(|| LoketProcess::start(dir.path(), &whatsapp_env(&fake)));
-    let client = http_client();
     let (wa_id, wamid) = (citizen(2), "wamid.durability-acked-1");
-    let status = post_webhook(
-        &client,
-        &loket.addr,
-        &webhook_body(&wa_id, wamid, "wat kost een paspoort?"),
-    )
-    .await
-    .unwrap();
-    assert_eq!(status, 200);
+    let (fake, dir, mut loket) = one_question_while_sends_fail(&wa_id, wamid).await;
     tokio::task::block_in_place(|| loket.kill9());
 
-    fake.fail_all(None);
-    tokio::task::block_in_place(|| loket.restart());
-    eventually(45, "the reply after the restart", || {
-        let (fake, wa_id) = (&fake, &wa_id);
-        async move { (!fake.replies_to(wa_id).is_empty()).then_some(()) }
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(fake.replies_to(&wa_id).len(), 1, "exactly one reply");
+    restart_and_expect_one_reply(&fake, &mut loket, &wa_id).await;
     let store = sqlite(dir.path()).await;
-    let rows = outbox_rows(&store).await;
-    assert_eq!(rows.len(), 1, "{rows:?}");
-    assert_eq!(rows[&format!("reply:{wamid}")].0, "sent");
-    assert_eq!(inbound_messages(&store).await[wamid], 1);
+    let rows = one_sent_reply(&store, wamid).await;
     replies_by_wamid(&fake, &rows);
     store.close().await;
 }
@@ -348,9 +392,7 @@ async fn sigkill_during_a_burst_loses_nothing_acknowledged() {
     const SENDERS: usize = 4;
     const KILL_AFTER: usize = 150;
     let fake = FakeGraph::start("127.0.0.1:0").await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut loket =
-        tokio::task::block_in_place(|| LoketProcess::start(dir.path(), &whatsapp_env(&fake)));
+    let (dir, mut loket) = start_on_sqlite(&fake);
     let client = http_client();
     let acked = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
@@ -379,10 +421,7 @@ async fn sigkill_during_a_burst_loses_nothing_acknowledged() {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     tokio::task::block_in_place(|| loket.kill9());
-    let mut sent = Vec::new();
-    for t in tasks {
-        sent.extend(t.await.unwrap());
-    }
+    let sent = joined(tasks).await;
     let acked_before: Vec<&str> = sent.iter().filter(|m| m.3).map(|m| m.1.as_str()).collect();
     eprintln!(
         "acknowledged before the kill: {} of {}",
@@ -435,15 +474,7 @@ async fn two_instances_on_one_postgres_answer_1000_messages_exactly_once() {
     const SENDERS: usize = 4;
     let db = crate::pg::temp_postgres().await;
     let fake = FakeGraph::start("127.0.0.1:0").await.unwrap();
-    let mut env = whatsapp_env(&fake);
-    env.push(("LOKET__DATABASE__URL", db.url.clone()));
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (mut a, mut b) = tokio::task::block_in_place(|| {
-        (
-            LoketProcess::start(dir_a.path(), &env),
-            LoketProcess::start(dir_b.path(), &env),
-        )
-    });
+    let (_dirs, mut a, mut b) = start_two_on_postgres(&fake, &db);
     let client = http_client();
     let bases = [a.addr.clone(), b.addr.clone()];
     let t = Instant::now();
@@ -667,9 +698,7 @@ async fn a_database_outage_of_a_minute_while_replies_are_in_flight_sends_each_on
     const OUTAGE: Duration = Duration::from_secs(60);
     let total = SHAPE.0 * SHAPE.1 + DURING.0 * DURING.1;
     let fake = FakeGraph::start("127.0.0.1:0").await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let mut loket =
-        tokio::task::block_in_place(|| LoketProcess::start(dir.path(), &whatsapp_env(&fake)));
+    let (dir, mut loket) = start_on_sqlite(&fake);
     let store = sqlite(dir.path()).await;
     let client = http_client();
     let acked = Arc::new(AtomicUsize::new(0));
@@ -677,17 +706,7 @@ async fn a_database_outage_of_a_minute_while_replies_are_in_flight_sends_each_on
 
     // Mid-burst, with replies accepted by the API but not yet answered, the database
     // stops taking writes.
-    eventually(60, "the first replies", || {
-        let fake = &fake;
-        async move { (replies(fake).len() >= 20).then_some(()) }
-    })
-    .await;
-    fake.fail_all(Some(Failure::AnswerLate(Duration::from_secs(5))));
-    eventually(30, "replies accepted and not yet answered", || {
-        let fake = &fake;
-        async move { (fake.unanswered() >= 1).then_some(()) }
-    })
-    .await;
+    replies_in_flight(&fake).await;
     let lock = WriteLock::take(dir.path()).await;
     let locked = Instant::now();
     fake.fail_all(None);
@@ -733,10 +752,7 @@ async fn a_database_outage_of_a_minute_while_replies_are_in_flight_sends_each_on
     );
     lock.release().await;
 
-    let mut sent = Vec::new();
-    for t in tasks {
-        sent.extend(t.await.unwrap());
-    }
+    let sent = joined(tasks).await;
     assert_eq!(sent.len(), total);
     drain(&store, total, 90, "the queues to drain after the outage").await;
     // A takeover by lease would have come at the first claim after the outage; a few more
@@ -758,9 +774,7 @@ async fn sigkill_with_replies_in_flight_repeats_at_most_the_sends_in_flight() {
     const SHAPE: (usize, usize, usize) = (50, 6, 4);
     let fake = FakeGraph::start("127.0.0.1:0").await.unwrap();
     fake.fail_all(Some(Failure::AnswerLate(Duration::from_millis(300))));
-    let dir = tempfile::tempdir().unwrap();
-    let mut loket =
-        tokio::task::block_in_place(|| LoketProcess::start(dir.path(), &whatsapp_env(&fake)));
+    let (dir, mut loket) = start_on_sqlite(&fake);
     let client = http_client();
     let acked = Arc::new(AtomicUsize::new(0));
     let tasks = burst(
@@ -779,10 +793,7 @@ async fn sigkill_with_replies_in_flight_repeats_at_most_the_sends_in_flight() {
     tokio::task::block_in_place(|| loket.kill9());
     let unanswered = fake.unanswered();
     fake.fail_all(None);
-    let mut sent = Vec::new();
-    for t in tasks {
-        sent.extend(t.await.unwrap());
-    }
+    let sent = joined(tasks).await;
     let store = sqlite(dir.path()).await;
     // The rows the killed process had marked as attempted: the only ones that may repeat.
     let in_flight: HashSet<i64> =
@@ -887,15 +898,7 @@ async fn two_instances_through_a_postgres_outage_of_a_minute_send_each_reply_onc
     const OUTAGE: Duration = Duration::from_secs(60);
     let db = crate::pg::temp_postgres().await;
     let fake = FakeGraph::start("127.0.0.1:0").await.unwrap();
-    let mut env = whatsapp_env(&fake);
-    env.push(("LOKET__DATABASE__URL", db.url.clone()));
-    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (mut a, mut b) = tokio::task::block_in_place(|| {
-        (
-            LoketProcess::start(dir_a.path(), &env),
-            LoketProcess::start(dir_b.path(), &env),
-        )
-    });
+    let (_dirs, mut a, mut b) = start_two_on_postgres(&fake, &db);
     let client = http_client();
     let acked = Arc::new(AtomicUsize::new(0));
     let mut tasks = burst(&client, &a.addr, "pg-outage-a", SHAPE, true, acked.clone());
@@ -909,17 +912,7 @@ async fn two_instances_through_a_postgres_outage_of_a_minute_send_each_reply_onc
     ));
     let total = 2 * SHAPE.0 * SHAPE.1;
 
-    eventually(60, "the first replies", || {
-        let fake = &fake;
-        async move { (replies(fake).len() >= 20).then_some(()) }
-    })
-    .await;
-    fake.fail_all(Some(Failure::AnswerLate(Duration::from_secs(5))));
-    eventually(30, "replies accepted and not yet answered", || {
-        let fake = &fake;
-        async move { (fake.unanswered() >= 1).then_some(()) }
-    })
-    .await;
+    replies_in_flight(&fake).await;
     let admin = pg_admin().await;
     pg_outage(&admin, &db.name, true).await;
     let down = Instant::now();
@@ -936,10 +929,7 @@ async fn two_instances_through_a_postgres_outage_of_a_minute_send_each_reply_onc
     pg_outage(&admin, &db.name, false).await;
     admin.close().await;
 
-    let mut sent = Vec::new();
-    for t in tasks {
-        sent.extend(t.await.unwrap());
-    }
+    let sent = joined(tasks).await;
     assert_eq!(sent.len(), total);
     let store = SqlStore::connect(&db.url, 2).await.unwrap();
     drain(&store, total, 90, "the queues to drain after the outage").await;

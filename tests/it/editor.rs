@@ -2,7 +2,7 @@
 //! `/v1/admin/content`, previews of draft entries, `loket kb test`, `loket kb coverage`, and
 //! the Prometheus metrics.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,20 +16,7 @@ use loket::store::keys::Scope;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::helpers::{Content, config, fixtures, root};
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
+use crate::helpers::{Content, config, copy_dir, fixtures, kb_check, root};
 
 /// A copy of a knowledge base and its intents in a temporary directory.
 struct ContentCopy {
@@ -264,22 +251,6 @@ async fn edits_on_disk_are_served_within_two_seconds_and_broken_ones_are_not() {
     assert_eq!(content["errors"], json!([]));
     let (_, ready) = ed.get("/readyz", false).await;
     assert_eq!(ready["content"]["status"], "ok", "{ready}");
-}
-
-/// `loket kb check` on a knowledge base and intents directory: exit code and output.
-fn kb_check(kb: &Path, intents: &Path) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_loket"))
-        .args(["kb", "check"])
-        .arg(kb)
-        .arg("--intents")
-        .arg(intents)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
 }
 
 /// The acceptance test of texts as content: a municipality changes its fallback and handoff

@@ -79,16 +79,10 @@ async fn say(s: &Server, conversation: &str, text: &str) -> Value {
     r.json().await.unwrap()
 }
 
-async fn call(s: &Server, key: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
-    let c = client();
-    let req = match (method, body.is_null()) {
-        ("GET", _) => c.get(s.url(path)),
-        (_, true) => c.post(s.url(path)),
-        _ => c.post(s.url(path)).json(&body),
-    };
-    let r = req.bearer_auth(key).send().await.unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+/// `agent_id` claims `conversation` with `key`.
+async fn claim(s: &Server, key: &str, conversation: &str, agent_id: &str) -> (u16, Value) {
+    s.act(key, conversation, "claim", json!({ "agent_id": agent_id }))
+        .await
 }
 
 #[tokio::test]
@@ -108,48 +102,20 @@ async fn agents_take_over_reply_and_hand_back_with_signed_retried_webhooks() {
     // Keys and scopes.
     let r = client().get(s.url("/v1/handoffs")).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    let (status, _) = call(&s, "loket_nope_nope", "GET", "/v1/handoffs", Value::Null).await;
+    let (status, _) = s.get_as("loket_nope_nope", "/v1/handoffs").await;
     assert_eq!(status, 401);
-    let (status, body) = call(&s, &editor, "GET", "/v1/handoffs", Value::Null).await;
+    let (status, body) = s.get_as(&editor, "/v1/handoffs").await;
     assert_eq!(status, 403, "{body}");
 
     // One agent at a time.
-    let (status, body) = call(
-        &s,
-        &agent,
-        "POST",
-        "/v1/conversations/h1/claim",
-        json!({"agent_id": "anna"}),
-    )
-    .await;
+    let (status, body) = claim(&s, &agent, "h1", "anna").await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = call(
-        &s,
-        &agent,
-        "POST",
-        "/v1/conversations/h1/claim",
-        json!({"agent_id": "bram"}),
-    )
-    .await;
+    let (status, body) = claim(&s, &agent, "h1", "bram").await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "conflict");
-    let (status, _) = call(
-        &s,
-        &agent,
-        "POST",
-        "/v1/conversations/nope/claim",
-        json!({"agent_id": "anna"}),
-    )
-    .await;
+    let (status, _) = claim(&s, &agent, "nope", "anna").await;
     assert_eq!(status, 404);
-    let (_, queue) = call(
-        &s,
-        &agent,
-        "GET",
-        "/v1/handoffs?status=assigned",
-        Value::Null,
-    )
-    .await;
+    let (_, queue) = s.get_as(&agent, "/v1/handoffs?status=assigned").await;
     assert_eq!(
         queue["conversations"][0]["conversation_id"], "h1",
         "{queue}"
@@ -164,33 +130,17 @@ async fn agents_take_over_reply_and_hand_back_with_signed_retried_webhooks() {
     let after = silent["message_ids"]["citizen"].as_i64().unwrap();
 
     // Only the owner replies; the reply reaches the web chat.
-    let (status, _) = call(
-        &s,
-        &agent,
-        "POST",
-        "/v1/conversations/h1/reply",
-        json!({"agent_id": "bram", "text": "Ik neem het over"}),
-    )
-    .await;
+    let ik_neem_het_over = json!({"agent_id": "bram", "text": "Ik neem het over"});
+    let (status, _) = s.act(&agent, "h1", "reply", ik_neem_het_over).await;
     assert_eq!(status, 409);
-    let (status, body) = call(
-        &s,
-        &agent,
-        "POST",
-        "/v1/conversations/h1/reply",
-        json!({"agent_id": "anna", "text": "Goedemiddag, een rijbewijs kost ongeveer 50 euro."}),
-    )
-    .await;
+    let answer =
+        json!({"agent_id": "anna", "text": "Goedemiddag, een rijbewijs kost ongeveer 50 euro."});
+    let (status, body) = s.act(&agent, "h1", "reply", answer).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["sent_as"], "web");
-    let chat: Value = client()
-        .get(s.url(&format!("/v1/chat/h1/messages?after={after}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let chat = s
+        .get_json(&format!("/v1/chat/h1/messages?after={after}"))
+        .await;
     assert_eq!(chat["status"], "assigned");
     let msgs = chat["messages"].as_array().unwrap();
     assert_eq!(msgs.len(), 1, "{chat}");
@@ -198,16 +148,10 @@ async fn agents_take_over_reply_and_hand_back_with_signed_retried_webhooks() {
     assert!(msgs[0]["text"].as_str().unwrap().contains("50 euro"));
 
     // Notes are internal.
-    let (status, _) = call(
-        &s,
-        &agent,
-        "POST",
-        "/v1/conversations/h1/notes",
-        json!({"agent_id": "anna", "text": "Burger belt morgen terug"}),
-    )
-    .await;
+    let note = json!({"agent_id": "anna", "text": "Burger belt morgen terug"});
+    let (status, _) = s.act(&agent, "h1", "notes", note).await;
     assert_eq!(status, 200);
-    let (_, detail) = call(&s, &agent, "GET", "/v1/conversations/h1", Value::Null).await;
+    let (_, detail) = s.get_as(&agent, "/v1/conversations/h1").await;
     assert_eq!(detail["notes"][0]["text"], "Burger belt morgen terug");
     assert!(!chat.to_string().contains("terug"));
     let senders: Vec<&str> = detail["messages"]
@@ -219,61 +163,32 @@ async fn agents_take_over_reply_and_hand_back_with_signed_retried_webhooks() {
     assert_eq!(senders, ["citizen", "bot", "citizen", "agent"], "{detail}");
 
     // Transfer puts it back in the queue of another department, unclaimed.
-    let (status, body) = call(
-        &s,
-        &agent,
-        "POST",
-        "/v1/conversations/h1/transfer",
-        json!({"department": "Atlantis"}),
-    )
-    .await;
+    let (status, body) = s
+        .act(&agent, "h1", "transfer", json!({"department": "Atlantis"}))
+        .await;
     assert_eq!(status, 422, "{body}");
-    let (status, _) = call(
-        &s,
-        &agent,
-        "POST",
-        "/v1/conversations/h1/transfer",
-        json!({"department": "belastingen"}),
-    )
-    .await;
+    let (status, _) = s
+        .act(
+            &agent,
+            "h1",
+            "transfer",
+            json!({"department": "belastingen"}),
+        )
+        .await;
     assert_eq!(status, 200);
-    let (_, queue) = call(
-        &s,
-        &agent,
-        "GET",
-        "/v1/handoffs?department=belastingen",
-        Value::Null,
-    )
-    .await;
+    let (_, queue) = s
+        .get_as(&agent, "/v1/handoffs?department=belastingen")
+        .await;
     assert_eq!(queue["conversations"][0]["status"], "waiting", "{queue}");
-    let (_, other) = call(
-        &s,
-        &agent,
-        "GET",
-        "/v1/handoffs?department=afval",
-        Value::Null,
-    )
-    .await;
+    let (_, other) = s.get_as(&agent, "/v1/handoffs?department=afval").await;
     assert_eq!(other["conversations"].as_array().unwrap().len(), 0);
 
     // Hand back: the bot answers again.
-    let (status, _) = call(
-        &s,
-        &agent,
-        "POST",
-        "/v1/conversations/h1/claim",
-        json!({"agent_id": "bram"}),
-    )
-    .await;
+    let (status, _) = claim(&s, &agent, "h1", "bram").await;
     assert_eq!(status, 200);
-    let (status, _) = call(
-        &s,
-        &agent,
-        "POST",
-        "/v1/conversations/h1/release",
-        json!({"agent_id": "bram"}),
-    )
-    .await;
+    let (status, _) = s
+        .act(&agent, "h1", "release", json!({"agent_id": "bram"}))
+        .await;
     assert_eq!(status, 200);
     let back = say(&s, "h1", "Wat kost een paspoort?").await;
     assert_ne!(back["action"], "agent", "{back}");
@@ -343,62 +258,27 @@ async fn resolving_ends_the_conversation_and_the_queue_filters_by_waiting_time()
     let s = Server::start(|_| {}).await;
     let agent = s.key(&[Scope::Admin]).await;
     say(&s, "r1", "Ik wil een medewerker spreken").await;
-    let (status, _) = call(
-        &s,
-        &agent,
-        "POST",
-        "/v1/conversations/r1/claim",
-        json!({"agent_id": "anna"}),
-    )
-    .await;
+    let (status, _) = claim(&s, &agent, "r1", "anna").await;
     assert_eq!(status, 200);
-    let (_, q) = call(
-        &s,
-        &agent,
-        "GET",
-        "/v1/handoffs?min_waiting_secs=3600",
-        Value::Null,
-    )
-    .await;
+    let (_, q) = s.get_as(&agent, "/v1/handoffs?min_waiting_secs=3600").await;
     assert_eq!(
         q["conversations"].as_array().unwrap().len(),
         0,
         "nobody waits an hour yet"
     );
-    let (status, _) = call(
-        &s,
-        &agent,
-        "POST",
-        "/v1/conversations/r1/resolve",
-        Value::Null,
-    )
-    .await;
+    let (status, _) = s.act(&agent, "r1", "resolve", Value::Null).await;
     assert_eq!(status, 200);
-    let (_, detail) = call(&s, &agent, "GET", "/v1/conversations/r1", Value::Null).await;
+    let (_, detail) = s.get_as(&agent, "/v1/conversations/r1").await;
     assert_eq!(detail["status"], "resolved");
     assert_eq!(detail["handoffs"][0]["status"], "resolved");
-    let (status, body) = call(
-        &s,
-        &agent,
-        "GET",
-        "/v1/handoffs?status=nonsense",
-        Value::Null,
-    )
-    .await;
+    let (status, body) = s.get_as(&agent, "/v1/handoffs?status=nonsense").await;
     assert_eq!(status, 422, "{body}");
 }
 
 #[tokio::test]
 async fn the_openapi_document_lists_every_route() {
     let s = Server::start(|_| {}).await;
-    let doc: Value = client()
-        .get(s.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = s.get_json("/openapi.json").await;
     assert_eq!(doc["openapi"], "3.0.3");
     let src = std::fs::read_to_string(crate::helpers::root().join("src/http/mod.rs")).unwrap();
     let routes: Vec<&str> = src
@@ -424,44 +304,13 @@ async fn an_agent_id_is_bound_to_the_key_that_claimed_with_it() {
     let s = Server::start(|_| {}).await;
     say(&s, "bound-1", "ik wil een medewerker spreken").await;
     let (key_a, key_b) = (s.key(&[Scope::Agent]).await, s.key(&[Scope::Agent]).await);
-    let post = |key: String, path: &'static str, body: Value| {
-        let url = s.url(&format!("/v1/conversations/bound-1/{path}"));
-        async move {
-            client()
-                .post(url)
-                .bearer_auth(key)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    };
-    assert_eq!(
-        post(key_a.clone(), "claim", json!({"agent_id": "anna"})).await,
-        200
-    );
+    let hallo = json!({"agent_id": "anna", "text": "Hallo!"});
+    assert_eq!(claim(&s, &key_a, "bound-1", "anna").await.0, 200);
     // Another platform's key cannot take over or speak as "anna" by naming her.
+    assert_eq!(claim(&s, &key_b, "bound-1", "anna").await.0, 409);
     assert_eq!(
-        post(key_b.clone(), "claim", json!({"agent_id": "anna"})).await,
+        s.act(&key_b, "bound-1", "reply", hallo.clone()).await.0,
         409
     );
-    assert_eq!(
-        post(
-            key_b,
-            "reply",
-            json!({"agent_id": "anna", "text": "Hallo!"})
-        )
-        .await,
-        409
-    );
-    assert_eq!(
-        post(
-            key_a,
-            "reply",
-            json!({"agent_id": "anna", "text": "Hallo!"})
-        )
-        .await,
-        200
-    );
+    assert_eq!(s.act(&key_a, "bound-1", "reply", hallo).await.0, 200);
 }

@@ -2,6 +2,7 @@
 //! `oneshot`.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Arc;
 
 use axum::Router;
@@ -19,6 +20,36 @@ pub fn root() -> PathBuf {
 
 pub fn fixtures() -> PathBuf {
     root().join("tests/fixtures")
+}
+
+/// Copies the directory `from` and everything in it to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// `loket kb check` on a knowledge base and intents directory: exit code and output.
+pub fn kb_check(kb: &Path, intents: &Path) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_loket"))
+        .args(["kb", "check"])
+        .arg(kb)
+        .arg("--intents")
+        .arg(intents)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 /// The model directory, or a panic that says how to get it.

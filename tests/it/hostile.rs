@@ -211,14 +211,7 @@ async fn a_conversation_belongs_to_its_channel_and_other_channels_need_a_key() {
     // The web chat knows the id, and still can neither write nor read that conversation.
     let (status, body) = post_message(&c, &s, "wa-1", "wat kost een rijbewijs?").await;
     assert_eq!(status, 404, "{body}");
-    let r: Value = c
-        .get(s.url("/v1/chat/wa-1/messages"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = s.get_json("/v1/chat/wa-1/messages").await;
     assert_eq!(r["status"], "new", "{r}");
     assert_eq!(r["messages"].as_array().unwrap().len(), 0, "{r}");
     assert_eq!(s.store.transcript("wa-1").await.unwrap().len(), 2);

@@ -3,38 +3,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::helpers::{fixtures, root};
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
+use crate::helpers::{copy_dir, fixtures, kb_check, root};
 
 fn check(kb: &Path) -> (i32, String) {
-    check_with(kb, &fixtures().join("intents"))
-}
-
-fn check_with(kb: &Path, intents: &Path) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_loket"))
-        .args(["kb", "check"])
-        .arg(kb)
-        .arg("--intents")
-        .arg(intents)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
+    kb_check(kb, &fixtures().join("intents"))
 }
 
 #[test]
@@ -210,7 +182,7 @@ fn an_example_claimed_by_two_intents_is_reported_at_its_line() {
         ),
     )
     .unwrap();
-    let (code, out) = check_with(&kb, &intents);
+    let (code, out) = kb_check(&kb, &intents);
     assert_eq!(code, 3, "{out}");
     assert!(
         out.contains("paspoort.yaml:6: fout: voorbeeld \"hoe verleng ik mijn paspoort\" is ook een voorbeeld van intent `afspraak`"),
@@ -229,7 +201,7 @@ fn an_example_claimed_by_two_intents_is_reported_at_its_line() {
     );
     // Without the two-intent example only the warning is left, and the check passes.
     std::fs::write(intents.join("afspraak.yaml"), &afspraak).unwrap();
-    let (code, out) = check_with(&kb, &intents);
+    let (code, out) = kb_check(&kb, &intents);
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains(": fout:"), "{out}");
     assert!(out.contains("vraag \"Afspraak cancelen!\""), "{out}");

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use loket::config::Config;
 use loket::store::SqlStore;
 use loket::store::keys::Scope;
+use serde_json::Value;
 
 use crate::helpers::{Content, config};
 
@@ -73,6 +74,38 @@ impl Server {
         self.store.create_key("test", scopes).await.unwrap().1
     }
 
+    /// GETs `path` without a key and reads the answer as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let r = client().get(self.url(path)).send().await.unwrap();
+        r.json().await.unwrap()
+    }
+
+    /// GETs `path` with `key` as bearer token: the status and the JSON answer (Null when
+    /// there is none).
+    pub async fn get_as(&self, key: &str, path: &str) -> (u16, Value) {
+        answer(client().get(self.url(path)).bearer_auth(key)).await
+    }
+
+    /// POSTs `body` as JSON (no body when it is Null) to `path` with `key` as bearer token:
+    /// the status and the JSON answer (Null when there is none).
+    pub async fn post_as(&self, key: &str, path: &str, body: Value) -> (u16, Value) {
+        let req = client().post(self.url(path)).bearer_auth(key);
+        answer(if body.is_null() { req } else { req.json(&body) }).await
+    }
+
+    /// An agent's action on a conversation (`claim`, `reply`, `notes`, …): a POST to
+    /// `/v1/conversations/{conversation}/{action}` with `key`.
+    pub async fn act(
+        &self,
+        key: &str,
+        conversation: &str,
+        action: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        let path = format!("/v1/conversations/{conversation}/{action}");
+        self.post_as(key, &path, body).await
+    }
+
     /// Stops the server and its loops (the database stays).
     pub fn stop(&mut self) {
         for t in self.tasks.drain(..) {
@@ -99,6 +132,13 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Sends `req`: the status and the JSON answer (Null when there is none).
+async fn answer(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
 }
 
 pub fn client() -> reqwest::Client {

@@ -46,6 +46,24 @@ async fn deliver(s: &Server, body: &str) -> u16 {
         .as_u16()
 }
 
+/// Delivers `body` six times at once; each delivery is accepted.
+async fn deliver_six_at_once(s: &Server, body: &str) {
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let (addr, body) = (s.addr, body.to_string());
+            tokio::spawn(async move {
+                deliver_webhook(&format!("http://{addr}"), SECRET, &body)
+                    .await
+                    .unwrap()
+                    .as_u16()
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+}
+
 /// Waits for `n` replies to `wa_id`, then a little longer to see that no more come.
 async fn replies(fake: &FakeGraph, wa_id: &str, n: usize) -> Vec<Value> {
     let got = eventually(20, "the replies", || {
@@ -90,37 +108,12 @@ async fn a_signed_question_gets_exactly_one_reply_even_when_delivered_again_and_
         && x.body["typing_indicator"]["type"] == "text"));
 
     // Meta delivers the same webhook again, and several times at once: nothing new.
-    let mut tasks = Vec::new();
-    for _ in 0..6 {
-        let addr = s.addr;
-        let body = body.clone();
-        tasks.push(tokio::spawn(async move {
-            deliver_webhook(&format!("http://{addr}"), SECRET, &body)
-                .await
-                .unwrap()
-                .as_u16()
-        }));
-    }
-    for t in tasks {
-        assert_eq!(t.await.unwrap(), 200);
-    }
+    deliver_six_at_once(&s, &body).await;
     replies(&fake, "31611111111", 1).await;
 
     // A first delivery that arrives six times at once is processed once too.
     let burst = text("31622222222", "wamid.burst", "Wat kost een rijbewijs?");
-    let mut tasks = Vec::new();
-    for _ in 0..6 {
-        let addr = s.addr;
-        let body = burst.clone();
-        tasks.push(tokio::spawn(async move {
-            deliver_webhook(&format!("http://{addr}"), SECRET, &body)
-                .await
-                .unwrap()
-        }));
-    }
-    for t in tasks {
-        assert_eq!(t.await.unwrap(), 200);
-    }
+    deliver_six_at_once(&s, &burst).await;
     replies(&fake, "31622222222", 1).await;
 
     // The number is stored only to reply: not in the messages, not in the conversation id.
@@ -398,25 +391,12 @@ async fn outside_the_24_hour_window_replies_go_out_as_the_template_visible_in_th
             .await
             .unwrap();
     // An agent answers on "Monday": the window is closed, so the template again.
-    let c = client();
-    let claim = c
-        .post(s.url(&format!("/v1/conversations/{conv}/claim")))
-        .bearer_auth(&agent)
-        .json(&json!({"agent_id": "anna"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(claim.status(), 200);
-    let reply: Value = c
-        .post(s.url(&format!("/v1/conversations/{conv}/reply")))
-        .bearer_auth(&agent)
-        .json(&json!({"agent_id": "anna", "text": "Goedemorgen,\nuw vraag is in behandeling."}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (claim, _) = s
+        .act(&agent, &conv, "claim", json!({"agent_id": "anna"}))
+        .await;
+    assert_eq!(claim, 200);
+    let answer = json!({"agent_id": "anna", "text": "Goedemorgen,\nuw vraag is in behandeling."});
+    let (_, reply) = s.act(&agent, &conv, "reply", answer).await;
     assert_eq!(reply["sent_as"], "template", "{reply}");
     assert_eq!(reply["window_open"], false);
     let r = replies(&fake, wa, 2).await;
@@ -432,30 +412,14 @@ async fn outside_the_24_hour_window_replies_go_out_as_the_template_visible_in_th
         200
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let reply: Value = c
-        .post(s.url(&format!("/v1/conversations/{conv}/reply")))
-        .bearer_auth(&agent)
-        .json(&json!({"agent_id": "anna", "text": "Prima, tot zo."}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = json!({"agent_id": "anna", "text": "Prima, tot zo."});
+    let (_, reply) = s.act(&agent, &conv, "reply", answer).await;
     assert_eq!(reply["sent_as"], "text", "{reply}");
     let r = replies(&fake, wa, 3).await;
     assert_eq!(r[2]["text"]["body"], "Prima, tot zo.");
     // The bot stayed silent on "Dank u" because Anna owns the conversation; the API shows
     // which replies went out as a template.
-    let detail: Value = c
-        .get(s.url(&format!("/v1/conversations/{conv}")))
-        .bearer_auth(&agent)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, detail) = s.get_as(&agent, &format!("/v1/conversations/{conv}")).await;
     let kinds: Vec<(&str, &str)> = detail["messages"]
         .as_array()
         .unwrap()
@@ -605,11 +569,10 @@ async fn a_shutdown_finishes_the_reply_in_flight_and_records_it() {
     let store = loket::store::SqlStore::connect(&s.database_url, 1)
         .await
         .unwrap();
-    let rows: Vec<(String,)> =
-        sqlx::query_as("SELECT status FROM outbox")
-            .fetch_all(store.pool())
-            .await
-            .unwrap();
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT status FROM outbox")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
     assert_eq!(rows, vec![("sent".to_string(),)], "{rows:?}");
     let inbox: Vec<(String,)> = sqlx::query_as("SELECT status FROM inbox")
         .fetch_all(store.pool())
