@@ -110,25 +110,15 @@ pub fn summary_csv(s: &Summary) -> String {
         &format!("first_human_reply.within_{}_minutes", h.promised_minutes),
         &h.within_promise,
     );
-    for c in &s.per_channel {
-        t.count(
-            &format!("per_channel.{}.conversations", c.key),
-            c.conversations,
-        );
-        t.count(
-            &format!("per_channel.{}.citizen_messages", c.key),
-            c.citizen_messages,
-        );
-    }
-    for c in &s.per_department {
-        t.count(
-            &format!("per_department.{}.conversations", c.key),
-            c.conversations,
-        );
-        t.count(
-            &format!("per_department.{}.citizen_messages", c.key),
-            c.citizen_messages,
-        );
+    for (group, rows) in [
+        ("per_channel", &s.per_channel),
+        ("per_department", &s.per_department),
+    ] {
+        for c in rows {
+            let key = format!("{group}.{}", c.key);
+            t.count(&format!("{key}.conversations"), c.conversations);
+            t.count(&format!("{key}.citizen_messages"), c.citizen_messages);
+        }
     }
     for i in &s.top_intents {
         t.ratio(&format!("top_intent.{}", i.key), &i.share);
