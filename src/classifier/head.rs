@@ -665,31 +665,17 @@ mod tests {
             folds: 0,
             ..Default::default()
         };
-        let a = IntentHead::train_cached(
-            Some(dir.path()),
-            "m",
-            &xs,
-            &texts,
-            &ys,
-            labels.clone(),
-            &cfg,
-        )
-        .unwrap();
+        let train = |texts: &[String]| {
+            IntentHead::train_cached(Some(dir.path()), "m", &xs, texts, &ys, labels.clone(), &cfg)
+                .unwrap()
+        };
+        let a = train(&texts);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        let b = IntentHead::train_cached(
-            Some(dir.path()),
-            "m",
-            &xs,
-            &texts,
-            &ys,
-            labels.clone(),
-            &cfg,
-        )
-        .unwrap();
+        let b = train(&texts);
         assert_eq!(a.predict(&xs[0], "a"), b.predict(&xs[0], "a"));
         // Other examples: another head.
         let texts2: Vec<String> = ["a", "b", "c", "e"].iter().map(|s| s.to_string()).collect();
-        IntentHead::train_cached(Some(dir.path()), "m", &xs, &texts2, &ys, labels, &cfg).unwrap();
+        train(&texts2);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 }

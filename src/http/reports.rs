@@ -166,9 +166,33 @@ struct SummaryResponse<'a> {
     departments: &'a [Department],
 }
 
-fn params(q: Result<Query<ReportParams>, QueryRejection>) -> Result<ReportParams, ApiError> {
-    q.map(|Query(p)| p)
-        .map_err(|e| ApiError::BadRequest(format!("invalid query string: {}", e.body_text())))
+/// An editor's report request, checked: its parameters, the query they ask for and the format.
+fn editor_request(
+    caller: &Caller,
+    q: Result<Query<ReportParams>, QueryRejection>,
+    departments: &[Department],
+) -> Result<(ReportParams, ReportQuery, Format), ApiError> {
+    caller.require(Scope::Editor)?;
+    let Query(p) =
+        q.map_err(|e| ApiError::BadRequest(format!("invalid query string: {}", e.body_text())))?;
+    let (query, format) = report_query(&p, departments, today())?;
+    Ok((p, query, format))
+}
+
+/// A report in the format asked for, as `loket-{name}-{from}-{to}.csv` for CSV; `csv` is
+/// only built for CSV.
+fn report_response(
+    format: Format,
+    name: &str,
+    q: &ReportQuery,
+    csv: impl FnOnce() -> String,
+    json: impl Serialize,
+) -> Response {
+    match format {
+        Format::Csv => csv_response(name, q, csv()),
+        Format::Excel => csv_response(name, q, reports::excel(&csv())),
+        Format::Json => json_response(json),
+    }
 }
 
 pub async fn summary(
@@ -176,26 +200,22 @@ pub async fn summary(
     caller: Caller,
     q: Result<Query<ReportParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Scope::Editor)?;
-    let p = params(q)?;
     let snap = state.content.snapshot();
     let settings = &snap.kb.settings;
-    let (query, format) = report_query(&p, &settings.departments, today())?;
+    let (_, query, format) = editor_request(&caller, q, &settings.departments)?;
     let summary =
         reports::summary(&state.store, &query, settings.response_time_minutes as i64).await?;
-    Ok(match format {
-        Format::Csv => csv_response("samenvatting", &query, reports::summary_csv(&summary)),
-        Format::Excel => csv_response(
-            "samenvatting",
-            &query,
-            reports::excel(&reports::summary_csv(&summary)),
-        ),
-        Format::Json => json_response(SummaryResponse {
+    Ok(report_response(
+        format,
+        "samenvatting",
+        &query,
+        || reports::summary_csv(&summary),
+        SummaryResponse {
             summary: &summary,
             municipality: &settings.name,
             departments: &settings.departments,
-        }),
-    })
+        },
+    ))
 }
 
 pub async fn unanswered(
@@ -203,10 +223,8 @@ pub async fn unanswered(
     caller: Caller,
     q: Result<Query<ReportParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(Scope::Editor)?;
-    let p = params(q)?;
     let snap = state.content.snapshot();
-    let (query, format) = report_query(&p, &snap.kb.settings.departments, today())?;
+    let (p, query, format) = editor_request(&caller, q, &snap.kb.settings.departments)?;
     let limit = match non_empty(&p.limit) {
         None => 50,
         Some(v) => v
@@ -225,15 +243,13 @@ pub async fn unanswered(
     };
     let report =
         reports::unanswered(&state.store, &state.encoder, &query, &grouping, limit).await?;
-    Ok(match format {
-        Format::Csv => csv_response("onbeantwoord", &query, reports::unanswered_csv(&report)),
-        Format::Excel => csv_response(
-            "onbeantwoord",
-            &query,
-            reports::excel(&reports::unanswered_csv(&report)),
-        ),
-        Format::Json => json_response(&report),
-    })
+    Ok(report_response(
+        format,
+        "onbeantwoord",
+        &query,
+        || reports::unanswered_csv(&report),
+        &report,
+    ))
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@
 
 use super::units::{Unit, Units, ends_with_placeholder, placeholder_len_at};
 use super::{Finding, PiiKind};
+use crate::text::DUTCH_MONTHS;
 use regex::{Captures, Regex};
 use std::sync::LazyLock;
 
@@ -96,7 +97,7 @@ static WRITTEN_MDY: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Capitalised words that start or end sentences and phrases but are not
-/// person names.
+/// person names (and the Dutch month names, [`DUTCH_MONTHS`]).
 const NOT_NAMES: &[&str] = &[
     "ik",
     "mijn",
@@ -198,18 +199,6 @@ const NOT_NAMES: &[&str] = &[
     "friday",
     "saturday",
     "sunday",
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
     "january",
     "february",
     "march",
@@ -320,6 +309,7 @@ fn is_name_word(unit: &Unit<'_>) -> bool {
         && unit.text.chars().any(char::is_lowercase)
         && unit.text.chars().all(|c| c.is_alphabetic() || c == '\'')
         && !NOT_NAMES.contains(&unit.lower.as_str())
+        && !DUTCH_MONTHS.contains(&unit.lower.as_str())
         && !PARTICLES.contains(&unit.lower.as_str())
 }
 

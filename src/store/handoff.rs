@@ -9,6 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::keys::insert_audit;
 use super::queue::OutboxDraft;
 use super::{
     Channel, ConversationStatus, HandoffStatus, MessageRecord, PlatformEvent, SqlStore, Store,
@@ -122,23 +123,18 @@ fn seconds_since(t: &Option<String>, now: DateTime<Utc>) -> Option<i64> {
         .map(|t| (now - t.with_timezone(&Utc)).num_seconds())
 }
 
-async fn audit_tx(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+/// The end of every handoff change: its audit line and platform events, then the commit.
+async fn commit_audited(
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
     actor: &str,
     action: &str,
     conversation_id: &str,
     detail: &str,
+    events: &[PlatformEvent],
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor, action, conversation_id, detail) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(timestamp(Utc::now()))
-    .bind(actor)
-    .bind(action)
-    .bind(conversation_id)
-    .bind(detail)
-    .execute(&mut **tx)
-    .await?;
+    insert_audit(&mut *tx, actor, action, Some(conversation_id), detail).await?;
+    insert_events(&mut tx, conversation_id, events).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -310,9 +306,7 @@ impl SqlStore {
             .execute(&mut *tx)
             .await?;
         }
-        audit_tx(&mut tx, actor, "conversation.claimed", id, agent).await?;
-        insert_events(&mut tx, id, events).await?;
-        tx.commit().await?;
+        commit_audited(tx, actor, "conversation.claimed", id, agent, events).await?;
         Ok(())
     }
 
@@ -378,9 +372,7 @@ impl SqlStore {
         if let Some(d) = draft {
             super::queue::insert_outbox(&mut tx, id, Some(mid), d).await?;
         }
-        audit_tx(&mut tx, actor, "message.agent_reply", id, agent).await?;
-        insert_events(&mut tx, id, events).await?;
-        tx.commit().await?;
+        commit_audited(tx, actor, "message.agent_reply", id, agent, events).await?;
         Ok(mid)
     }
 
@@ -409,8 +401,7 @@ impl SqlStore {
         .bind(timestamp(Utc::now()))
         .fetch_one(&mut *tx)
         .await?;
-        audit_tx(&mut tx, actor, "note.added", id, agent).await?;
-        tx.commit().await?;
+        commit_audited(tx, actor, "note.added", id, agent, &[]).await?;
         Ok(note)
     }
 
@@ -453,9 +444,15 @@ impl SqlStore {
         .bind(&now)
         .execute(&mut *tx)
         .await?;
-        audit_tx(&mut tx, actor, "conversation.transferred", id, department).await?;
-        insert_events(&mut tx, id, events).await?;
-        tx.commit().await?;
+        commit_audited(
+            tx,
+            actor,
+            "conversation.transferred",
+            id,
+            department,
+            events,
+        )
+        .await?;
         Ok(())
     }
 
@@ -505,9 +502,7 @@ impl SqlStore {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        audit_tx(&mut tx, actor, action, id, "").await?;
-        insert_events(&mut tx, id, events).await?;
-        tx.commit().await?;
+        commit_audited(tx, actor, action, id, "", events).await?;
         Ok(())
     }
 }

@@ -206,16 +206,27 @@ impl SqlStore {
         detail: &str,
     ) -> Result<(), StoreError> {
         let _writer = self.writer().await;
-        sqlx::query(
-            "INSERT INTO audit_log (at, actor, action, conversation_id, detail) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(timestamp(Utc::now()))
-        .bind(actor)
-        .bind(action)
-        .bind(conversation_id)
-        .bind(detail)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        insert_audit(self.pool(), actor, action, conversation_id, detail).await
     }
+}
+
+/// Appends a line to the audit log, in a transaction or on the pool.
+pub(crate) async fn insert_audit<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    actor: &str,
+    action: &str,
+    conversation_id: Option<&str>,
+    detail: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, conversation_id, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(timestamp(Utc::now()))
+    .bind(actor)
+    .bind(action)
+    .bind(conversation_id)
+    .bind(detail)
+    .execute(executor)
+    .await?;
+    Ok(())
 }

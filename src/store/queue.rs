@@ -248,13 +248,7 @@ impl SqlStore {
              AND (status = 'pending' OR (status = 'processing' AND locked_until < $3)) \
              RETURNING id, channel, external_id, contact_id, payload, attempts"
         );
-        let rows: Vec<InboxRow> = sqlx::query_as(&sql)
-            .bind(worker)
-            .bind(timestamp(now + lease))
-            .bind(timestamp(now))
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+        let rows: Vec<InboxRow> = self.claim_rows(&sql, worker, limit, now, lease).await?;
         let mut items = rows
             .into_iter()
             .map(InboxItem::try_from)
@@ -284,6 +278,28 @@ impl SqlStore {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// Runs a claim of `claim_inbound` or `claim_outbox`, whose `sql` takes `$1` the worker,
+    /// `$2` the end of its lease, `$3` now and `$4` the most rows; returns the claimed rows.
+    async fn claim_rows<R>(
+        &self,
+        sql: &str,
+        worker: &str,
+        limit: i64,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> Result<Vec<R>, StoreError>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        Ok(sqlx::query_as(sql)
+            .bind(worker)
+            .bind(timestamp(now + lease))
+            .bind(timestamp(now))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
     }
 
     /// Inbound messages not yet processed (for /metrics and tests).
@@ -336,13 +352,7 @@ impl SqlStore {
              AND status = 'pending' AND next_attempt_at <= $3 \
              RETURNING id, conversation_id, contact_id, message_id, channel, kind, body, attempts"
         );
-        let rows: Vec<OutboxRow> = sqlx::query_as(&sql)
-            .bind(worker)
-            .bind(timestamp(now + lease))
-            .bind(timestamp(now))
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+        let rows: Vec<OutboxRow> = self.claim_rows(&sql, worker, limit, now, lease).await?;
         let mut items = Vec::with_capacity(rows.len());
         for r in rows {
             items.push(OutboxItem {

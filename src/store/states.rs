@@ -37,13 +37,15 @@ pub struct UnknownState {
 }
 
 /// Declares a text enum: variants with their spelling, serde, `Display`, `FromStr`,
-/// `TryFrom<String>` and the `Any` column conversions (see the module documentation).
+/// `TryFrom<String>` and the `Any` column conversions (see the module documentation); with
+/// `open = A | B;`, an `is_open` that holds for those variants.
 macro_rules! text_enum {
     (
         $(#[$meta:meta])*
         $name:ident ($what:literal) {
             $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )+
         }
+        $( $(#[$open_meta:meta])* open = $($open:ident)|+; )?
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -112,6 +114,15 @@ macro_rules! text_enum {
                 Ok(<String as Decode<'r, Any>>::decode(value)?.parse::<$name>()?)
             }
         }
+
+        $(
+            impl $name {
+                $(#[$open_meta])*
+                pub fn is_open(self) -> bool {
+                    matches!(self, $($name::$open)|+)
+                }
+            }
+        )?
     };
 }
 
@@ -127,17 +138,9 @@ text_enum! {
         Assigned = "assigned",
         Resolved = "resolved",
     }
-}
-
-impl ConversationStatus {
     /// A person still has to act (waiting for one, or one owns it): such a conversation is
     /// never purged and stays the contact's current one however long it takes.
-    pub fn is_open(self) -> bool {
-        matches!(
-            self,
-            ConversationStatus::Waiting | ConversationStatus::Assigned
-        )
-    }
+    open = Waiting | Assigned;
 }
 
 text_enum! {
@@ -151,13 +154,8 @@ text_enum! {
         /// Handed back to the bot.
         Released = "released",
     }
-}
-
-impl HandoffStatus {
     /// Still waiting for or with a person.
-    pub fn is_open(self) -> bool {
-        matches!(self, HandoffStatus::Waiting | HandoffStatus::Assigned)
-    }
+    open = Waiting | Assigned;
 }
 
 text_enum! {

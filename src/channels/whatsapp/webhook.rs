@@ -62,6 +62,21 @@ struct Metadata<'a> {
 }
 
 fn message_payload(phone_number_id: &str, from: &str, name: &str, message: Value) -> String {
+    change_payload(
+        phone_number_id,
+        Some([json!({ "profile": { "name": name }, "wa_id": from })]),
+        Some([message]),
+        None,
+    )
+}
+
+/// The webhook body around one change's `contacts`, `messages` and `statuses`.
+fn change_payload(
+    phone_number_id: &str,
+    contacts: Option<[Value; 1]>,
+    messages: Option<[Value; 1]>,
+    statuses: Option<[Value; 1]>,
+) -> String {
     to_meta_json(&Payload {
         object: super::wire::OBJECT,
         entry: [Entry {
@@ -73,9 +88,9 @@ fn message_payload(phone_number_id: &str, from: &str, name: &str, message: Value
                         display_phone_number: FAKE_DISPLAY_NUMBER,
                         phone_number_id,
                     },
-                    contacts: Some([json!({ "profile": { "name": name }, "wa_id": from })]),
-                    messages: Some([message]),
-                    statuses: None,
+                    contacts,
+                    messages,
+                    statuses,
                 },
                 field: "messages",
             }],
@@ -197,25 +212,7 @@ pub fn status_payload(phone_number_id: &str, wamid: &str, status: &str, recipien
         s["conversation"] = json!({ "id": "CONVERSATION_ID", "origin": { "type": "service" } });
         s["pricing"] = json!({ "billable": true, "pricing_model": "CBP", "category": "service" });
     }
-    to_meta_json(&Payload {
-        object: super::wire::OBJECT,
-        entry: [Entry {
-            id: FAKE_WABA_ID,
-            changes: [Change {
-                value: ChangeValue {
-                    messaging_product: "whatsapp",
-                    metadata: Metadata {
-                        display_phone_number: FAKE_DISPLAY_NUMBER,
-                        phone_number_id,
-                    },
-                    contacts: None,
-                    messages: None,
-                    statuses: Some([s]),
-                },
-                field: "messages",
-            }],
-        }],
-    })
+    change_payload(phone_number_id, None, None, Some([s]))
 }
 
 /// POSTs `raw_body` to `{loket_base_url}/webhooks/whatsapp`, signed like Meta signs it.
