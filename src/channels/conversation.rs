@@ -7,14 +7,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::Serialize;
 
 use crate::classifier::{EmbedWorker, WorkerError};
 use crate::config::Config;
 use crate::content::Content;
 use crate::dialogue::Reply;
-use crate::privacy::PiiKind;
 use crate::store::{
     Channel, ConversationState, ConversationStatus, SqlStore, Store, StoreError, TurnIds,
 };
@@ -32,46 +31,25 @@ pub enum TurnError {
     OtherChannel,
 }
 
-/// A citizen's message as a channel delivers it.
+/// A citizen's message as a channel delivers it: where it belongs and what it says.
 #[derive(Debug, Clone)]
 pub struct Incoming {
-    pub conversation_id: String,
-    pub channel: Channel,
-    pub text: String,
-    /// A WhatsApp button or list reply id, or a web chat option id, when the citizen tapped
-    /// an option.
-    pub button_id: Option<String>,
-    pub received_at: DateTime<Utc>,
-    /// Set when the message came through the inbound queue (WhatsApp).
-    pub queued: Option<Queued>,
+    pub origin: Origin,
+    pub message: turn::Message,
+    /// WhatsApp: whether the 24-hour window is open (free text allowed). `None` on a channel
+    /// whose replies are returned rather than sent (the web chat).
+    pub window_open: Option<bool>,
 }
 
 impl Incoming {
+    /// A typed message on a channel that answers in the response (web chat, `loket ask`).
     pub fn new(conversation_id: &str, channel: Channel, text: &str) -> Self {
         Incoming {
-            conversation_id: conversation_id.into(),
-            channel,
-            text: text.into(),
-            button_id: None,
-            received_at: Utc::now(),
-            queued: None,
+            origin: Origin::new(conversation_id, channel),
+            message: turn::Message::text(text, Utc::now()),
+            window_open: None,
         }
     }
-}
-
-/// Where a queued message came from and how to answer it.
-#[derive(Debug, Clone)]
-pub struct Queued {
-    pub inbox_id: i64,
-    pub external_id: String,
-    pub contact_id: String,
-    /// `text`, `button_reply`, `list_reply`, `button`, or a media kind (`image`, …).
-    pub kind: String,
-    /// Personal data the channel already removed from `text`.
-    pub pii: Vec<PiiKind>,
-    pub meta: Option<serde_json::Value>,
-    /// Whether WhatsApp's 24-hour window is open (free text allowed).
-    pub window_open: bool,
 }
 
 /// The reply, and why (for `loket ask` and the API's debugging fields).
@@ -118,35 +96,29 @@ fn situation(state: Option<&ConversationState>) -> Situation {
 impl Conversations {
     pub async fn handle(&self, msg: Incoming) -> Result<Handled, TurnError> {
         let started = Instant::now();
-        let state = self.store.conversation_state(&msg.conversation_id).await?;
+        let Incoming {
+            origin,
+            message,
+            window_open,
+        } = msg;
+        let state = self
+            .store
+            .conversation_state(&origin.conversation_id)
+            .await?;
         // A conversation belongs to its channel: knowing a WhatsApp conversation's id does not
         // let the web chat read or write it.
         if let Some(st) = &state
-            && st.channel != msg.channel
+            && st.channel != origin.channel
         {
             return Err(TurnError::OtherChannel);
         }
         let situation = situation(state.as_ref());
-        let message = turn::Message {
-            text: msg.text.clone(),
-            kind: msg
-                .queued
-                .as_ref()
-                .map_or("text".into(), |q| q.kind.clone()),
-            button_id: msg.button_id.clone(),
-            pii: msg
-                .queued
-                .as_ref()
-                .map(|q| q.pii.clone())
-                .unwrap_or_default(),
-            received_at: msg.received_at,
-        };
         let guarded = turn::guard(&message, &situation);
         let vector = match guarded.model_input() {
             Some(text) => Some(self.encoder.embed(text).await?),
             None => None,
         };
-        let now = Utc::now().max(msg.received_at);
+        let now = Utc::now().max(message.received_at);
         // Search and fusion are CPU work: off the async threads, so that webhooks and other
         // requests are answered while messages are being understood.
         let snap = self.content.snapshot();
@@ -167,37 +139,33 @@ impl Conversations {
         .await
         .map_err(|e| WorkerError::Failed(e.to_string()))?;
         let response_ms = started.elapsed().as_millis() as i64;
-        let origin = Origin {
-            conversation_id: msg.conversation_id.clone(),
-            channel: msg.channel,
-            contact_id: msg.queued.as_ref().map(|q| q.contact_id.clone()),
-            inbox_id: msg.queued.as_ref().map(|q| q.inbox_id),
-            external_id: msg.queued.as_ref().map(|q| q.external_id.clone()),
-            meta: msg.queued.as_ref().and_then(|q| q.meta.clone()),
-        };
+        let (conversation_id, channel) = (origin.conversation_id.clone(), origin.channel);
         let events = !self.settings.handoff.webhook_url.is_empty();
-        let mut record = plan.record(&message, &guarded, origin, response_ms, events, now);
-        // The channel renders: a queued (WhatsApp) message gets its reply as an outbox body.
-        if let (Some(q), Some(outbound)) = (&msg.queued, record.outbound.as_mut()) {
-            let draft = super::whatsapp::render::reply_draft(
+        // The channel renders: a WhatsApp message gets its reply as an outbox body.
+        let draft = window_open.map(|open| {
+            super::whatsapp::render::reply_draft(
                 &self.settings.whatsapp,
                 &plan.reply,
-                q,
+                &origin,
+                open,
                 &rendering.kb,
                 plan.context.english,
-            );
+            )
+        });
+        let mut record = plan.record(&message, &guarded, origin, response_ms, events, now);
+        if let (Some(draft), Some(outbound)) = (draft, record.outbound.as_mut()) {
             outbound.kind = draft.kind.clone();
             outbound.status = Some("pending".into());
             record.outbox = Some(draft);
         }
         let ids = self.store.record_turn(&record).await?;
-        crate::metrics::record_outcome(&plan.action, msg.channel.as_str());
+        crate::metrics::record_outcome(&plan.action, channel.as_str());
         let pii = guarded.pii_names();
         if !plan.agent_owned() {
             let reply = &plan.reply;
             tracing::info!(
-                conversation = %msg.conversation_id,
-                channel = %msg.channel,
+                conversation = %conversation_id,
+                channel = %channel,
                 action = %plan.action,
                 intent = reply.intent.as_deref().unwrap_or(""),
                 confidence = reply.confidence,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 
 use super::Wakers;
-use super::conversation::{Conversations, Incoming, Queued, TurnError};
+use super::conversation::{Conversations, Incoming, TurnError};
 use super::whatsapp::client::GraphClient;
 use super::whatsapp::{outbound, render};
 use crate::classifier::WorkerError;
@@ -17,6 +17,7 @@ use crate::privacy::PiiKind;
 use crate::shutdown::Stop;
 use crate::store::queue::InboxItem;
 use crate::store::{ConversationStatus, StoreError};
+use crate::turn::{self, Origin};
 
 /// How long a claim is held before another processor may take the message over.
 pub const LEASE_SECS: i64 = 15;
@@ -126,20 +127,22 @@ async fn process(conversations: &Conversations, client: &GraphClient, item: Inbo
     }
     let p = &item.payload;
     let incoming = Incoming {
-        conversation_id: conversation_id.clone(),
-        channel: item.channel,
-        text: p.text.clone(),
-        button_id: p.option_id.clone(),
-        received_at: p.sent_at.min(now),
-        queued: Some(Queued {
-            inbox_id: item.id,
-            external_id: item.external_id.clone(),
-            contact_id: item.contact_id.clone(),
-            kind: p.kind.clone(),
-            pii: p.pii.iter().filter_map(|k| PiiKind::parse(k)).collect(),
+        origin: Origin {
+            conversation_id: conversation_id.clone(),
+            channel: item.channel,
+            contact_id: Some(item.contact_id.clone()),
+            inbox_id: Some(item.id),
+            external_id: Some(item.external_id.clone()),
             meta: p.meta.clone(),
-            window_open,
-        }),
+        },
+        message: turn::Message {
+            text: p.text.clone(),
+            kind: p.kind.clone(),
+            button_id: p.option_id.clone(),
+            pii: p.pii.iter().filter_map(|k| PiiKind::parse(k)).collect(),
+            received_at: p.sent_at.min(now),
+        },
+        window_open: Some(window_open),
     };
     match conversations.handle(incoming).await {
         Ok(h) => !h.agent_owned,

@@ -9,7 +9,6 @@ use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
@@ -111,8 +110,7 @@ pub async fn post_message(
         .check_or_delay(&format!("conv:{conversation_id}"))
         .await?;
     let mut incoming = Incoming::new(&conversation_id, channel, &req.text);
-    incoming.button_id = req.option_id;
-    incoming.received_at = Utc::now();
+    incoming.message.button_id = req.option_id;
     let handled = state.conversations().handle(incoming).await?;
     let r = handled.reply;
     Ok(Json(MessageResponse {

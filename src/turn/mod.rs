@@ -282,6 +282,20 @@ pub struct Origin {
     pub meta: Option<serde_json::Value>,
 }
 
+impl Origin {
+    /// A conversation on a channel that knows nothing more of its messages (the web chat).
+    pub fn new(conversation_id: &str, channel: Channel) -> Origin {
+        Origin {
+            conversation_id: conversation_id.to_string(),
+            channel,
+            contact_id: None,
+            inbox_id: None,
+            external_id: None,
+            meta: None,
+        }
+    }
+}
+
 impl Plan {
     /// The records of this turn, to be committed in one transaction: the citizen's message,
     /// the reply, the new context, the handoff and, with `events`, the webcare platform's

@@ -7,12 +7,12 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::outbound;
-use crate::channels::conversation::Queued;
 use crate::config::WhatsAppConfig;
 use crate::dialogue::{Lang, Reply};
 use crate::knowledge::{KnowledgeBase, TextKey};
 use crate::store::Channel;
 use crate::store::queue::OutboxDraft;
+use crate::turn::Origin;
 
 /// WhatsApp's customer-service window.
 pub const WINDOW_HOURS: i64 = 24;
@@ -49,15 +49,16 @@ fn template_body(
     )
 }
 
-/// The bot's reply to a queued message.
+/// The bot's reply to the message `origin` describes (its contact and WhatsApp id).
 pub fn reply_draft(
     cfg: &WhatsAppConfig,
     reply: &Reply,
-    queued: &Queued,
+    origin: &Origin,
+    window_open: bool,
     kb: &KnowledgeBase,
     english: bool,
 ) -> OutboxDraft {
-    let (kind, body) = if queued.window_open {
+    let (kind, body) = if window_open {
         let button = kb.text(TextKey::ListButton, lang(english));
         let body = outbound::reply("", &reply.text, &reply.options, &button);
         let kind = if reply.options.is_empty() {
@@ -70,8 +71,11 @@ pub fn reply_draft(
         ("template", template_body(cfg, &reply.text, kb, english))
     };
     OutboxDraft {
-        dedup_key: format!("reply:{}", queued.external_id),
-        contact_id: queued.contact_id.clone(),
+        dedup_key: format!(
+            "reply:{}",
+            origin.external_id.as_deref().unwrap_or_default()
+        ),
+        contact_id: origin.contact_id.clone().unwrap_or_default(),
         channel: Channel::Whatsapp,
         kind: kind.into(),
         body,
