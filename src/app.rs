@@ -154,20 +154,20 @@ pub struct App {
 
 impl App {
     pub fn store(&self) -> &Arc<SqlStore> {
-        &self.state.store
+        &self.state.parts.store
     }
 
     pub fn content(&self) -> &Arc<Content> {
-        &self.state.content
+        &self.state.parts.content
     }
 
     pub fn settings(&self) -> &Arc<Config> {
-        &self.state.settings
+        &self.state.parts.settings
     }
 
     /// The serving path outside HTTP (`loket ask`, tests).
     pub fn conversations(&self) -> Conversations {
-        self.state.conversations()
+        self.state.parts.clone()
     }
 
     /// Serves HTTP on `listener` until `signal`, then stops the loops in order (see
@@ -177,7 +177,7 @@ impl App {
         listener: tokio::net::TcpListener,
         signal: impl std::future::Future<Output = ()> + Send + 'static,
     ) {
-        let limits = connection_limits(&self.state.settings);
+        let limits = connection_limits(&self.state.parts.settings);
         crate::http::listener::serve(listener, self.router.clone(), limits, signal).await;
         self.shutdown().await;
     }
@@ -186,12 +186,12 @@ impl App {
     /// grace period), then closes the database.
     pub async fn shutdown(self) {
         self.shutdown.begin();
-        let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
+        let grace = Duration::from_secs(self.state.parts.settings.server.shutdown_grace_secs);
         let all = futures_join_all(self.tasks);
         if tokio::time::timeout(grace, all).await.is_err() {
             tracing::warn!("background loops still busy after the grace period; stopping");
         }
-        self.state.store.close().await;
+        self.state.parts.store.close().await;
     }
 
     /// Stops every loop at once, as a crash would (tests of what survives one).

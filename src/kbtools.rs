@@ -425,6 +425,14 @@ pub fn coverage(
 }
 
 /// `loket kb coverage`: always 0 unless the content cannot be loaded (3).
+/// `  geen: {why}` under a heading whose list is empty.
+fn none_line(out: &mut impl Write, empty: bool, why: &str) -> std::io::Result<()> {
+    if empty {
+        writeln!(out, "  geen: {why}")?;
+    }
+    Ok(())
+}
+
 pub fn run_coverage(config: &Config, all: bool, json: bool) -> Result<i32> {
     let mut out = std::io::stdout().lock();
     let Some(kb) = load_kb(config, &mut out)? else {
@@ -441,12 +449,11 @@ pub fn run_coverage(config: &Config, all: bool, json: bool) -> Result<i32> {
         "Intents zonder items ({}):",
         c.intents_without_entries.len()
     )?;
-    if c.intents_without_entries.is_empty() {
-        writeln!(
-            out,
-            "  geen: elk intent dat antwoord geeft heeft minstens één item"
-        )?;
-    }
+    none_line(
+        &mut out,
+        c.intents_without_entries.is_empty(),
+        "elk intent dat antwoord geeft heeft minstens één item",
+    )?;
     for i in &c.intents_without_entries {
         writeln!(
             out,
@@ -484,12 +491,11 @@ pub fn run_coverage(config: &Config, all: bool, json: bool) -> Result<i32> {
         c.unreachable.len(),
         c.entries
     )?;
-    if c.unreachable.is_empty() {
-        writeln!(
-            out,
-            "  geen: elk item is voor minstens één voorbeeld de beste match"
-        )?;
-    }
+    none_line(
+        &mut out,
+        c.unreachable.is_empty(),
+        "elk item is voor minstens één voorbeeld de beste match",
+    )?;
     for u in &c.unreachable {
         let goes: Vec<String> = u
             .questions_go_to

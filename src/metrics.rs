@@ -180,15 +180,34 @@ pub struct Live {
     pub content_version: u64,
 }
 
+/// The `# HELP` and `# TYPE` lines that open a metric family.
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// One sample per label value: `name{label="value"} n`.
+fn by_label<'a>(
+    out: &mut String,
+    name: &str,
+    label: &str,
+    rows: impl Iterator<Item = (&'a str, u64)>,
+) {
+    for (value, n) in rows {
+        let _ = writeln!(out, "{name}{{{label}=\"{}\"}} {n}", esc(value));
+    }
+}
+
 /// The whole exposition text.
 pub fn render(live: &Live) -> String {
     let r = registry();
     let mut out = String::with_capacity(4096);
 
-    out.push_str(
-        "# HELP loket_http_requests_total HTTP requests by route template, method and status.\n",
+    family(
+        &mut out,
+        "loket_http_requests_total",
+        "counter",
+        "HTTP requests by route template, method and status.",
     );
-    out.push_str("# TYPE loket_http_requests_total counter\n");
     for ((route, method, status), n) in &r.http_requests {
         let _ = writeln!(
             out,
@@ -198,8 +217,12 @@ pub fn render(live: &Live) -> String {
         );
     }
 
-    out.push_str("# HELP loket_http_request_duration_seconds Time to answer HTTP requests, by route template.\n");
-    out.push_str("# TYPE loket_http_request_duration_seconds histogram\n");
+    family(
+        &mut out,
+        "loket_http_request_duration_seconds",
+        "histogram",
+        "Time to answer HTTP requests, by route template.",
+    );
     for (route, h) in &r.http_duration {
         h.render(
             &mut out,
@@ -208,19 +231,29 @@ pub fn render(live: &Live) -> String {
         );
     }
 
-    out.push_str(
-        "# HELP loket_classifier_duration_seconds Time in the encoder per batch of messages.\n",
+    family(
+        &mut out,
+        "loket_classifier_duration_seconds",
+        "histogram",
+        "Time in the encoder per batch of messages.",
     );
-    out.push_str("# TYPE loket_classifier_duration_seconds histogram\n");
     r.classifier
         .render(&mut out, "loket_classifier_duration_seconds", "");
 
-    out.push_str("# HELP loket_classifier_queue_depth Messages waiting for the encoder.\n");
-    out.push_str("# TYPE loket_classifier_queue_depth gauge\n");
+    family(
+        &mut out,
+        "loket_classifier_queue_depth",
+        "gauge",
+        "Messages waiting for the encoder.",
+    );
     let _ = writeln!(out, "loket_classifier_queue_depth {}", live.queue_depth);
 
-    out.push_str("# HELP loket_outcomes_total Replies by action and channel.\n");
-    out.push_str("# TYPE loket_outcomes_total counter\n");
+    family(
+        &mut out,
+        "loket_outcomes_total",
+        "counter",
+        "Replies by action and channel.",
+    );
     for ((action, channel), n) in &r.outcomes {
         let _ = writeln!(
             out,
@@ -230,44 +263,52 @@ pub fn render(live: &Live) -> String {
         );
     }
 
-    out.push_str(
-        "# HELP loket_handoffs_waiting Conversations waiting for a person, by department.\n",
+    family(
+        &mut out,
+        "loket_handoffs_waiting",
+        "gauge",
+        "Conversations waiting for a person, by department.",
     );
-    out.push_str("# TYPE loket_handoffs_waiting gauge\n");
-    for (dept, n) in &live.handoffs_waiting {
-        let _ = writeln!(
-            out,
-            "loket_handoffs_waiting{{department=\"{}\"}} {n}",
-            esc(dept)
-        );
-    }
+    let waiting = live
+        .handoffs_waiting
+        .iter()
+        .map(|(d, n)| (d.as_str(), *n as u64));
+    by_label(&mut out, "loket_handoffs_waiting", "department", waiting);
 
-    out.push_str("# HELP loket_content_version Version of the knowledge base being served (1 at start, +1 per reload).\n");
-    out.push_str("# TYPE loket_content_version gauge\n");
+    family(
+        &mut out,
+        "loket_content_version",
+        "gauge",
+        "Version of the knowledge base being served (1 at start, +1 per reload).",
+    );
     let _ = writeln!(out, "loket_content_version {}", live.content_version);
 
-    out.push_str(
-        "# HELP loket_content_reload_errors_total Reloads of the knowledge base that failed.\n",
+    family(
+        &mut out,
+        "loket_content_reload_errors_total",
+        "counter",
+        "Reloads of the knowledge base that failed.",
     );
-    out.push_str("# TYPE loket_content_reload_errors_total counter\n");
     let _ = writeln!(out, "loket_content_reload_errors_total {}", r.reload_errors);
-    out.push_str(
-        "# HELP loket_whatsapp_webhook_skipped_total Parts of WhatsApp webhook deliveries \
-         that could not be read and were skipped, by part.\n",
+    family(
+        &mut out,
+        "loket_whatsapp_webhook_skipped_total",
+        "counter",
+        "Parts of WhatsApp webhook deliveries that could not be read and were skipped, by part.",
     );
-    out.push_str("# TYPE loket_whatsapp_webhook_skipped_total counter\n");
-    for (part, n) in &r.webhook_skipped {
-        let _ = writeln!(
-            out,
-            "loket_whatsapp_webhook_skipped_total{{part=\"{}\"}} {n}",
-            esc(part)
-        );
-    }
-    out.push_str(
-        "# HELP loket_http_connections_refused_total Connections closed at once: too many \
-         from one address, or in all.\n",
+    let skipped = r.webhook_skipped.iter().map(|(p, n)| (*p, *n));
+    by_label(
+        &mut out,
+        "loket_whatsapp_webhook_skipped_total",
+        "part",
+        skipped,
     );
-    out.push_str("# TYPE loket_http_connections_refused_total counter\n");
+    family(
+        &mut out,
+        "loket_http_connections_refused_total",
+        "counter",
+        "Connections closed at once: too many from one address, or in all.",
+    );
     let _ = writeln!(
         out,
         "loket_http_connections_refused_total {}",

@@ -303,6 +303,13 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
+/// The page around `body` (the main part, still open): closed, with the footer.
+fn finished_page(mut body: String, ctx: &PageContext, title: &str) -> String {
+    body.push_str("</main>\n");
+    body.push_str(&footer(ctx));
+    page(title, &body)
+}
+
 fn footer(ctx: &PageContext) -> String {
     format!(
         "<footer>Archiefexport gemaakt door Loket {} op {}. Teksten zijn opgeslagen zoals de \
@@ -335,11 +342,11 @@ pub fn transcript(c: &ArchivedConversation, ctx: &PageContext) -> String {
     if c.messages.is_empty() && c.handoffs.is_empty() && c.notes.is_empty() {
         b.push_str("<li class=\"event\">Dit gesprek bevat geen berichten.</li>\n");
     }
-    b.push_str("</ol>\n</main>\n");
-    b.push_str(&footer(ctx));
-    page(
+    b.push_str("</ol>\n");
+    finished_page(
+        b,
+        ctx,
         &format!("Gespreksverslag {} — {}", c.id, ctx.municipality),
-        &b,
     )
 }
 
@@ -529,11 +536,10 @@ pub fn index(conversations: &[(&ArchivedConversation, String)], ctx: &PageContex
         }
         b.push_str("</tbody>\n</table>\n");
     }
-    b.push_str("</main>\n");
-    b.push_str(&footer(ctx));
-    page(
+    finished_page(
+        b,
+        ctx,
         &format!("Archiefexport {} — {}", ctx.period, ctx.municipality),
-        &b,
     )
 }
 

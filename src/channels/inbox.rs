@@ -34,17 +34,12 @@ pub async fn run(
 ) {
     let batch = conversations.settings.classifier.max_batch.clamp(1, 16) as i64;
     while !stop.is_set() {
-        let items = match conversations
-            .store
-            .claim_inbound(&worker, batch, Duration::seconds(LEASE_SECS))
-            .await
-        {
-            Ok(items) => items,
-            Err(e) => {
-                tracing::warn!(error = %e, "inbox: cannot claim messages; retrying");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                continue;
-            }
+        let claim =
+            conversations
+                .store
+                .claim_inbound(&worker, batch, Duration::seconds(LEASE_SECS));
+        let Some(items) = super::claimed(claim.await, "inbox: cannot claim messages").await else {
+            continue;
         };
         if items.is_empty() {
             super::idle(&wakers.inbox, &mut stop).await;

@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::shutdown::{Shutdown, Stop};
+use crate::store::StoreError;
 use conversation::Conversations;
 
 /// How often the loops look for work they were not woken for.
@@ -82,6 +83,19 @@ pub fn instance_id() -> String {
         std::process::id(),
         &uuid::Uuid::new_v4().simple().to_string()[..6]
     )
+}
+
+/// The rows a loop claimed; on an error (the database may be down) the error is logged as
+/// `what` and, after a second, `None` says to try again.
+pub async fn claimed<T>(result: Result<Vec<T>, StoreError>, what: &str) -> Option<Vec<T>> {
+    match result {
+        Ok(rows) => Some(rows),
+        Err(e) => {
+            tracing::warn!(error = %e, "{what}; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            None
+        }
+    }
 }
 
 /// Waits for a wake-up, the poll interval or the shutdown, whichever comes first.

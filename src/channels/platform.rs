@@ -40,13 +40,10 @@ pub async fn run(store: Arc<SqlStore>, settings: HandoffConfig, mut stop: Stop) 
         }
     };
     while !stop.is_set() {
-        let due = match store.claim_deliveries(16, Duration::seconds(30)).await {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(error = %e, "platform webhooks: cannot claim deliveries");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                continue;
-            }
+        let claim = store.claim_deliveries(16, Duration::seconds(30)).await;
+        let Some(due) = super::claimed(claim, "platform webhooks: cannot claim deliveries").await
+        else {
+            continue;
         };
         if due.is_empty() {
             tokio::select! {

@@ -280,20 +280,10 @@ impl Encoder {
             let probs = candle_nn::ops::softmax_last_dim(&scores)?;
             let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((bs, len, h))?;
             let attn = layer.attn_out.forward(&ctx)?;
-            x = candle_nn::ops::layer_norm(
-                &(attn + &x)?,
-                &layer.attn_ln.0,
-                &layer.attn_ln.1,
-                self.eps as f32,
-            )?;
+            x = add_and_norm(&attn, &x, &layer.attn_ln, self.eps)?;
             let inner = gelu_erf(&layer.ffn_in.forward(&x)?)?;
             let out = layer.ffn_out.forward(&inner)?;
-            x = candle_nn::ops::layer_norm(
-                &(out + &x)?,
-                &layer.out_ln.0,
-                &layer.out_ln.1,
-                self.eps as f32,
-            )?;
+            x = add_and_norm(&out, &x, &layer.out_ln, self.eps)?;
         }
         // Mean pooling over the mask, then L2 normalisation.
         let m = mask.unsqueeze(2)?;
@@ -523,6 +513,16 @@ fn linear(w: Tensor, b: Tensor, format: WeightFormat) -> Result<Linear, EncoderE
 /// Stegun 7.1.26 and a polynomial exp; absolute error below 5e-5, far under the Q8_0
 /// quantisation noise) instead of a scalar libm call per element: candle's own
 /// GELU spent about a seventh of the forward pass in `tanhf`/`expm1f`.
+/// The residual connection and layer norm after attention and after the feed-forward part.
+fn add_and_norm(
+    update: &Tensor,
+    residual: &Tensor,
+    (weight, bias): &(Tensor, Tensor),
+    eps: f64,
+) -> candle_core::Result<Tensor> {
+    candle_nn::ops::layer_norm(&(update + residual)?, weight, bias, eps as f32)
+}
+
 fn gelu_erf(x: &Tensor) -> candle_core::Result<Tensor> {
     let shape = x.shape().clone();
     let mut v = x.flatten_all()?.to_vec1::<f32>()?;

@@ -23,13 +23,13 @@ pub const MAX_PREVIEW_QUESTIONS: usize = 50;
 
 pub async fn content(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Scope::Editor)?;
-    Ok(Json(state.content.status()).into_response())
+    Ok(Json(state.parts.content.status()).into_response())
 }
 
 pub async fn reload(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.require(Scope::Editor)?;
     tracing::info!(actor = %caller.actor(), "content reload requested");
-    Ok(match state.content.reload().await {
+    Ok(match state.parts.content.reload().await {
         Ok(status) => Json(status).into_response(),
         Err(status) => content_invalid(
             format!(
@@ -57,7 +57,7 @@ pub async fn preview(
     body: Result<Json<PreviewRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Editor)?;
-    let limit = state.settings.server.body_limit_bytes;
+    let limit = state.parts.settings.server.body_limit_bytes;
     let Json(req) = body.map_err(|r| ApiError::from_json_rejection(r, limit))?;
     if req.entry.trim().is_empty() {
         return Err(ApiError::Invalid(
@@ -73,7 +73,7 @@ pub async fn preview(
         return Err(ApiError::Invalid("a question is empty".into()));
     }
     Ok(
-        match state.content.preview(req.entry, req.questions).await {
+        match state.parts.content.preview(req.entry, req.questions).await {
             Ok(preview) => Json(preview).into_response(),
             Err(errors) => content_invalid(
                 "the draft has errors; fix them and preview again".into(),

@@ -63,7 +63,7 @@ pub async fn caller(headers: &HeaderMap, state: &AppState) -> Result<Caller, Api
     if key.is_empty() || key.len() > 200 {
         return Err(ApiError::Unauthorized);
     }
-    match state.store.find_key(key).await {
+    match state.parts.store.find_key(key).await {
         Ok(Some(key)) => Ok(Caller { key }),
         Ok(None) => Err(ApiError::Unauthorized),
         Err(e) => Err(ApiError::Unavailable(e.to_string())),

@@ -49,7 +49,7 @@ pub async fn messages(
         ));
     }
     state.limiter.check_or_delay(&format!("poll:{id}")).await?;
-    let store = &state.store;
+    let store = &state.parts.store;
     // Another channel's conversation (WhatsApp) is not the web chat's to read.
     let conv = store
         .conversation_state(&id)

@@ -36,15 +36,15 @@ impl From<DeskError> for ApiError {
 
 fn desk(state: &AppState) -> Desk<'_> {
     Desk {
-        store: &state.store,
-        content: &state.content,
-        settings: &state.settings,
+        store: &state.parts.store,
+        content: &state.parts.content,
+        settings: &state.parts.settings,
     }
 }
 
 fn body<T>(b: Result<Json<T>, JsonRejection>, state: &AppState) -> Result<T, ApiError> {
     b.map(|Json(v)| v)
-        .map_err(|r| ApiError::from_json_rejection(r, state.settings.server.body_limit_bytes))
+        .map_err(|r| ApiError::from_json_rejection(r, state.parts.settings.server.body_limit_bytes))
 }
 
 fn agent_id(s: &str) -> Result<String, ApiError> {
@@ -150,16 +150,24 @@ pub struct TextBody {
     pub text: String,
 }
 
+/// The checked agent id and text of a reply or a note, from an agent's key.
+fn agent_and_text(
+    caller: &Caller,
+    b: Result<Json<TextBody>, JsonRejection>,
+    state: &AppState,
+) -> Result<(String, String), ApiError> {
+    caller.require(Scope::Agent)?;
+    let b = body(b, state)?;
+    Ok((agent_id(&b.agent_id)?, text(&b.text)?))
+}
+
 pub async fn reply(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     b: Result<Json<TextBody>, JsonRejection>,
 ) -> Result<Json<Relayed>, ApiError> {
-    caller.require(Scope::Agent)?;
-    let b = body(b, &state)?;
-    let agent = agent_id(&b.agent_id)?;
-    let original = text(&b.text)?;
+    let (agent, original) = agent_and_text(&caller, b, &state)?;
     let relayed = desk(&state)
         .reply(&id, &agent, &original, &caller.actor())
         .await?;
@@ -175,11 +183,9 @@ pub async fn note(
     Path(id): Path<String>,
     b: Result<Json<TextBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    caller.require(Scope::Agent)?;
-    let b = body(b, &state)?;
-    let agent = agent_id(&b.agent_id)?;
+    let (agent, note) = agent_and_text(&caller, b, &state)?;
     let note_id = desk(&state)
-        .note(&id, &agent, &text(&b.text)?, &caller.actor())
+        .note(&id, &agent, &note, &caller.actor())
         .await?;
     Ok(Json(json!({"conversation_id": id, "note_id": note_id})))
 }

@@ -14,8 +14,8 @@ pub async fn healthz() -> Json<Value> {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let snap = state.content.snapshot();
-    let store = &state.store;
+    let snap = state.parts.content.snapshot();
+    let store = &state.parts.store;
     let db = match store.ping().await {
         Ok(()) => store.writable().await,
         Err(e) => Err(e),
@@ -23,7 +23,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     if let Err(e) = &db {
         tracing::warn!(error = %e, "not ready: the database");
     }
-    let content = state.content.status();
+    let content = state.parts.content.status();
     let body = json!({
         "status": if db.is_ok() { "ready" } else { "not_ready" },
         "database": match &db {
@@ -33,7 +33,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         },
         "entries": snap.kb.entries.len(),
         "intents": snap.kb.intents.len(),
-        "classifier_queue": state.encoder.queue_depth(),
+        "classifier_queue": state.parts.encoder.queue_depth(),
         "municipality": snap.kb.settings.name,
         // Still ready when an edit was refused: the previous version serves, and says so.
         "content": {

@@ -72,8 +72,9 @@ pub async fn post_message(
     if let Some(ip) = client_ip(peer.map(|p| p.0.0), &headers, &state.trusted_proxies) {
         state.client_limiter.check_or_delay(&ip.to_string()).await?;
     }
-    let Json(req) =
-        body.map_err(|r| ApiError::from_json_rejection(r, state.settings.server.body_limit_bytes))?;
+    let Json(req) = body.map_err(|r| {
+        ApiError::from_json_rejection(r, state.parts.settings.server.body_limit_bytes)
+    })?;
     let conversation_id = req.conversation_id.trim().to_string();
     if conversation_id.is_empty()
         || conversation_id.len() > 128
@@ -111,7 +112,7 @@ pub async fn post_message(
         .await?;
     let mut incoming = Incoming::new(&conversation_id, channel, &req.text);
     incoming.message.button_id = req.option_id;
-    let handled = state.conversations().handle(incoming).await?;
+    let handled = state.parts.handle(incoming).await?;
     let r = handled.reply;
     Ok(Json(MessageResponse {
         conversation_id,

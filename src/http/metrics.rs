@@ -50,7 +50,7 @@ pub async fn track_http(req: Request, next: Next) -> Response {
 
 /// `GET /metrics` (no key: nothing personal is exposed).
 pub async fn handler(State(state): State<AppState>) -> Response {
-    let snap = state.content.snapshot();
+    let snap = state.parts.content.snapshot();
     let known: std::collections::HashSet<&str> = snap
         .kb
         .settings
@@ -58,7 +58,7 @@ pub async fn handler(State(state): State<AppState>) -> Response {
         .iter()
         .map(|d| d.id.as_str())
         .collect();
-    let handoffs_waiting = match state.store.waiting_by_department().await {
+    let handoffs_waiting = match state.parts.store.waiting_by_department().await {
         Ok(rows) => {
             let mut by_dept: BTreeMap<String, i64> = BTreeMap::new();
             for (dept, n) in rows {
@@ -78,9 +78,9 @@ pub async fn handler(State(state): State<AppState>) -> Response {
         }
     };
     let live = Live {
-        queue_depth: state.encoder.queue_depth(),
+        queue_depth: state.parts.encoder.queue_depth(),
         handoffs_waiting,
-        content_version: state.content.status().version,
+        content_version: state.parts.content.status().version,
     };
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

@@ -30,18 +30,12 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::channels::conversation::Conversations;
-use crate::classifier::EmbedWorker;
-use crate::config::Config;
-use crate::content::Content;
-use crate::store::SqlStore;
 
-/// The parts handlers take what they need from.
+/// What handlers take what they need from: the parts that answer messages (content, store,
+/// encoder, settings) and the HTTP side's own limiters and wake-ups.
 #[derive(Clone)]
 pub struct AppState {
-    pub content: Arc<Content>,
-    pub store: Arc<SqlStore>,
-    pub encoder: EmbedWorker,
-    pub settings: Arc<Config>,
+    pub parts: Conversations,
     /// Per conversation (`conv:{id}`).
     pub limiter: Arc<limit::SenderLimiter>,
     /// Per client address, whatever conversation ids the client makes up.
@@ -61,34 +55,21 @@ impl AppState {
             limiter: Arc::new(limit::SenderLimiter::new(per_minute)),
             client_limiter: Arc::new(limit::SenderLimiter::new(per_client)),
             trusted_proxies: Arc::new(settings.server.trusted_proxies()),
-            content: parts.content.clone(),
-            store: parts.store.clone(),
-            encoder: parts.encoder.clone(),
-            settings: settings.clone(),
+            parts: parts.clone(),
             wakers: crate::channels::Wakers::default(),
-        }
-    }
-
-    /// The parts that answer a citizen's message.
-    pub fn conversations(&self) -> Conversations {
-        Conversations {
-            content: self.content.clone(),
-            store: self.store.clone(),
-            encoder: self.encoder.clone(),
-            settings: self.settings.clone(),
         }
     }
 
     /// Whether events for the webcare platform are recorded.
     pub fn webhooks_enabled(&self) -> bool {
-        !self.settings.handoff.webhook_url.is_empty()
+        !self.parts.settings.handoff.webhook_url.is_empty()
     }
 }
 
 const REQUEST_ID: &str = "x-request-id";
 
 pub fn router(state: AppState) -> Router {
-    let cfg = &state.settings.server;
+    let cfg = &state.parts.settings.server;
     let limit = cfg.body_limit_bytes;
     let timeout = Duration::from_secs(cfg.request_timeout_secs);
     let request_id = HeaderName::from_static(REQUEST_ID);

@@ -200,11 +200,15 @@ pub async fn summary(
     caller: Caller,
     q: Result<Query<ReportParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let snap = state.content.snapshot();
+    let snap = state.parts.content.snapshot();
     let settings = &snap.kb.settings;
     let (_, query, format) = editor_request(&caller, q, &settings.departments)?;
-    let summary =
-        reports::summary(&state.store, &query, settings.response_time_minutes as i64).await?;
+    let summary = reports::summary(
+        &state.parts.store,
+        &query,
+        settings.response_time_minutes as i64,
+    )
+    .await?;
     Ok(report_response(
         format,
         "samenvatting",
@@ -223,7 +227,7 @@ pub async fn unanswered(
     caller: Caller,
     q: Result<Query<ReportParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let snap = state.content.snapshot();
+    let snap = state.parts.content.snapshot();
     let (p, query, format) = editor_request(&caller, q, &snap.kb.settings.departments)?;
     let limit = match non_empty(&p.limit) {
         None => 50,
@@ -238,11 +242,17 @@ pub async fn unanswered(
             })?,
     };
     let grouping = Grouping {
-        answer_threshold: state.settings.dialogue.answer_threshold as f64,
+        answer_threshold: state.parts.settings.dialogue.answer_threshold as f64,
         ..Grouping::default()
     };
-    let report =
-        reports::unanswered(&state.store, &state.encoder, &query, &grouping, limit).await?;
+    let report = reports::unanswered(
+        &state.parts.store,
+        &state.parts.encoder,
+        &query,
+        &grouping,
+        limit,
+    )
+    .await?;
     Ok(report_response(
         format,
         "onbeantwoord",

@@ -27,7 +27,7 @@ const X_CONTENT_TYPE_OPTIONS: HeaderName = HeaderName::from_static("x-content-ty
 
 /// `GET /`: the demo page with the municipality's name filled in.
 pub async fn index(State(state): State<AppState>) -> impl IntoResponse {
-    let name = state.content.snapshot().kb.settings.name.clone();
+    let name = state.parts.content.snapshot().kb.settings.name.clone();
     let body = INDEX_HTML.replace("{{municipality}}", &escape_html(&name));
     (
         StatusCode::OK,

@@ -39,7 +39,7 @@ pub fn contact_id(secret: &[u8], wa_id: &str) -> String {
 }
 
 fn enabled(state: &AppState) -> Result<(), ApiError> {
-    if state.settings.whatsapp.enabled {
+    if state.parts.settings.whatsapp.enabled {
         Ok(())
     } else {
         Err(ApiError::Missing(
@@ -53,7 +53,13 @@ pub async fn verify(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<impl IntoResponse, ApiError> {
     enabled(&state)?;
-    let expected = state.settings.whatsapp.verify_token.expose().as_bytes();
+    let expected = state
+        .parts
+        .settings
+        .whatsapp
+        .verify_token
+        .expose()
+        .as_bytes();
     let given = q
         .get("hub.verify_token")
         .map(|s| s.as_bytes())
@@ -77,7 +83,7 @@ pub async fn receive(
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     enabled(&state)?;
-    let cfg = &state.settings.whatsapp;
+    let cfg = &state.parts.settings.whatsapp;
     let header = headers
         .get("x-hub-signature-256")
         .and_then(|v| v.to_str().ok());
@@ -124,6 +130,7 @@ pub async fn receive(
                 statuses += 1;
                 let status = s.status.as_str();
                 if let Err(e) = state
+                    .parts
                     .store
                     .update_delivery_status(&s.id, status, s.timestamp)
                     .await
@@ -133,7 +140,7 @@ pub async fn receive(
             }
         }
     }
-    let new = state.store.enqueue_inbound(&inbound).await?;
+    let new = state.parts.store.enqueue_inbound(&inbound).await?;
     if new > 0 {
         state.wakers.inbox.notify_one();
     }

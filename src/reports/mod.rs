@@ -351,7 +351,7 @@ async fn handoffs(store: &SqlStore, q: &ReportQuery) -> Result<Vec<Handoff>, Sto
             status: r.status,
             created_at,
             first_reply_at: r.first_reply_at.as_deref().and_then(parse_time),
-            within_office_hours: r.within_office_hours,
+            within_office_hours: r.within_office_hours != 0,
         });
     }
     Ok(out)

@@ -31,35 +31,14 @@ pub struct ReportMessage {
 }
 
 /// A handoff of one of the period's conversations.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ReportHandoff {
     pub conversation_id: String,
     pub status: HandoffStatus,
     pub created_at: String,
     pub first_reply_at: Option<String>,
-    pub within_office_hours: bool,
-}
-
-/// [`ReportHandoff`] as stored: the flag is an integer (0 or 1) on both databases.
-#[derive(sqlx::FromRow)]
-struct ReportHandoffRow {
-    conversation_id: String,
-    status: HandoffStatus,
-    created_at: String,
-    first_reply_at: Option<String>,
-    within_office_hours: i64,
-}
-
-impl From<ReportHandoffRow> for ReportHandoff {
-    fn from(r: ReportHandoffRow) -> Self {
-        ReportHandoff {
-            conversation_id: r.conversation_id,
-            status: r.status,
-            created_at: r.created_at,
-            first_reply_at: r.first_reply_at,
-            within_office_hours: r.within_office_hours != 0,
-        }
-    }
+    /// 0 or 1, as stored on both databases.
+    pub within_office_hours: i64,
 }
 
 /// A citizen message the bot decided on (`action` set), for the list of unanswered questions.
@@ -76,20 +55,31 @@ pub struct CitizenDecision {
 }
 
 impl SqlStore {
+    /// The rows of `sql`, whose `$1` and `$2` are the period's start and end.
+    async fn in_period<T>(&self, sql: &str, start: &str, end: &str) -> Result<Vec<T>, StoreError>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        Ok(sqlx::query_as(sql)
+            .bind(start)
+            .bind(end)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
     /// Conversations created in `[start, end)`.
     pub async fn report_conversations(
         &self,
         start: &str,
         end: &str,
     ) -> Result<Vec<ReportConversation>, StoreError> {
-        Ok(sqlx::query_as(
+        self.in_period(
             "SELECT id, channel, department, created_at FROM conversations \
              WHERE created_at >= $1 AND created_at < $2",
+            start,
+            end,
         )
-        .bind(start)
-        .bind(end)
-        .fetch_all(self.pool())
-        .await?)
+        .await
     }
 
     /// The messages of the conversations created in `[start, end)`, by conversation, oldest
@@ -99,15 +89,14 @@ impl SqlStore {
         start: &str,
         end: &str,
     ) -> Result<Vec<ReportMessage>, StoreError> {
-        Ok(sqlx::query_as(
+        self.in_period(
             "SELECT m.conversation_id, m.direction, m.sender, m.pii, m.intent, m.action, m.faq_id, \
              m.response_ms, m.created_at FROM messages m JOIN conversations c ON c.id = m.conversation_id \
              WHERE c.created_at >= $1 AND c.created_at < $2 ORDER BY m.conversation_id, m.id",
+            start,
+            end,
         )
-        .bind(start)
-        .bind(end)
-        .fetch_all(self.pool())
-        .await?)
+        .await
     }
 
     /// The handoffs of the conversations created in `[start, end)`, oldest first.
@@ -116,16 +105,14 @@ impl SqlStore {
         start: &str,
         end: &str,
     ) -> Result<Vec<ReportHandoff>, StoreError> {
-        let rows: Vec<ReportHandoffRow> = sqlx::query_as(
+        self.in_period(
             "SELECT h.conversation_id, h.status, h.created_at, h.first_reply_at, h.within_office_hours \
              FROM handoffs h JOIN conversations c ON c.id = h.conversation_id \
              WHERE c.created_at >= $1 AND c.created_at < $2 ORDER BY h.id",
+            start,
+            end,
         )
-        .bind(start)
-        .bind(end)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.into_iter().map(ReportHandoff::from).collect())
+        .await
     }
 
     /// The citizen messages the bot decided on, of the conversations created in
@@ -135,16 +122,15 @@ impl SqlStore {
         start: &str,
         end: &str,
     ) -> Result<Vec<CitizenDecision>, StoreError> {
-        Ok(sqlx::query_as(
+        self.in_period(
             "SELECT m.conversation_id, m.text, m.intent, m.action, m.confidence, m.kind, m.created_at \
              FROM messages m JOIN conversations c ON c.id = m.conversation_id \
              WHERE c.created_at >= $1 AND c.created_at < $2 \
              AND m.direction = 'in' AND m.sender = 'citizen' AND m.action IS NOT NULL \
              ORDER BY m.created_at, m.id",
+            start,
+            end,
         )
-        .bind(start)
-        .bind(end)
-        .fetch_all(self.pool())
-        .await?)
+        .await
     }
 }

@@ -89,37 +89,24 @@ impl SqlStore {
         outcome: Result<(), (String, Option<DateTime<Utc>>)>,
     ) -> Result<(), StoreError> {
         let _writer = self.writer().await;
-        let now = timestamp(Utc::now());
-        match outcome {
-            Ok(()) => {
-                sqlx::query(
-                    "UPDATE webhook_deliveries SET status = 'delivered', delivered_at = $1, locked_until = NULL WHERE id = $2",
-                )
-                .bind(&now)
-                .bind(id)
-                .execute(self.pool())
-                .await?;
-            }
-            Err((error, Some(next))) => {
-                sqlx::query(
-                    "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, last_error = $2, locked_until = NULL WHERE id = $3",
-                )
-                .bind(timestamp(next))
-                .bind(&error)
-                .bind(id)
-                .execute(self.pool())
-                .await?;
-            }
-            Err((error, None)) => {
-                sqlx::query(
-                    "UPDATE webhook_deliveries SET status = 'failed', last_error = $1, locked_until = NULL WHERE id = $2",
-                )
-                .bind(&error)
-                .bind(id)
-                .execute(self.pool())
-                .await?;
-            }
-        }
+        // (status, delivered_at, next_attempt_at, last_error): what is not set keeps its value.
+        let (status, delivered, next, error) = match outcome {
+            Ok(()) => ("delivered", Some(timestamp(Utc::now())), None, None),
+            Err((error, Some(next))) => ("pending", None, Some(timestamp(next)), Some(error)),
+            Err((error, None)) => ("failed", None, None, Some(error)),
+        };
+        sqlx::query(
+            "UPDATE webhook_deliveries SET status = $1, delivered_at = COALESCE($2, delivered_at), \
+             next_attempt_at = COALESCE($3, next_attempt_at), last_error = COALESCE($4, last_error), \
+             locked_until = NULL WHERE id = $5",
+        )
+        .bind(status)
+        .bind(delivered)
+        .bind(next)
+        .bind(error)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 }

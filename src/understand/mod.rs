@@ -446,17 +446,24 @@ fn held_out_bm25(
 /// The non-negative weights maximising the likelihood of the right entry under a softmax
 /// over entries (a convex problem in three variables): projected Newton steps with
 /// backtracking, from the defaults.
+/// The scores `w·x` of each candidate's features `x`, their largest, and the unnormalised
+/// softmax `exp(w·x - max)` (shifted so that it cannot overflow).
+fn softmax_parts(features: &[[f32; 3]], w: [f64; 3]) -> (Vec<f64>, f64, Vec<f64>) {
+    let z: Vec<f64> = features
+        .iter()
+        .map(|x| (0..3).map(|d| w[d] * x[d] as f64).sum())
+        .collect();
+    let max = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let e = z.iter().map(|v| (v - max).exp()).collect();
+    (z, max, e)
+}
+
 fn fit_weights(samples: &[(Vec<[f32; 3]>, usize)]) -> [f32; 3] {
     // Mean negative log-likelihood, its gradient and its Hessian at `w`.
     let evaluate = |w: [f64; 3]| -> (f64, [f64; 3], [[f64; 3]; 3]) {
         let (mut loss, mut g, mut h) = (0.0, [0.0; 3], [[0.0; 3]; 3]);
         for (f, y) in samples {
-            let z: Vec<f64> = f
-                .iter()
-                .map(|x| (0..3).map(|d| w[d] * x[d] as f64).sum())
-                .collect();
-            let max = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let e: Vec<f64> = z.iter().map(|v| (v - max).exp()).collect();
+            let (z, max, e) = softmax_parts(f, w);
             let sum: f64 = e.iter().sum();
             loss += sum.ln() + max - z[*y];
             let mut mean = [0.0; 3];
@@ -580,12 +587,7 @@ mod tests {
                     ]
                 })
                 .collect();
-            let z: Vec<f64> = f
-                .iter()
-                .map(|x| (0..3).map(|d| truth[d] * x[d] as f64).sum())
-                .collect();
-            let max = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let e: Vec<f64> = z.iter().map(|v| (v - max).exp()).collect();
+            let (_, _, e) = softmax_parts(&f, truth);
             let mut u = rnd() * e.iter().sum::<f64>();
             let mut y = 0;
             while u > e[y] && y + 1 < e.len() {

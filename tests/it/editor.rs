@@ -114,6 +114,11 @@ impl Editor {
             .await
     }
 
+    /// `POST /v1/admin/preview` with the editor's key.
+    async fn preview(&self, body: Value) -> (StatusCode, Value) {
+        self.post("/v1/admin/preview", body, true).await
+    }
+
     /// Asks in a fresh conversation, so no context carries over between questions.
     async fn ask(&self, text: &str) -> Value {
         let id = format!("c-{}", uuid::Uuid::new_v4().simple());
@@ -409,11 +414,7 @@ async fn a_preview_answers_with_the_draft_without_serving_it() {
     let draft = with_first_answer_line(&good, marker);
     let questions = ["Wat kost een paspoort?", "Ik ben verhuisd"];
     let (s, v) = ed
-        .post(
-            "/v1/admin/preview",
-            json!({"entry": draft, "questions": questions}),
-            true,
-        )
+        .preview(json!({"entry": draft, "questions": questions}))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["entry"]["id"], "paspoort-kosten");
@@ -436,11 +437,7 @@ async fn a_preview_answers_with_the_draft_without_serving_it() {
     // A new entry with its own questions is found.
     let new = "---\nid: paspoort-fotohokje\ntitle: Pasfoto laten maken\nintent: paspoort\ndepartment: burgerzaken\nupl: http://standaarden.overheid.nl/owms/terms/paspoort\nquestions:\n  - Waar kan ik een pasfoto laten maken?\n  - pasfotoautomaat stadhuis\ntags: [pasfoto]\n---\nIn de hal van het stadhuis staat een pasfotoautomaat.\n";
     let (s, v) = ed
-        .post(
-            "/v1/admin/preview",
-            json!({"entry": new, "questions": ["Waar kan ik een pasfoto laten maken?"]}),
-            true,
-        )
+        .preview(json!({"entry": new, "questions": ["Waar kan ik een pasfoto laten maken?"]}))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["entry"]["replaces"], false);
@@ -449,22 +446,12 @@ async fn a_preview_answers_with_the_draft_without_serving_it() {
     // A draft with errors: 422 with the lines in the draft.
     let broken = good.replace("department: burgerzaken\n", "department: paspoorten\n");
     let (s, v) = ed
-        .post(
-            "/v1/admin/preview",
-            json!({"entry": broken, "questions": ["Wat kost een paspoort?"]}),
-            true,
-        )
+        .preview(json!({"entry": broken, "questions": ["Wat kost een paspoort?"]}))
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["errors"][0]["file"], "paspoort-kosten.md", "{v}");
     assert_eq!(v["errors"][0]["line"], 5, "{v}");
-    let (s, v) = ed
-        .post(
-            "/v1/admin/preview",
-            json!({"entry": "geen front matter"}),
-            true,
-        )
-        .await;
+    let (s, v) = ed.preview(json!({"entry": "geen front matter"})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["errors"][0]["file"], "concept.md", "{v}");
     assert_eq!(v["errors"][0]["line"], 1, "{v}");
@@ -760,11 +747,7 @@ async fn serving_and_the_preview_answer_through_one_pipeline() {
         "ik wil een medewerker spreken",
     ];
     let (s, preview) = ed
-        .post(
-            "/v1/admin/preview",
-            json!({"entry": draft, "questions": questions}),
-            true,
-        )
+        .preview(json!({"entry": draft, "questions": questions}))
         .await;
     assert_eq!(s, StatusCode::OK, "{preview}");
     for (i, q) in questions.iter().enumerate() {
