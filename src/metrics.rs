@@ -197,13 +197,10 @@ fn by_label<'a>(
     }
 }
 
-/// The whole exposition text.
-pub fn render(live: &Live) -> String {
-    let r = registry();
-    let mut out = String::with_capacity(4096);
-
+/// The HTTP request counters and durations, by route template.
+fn render_http(out: &mut String, r: &Registry) {
     family(
-        &mut out,
+        out,
         "loket_http_requests_total",
         "counter",
         "HTTP requests by route template, method and status.",
@@ -218,18 +215,25 @@ pub fn render(live: &Live) -> String {
     }
 
     family(
-        &mut out,
+        out,
         "loket_http_request_duration_seconds",
         "histogram",
         "Time to answer HTTP requests, by route template.",
     );
     for (route, h) in &r.http_duration {
         h.render(
-            &mut out,
+            out,
             "loket_http_request_duration_seconds",
             &format!("route=\"{}\"", esc(route)),
         );
     }
+}
+
+/// The whole exposition text.
+pub fn render(live: &Live) -> String {
+    let r = registry();
+    let mut out = String::with_capacity(4096);
+    render_http(&mut out, &r);
 
     family(
         &mut out,
