@@ -8,14 +8,7 @@ use crate::knowledge::Tone;
 use crate::understand::ScoredIntent;
 
 fn kb() -> KnowledgeBase {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    crate::knowledge::load(
-        &root.join("kb"),
-        &root.join("intents"),
-        chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
-    )
-    .into_result()
-    .expect("fixture knowledge base loads")
+    crate::knowledge::fixture()
 }
 
 fn at(s: &str) -> DateTime<Utc> {

@@ -672,6 +672,20 @@ fn unknown_upl(e: &Entry) -> Diagnostic {
     )
 }
 
+/// The small fixture knowledge base of `tests/fixtures`, as of 22 November 2026, for the
+/// unit tests of the modules that read content.
+#[cfg(test)]
+pub fn fixture() -> KnowledgeBase {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    load(
+        &root.join("kb"),
+        &root.join("intents"),
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+    )
+    .into_result()
+    .expect("fixture knowledge base loads")
+}
+
 #[cfg(test)]
 mod tests {
     //! Loading a copy of the fixture content with texts and roles changed.
