@@ -12,6 +12,35 @@ pub fn fold(c: char) -> char {
     }
 }
 
+/// Escapes text for an HTML text node or a quoted attribute value.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Cuts `s` to at most `max` characters at a word boundary, with an ellipsis.
+pub fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let cut: String = s.chars().take(max - 1).collect();
+    let cut = match cut.rfind(' ') {
+        Some(i) if i > max / 2 => cut[..i].to_string(),
+        _ => cut,
+    };
+    format!("{}…", cut.trim_end_matches([' ', ',', ':', '-']))
+}
+
 /// The words of `text`, lower-cased and accent-folded, without punctuation or emoji, joined
 /// by single spaces: "Wat kost een paspoort?" and "wat kost een  paspoort" are the same.
 pub fn normalize(text: &str) -> String {

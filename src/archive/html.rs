@@ -24,21 +24,7 @@ pub struct PageContext {
     pub generated_at: String,
 }
 
-/// Escapes text for HTML content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::text::escape_html as escape;
 
 fn parse(ts: &str) -> Option<DateTime<chrono_tz::Tz>> {
     DateTime::parse_from_rfc3339(ts)

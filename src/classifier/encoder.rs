@@ -142,6 +142,10 @@ pub struct Encoder {
 }
 
 pub const MODEL_FILE: &str = "model.gguf";
+
+/// A text that starts with this is a passage of content (e5's document side) and is
+/// encoded as it is; every other text is a query and gets e5's `query: ` prefix.
+pub const PASSAGE_PREFIX: &str = "passage: ";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 
 /// Token ids of one batch: `[batch, len]` ids and mask.
@@ -201,12 +205,17 @@ impl Encoder {
         self.hidden
     }
 
-    /// Token ids with the e5 query prefix, truncated to `max_tokens` (keeping the end mark).
+    /// Token ids with the e5 query prefix (passages keep their own), truncated to
+    /// `max_tokens` (keeping the end mark).
     pub fn token_ids(&self, texts: &[&str]) -> Vec<Vec<u32>> {
         texts
             .iter()
             .map(|t| {
-                let mut ids = self.tokenizer.encode(&format!("query: {t}"));
+                let mut ids = if t.starts_with(PASSAGE_PREFIX) {
+                    self.tokenizer.encode(t)
+                } else {
+                    self.tokenizer.encode(&format!("query: {t}"))
+                };
                 if ids.len() > self.max_tokens {
                     let eos = *ids.last().unwrap();
                     ids.truncate(self.max_tokens - 1);

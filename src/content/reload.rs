@@ -374,6 +374,9 @@ fn scan(config: &Config) -> (u64, Duration) {
     let mut files = Vec::new();
     collect(&config.paths.knowledge_base, &mut files, 0);
     collect(&config.paths.intents, &mut files, 0);
+    if let Some(library) = crate::knowledge::library_dir(&config.paths.knowledge_base) {
+        collect(&library, &mut files, 0);
+    }
     files.sort();
     let mut h = DefaultHasher::new();
     files.hash(&mut h);

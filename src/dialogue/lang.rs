@@ -125,6 +125,30 @@ pub fn strip_greeting(text: &str) -> Option<&str> {
     (stripped && meaningful >= 2).then_some(rest)
 }
 
+/// Words of a message that only announces a question ("ik heb een vraag", "mag ik iets
+/// vragen?", "I have a quick question").
+const ANNOUNCE: &[&str] = &[
+    "ik", "heb", "had", "een", "nog", "paar", "korte", "kleine", "mag", "kan", "wil", "zou",
+    "iets", "wat", "even", "graag", "u", "je", "jullie", "stellen", "vragen", "vraag", "vraagje",
+    "vraagjes", "over", "i", "have", "a", "quick", "short", "small", "question", "questions",
+    "can", "may", "ask", "something", "you", "got", "one", "hoi", "hallo", "goedemorgen",
+    "goedemiddag", "goedenavond", "hello", "hi", "beste", "dag",
+];
+
+/// The message only announces that a question will follow, without the question.
+pub fn announces_a_question(text: &str) -> bool {
+    let ws = words(text);
+    !ws.is_empty()
+        && ws.len() <= 10
+        && ws.iter().all(|w| ANNOUNCE.contains(&w.as_str()))
+        && ws.iter().any(|w| {
+            matches!(
+                w.as_str(),
+                "vraag" | "vraagje" | "vraagjes" | "vragen" | "question" | "questions" | "ask"
+            )
+        })
+}
+
 /// A message that only makes sense on the current topic: "en wat kost dat?", "and for kids?".
 pub fn looks_like_follow_up(text: &str) -> bool {
     let ws = words(text);
@@ -167,6 +191,16 @@ pub fn yes_no(text: &str) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_that_only_announces_a_question() {
+        for t in ["Goedemiddag, ik heb een vraag", "mag ik iets vragen?", "Hoi, ik heb nog een vraagje", "Hi, I have a quick question"] {
+            assert!(announces_a_question(t), "{t}");
+        }
+        for t in ["ik heb een vraag over mijn paspoort", "ik wil een medewerker spreken", "hallo"] {
+            assert!(!announces_a_question(t), "{t}");
+        }
+    }
 
     #[test]
     fn detects_language() {

@@ -144,12 +144,28 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
     let top = TopIntent::of(turn.understanding, env);
     pick_from_options(turn, ctx, env) // 1.
         .or_else(|| urgent_to_person(turn, ctx, env)) // 2.
+        .or_else(|| question_announced(turn, ctx, env)) // 2b.
         .or_else(|| own_sensitive_data(turn, ctx, env, &top)) // 3.
         .or_else(|| intent_for_a_person(turn, ctx, env, &top)) // 4.
         .or_else(|| smalltalk(ctx, env, &top)) // 5.
         .or_else(|| follow_up_on_topic(turn, ctx, env, &top)) // 6.
         .or_else(|| out_of_scope(ctx, env, &top)) // 7.
         .unwrap_or_else(|| answer_clarify_or_miss(turn, ctx, env, &top)) // 8.
+}
+
+/// Rule 2b: "Goedemiddag, ik heb een vraag": an invitation to ask it, not a handoff.
+fn question_announced(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Option<Outcome> {
+    if !lang::announces_a_question(turn.text) {
+        return None;
+    }
+    Some(reply(
+        ctx,
+        env.text(TextKey::AskAway),
+        Action::Smalltalk,
+        None,
+        1.0,
+        None,
+    ))
 }
 
 /// The classifier's most likely intent and the action it leads to, which rules 3 to 8 weigh.
@@ -247,7 +263,7 @@ fn own_sensitive_data(
     // question is the best answerable entry among the answerable ones.
     if let Some((c, share)) = answerable_share(u, env)
         && share >= env.cfg.answer_threshold
-        && u.probability_of(&c.intent) >= env.cfg.clarify_threshold
+        && u.support(c) >= env.cfg.clarify_threshold
     {
         let entry = env
             .kb
@@ -260,7 +276,7 @@ fn own_sensitive_data(
         );
         faq = Some(c.faq_id.clone());
         confidence = share;
-        ctx.last_intent = Some(c.intent.clone());
+        ctx.last_intent = Some(c.intent.clone()).filter(|i| !i.is_empty());
         ctx.last_faq = faq.clone();
     }
     Some(reply(
@@ -414,7 +430,7 @@ fn clarify(
     let cands: Vec<&Candidate> = u
         .candidates
         .iter()
-        .filter(|c| env.kb.intent(&c.intent).map(|i| i.action) == Some(Action::Answer))
+        .filter(|c| env.kb.answers(&c.intent))
         .collect();
     let options: Vec<&Candidate> = cands
         .iter()
@@ -433,7 +449,7 @@ fn clarify(
     if let [c] = options[..] {
         return Some(clarify_one(c, ctx, env));
     }
-    let opts: Vec<ReplyOption> = options.iter().map(|c| option_for(c)).collect();
+    let opts: Vec<ReplyOption> = options.iter().map(|c| option_for(c, env.kb)).collect();
     let mut text = env.text(TextKey::Clarify);
     for (i, c) in options.iter().enumerate() {
         text.push_str(&format!("\n{}. {}", i + 1, c.title));
@@ -453,7 +469,7 @@ fn clarify(
 
 /// One plausible answer that is not certain enough: offer it as a yes/no question.
 fn clarify_one(c: &Candidate, ctx: &mut Context, env: &Env<'_>) -> Outcome {
-    ctx.options = vec![option_for(c)];
+    ctx.options = vec![option_for(c, env.kb)];
     let text = env.text(TextKey::ClarifyOne).replace("{title}", &c.title);
     let opts = ctx.options.clone();
     let mut out = reply(
@@ -474,11 +490,11 @@ fn confident_answer<'u>(u: &'u Understanding, env: &Env<'_>) -> Option<&'u Candi
     let mut answerable = u
         .candidates
         .iter()
-        .filter(|c| env.kb.intent(&c.intent).map(|i| i.action) == Some(Action::Answer));
+        .filter(|c| env.kb.answers(&c.intent));
     let best = answerable.next()?;
     let runner_up = answerable.next().map(|c| c.confidence).unwrap_or(0.0);
     (best.confidence >= env.cfg.answer_threshold
-        && u.probability_of(&best.intent) >= env.cfg.clarify_threshold
+        && u.support(best) >= env.cfg.clarify_threshold
         && best.confidence - runner_up >= env.cfg.clarify_margin)
         .then_some(best)
 }
@@ -488,15 +504,18 @@ fn answerable_share<'u>(u: &'u Understanding, env: &Env<'_>) -> Option<(&'u Cand
     let answerable: Vec<&Candidate> = u
         .candidates
         .iter()
-        .filter(|c| env.kb.intent(&c.intent).map(|i| i.action) == Some(Action::Answer))
+        .filter(|c| env.kb.answers(&c.intent))
         .collect();
     let total: f32 = answerable.iter().map(|c| c.confidence).sum();
     let best = *answerable.first()?;
     (total > 0.0).then(|| (best, best.confidence / total))
 }
 
-fn option_for(c: &Candidate) -> ReplyOption {
-    let short = shorten(&c.title, OPTION_TITLE_MAX);
+fn option_for(c: &Candidate, kb: &KnowledgeBase) -> ReplyOption {
+    let short = kb
+        .entry(&c.faq_id)
+        .map(|e| e.option_title(OPTION_TITLE_MAX))
+        .unwrap_or_else(|| shorten(&c.title, OPTION_TITLE_MAX));
     ReplyOption {
         id: c.faq_id.clone(),
         description: if short != c.title {
@@ -552,7 +571,7 @@ fn answer(
         .entry(&faq_id)
         .expect("answers come from the knowledge base");
     let text = format!("{}{}", prefix.unwrap_or_default(), answer_text(env, entry));
-    ctx.last_intent = Some(entry.intent.clone());
+    ctx.last_intent = Some(entry.intent.clone()).filter(|i| !i.is_empty());
     ctx.last_faq = Some(faq_id.clone());
     reply(
         ctx,
@@ -691,18 +710,7 @@ fn named_department(text: &str, kb: &KnowledgeBase) -> Option<String> {
         .map(|d| d.id.clone())
 }
 
-/// Cuts `s` to at most `max` characters at a word boundary, with an ellipsis.
-pub fn shorten(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let cut: String = s.chars().take(max - 1).collect();
-    let cut = match cut.rfind(' ') {
-        Some(i) if i > max / 2 => cut[..i].to_string(),
-        _ => cut,
-    };
-    format!("{}…", cut.trim_end_matches([' ', ',', ':', '-']))
-}
+pub use crate::text::shorten;
 
 /// Every reply fits one WhatsApp message.
 fn fit_whatsapp(text: &str) -> String {

@@ -37,9 +37,11 @@ fn u(kb: &KnowledgeBase, intents: &[(&str, f32)], cands: &[(&str, f32)]) -> Unde
                     confidence: *c,
                     bm25: 1.0,
                     cosine: 0.9,
+                    passage: 0.8,
                 }
             })
             .collect(),
+        answerable: 0.9,
     }
 }
 

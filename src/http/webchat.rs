@@ -28,7 +28,7 @@ const X_CONTENT_TYPE_OPTIONS: HeaderName = HeaderName::from_static("x-content-ty
 /// `GET /`: the demo page with the municipality's name filled in.
 pub async fn index(State(state): State<AppState>) -> impl IntoResponse {
     let name = state.parts.content.snapshot().kb.settings.name.clone();
-    let body = INDEX_HTML.replace("{{municipality}}", &escape_html(&name));
+    let body = INDEX_HTML.replace("{{municipality}}", &crate::text::escape_html(&name));
     (
         StatusCode::OK,
         [
@@ -73,22 +73,6 @@ fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     )
 }
 
-/// Escapes text for an HTML text node or a quoted attribute value.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,7 +80,7 @@ mod tests {
     #[test]
     fn names_are_escaped_for_html() {
         assert_eq!(
-            escape_html("A&B <\"Z\"> 's"),
+            crate::text::escape_html("A&B <\"Z\"> 's"),
             "A&amp;B &lt;&quot;Z&quot;&gt; &#39;s"
         );
     }

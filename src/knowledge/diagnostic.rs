@@ -64,16 +64,11 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(
-        problem: Problem,
-        file: &Path,
-        line: usize,
-        message: impl Into<String>,
-        hint: impl Into<String>,
-    ) -> Self {
+    /// The same finding as a warning: shown, but the content still loads.
+    pub fn as_warning(self) -> Self {
         Diagnostic {
             severity: Severity::Warning,
-            ..Self::error(problem, file, line, message, hint)
+            ..self
         }
     }
 

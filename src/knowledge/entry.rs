@@ -12,13 +12,24 @@ use super::diagnostic::{Diagnostic, Problem, line_containing, line_of_key};
 /// The longest text one WhatsApp message can carry.
 pub const WHATSAPP_MAX_CHARS: usize = 4096;
 
+/// The longest title of a WhatsApp list row.
+pub const SHORT_TITLE_MAX: usize = 24;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
     pub id: String,
     pub title: String,
+    /// A title of at most 24 characters for a WhatsApp option row; when absent the title
+    /// is shortened.
+    pub short_title: Option<String>,
+    /// The intent the entry answers, or empty: an entry without an intent is found by its
+    /// title, questions and answer text alone (a national library arrives that way).
     pub intent: String,
     pub department: String,
+    /// The UPL product URI, or empty where no municipal product exists.
     pub upl: String,
+    /// The page the answer comes from; a long answer is cut and links to it.
+    pub url: Option<String>,
     pub questions: Vec<String>,
     pub tags: Vec<String>,
     pub related: Vec<String>,
@@ -39,6 +50,14 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The title for an option row of at most `max` characters.
+    pub fn option_title(&self, max: usize) -> String {
+        match &self.short_title {
+            Some(t) if t.chars().count() <= max => t.clone(),
+            _ => crate::text::shorten(&self.title, max),
+        }
+    }
+
     pub fn line(&self, field: &str) -> usize {
         self.lines.get(field).copied().unwrap_or(1)
     }
@@ -52,6 +71,8 @@ impl Entry {
 const KNOWN_FIELDS: &[&str] = &[
     "id",
     "title",
+    "short_title",
+    "source",
     "intent",
     "department",
     "upl",
@@ -65,47 +86,73 @@ const KNOWN_FIELDS: &[&str] = &[
 
 /// Parses one entry file. On problems returns the diagnostics (all of them).
 pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
-    let front = split_front_matter(path, text).map_err(|d| vec![d])?;
-    let value = parse_header_yaml(path, front.header).map_err(|d| vec![d])?;
+    match read_entry(path, text) {
+        (Some(e), d) if d.iter().all(|d| !d.is_error()) => Ok(e),
+        (_, d) => Err(d),
+    }
+}
+
+/// Reads one entry file: the entry as far as its header could be read (so that the checks
+/// across files can still look at it), and every problem found. An entry that comes with an
+/// error is not served.
+pub fn read_entry(path: &Path, text: &str) -> (Option<Entry>, Vec<Diagnostic>) {
+    let front = match split_front_matter(path, text) {
+        Ok(f) => f,
+        Err(d) => return (None, vec![d]),
+    };
+    let value = match parse_header_yaml(path, front.header) {
+        Ok(v) => v,
+        Err(d) => return (None, vec![d]),
+    };
     let Some(map) = value.as_mapping() else {
-        return Err(vec![Diagnostic::error(
-            Problem::Syntax,
-            path,
-            2,
-            "de kop moet bestaan uit regels `veld: waarde`",
-            "schrijf elk veld als `naam: waarde` op een eigen regel",
-        )]);
+        return (
+            None,
+            vec![Diagnostic::error(
+                Problem::Syntax,
+                path,
+                2,
+                "de kop moet bestaan uit regels `veld: waarde`",
+                "schrijf elk veld als `naam: waarde` op een eigen regel",
+            )],
+        );
     };
 
     // The order of the reads below is the order of the diagnostics an editor sees.
     let mut h = HeaderReader::new(path, front.header, map);
     let id = h.string_field("id", true);
     let title = h.string_field("title", true);
-    let intent = h.string_field("intent", true);
-    let department = h.string_field("department", true);
-    let upl = h.string_field("upl", true);
+    let short_title = h.string_field("short_title", false);
+    let intent = h.string_field("intent", false);
+    let department = h.string_field("department", false);
+    let upl = h.string_field("upl", false);
+    let url = h.string_field("source", false);
     let answer_en = h.string_field("answer_en", false);
     let valid_from_raw = h.string_field("valid_from", false);
     let valid_until_raw = h.string_field("valid_until", false);
-    let questions = h.list_field("questions", true);
-    let tags = h.list_field("tags", true);
+    let questions = h.list_field("questions", false);
+    let tags = h.list_field("tags", false);
     let related = h.list_field("related", false);
     let valid_from = h.date_field("valid_from", &valid_from_raw);
     let valid_until = h.date_field("valid_until", &valid_until_raw);
     h.check_date_order(valid_from, valid_until);
-    h.check_answers(&front, &answer_en);
+    h.check_short_title(&short_title);
+    h.check_source(&url);
+    h.check_answers(&front, &answer_en, !url.is_empty());
     h.check_id(&id);
 
-    if !h.diags.is_empty() {
-        return Err(h.diags);
-    }
     let body_line = front.body_line();
-    Ok(Entry {
+    let entry = Entry {
         id,
         title,
+        short_title: (!short_title.is_empty()).then_some(short_title),
         intent,
-        department,
+        department: if department.is_empty() {
+            super::DEFAULT_DEPARTMENT.to_string()
+        } else {
+            department
+        },
         upl,
+        url: (!url.is_empty()).then_some(url),
         questions,
         tags,
         related,
@@ -116,7 +163,8 @@ pub fn parse_entry(path: &Path, text: &str) -> Result<Entry, Vec<Diagnostic>> {
         source: path.to_path_buf(),
         lines: h.lines,
         body_line,
-    })
+    };
+    (Some(entry), h.diags)
 }
 
 /// An entry file cut into its YAML header and its Markdown body.
@@ -397,8 +445,9 @@ impl<'a> HeaderReader<'a> {
         }
     }
 
-    /// The answer must be there, and each answer must fit one WhatsApp message.
-    fn check_answers(&mut self, front: &FrontMatter<'_>, answer_en: &str) {
+    /// The answer must be there, and each answer must fit one WhatsApp message; a long page
+    /// with a `source` is served cut, with the link (a warning).
+    fn check_answers(&mut self, front: &FrontMatter<'_>, answer_en: &str, has_source: bool) {
         if front.body.is_empty() {
             self.error(
                 Problem::MissingField,
@@ -409,14 +458,20 @@ impl<'a> HeaderReader<'a> {
         }
         let body_chars = front.body.chars().count();
         if body_chars > WHATSAPP_MAX_CHARS {
-            self.error(
+            let d = Diagnostic::error(
                 Problem::TooLong,
+                self.path,
                 front.body_line(),
                 format!(
                     "het antwoord is {body_chars} tekens lang; één WhatsApp-bericht bevat er hoogstens {WHATSAPP_MAX_CHARS}"
                 ),
-                "kort het antwoord in en verwijs voor de details naar de website",
+                if has_source {
+                    "Loket stuurt het eerste deel met de link uit `source`; kort het antwoord in als het begin niet genoeg zegt"
+                } else {
+                    "kort het antwoord in en verwijs voor de details naar de website (of zet de pagina in `source`)"
+                },
             );
+            self.diags.push(if has_source { d.as_warning() } else { d });
         }
         if answer_en.chars().count() > WHATSAPP_MAX_CHARS {
             self.error(
@@ -426,6 +481,31 @@ impl<'a> HeaderReader<'a> {
                     "`answer_en` is langer dan één WhatsApp-bericht ({WHATSAPP_MAX_CHARS} tekens)"
                 ),
                 "kort het Engelse antwoord in",
+            );
+        }
+    }
+
+    /// A short title fits a WhatsApp option row (24 characters).
+    fn check_short_title(&mut self, short: &str) {
+        let n = short.chars().count();
+        if n > SHORT_TITLE_MAX {
+            self.error(
+                Problem::TooLong,
+                self.line("short_title"),
+                format!("`short_title` is {n} tekens lang; een keuzeknop in WhatsApp toont er hoogstens {SHORT_TITLE_MAX}"),
+                "kort de titel in tot 24 tekens",
+            );
+        }
+    }
+
+    /// `source` is a web address.
+    fn check_source(&mut self, url: &str) {
+        if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
+            self.error(
+                Problem::InvalidValue,
+                self.line("source"),
+                format!("`source` is geen webadres: {url:?}"),
+                "schrijf het volledige adres, beginnend met https://",
             );
         }
     }
@@ -513,12 +593,47 @@ mod tests {
 
     #[test]
     fn missing_field_names_its_line_and_fix() {
-        let text = GOOD.replace("intent: paspoort\n", "");
+        let text = GOOD.replace("title: Kosten paspoort\n", "");
         let d = parse(&text).unwrap_err();
         assert!(
             d.iter()
-                .any(|d| d.problem == Problem::MissingField && d.message.contains("`intent`"))
+                .any(|d| d.problem == Problem::MissingField && d.message.contains("`title`"))
         );
+    }
+
+    /// A national library's page as it comes: no intent, department, questions or UPL,
+    /// empty tags, a source URL and a long text (served cut, with the link).
+    #[test]
+    fn a_library_page_is_accepted_as_it_comes() {
+        let text = format!(
+            "---\nid: paspoort-kosten\ntitle: Paspoort aanvragen\ntags: []\nsource: https://www.rijksoverheid.nl/paspoort\n---\n{}",
+            "Een paspoort vraagt u aan bij de gemeente. ".repeat(120)
+        );
+        let (e, d) = read_entry(Path::new("kb/entries/paspoort-kosten.md"), &text);
+        let e = e.unwrap();
+        assert!(d.iter().all(|d| !d.is_error()), "{d:?}");
+        assert!(d.iter().any(|d| d.problem == Problem::TooLong));
+        assert_eq!(e.intent, "");
+        assert_eq!(e.department, crate::knowledge::DEFAULT_DEPARTMENT);
+        assert_eq!(e.url.as_deref(), Some("https://www.rijksoverheid.nl/paspoort"));
+        assert!(e.tags.is_empty() && e.questions.is_empty() && e.upl.is_empty());
+    }
+
+    #[test]
+    fn every_problem_of_a_file_comes_in_one_run() {
+        let text = GOOD
+            .replace("title: Kosten paspoort", "title: \"\"")
+            .replace("tags:", "tgas:")
+            .replace("Een paspoort kost", &"lang ".repeat(1000))
+            + "\n";
+        let text = text.replace("upl: ", "short_title: Dit is veel te lang voor een knop\nupl: ");
+        let (e, d) = read_entry(Path::new("kb/entries/paspoort-kosten.md"), &text);
+        assert!(e.is_some(), "the entry is still read for the checks across files");
+        let problems: Vec<Problem> = d.iter().map(|d| d.problem).collect();
+        for p in [Problem::MissingField, Problem::UnknownField, Problem::TooLong] {
+            assert!(problems.contains(&p), "{p:?} in {d:?}");
+        }
+        assert!(d.iter().filter(|d| d.problem == Problem::TooLong).count() == 2, "{d:?}");
     }
 
     #[test]

@@ -75,6 +75,11 @@ impl KnowledgeBase {
             .replace("{website}", &s.website)
     }
 
+    /// Whether an entry of `intent` answers (an entry without an intent always does).
+    pub fn answers(&self, intent: &str) -> bool {
+        intent.is_empty() || self.intent(intent).map(|i| i.action) == Some(Action::Answer)
+    }
+
     /// The intent that has `role`, if any.
     pub fn intent_with_role(&self, role: Role) -> Option<&Intent> {
         self.intents.iter().find(|i| i.role == Some(role))
@@ -146,6 +151,28 @@ pub fn load_with_draft(
     today: NaiveDate,
     draft: Option<Draft<'_>>,
 ) -> Loaded {
+    load_sources(kb_dir, intents_dir, None, today, draft)
+}
+
+/// The library folder that `municipality.toml` in `kb_dir` names, if any (without checking
+/// the rest of the file: the watcher asks this several times a second).
+pub fn library_dir(kb_dir: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(kb_dir.join("municipality.toml")).ok()?;
+    let value: toml::Table = toml::from_str(&text).ok()?;
+    let lib = value.get("library")?.as_str()?.trim();
+    (!lib.is_empty()).then(|| kb_dir.join(lib))
+}
+
+/// [`load_with_draft`] with the library folder given (instead of `library` in
+/// municipality.toml): its `entries/` are served beside the municipality's own, and an own
+/// entry with the same id or the same UPL product replaces the library's.
+pub fn load_sources(
+    kb_dir: &Path,
+    intents_dir: &Path,
+    library: Option<&Path>,
+    today: NaiveDate,
+    draft: Option<Draft<'_>>,
+) -> Loaded {
     let mut diags = Vec::new();
 
     let settings_path = kb_dir.join("municipality.toml");
@@ -185,15 +212,29 @@ pub fn load_with_draft(
             Texts::national().clone()
         }
     };
-    let (mut entries, mut texts) = load_entries(&kb_dir.join("entries"), &mut diags);
+    let library = library.map(Path::to_path_buf).or_else(|| {
+        let lib = settings.as_ref()?.library.as_ref()?;
+        Some(kb_dir.join(lib))
+    });
+    let (mut entries, mut texts) = match &library {
+        Some(lib) => load_entries(&lib.join("entries"), &mut diags),
+        None => (Vec::new(), HashMap::new()),
+    };
+    let library_ids: HashSet<String> = entries.iter().map(|e| e.id.clone()).collect();
+    let (own, own_texts) = load_entries(&kb_dir.join("entries"), &mut diags);
+    // An own entry replaces the library's entry with the same id or the same UPL product.
+    let own_upls: HashSet<&str> = own.iter().map(|e| e.upl.as_str()).filter(|u| !u.is_empty()).collect();
+    entries.retain(|x| !own_upls.contains(x.upl.as_str()) && !own.iter().any(|e| e.id == x.id));
+    texts.retain(|id, _| entries.iter().any(|e| &e.id == id));
+    entries.extend(own);
+    texts.extend(own_texts);
     if let Some(d) = draft {
-        match entry::parse_entry(d.path, d.text) {
-            Ok(e) => {
-                entries.retain(|x| x.id != e.id);
-                texts.insert(e.id.clone(), d.text.to_string());
-                entries.push(e);
-            }
-            Err(ds) => diags.extend(ds),
+        let (e, ds) = entry::read_entry(d.path, d.text);
+        diags.extend(ds);
+        if let Some(e) = e {
+            entries.retain(|x| x.id != e.id);
+            texts.insert(e.id.clone(), d.text.to_string());
+            entries.push(e);
         }
     }
 
@@ -208,15 +249,11 @@ pub fn load_with_draft(
             .filter(|stem| !ids.contains(stem))
             .map(str::to_string)
             .collect();
-        cross_check(
-            settings,
-            &intents,
-            &entries,
-            &texts,
-            &unreadable,
-            today,
-            &mut diags,
-        );
+        let check = CrossCheck {
+            library_ids: &library_ids,
+            ..CrossCheck::new(settings, &intents, &entries, &texts, &unreadable, today)
+        };
+        check.run(&mut diags);
     }
     diags.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
 
@@ -299,46 +336,27 @@ fn load_entries(dir: &Path, diags: &mut Vec<Diagnostic>) -> (Vec<Entry>, HashMap
     let mut texts = HashMap::new();
     for path in sorted_files(dir, "md", diags) {
         match std::fs::read_to_string(&path) {
-            Ok(text) => match entry::parse_entry(&path, &text) {
-                Ok(e) => {
+            Ok(text) => {
+                // An entry with errors is still checked against the others, so that every
+                // problem comes in one run; the errors keep the content from being served.
+                let (e, d) = entry::read_entry(&path, &text);
+                diags.extend(d);
+                if let Some(e) = e {
                     texts.insert(e.id.clone(), text);
                     out.push(e);
                 }
-                Err(d) => diags.extend(d),
-            },
+            }
             Err(e) => diags.push(io_error(&path, &e, "sla het bestand op als UTF-8-tekst")),
         }
     }
     (out, texts)
 }
 
+static NO_IDS: LazyLock<HashSet<String>> = LazyLock::new(HashSet::new);
+
 static INFORMAL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\b(je|jij|jou|jouw|jullie)\b").unwrap());
 static FORMAL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b(u|uw)\b").unwrap());
-
-/// Checks what no single file can check alone: references between entries, intents and
-/// settings, duplicates across files, tone, expiry and coverage.
-fn cross_check(
-    settings: &Settings,
-    intents: &[Intent],
-    entries: &[Entry],
-    texts: &HashMap<String, String>,
-    unreadable: &HashSet<String>,
-    today: NaiveDate,
-    diags: &mut Vec<Diagnostic>,
-) {
-    let check = CrossCheck::new(settings, intents, entries, texts, unreadable, today);
-    let seen_examples = check.intents(diags);
-    check.roles(diags);
-    let ids = check.entry_ids(diags);
-    for e in entries {
-        check.entry_references(e, &ids, diags);
-        check.entry_expiry(e, diags);
-        check.entry_tone(e, diags);
-    }
-    check.questions_against_examples(&seen_examples, diags);
-    check.answering_intents_have_entries(diags);
-}
 
 /// The loaded content and the lists the cross-checks look names up in.
 struct CrossCheck<'a> {
@@ -353,9 +371,29 @@ struct CrossCheck<'a> {
     /// The departments, for a hint that names the choices.
     dept_list: String,
     intent_ids: HashSet<&'a str>,
+    /// Entries that come from the shared library (not held to the municipality's tone).
+    library_ids: &'a HashSet<String>,
 }
 
 impl<'a> CrossCheck<'a> {
+    /// Checks what no single file can check alone: references between entries, intents
+    /// and settings, duplicates across files, tone, expiry, short titles and coverage.
+    fn run(&self, diags: &mut Vec<Diagnostic>) {
+        let seen_examples = self.intents(diags);
+        self.roles(diags);
+        let ids = self.entry_ids(diags);
+        for e in self.entries {
+            self.entry_references(e, &ids, diags);
+            self.entry_expiry(e, diags);
+            if !self.library_ids.contains(&e.id) {
+                self.entry_tone(e, diags);
+            }
+        }
+        self.short_titles(diags);
+        self.questions_against_examples(&seen_examples, diags);
+        self.answering_intents_have_entries(diags);
+    }
+
     fn new(
         settings: &'a Settings,
         intents: &'a [Intent],
@@ -379,6 +417,7 @@ impl<'a> CrossCheck<'a> {
                 .collect::<Vec<_>>()
                 .join(", "),
             intent_ids: intents.iter().map(|i| i.id.as_str()).collect(),
+            library_ids: &NO_IDS,
         }
     }
 
@@ -452,13 +491,13 @@ impl<'a> CrossCheck<'a> {
         }
         if !self.intents.is_empty() && !roles.contains_key(&Role::Person) {
             let first = &self.intents[0].source;
-            diags.push(Diagnostic::warning(
+            diags.push(Diagnostic::error(
                 Problem::Coverage,
                 first.parent().unwrap_or(first),
                 1,
                 "geen intent heeft role: person, dus niemand kan om een medewerker vragen",
                 "zet `role: person` in het intent voor \"ik wil een medewerker spreken\" (action: handoff)",
-            ));
+            ).as_warning());
         }
     }
 
@@ -492,7 +531,7 @@ impl<'a> CrossCheck<'a> {
         ids: &HashMap<&str, &Entry>,
         diags: &mut Vec<Diagnostic>,
     ) {
-        if !self.intent_ids.contains(e.intent.as_str()) {
+        if !e.intent.is_empty() && !self.intent_ids.contains(e.intent.as_str()) {
             let mut intent_list: Vec<&str> = self.intent_ids.iter().copied().collect();
             intent_list.sort();
             diags.push(Diagnostic::error(
@@ -515,7 +554,7 @@ impl<'a> CrossCheck<'a> {
                 ),
             ));
         }
-        if !upl::is_known(&e.upl) {
+        if !e.upl.is_empty() && !upl::is_known(&e.upl) {
             diags.push(unknown_upl(e));
         }
         for r in &e.related {
@@ -584,7 +623,7 @@ impl<'a> CrossCheck<'a> {
                     && other.id != e.intent
                     && self.intent_ids.contains(e.intent.as_str())
                 {
-                    diags.push(Diagnostic::warning(
+                    diags.push(Diagnostic::error(
                         Problem::DuplicateId,
                         &e.source,
                         diagnostic::line_containing(source, q).unwrap_or(e.line("questions")),
@@ -595,7 +634,35 @@ impl<'a> CrossCheck<'a> {
                             e.intent
                         ),
                         "Loket kan niet weten welke een inwoner bedoelt die dit typt: haal het voorbeeld weg bij het intent of de vraag bij dit item",
-                    ));
+                    ).as_warning());
+                }
+            }
+        }
+    }
+
+    /// Two entries whose option titles read the same cannot be told apart in a WhatsApp
+    /// list: a warning on the second, with the fix.
+    fn short_titles(&self, diags: &mut Vec<Diagnostic>) {
+        let mut seen: HashMap<String, &Entry> = HashMap::new();
+        for e in self.entries {
+            let short = e.option_title(entry::SHORT_TITLE_MAX);
+            match seen.get(&crate::text::normalize(&short)) {
+                Some(first) => diags.push(
+                    Diagnostic::error(
+                        Problem::DuplicateId,
+                        &e.source,
+                        e.line(if e.short_title.is_some() { "short_title" } else { "title" }),
+                        format!(
+                            "in een keuzelijst heet dit item {short:?}, net als `{}` ({})",
+                            first.id,
+                            first.source.display()
+                        ),
+                        "geef een van de twee een eigen `short_title` van hoogstens 24 tekens",
+                    )
+                    .as_warning(),
+                ),
+                None => {
+                    seen.insert(crate::text::normalize(&short), e);
                 }
             }
         }
@@ -606,7 +673,7 @@ impl<'a> CrossCheck<'a> {
         let with_entries: HashSet<&str> = self.entries.iter().map(|e| e.intent.as_str()).collect();
         for i in self.intents {
             if i.action == Action::Answer && !with_entries.contains(i.id.as_str()) {
-                diags.push(Diagnostic::warning(
+                diags.push(Diagnostic::error(
                     Problem::Coverage,
                     &i.source,
                     1,
@@ -615,7 +682,7 @@ impl<'a> CrossCheck<'a> {
                         i.id
                     ),
                     "schrijf een item in knowledge-base/entries met dit intent",
-                ));
+                ).as_warning());
             }
         }
     }
@@ -626,7 +693,7 @@ fn intent_example_count(i: &Intent, diags: &mut Vec<Diagnostic>) {
     if i.examples.len() >= intent::MIN_EXAMPLES {
         return;
     }
-    diags.push(Diagnostic::warning(
+    diags.push(Diagnostic::error(
         Problem::Coverage,
         &i.source,
         i.examples_line,
@@ -636,7 +703,7 @@ fn intent_example_count(i: &Intent, diags: &mut Vec<Diagnostic>) {
             intent::MIN_EXAMPLES
         ),
         "voeg voorbeelden toe zoals inwoners schrijven: kort, lang, informeel, met tikfouten",
-    ));
+    ).as_warning());
 }
 
 /// An example of intent `i` that is also an example of `other`.
@@ -785,5 +852,33 @@ mod tests {
             "{:#?}",
             loaded.diagnostics
         );
+    }
+
+    /// A library beside the municipality: its pages come as they are (no intent, `je`
+    /// where the municipality says `u`), an own entry replaces the library's entry with the
+    /// same UPL product or id, and `library` in municipality.toml names the folder.
+    #[test]
+    fn a_library_serves_beside_the_own_entries_and_yields_to_them() {
+        let (dir, kb_dir, intents) = fixture();
+        let lib = dir.path().join("landelijk/entries");
+        std::fs::create_dir_all(&lib).unwrap();
+        let page = |id: &str, upl: &str, body: &str| {
+            format!("---\nid: {id}\ntitle: Pagina {id}\nupl: {upl}\ntags: []\nsource: https://example.org/{id}\n---\n{body}\n")
+        };
+        let paspoort = "http://standaarden.overheid.nl/owms/terms/paspoort";
+        std::fs::write(lib.join("paspoort-landelijk.md"), page("paspoort-landelijk", paspoort, "Je vraagt een paspoort aan.")).unwrap();
+        std::fs::write(lib.join("paspoort-kosten.md"), page("paspoort-kosten", "", "Landelijke tekst.")).unwrap();
+        std::fs::write(lib.join("blindengeleidehond.md"), page("blindengeleidehond", "", "Je hond mag mee.")).unwrap();
+        let settings = kb_dir.join("municipality.toml");
+        let text = std::fs::read_to_string(&settings).unwrap();
+        std::fs::write(&settings, format!("library = \"../landelijk\"\n{text}")).unwrap();
+        let loaded = load(&kb_dir, &intents, today());
+        assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
+        let kb = loaded.kb.unwrap();
+        let hond = kb.entry("blindengeleidehond").expect("a library page is served");
+        assert_eq!(hond.intent, "");
+        assert!(kb.answers(&hond.intent));
+        assert!(kb.entry("paspoort-landelijk").is_none(), "the own passport entries replace it");
+        assert_ne!(kb.entry("paspoort-kosten").unwrap().answer, "Landelijke tekst.");
     }
 }

@@ -45,6 +45,9 @@ struct SettingsFile {
     #[serde(default)]
     holidays: HolidaysConfig,
     departments: Vec<Department>,
+    /// A shared library of entries (a folder with `entries/`), relative to this file's folder.
+    #[serde(default)]
+    library: Option<String>,
 }
 
 fn default_tz() -> String {
@@ -67,6 +70,8 @@ pub struct Settings {
     pub response_time_minutes: u32,
     pub hours: OfficeHours,
     pub departments: Vec<Department>,
+    /// The shared library's folder as written (relative to the knowledge base).
+    pub library: Option<String>,
 }
 
 pub const DEFAULT_DEPARTMENT: &str = "kcc";
@@ -147,6 +152,7 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, Vec<Diagnosti
             response_time_minutes: file.response_time_minutes,
             hours,
             departments: file.departments,
+            library: file.library.filter(|l| !l.trim().is_empty()),
         }),
         _ => Err(diags),
     }

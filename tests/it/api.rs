@@ -51,52 +51,17 @@ async fn a_message_gets_a_reply_with_the_documented_fields() {
 #[tokio::test]
 async fn bad_requests_get_clear_json_errors_and_the_service_keeps_serving() {
     let app = TestApp::spawn(Content::Fixture, false).await;
+    const JSON: &str = "application/json";
+    let huge = format!("{{\"conversation_id\":\"x\",\"text\":\"{}\"}}", "a".repeat(1024 * 1024));
+    #[rustfmt::skip]
     let cases: Vec<(String, &str, StatusCode, &str)> = vec![
-        (
-            "{not json".into(),
-            "application/json",
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-        ),
-        (
-            json!({"conversation_id": "x", "channel": "web"}).to_string(),
-            "application/json",
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-        ),
-        (
-            json!({"conversation_id": "x", "channel": "web", "text": "   "}).to_string(),
-            "application/json",
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-        ),
-        (
-            json!({"conversation_id": "", "text": "hoi"}).to_string(),
-            "application/json",
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-        ),
-        (
-            json!({"conversation_id": "x", "channel": "fax", "text": "hoi"}).to_string(),
-            "application/json",
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-        ),
-        (
-            json!({"conversation_id": "x", "text": "hoi"}).to_string(),
-            "text/plain",
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-        ),
-        (
-            format!(
-                "{{\"conversation_id\":\"x\",\"text\":\"{}\"}}",
-                "a".repeat(1024 * 1024)
-            ),
-            "application/json",
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-        ),
+        ("{not json".into(), JSON, StatusCode::BAD_REQUEST, "bad_request"),
+        (json!({"conversation_id": "x", "channel": "web"}).to_string(), JSON, StatusCode::BAD_REQUEST, "bad_request"),
+        (json!({"conversation_id": "x", "channel": "web", "text": "   "}).to_string(), JSON, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+        (json!({"conversation_id": "", "text": "hoi"}).to_string(), JSON, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+        (json!({"conversation_id": "x", "channel": "fax", "text": "hoi"}).to_string(), JSON, StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+        (json!({"conversation_id": "x", "text": "hoi"}).to_string(), "text/plain", StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        (huge, JSON, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
     ];
     for (body, ct, status, code) in cases {
         let (s, v) = app.post_raw(body.clone(), ct).await;

@@ -16,7 +16,7 @@ use loket::store::keys::Scope;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::helpers::{Content, config, copy_dir, fixtures, kb_check, root};
+use crate::helpers::{Content, config, copy_dir, fixtures, kb_check, line_starting, root};
 
 /// A copy of a knowledge base and its intents in a temporary directory.
 struct ContentCopy {
@@ -197,11 +197,7 @@ async fn edits_on_disk_are_served_within_two_seconds_and_broken_ones_are_not() {
     // 2. A broken front matter: the previous version keeps serving, and the problem is
     //    reported with the file and line by /readyz and /v1/admin/content.
     let broken = edited.replacen("\ntitle: ", "\ntitle: [nog niet af, ", 1);
-    let title_line = broken
-        .lines()
-        .position(|l| l.starts_with("title:"))
-        .unwrap()
-        + 1;
+    let title_line = line_starting(&broken, "title:");
     std::fs::write(&path, &broken).unwrap();
     let took = poll_content(&ed, "error")
         .await
@@ -317,11 +313,7 @@ u = "Een collega van {department} neemt uw vraag over. Wij lezen uw bericht {whe
 
     // A privacy text without the secure channel's address: refused with file and line.
     let broken = format!("{texts}\n[privacy]\nu = \"Stuur hier geen persoonsgegevens.\"\n");
-    let line = broken
-        .lines()
-        .position(|l| l.starts_with("u = \"Stuur"))
-        .unwrap()
-        + 1;
+    let line = line_starting(&broken, "u = \"Stuur");
     std::fs::write(&path, &broken).unwrap();
     let (code, out) = kb_check(&ed.content.kb(), &ed.content.intents());
     assert_ne!(code, 0, "{out}");

@@ -37,6 +37,14 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// `loket kb check` on a knowledge base and intents directory: exit code and output.
+/// The 1-based number of the first line of `text` that starts with `prefix`.
+pub fn line_starting(text: &str, prefix: &str) -> usize {
+    text.lines()
+        .position(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starts with {prefix:?}"))
+        + 1
+}
+
 pub fn kb_check(kb: &Path, intents: &Path) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_loket"))
         .args(["kb", "check"])

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::helpers::{copy_dir, fixtures, kb_check, root};
+use crate::helpers::{copy_dir, fixtures, kb_check, line_starting, root};
 
 fn check(kb: &Path) -> (i32, String) {
     kb_check(kb, &fixtures().join("intents"))
@@ -26,83 +26,22 @@ fn the_bundled_knowledge_base_passes() {
 fn each_kind_of_broken_entry_is_reported_with_file_and_line() {
     let base = fixtures().join("kb");
     let good = std::fs::read_to_string(base.join("entries/paspoort-kosten.md")).unwrap();
-    let line_of = |needle: &str| good.lines().position(|l| l.starts_with(needle)).unwrap() + 1;
+    let line_of = |prefix: &str| line_starting(&good, prefix);
+    let body_start = good.lines().enumerate().filter(|(_, l)| *l == "---").nth(1).unwrap().0 + 2;
+    let tone_line = line_of("U betaalt bij");
+    #[rustfmt::skip]
     let cases: Vec<(&str, String, usize, &str)> = vec![
-        (
-            "missing field",
-            good.replace("intent: paspoort\n", ""),
-            2,
-            "`intent`",
-        ),
-        (
-            "yaml syntax",
-            good.replace("title: Kosten paspoort", "title: [Kosten"),
-            line_of("title"),
-            "YAML",
-        ),
-        (
-            "unknown intent",
-            good.replace("intent: paspoort", "intent: paspoorten"),
-            line_of("intent"),
-            "onbekend intent",
-        ),
-        (
-            "unknown department",
-            good.replace("department: burgerzaken", "department: burgerzaak"),
-            line_of("department"),
-            "onbekende afdeling",
-        ),
-        (
-            "unknown field",
-            good.replace("tags:", "tgas:"),
-            line_of("tags"),
-            "misschien `tags`",
-        ),
-        (
-            "broken reference",
-            good.replace("tags:", "related: [bestaat-niet]\ntags:"),
-            line_of("tags"),
-            "bestaat-niet",
-        ),
-        (
-            "expired",
-            good.replace("valid_from: 2026-01-01", "valid_until: 2020-01-01"),
-            line_of("valid_from"),
-            "verlopen",
-        ),
-        (
-            "bad upl",
-            good.replace("terms/paspoort", "terms/pasport"),
-            line_of("upl"),
-            "misschien",
-        ),
-        (
-            "too long",
-            format!("{}\n{}", good.trim_end(), "Lang verhaal. ".repeat(400)),
-            good.lines()
-                .enumerate()
-                .filter(|(_, l)| *l == "---")
-                .nth(1)
-                .unwrap()
-                .0
-                + 2,
-            "WhatsApp",
-        ),
-        (
-            "tone",
-            good.replace("U betaalt bij", "Je betaalt bij"),
-            good.lines()
-                .position(|l| l.starts_with("U betaalt bij"))
-                .unwrap()
-                + 1,
-            "`u`",
-        ),
-        (
-            "bad date",
-            good.replace("valid_from: 2026-01-01", "valid_from: 1 januari"),
-            line_of("valid_from"),
-            "YYYY-MM-DD",
-        ),
+        ("missing field", good.replace("intent: paspoort\n", ""), 2, "`intent`"),
+        ("yaml syntax", good.replace("title: Kosten paspoort", "title: [Kosten"), line_of("title"), "YAML"),
+        ("unknown intent", good.replace("intent: paspoort", "intent: paspoorten"), line_of("intent"), "onbekend intent"),
+        ("unknown department", good.replace("department: burgerzaken", "department: burgerzaak"), line_of("department"), "onbekende afdeling"),
+        ("unknown field", good.replace("tags:", "tgas:"), line_of("tags"), "misschien `tags`"),
+        ("broken reference", good.replace("tags:", "related: [bestaat-niet]\ntags:"), line_of("tags"), "bestaat-niet"),
+        ("expired", good.replace("valid_from: 2026-01-01", "valid_until: 2020-01-01"), line_of("valid_from"), "verlopen"),
+        ("bad upl", good.replace("terms/paspoort", "terms/pasport"), line_of("upl"), "misschien"),
+        ("too long", format!("{}\n{}", good.trim_end(), "Lang verhaal. ".repeat(400)), body_start, "WhatsApp"),
+        ("tone", good.replace("U betaalt bij", "Je betaalt bij"), tone_line, "`u`"),
+        ("bad date", good.replace("valid_from: 2026-01-01", "valid_from: 1 januari"), line_of("valid_from"), "YYYY-MM-DD"),
     ];
     for (what, content, line, words) in cases {
         let dir = tempfile::tempdir().unwrap();

@@ -74,6 +74,7 @@ text_keys! {
     AiDisclosure = "ai_disclosure", placeholders: [], required: [], empty: false;
     GreetingPrefix = "greeting_prefix", placeholders: [], required: [], empty: false;
     Thanks = "thanks", placeholders: [], required: [], empty: false;
+    AskAway = "ask_away", placeholders: [], required: [], empty: false;
     Clarify = "clarify", placeholders: [], required: [], empty: false;
     ClarifyOne = "clarify_one", placeholders: ["title"], required: ["title"], empty: false;
     ClarifyDeclined = "clarify_declined", placeholders: [], required: [], empty: false;
@@ -237,7 +238,7 @@ impl Texts {
             .iter()
             .filter(|o| o.form == unused && !changed.contains(&(o.key, used)))
             .map(|o| {
-                Diagnostic::warning(
+                Diagnostic::error(
                     Problem::Tone,
                     path,
                     o.line,
@@ -251,7 +252,7 @@ impl Texts {
                         "schrijf de tekst als `{} = \"…\"`, of verander tone in municipality.toml",
                         used.name()
                     ),
-                )
+                ).as_warning()
             })
             .collect()
     }
@@ -437,7 +438,7 @@ fn check_text(
     if let Some((re, want, have)) = wrong
         && let Some(m) = re.find(s)
     {
-        diags.push(Diagnostic::warning(
+        diags.push(Diagnostic::error(
             Problem::Tone,
             path,
             line,
@@ -446,7 +447,7 @@ fn check_text(
                 m.as_str()
             ),
             format!("spreek de inwoner in deze vorm aan met {want}"),
-        ));
+        ).as_warning());
     }
 }
 

@@ -1,7 +1,11 @@
 //! `loket eval`: trains the intent head (on the project's intents, or on `--train`) and
 //! measures it on `--test`: accuracy, macro-F1, per-intent precision and recall, the most
 //! confused pairs, expected calibration error, latency percentiles; and, on the project's
-//! own content, how often an `answer` is wrong.
+//! own content, how often an `answer` is wrong. With `--questions` / `--conversations` it
+//! scores the whole decision on labelled sets written by others ([`questions`]), optionally
+//! with a library of entries beside the content (`--library`).
+
+pub mod questions;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::BufRead;
@@ -25,8 +29,19 @@ pub struct EvalArgs {
     #[arg(long)]
     pub train: Option<PathBuf>,
     /// Test file (lines with `text` and `intent`).
+    #[arg(long, required_unless_present_any = ["questions", "conversations"])]
+    pub test: Option<PathBuf>,
+    /// Labelled citizen messages (`text`, `expected`, `upl`, `lang`, `style`): the whole
+    /// decision is scored, and the ranking of entries by UPL product.
     #[arg(long)]
-    pub test: PathBuf,
+    pub questions: Option<PathBuf>,
+    /// Labelled conversations (`turns` of labelled messages), scored turn by turn.
+    #[arg(long)]
+    pub conversations: Option<PathBuf>,
+    /// A library folder (with `entries/`) served beside the content, as `library` in
+    /// municipality.toml would.
+    #[arg(long)]
+    pub library: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -96,9 +111,12 @@ pub struct Report {
 
 pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
     app::init_tracing("pretty");
-    let test = read_labeled(&args.test)?;
+    let Some(test_path) = &args.test else {
+        return run_blind(config, &args);
+    };
+    let test = read_labeled(test_path)?;
     if test.is_empty() {
-        bail!("{} holds no examples", args.test.display());
+        bail!("{} holds no examples", test_path.display());
     }
     let embedder = app::load_embedder(config)?;
     let mut cache = EmbeddingCache::open(Some(&config.cache_dir()), embedder.as_ref());
@@ -189,6 +207,55 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_report(&report);
+    }
+    Ok(0)
+}
+
+/// `--questions` / `--conversations`: the content (with `--library` beside it) answers
+/// labelled sets; the report says how each kind of message went.
+fn run_blind(config: &Config, args: &EvalArgs) -> Result<i32> {
+    let questions: Vec<questions::Question> = match &args.questions {
+        Some(p) => questions::read_lines(p)?,
+        None => Vec::new(),
+    };
+    let conversations: Vec<questions::Conversation> = match &args.conversations {
+        Some(p) => questions::read_lines(p)?,
+        None => Vec::new(),
+    };
+    let embedder = app::load_embedder(config)?;
+    let mut cache = EmbeddingCache::open(Some(&config.cache_dir()), embedder.as_ref());
+    let now = Utc::now();
+    let kb = crate::knowledge::load_sources(
+        &config.paths.knowledge_base,
+        &config.paths.intents,
+        args.library.as_deref(),
+        now.date_naive(),
+        None,
+    )
+    .into_result()
+    .map_err(|e| anyhow::anyhow!("the content has errors:\n{e}"))?;
+    let t0 = Instant::now();
+    let snap = crate::understand::Snapshot::build(kb, embedder.as_ref(), &mut cache)?;
+    cache.save();
+    eprintln!(
+        "{} entries, {} intents, built in {:.1} s; fusion weights {:?}",
+        snap.kb.entries.len(),
+        snap.kb.intents.len(),
+        t0.elapsed().as_secs_f64(),
+        snap.weights
+    );
+    let report = questions::score(
+        &snap,
+        embedder.as_ref(),
+        &questions,
+        &conversations,
+        &config.dialogue,
+        now,
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        report.print();
     }
     Ok(0)
 }
@@ -310,9 +377,11 @@ fn bm25_baseline(train: &[Labeled], test: &[Labeled]) -> Result<f64> {
         .map(|(i, l)| crate::knowledge::Entry {
             id: format!("t{i}"),
             title: String::new(),
+            short_title: None,
             intent: l.intent.clone(),
             department: String::new(),
             upl: String::new(),
+            url: None,
             questions: vec![l.text.clone()],
             tags: Vec::new(),
             related: Vec::new(),
