@@ -493,7 +493,8 @@ fn confident_answer<'u>(u: &'u Understanding, env: &Env<'_>) -> Option<&'u Candi
         .filter(|c| env.kb.answers(&c.intent));
     let best = answerable.next()?;
     let runner_up = answerable.next().map(|c| c.confidence).unwrap_or(0.0);
-    (best.confidence >= env.cfg.answer_threshold
+    let threshold = env.cfg.entry_threshold.unwrap_or_else(|| u.answer_at(best));
+    (best.confidence >= threshold
         && u.support(best) >= env.cfg.clarify_threshold
         && best.confidence - runner_up >= env.cfg.clarify_margin)
         .then_some(best)

@@ -42,6 +42,8 @@ fn u(kb: &KnowledgeBase, intents: &[(&str, f32)], cands: &[(&str, f32)]) -> Unde
             })
             .collect(),
         answerable: 0.9,
+        answer_at: 0.5,
+        answer_at_library: 0.5,
     }
 }
 

@@ -8,16 +8,37 @@ use crate::search::FaqIndex;
 #[error("{0}")]
 pub struct FitError(String);
 
+/// What the fit learns from the content: the fusion weights, and the confidence from which
+/// the best entry is answered without asking.
+#[derive(Debug, Clone, Copy)]
+pub struct Fitted {
+    pub weights: FusionWeights,
+    /// For entries with an intent, and for entries without one (a library page).
+    pub answer_at: f32,
+    pub answer_at_library: f32,
+}
+
+/// The share of answers that may be wrong on the held-out questions when the answer
+/// threshold is chosen: the promise for citizens' messages (at most 5% wrong). The held-out
+/// questions are easier than citizens' messages in wording, but they are judged more
+/// strictly (the very entry or its product, where citizens' answers are judged by product).
+const WRONG_TARGET: f64 = 0.05;
+
 /// Fits the fusion weights by maximum likelihood of the right entry, on the entries' own
-/// example questions held out in turn: each question is searched in an index built without
-/// it, compared with the entry's other questions only, and given the intent head's
-/// cross-validated probabilities, so no feature has seen the question it scores. A question
-/// that is its entry's title is left out: its title would find it.
+/// example questions held out in turn, in two regimes that share the weights:
+/// - *warm*: each question searched in an index built without it, compared with the entry's
+///   other questions only, with the intent head's cross-validated probabilities;
+/// - *cold*: as if no entry had questions or an intent (a library page as it arrives):
+///   titles, answer passages and an index of titles and answers only.
+///
+/// No feature has seen the question it scores. A question that is its entry's title is left
+/// out: its title would find it. The answer threshold is then the lowest confidence at which
+/// at most [`WRONG_TARGET`] of the held-out questions would be answered wrongly.
 pub(super) fn fit_fusion(
     snap: &Snapshot,
     train_vecs: &[Vec<f32>],
     first_question: usize,
-) -> Result<FusionWeights, FitError> {
+) -> Result<Fitted, FitError> {
     const FOLDS: usize = 4;
     if snap.head.cv_probabilities.is_empty() || snap.kb.entries.len() < 2 {
         return Err(FitError("too few examples".into()));
@@ -43,23 +64,117 @@ pub(super) fn fit_fusion(
         return Err(FitError("no example questions".into()));
     }
     let bm25 = held_out_bm25(entries, &questions, FOLDS)?;
+    let cold_bm25 = cold_bm25(entries, &questions)?;
     let query_rows: Vec<&[f32]> = questions.iter().map(|&(_, _, r)| &train_vecs[r][..]).collect();
     let own = best_cosines(&query_rows, &snap.entry_vectors, |q, i, j| {
         (i, j) != (questions[q].0, questions[q].1)
     });
+    let titles = best_cosines(&query_rows, &snap.entry_vectors, |_, _, j| j == 0);
     let passage = best_cosines(&query_rows, &snap.passage_vectors, |_, _, _| true);
-    let samples: Vec<(Vec<[f32; NF]>, usize)> = questions
+    let mut samples: Vec<(Vec<[f32; NF]>, usize)> = Vec::with_capacity(2 * questions.len());
+    for (q, &(entry, _, row)) in questions.iter().enumerate() {
+        let probs = &snap.head.cv_probabilities[row];
+        let warm = snap.assemble_features(probs, &bm25[q], |i| own[q][i], |i| passage[q][i]);
+        samples.push((warm, entry));
+        let mut cold = snap.assemble_features(probs, &cold_bm25[q], |i| titles[q][i], |i| passage[q][i]);
+        let support = snap.answerable(probs).max(1e-4).ln();
+        for f in &mut cold {
+            f[0] = support;
+        }
+        samples.push((cold, entry));
+    }
+    let w = fit_weights(&samples, FusionWeights::default().as_array());
+    let weights = FusionWeights::from_array(w);
+    // An answer is right when it is the entry or one about the same product.
+    let same = |a: usize, b: usize| {
+        a == b || (!entries[a].upl.is_empty() && entries[a].upl == entries[b].upl)
+    };
+    let warm: Vec<_> = samples.iter().step_by(2).cloned().collect();
+    let cold: Vec<_> = samples.iter().skip(1).step_by(2).cloned().collect();
+    let answer_at = answer_threshold(&warm, weights, same);
+    let answer_at_library = answer_threshold(&cold, weights, same);
+    let top1 = |warm: bool| {
+        let part: Vec<_> = samples.iter().skip(usize::from(!warm)).step_by(2).collect();
+        let right = part
+            .iter()
+            .filter(|(f, y)| {
+                let (z, _, _) = softmax_parts(f, weights.as_array().map(f64::from));
+                (0..z.len()).max_by(|&a, &b| z[a].total_cmp(&z[b])) == Some(*y)
+            })
+            .count();
+        right as f64 / part.len().max(1) as f64
+    };
+    tracing::info!(
+        ?weights,
+        answer_at,
+        answer_at_library,
+        questions = questions.len(),
+        warm_recall_at_1 = top1(true),
+        cold_recall_at_1 = top1(false),
+        "fusion fitted on held-out example questions"
+    );
+    Ok(Fitted {
+        weights,
+        answer_at,
+        answer_at_library,
+    })
+}
+
+/// The lowest confidence of the best entry above which at most [`WRONG_TARGET`] of the
+/// samples would be answered wrongly (`right(best, expected)`), at least 0.3.
+fn answer_threshold(
+    samples: &[(Vec<[f32; NF]>, usize)],
+    w: FusionWeights,
+    right: impl Fn(usize, usize) -> bool,
+) -> f32 {
+    let mut scored: Vec<(f32, bool)> = samples
         .iter()
-        .enumerate()
-        .map(|(q, &(entry, _, row))| {
-            let probs = &snap.head.cv_probabilities[row];
-            let f = snap.assemble_features(probs, &bm25[q], |i| own[q][i], |i| passage[q][i]);
-            (f, entry)
+        .map(|(f, y)| {
+            let (z, _, e) = softmax_parts(f, w.as_array().map(f64::from));
+            let best = (0..z.len()).max_by(|&a, &b| z[a].total_cmp(&z[b])).unwrap_or(0);
+            let conf = e[best] / e.iter().sum::<f64>();
+            (conf as f32, right(best, *y))
         })
         .collect();
-    let w = fit_weights(&samples, FusionWeights::default().as_array());
-    tracing::debug!(?w, samples = samples.len(), "fusion weights fitted");
-    Ok(FusionWeights::from_array(w))
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    // Walk down from the most confident: the threshold is the lowest confidence at which
+    // the answered share is still right often enough.
+    let (mut wrong, mut at) = (0usize, 1.0f32);
+    for (n, (conf, right)) in scored.iter().enumerate() {
+        wrong += usize::from(!right);
+        if wrong as f64 <= WRONG_TARGET * (n + 1) as f64 {
+            at = *conf;
+        }
+    }
+    at.max(0.3)
+}
+
+/// The BM25 score of every entry for every question in an index of titles, answers and
+/// tags only (no example questions): how a library page is found.
+fn cold_bm25(
+    entries: &[crate::knowledge::Entry],
+    questions: &[(usize, usize, usize)],
+) -> Result<Vec<Vec<f32>>, FitError> {
+    let bare: Vec<crate::knowledge::Entry> = entries
+        .iter()
+        .map(|e| crate::knowledge::Entry {
+            questions: Vec::new(),
+            ..e.clone()
+        })
+        .collect();
+    let index = FaqIndex::build(&bare).map_err(|e| FitError(e.to_string()))?;
+    Ok(questions
+        .iter()
+        .map(|&(i, j, _)| {
+            let mut scores = vec![0f32; entries.len()];
+            if let Ok(hits) = index.search(&entries[i].questions[j - 1], None, 50) {
+                for h in hits {
+                    scores[h.entry] = h.score;
+                }
+            }
+            scores
+        })
+        .collect())
 }
 
 /// For every query, the best cosine to each entry's vectors among those `keep` lets count

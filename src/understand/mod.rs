@@ -65,6 +65,21 @@ pub struct Understanding {
     /// The probability that the message asks for information (the intents that answer
     /// together): the intent signal of an entry without an intent.
     pub answerable: f32,
+    /// The confidence from which the best entry is answered (fitted on the content), for
+    /// an entry with an intent and for one without.
+    pub answer_at: f32,
+    pub answer_at_library: f32,
+}
+
+impl Understanding {
+    /// The confidence from which candidate `c` is answered without asking.
+    pub fn answer_at(&self, c: &Candidate) -> f32 {
+        if c.intent.is_empty() {
+            self.answer_at_library
+        } else {
+            self.answer_at
+        }
+    }
 }
 
 impl Understanding {
@@ -133,6 +148,9 @@ impl Default for FusionWeights {
     }
 }
 
+/// The answer threshold when the content is too small to fit one.
+pub const DEFAULT_ANSWER_AT: f32 = 0.5;
+
 /// How many passages of an answer are encoded: the start of a page says what it is about.
 const MAX_PASSAGES: usize = 3;
 /// Paragraphs are joined into passages of about this many characters (the encoder reads
@@ -177,6 +195,11 @@ pub struct Snapshot {
     /// without an intent).
     answering: Vec<bool>,
     pub weights: FusionWeights,
+    /// The confidence from which the best entry is answered without asking, fitted on the
+    /// content (see [`fusion`]); `dialogue.answer_threshold` overrides it.
+    pub answer_at: f32,
+    /// The same for entries without an intent (found by their text alone).
+    pub answer_at_library: f32,
     pub build_time: std::time::Duration,
 }
 
@@ -276,6 +299,8 @@ impl Snapshot {
             passage_vectors,
             answering,
             weights: FusionWeights::default(),
+            answer_at: DEFAULT_ANSWER_AT,
+            answer_at_library: DEFAULT_ANSWER_AT,
             build_time: start.elapsed(),
         };
         // The entries' questions follow the intent examples in the training set.
@@ -288,7 +313,11 @@ impl Snapshot {
                 .map(|e| e.questions.len())
                 .sum::<usize>();
         match fit_fusion(&snap, train_vecs, first_question) {
-            Ok(w) => snap.weights = w,
+            Ok(fitted) => {
+                snap.weights = fitted.weights;
+                snap.answer_at = fitted.answer_at;
+                snap.answer_at_library = fitted.answer_at_library;
+            }
             Err(e) => tracing::warn!(error = %e, "fusion weights not fitted; using defaults"),
         }
         snap.build_time = start.elapsed();
@@ -412,6 +441,8 @@ impl Snapshot {
             intents,
             candidates,
             answerable: self.answerable(&probs),
+            answer_at: self.answer_at,
+            answer_at_library: self.answer_at_library,
         }
     }
 }
