@@ -30,16 +30,19 @@
 #                   resources and secret mounts. Installs into $CARGO_TARGET_DIR/packaging-venv.
 #   --docker-steps  scripts/docker-steps.sh: the Dockerfile's steps outside a container, run as
 #                   the image would run (read-only root, non-root user, the volume), probed.
-#   --all           both.
+#   --podman        scripts/docker-steps.sh --podman: also the Dockerfile's runtime stage built
+#                   and run by podman (base image: LOKET_RUNTIME_IMAGE, e.g. `debootstrap`).
+#   --all           --chart and --docker-steps.
 #
-#   LOKET_BIN=target/release/loket scripts/verify-packaging.sh [--chart] [--docker-steps]
+#   LOKET_BIN=target/release/loket scripts/verify-packaging.sh [--chart] [--docker-steps|--podman]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-chart=0; docker_steps=0
+chart=0; docker_steps=0; steps_args=()
 for arg in "$@"; do
   case "$arg" in
     --chart) chart=1 ;;
     --docker-steps) docker_steps=1 ;;
+    --podman) docker_steps=1; steps_args=(--podman) ;;
     --all) chart=1; docker_steps=1 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "verify-packaging: unknown argument $arg (see --help)" >&2; exit 2 ;;
@@ -124,6 +127,7 @@ if list(stages) != ["build", "runtime"]:
 build_runs = " ".join(r for w, r in stages.get("build", []) if w == "RUN")
 steps_sh = open("scripts/docker-steps.sh").read()
 for cmd in ["cargo build --release --locked", "scripts/fetch-model.sh", "install -D -m 0755",
+            "objcopy --compress-debug-sections=zlib",
             "cp -r knowledge-base intents", "chmod -R a+rX,go-w"]:
     if cmd not in build_runs:
         p.append(f"the build stage does not run {cmd!r}")
@@ -401,10 +405,10 @@ fi
 
 # --- --docker-steps -----------------------------------------------------------------------
 if [ "$docker_steps" = 1 ]; then
-  if scripts/docker-steps.sh; then
-    echo "Dockerfile steps (scripts/docker-steps.sh): OK"
+  if scripts/docker-steps.sh "${steps_args[@]}"; then
+    echo "Dockerfile steps (scripts/docker-steps.sh ${steps_args[*]}): OK"
   else
-    echo "Dockerfile steps (scripts/docker-steps.sh): FAILED" >&2; status=1
+    echo "Dockerfile steps (scripts/docker-steps.sh ${steps_args[*]}): FAILED" >&2; status=1
   fi
 fi
 exit $status
