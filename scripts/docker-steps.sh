@@ -257,6 +257,13 @@ extra="$(cd "$work/overlay" && find . -mindepth 3 \
   ! -path './_usr_local_bin/upper/loket' ! -path './*/work*' | sort)"
 [ -z "$extra" ] || die "written outside the volume: $extra"
 say "  written in the volume: $(cd "$volume_dir" && find . -mindepth 1 -maxdepth 2 | sort | tr '\n' ' ')"
+# Loket only warns when it cannot write its cache, so check that the cache and the database
+# did land in the volume (a path outside it would have been refused by the read-only root).
+[ -f "$volume_dir/loket.db" ] || die "no SQLite database in the volume"
+ls "$volume_dir"/cache/embeddings-*.bin >/dev/null 2>&1 || die "no embedding cache in the volume"
+if grep -E '"level":"(WARN|ERROR)"' "$work/logs/loket.log" >&2; then
+  die "loket warned while running in the image layout (above)"
+fi
 say "OK: the Dockerfile's steps build, fetch and verify the model, and run read-only as uid $uid"
 [ "$podman" = 1 ] || exit 0
 
