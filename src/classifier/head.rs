@@ -212,31 +212,22 @@ pub fn cache_key(
 }
 
 impl IntentHead {
-    /// Loads the head trained on exactly these inputs from `dir`, or trains and stores it.
+    /// Loads the head stored under `key` (see [`cache_key`]) in `dir`, or trains it with
+    /// `train` and stores it.
     pub fn train_cached(
         dir: Option<&std::path::Path>,
-        embedder_id: &str,
-        embeddings: &[Vec<f32>],
-        texts: &[String],
-        ys: &[usize],
-        labels: Vec<String>,
-        cfg: &HeadConfig,
+        key: &str,
+        train: impl FnOnce() -> Result<IntentHead, HeadError>,
     ) -> Result<IntentHead, HeadError> {
-        let path = dir.map(|d| {
-            d.join(format!(
-                "head-{}.json",
-                cache_key(embedder_id, texts, ys, &labels, cfg)
-            ))
-        });
+        let path = dir.map(|d| d.join(format!("head-{key}.json")));
         if let Some(p) = &path
             && let Some(head) = std::fs::read(p)
                 .ok()
                 .and_then(|b| serde_json::from_slice::<IntentHead>(&b).ok())
-            && head.labels == labels
         {
             return Ok(head);
         }
-        let head = IntentHead::train(embeddings, texts, ys, labels, cfg)?;
+        let head = train()?;
         if let Some(p) = &path {
             let write = || -> std::io::Result<()> {
                 if let Some(d) = p.parent() {
@@ -666,8 +657,11 @@ mod tests {
             ..Default::default()
         };
         let train = |texts: &[String]| {
-            IntentHead::train_cached(Some(dir.path()), "m", &xs, texts, &ys, labels.clone(), &cfg)
-                .unwrap()
+            let key = cache_key("m", texts, &ys, &labels, &cfg);
+            IntentHead::train_cached(Some(dir.path()), &key, || {
+                IntentHead::train(&xs, texts, &ys, labels.clone(), &cfg)
+            })
+            .unwrap()
         };
         let a = train(&texts);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);

@@ -546,11 +546,8 @@ mod tests {
 
     #[test]
     fn archive_settings_from_file() {
-        let c = load(
-            "[archive]\nretention_days = 30\ndir = \"/srv/archief\"\n",
-            &[],
-        )
-        .unwrap();
+        let file = "[archive]\nretention_days = 30\ndir = \"/srv/archief\"\n";
+        let c = load(file, &[]).unwrap();
         assert_eq!(c.archive.retention_days, 30);
         assert_eq!(c.archive_dir(), PathBuf::from("/srv/archief"));
     }

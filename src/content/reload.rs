@@ -212,9 +212,10 @@ impl Content {
         tokio::task::spawn_blocking(move || {
             let path = draft_path(&draft);
             let now = Utc::now();
-            let loaded = knowledge::load_with_draft(
+            let loaded = knowledge::load_sources(
                 &config.paths.knowledge_base,
                 &config.paths.intents,
+                None,
                 now.date_naive(),
                 Some(knowledge::Draft {
                     path: &path,

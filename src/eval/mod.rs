@@ -8,11 +8,10 @@
 pub mod questions;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
@@ -57,22 +56,7 @@ struct Labeled {
 }
 
 fn read_labeled(path: &Path) -> Result<Vec<Labeled>> {
-    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut out = Vec::new();
-    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        out.push(serde_json::from_str(&line).with_context(|| {
-            format!(
-                "{}:{}: expected {{\"text\": ..., \"intent\": ...}}",
-                path.display(),
-                i + 1
-            )
-        })?);
-    }
-    Ok(out)
+    questions::read_lines(path)
 }
 
 #[derive(Debug, Serialize, Default)]

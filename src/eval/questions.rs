@@ -25,11 +25,9 @@ pub struct Question {
     pub id: String,
     pub text: String,
     pub expected: String,
-    #[serde(default)]
+    /// The product of an expected answer; `lang` and `style` group the report.
     pub upl: Option<String>,
-    #[serde(default)]
     pub lang: Option<String>,
-    #[serde(default)]
     pub style: Option<String>,
 }
 

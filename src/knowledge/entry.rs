@@ -121,17 +121,13 @@ pub fn read_entry(path: &Path, text: &str) -> (Option<Entry>, Vec<Diagnostic>) {
     let mut h = HeaderReader::new(path, front.header, map);
     let id = h.string_field("id", true);
     let title = h.string_field("title", true);
-    let short_title = h.string_field("short_title", false);
-    let intent = h.string_field("intent", false);
-    let department = h.string_field("department", false);
-    let upl = h.string_field("upl", false);
-    let url = h.string_field("source", false);
-    let answer_en = h.string_field("answer_en", false);
-    let valid_from_raw = h.string_field("valid_from", false);
-    let valid_until_raw = h.string_field("valid_until", false);
-    let questions = h.list_field("questions", false);
-    let tags = h.list_field("tags", false);
-    let related = h.list_field("related", false);
+    let optional = ["short_title", "intent", "department", "upl", "source", "answer_en"];
+    let [short_title, intent, department, upl, url, answer_en] =
+        optional.map(|key| h.string_field(key, false));
+    let [valid_from_raw, valid_until_raw] =
+        ["valid_from", "valid_until"].map(|key| h.string_field(key, false));
+    let [questions, tags, related] =
+        ["questions", "tags", "related"].map(|key| h.list_field(key, false));
     let valid_from = h.date_field("valid_from", &valid_from_raw);
     let valid_until = h.date_field("valid_until", &valid_until_raw);
     h.check_date_order(valid_from, valid_until);

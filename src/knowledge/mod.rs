@@ -132,7 +132,7 @@ impl Loaded {
 /// Loads and checks the knowledge base in `kb_dir` and the intents in `intents_dir`, as of
 /// `today` (entries past their `valid_until` are reported and left out).
 pub fn load(kb_dir: &Path, intents_dir: &Path, today: NaiveDate) -> Loaded {
-    load_with_draft(kb_dir, intents_dir, today, None)
+    load_sources(kb_dir, intents_dir, None, today, None)
 }
 
 /// An entry being written that is not saved yet (the editors' preview): checked as if it
@@ -144,16 +144,6 @@ pub struct Draft<'a> {
     pub text: &'a str,
 }
 
-/// [`load`], with a draft entry added to (or replacing one of) the entries on disk.
-pub fn load_with_draft(
-    kb_dir: &Path,
-    intents_dir: &Path,
-    today: NaiveDate,
-    draft: Option<Draft<'_>>,
-) -> Loaded {
-    load_sources(kb_dir, intents_dir, None, today, draft)
-}
-
 /// The library folder that `municipality.toml` in `kb_dir` names, if any (without checking
 /// the rest of the file: the watcher asks this several times a second).
 pub fn library_dir(kb_dir: &Path) -> Option<PathBuf> {
@@ -163,9 +153,10 @@ pub fn library_dir(kb_dir: &Path) -> Option<PathBuf> {
     (!lib.is_empty()).then(|| kb_dir.join(lib))
 }
 
-/// [`load_with_draft`] with the library folder given (instead of `library` in
-/// municipality.toml): its `entries/` are served beside the municipality's own, and an own
-/// entry with the same id or the same UPL product replaces the library's.
+/// [`load`] with the library folder given (instead of `library` in municipality.toml; its
+/// `entries/` are served beside the municipality's own, and an own entry with the same id
+/// or the same UPL product replaces the library's), and with a draft entry added to (or
+/// replacing one of) the entries on disk.
 pub fn load_sources(
     kb_dir: &Path,
     intents_dir: &Path,
@@ -216,18 +207,8 @@ pub fn load_sources(
         let lib = settings.as_ref()?.library.as_ref()?;
         Some(kb_dir.join(lib))
     });
-    let (mut entries, mut texts) = match &library {
-        Some(lib) => load_entries(&lib.join("entries"), &mut diags),
-        None => (Vec::new(), HashMap::new()),
-    };
-    let library_ids: HashSet<String> = entries.iter().map(|e| e.id.clone()).collect();
-    let (own, own_texts) = load_entries(&kb_dir.join("entries"), &mut diags);
-    // An own entry replaces the library's entry with the same id or the same UPL product.
-    let own_upls: HashSet<&str> = own.iter().map(|e| e.upl.as_str()).filter(|u| !u.is_empty()).collect();
-    entries.retain(|x| !own_upls.contains(x.upl.as_str()) && !own.iter().any(|e| e.id == x.id));
-    texts.retain(|id, _| entries.iter().any(|e| &e.id == id));
-    entries.extend(own);
-    texts.extend(own_texts);
+    let (mut entries, mut texts, library_ids) =
+        load_own_and_library(kb_dir, library.as_deref(), &mut diags);
     if let Some(d) = draft {
         let (e, ds) = entry::read_entry(d.path, d.text);
         diags.extend(ds);
@@ -250,8 +231,13 @@ pub fn load_sources(
             .map(str::to_string)
             .collect();
         let check = CrossCheck {
+            settings,
+            intents: &intents,
+            entries: &entries,
+            texts: &texts,
+            unreadable: &unreadable,
+            today,
             library_ids: &library_ids,
-            ..CrossCheck::new(settings, &intents, &entries, &texts, &unreadable, today)
         };
         check.run(&mut diags);
     }
@@ -289,6 +275,33 @@ pub fn load_sources(
         kb,
         diagnostics: diags,
     }
+}
+
+/// The line of `key` in the file at `path` (1 when it cannot be found).
+fn line_in_file(path: &Path, key: &str) -> usize {
+    diagnostic::line_of_key(&std::fs::read_to_string(path).unwrap_or_default(), key).unwrap_or(1)
+}
+
+/// The library's entries (when there is a library) with the municipality's own: an own entry
+/// replaces the library's entry with the same id or the same UPL product. Also returns each
+/// entry's file text and the ids that come from the library.
+fn load_own_and_library(
+    kb_dir: &Path,
+    library: Option<&Path>,
+    diags: &mut Vec<Diagnostic>,
+) -> (Vec<Entry>, HashMap<String, String>, HashSet<String>) {
+    let (mut entries, mut texts) = match library {
+        Some(lib) => load_entries(&lib.join("entries"), diags),
+        None => (Vec::new(), HashMap::new()),
+    };
+    let (own, own_texts) = load_entries(&kb_dir.join("entries"), diags);
+    let own_upls: HashSet<&str> = own.iter().map(|e| e.upl.as_str()).filter(|u| !u.is_empty()).collect();
+    entries.retain(|x| !own_upls.contains(x.upl.as_str()) && !own.iter().any(|e| e.id == x.id));
+    texts.retain(|id, _| entries.iter().any(|e| &e.id == id));
+    let library_ids: HashSet<String> = entries.iter().map(|e| e.id.clone()).collect();
+    entries.extend(own);
+    texts.extend(own_texts);
+    (entries, texts, library_ids)
 }
 
 fn io_error(path: &Path, e: &std::io::Error, hint: &str) -> Diagnostic {
@@ -352,8 +365,6 @@ fn load_entries(dir: &Path, diags: &mut Vec<Diagnostic>) -> (Vec<Entry>, HashMap
     (out, texts)
 }
 
-static NO_IDS: LazyLock<HashSet<String>> = LazyLock::new(HashSet::new);
-
 static INFORMAL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)\b(je|jij|jou|jouw|jullie)\b").unwrap());
 static FORMAL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b(u|uw)\b").unwrap());
@@ -367,10 +378,6 @@ struct CrossCheck<'a> {
     texts: &'a HashMap<String, String>,
     unreadable: &'a HashSet<String>,
     today: NaiveDate,
-    departments: HashSet<&'a str>,
-    /// The departments, for a hint that names the choices.
-    dept_list: String,
-    intent_ids: HashSet<&'a str>,
     /// Entries that come from the shared library (not held to the municipality's tone).
     library_ids: &'a HashSet<String>,
 }
@@ -394,31 +401,18 @@ impl<'a> CrossCheck<'a> {
         self.answering_intents_have_entries(diags);
     }
 
-    fn new(
-        settings: &'a Settings,
-        intents: &'a [Intent],
-        entries: &'a [Entry],
-        texts: &'a HashMap<String, String>,
-        unreadable: &'a HashSet<String>,
-        today: NaiveDate,
-    ) -> Self {
-        CrossCheck {
-            settings,
-            intents,
-            entries,
-            texts,
-            unreadable,
-            today,
-            departments: settings.departments.iter().map(|d| d.id.as_str()).collect(),
-            dept_list: settings
-                .departments
-                .iter()
-                .map(|d| d.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            intent_ids: intents.iter().map(|i| i.id.as_str()).collect(),
-            library_ids: &NO_IDS,
-        }
+    fn has_department(&self, id: &str) -> bool {
+        self.settings.departments.iter().any(|d| d.id == id)
+    }
+
+    /// The departments, for a hint that names the choices.
+    fn dept_list(&self) -> String {
+        let ids: Vec<&str> = self.settings.departments.iter().map(|d| d.id.as_str()).collect();
+        ids.join(", ")
+    }
+
+    fn has_intent(&self, id: &str) -> bool {
+        self.intents.iter().any(|i| i.id == id)
     }
 
     /// Intents: departments, enough examples, no example claimed by two intents. Returns the
@@ -444,21 +438,17 @@ impl<'a> CrossCheck<'a> {
     }
 
     fn intent_department(&self, i: &Intent, diags: &mut Vec<Diagnostic>) {
-        if self.departments.contains(i.department.as_str()) {
+        if self.has_department(&i.department) {
             return;
         }
         diags.push(Diagnostic::error(
             Problem::UnknownDepartment,
             &i.source,
-            diagnostic::line_of_key(
-                &std::fs::read_to_string(&i.source).unwrap_or_default(),
-                "department",
-            )
-            .unwrap_or(1),
+            line_in_file(&i.source, "department"),
             format!("onbekende afdeling `{}`", i.department),
             format!(
                 "kies uit: {} (vastgelegd in municipality.toml)",
-                self.dept_list
+                self.dept_list()
             ),
         ));
     }
@@ -472,11 +462,7 @@ impl<'a> CrossCheck<'a> {
                 diags.push(Diagnostic::error(
                     Problem::DuplicateId,
                     &i.source,
-                    diagnostic::line_of_key(
-                        &std::fs::read_to_string(&i.source).unwrap_or_default(),
-                        "role",
-                    )
-                    .unwrap_or(1),
+                    line_in_file(&i.source, "role"),
                     format!(
                         "role `{}` heeft intent `{}` al ({})",
                         role.as_str(),
@@ -531,8 +517,8 @@ impl<'a> CrossCheck<'a> {
         ids: &HashMap<&str, &Entry>,
         diags: &mut Vec<Diagnostic>,
     ) {
-        if !e.intent.is_empty() && !self.intent_ids.contains(e.intent.as_str()) {
-            let mut intent_list: Vec<&str> = self.intent_ids.iter().copied().collect();
+        if !e.intent.is_empty() && !self.has_intent(&e.intent) {
+            let mut intent_list: Vec<&str> = self.intents.iter().map(|i| i.id.as_str()).collect();
             intent_list.sort();
             diags.push(Diagnostic::error(
                 Problem::UnknownIntent,
@@ -542,7 +528,7 @@ impl<'a> CrossCheck<'a> {
                 format!("kies uit: {}", intent_list.join(", ")),
             ));
         }
-        if !self.departments.contains(e.department.as_str()) {
+        if !self.has_department(&e.department) {
             diags.push(Diagnostic::error(
                 Problem::UnknownDepartment,
                 &e.source,
@@ -550,7 +536,7 @@ impl<'a> CrossCheck<'a> {
                 format!("onbekende afdeling `{}`", e.department),
                 format!(
                     "kies uit: {} (vastgelegd in municipality.toml)",
-                    self.dept_list
+                    self.dept_list()
                 ),
             ));
         }
@@ -621,7 +607,7 @@ impl<'a> CrossCheck<'a> {
             for q in &e.questions {
                 if let Some(other) = seen_examples.get(&crate::text::normalize(q))
                     && other.id != e.intent
-                    && self.intent_ids.contains(e.intent.as_str())
+                    && self.has_intent(&e.intent)
                 {
                     diags.push(Diagnostic::error(
                         Problem::DuplicateId,
@@ -787,6 +773,12 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
     }
 
+    fn edit(path: &Path, from: &str, to: &str) {
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(text.contains(from), "{from:?}");
+        std::fs::write(path, text.replace(from, to)).unwrap();
+    }
+
     #[test]
     fn without_a_texts_file_the_national_defaults_speak() {
         let (_dir, kb, intents) = fixture();
@@ -825,9 +817,7 @@ mod tests {
     #[test]
     fn a_role_given_to_two_intents_is_an_error() {
         let (_dir, kb, intents) = fixture();
-        let path = intents.join("klacht.yaml");
-        let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, text.replace("role: complaint", "role: person")).unwrap();
+        edit(&intents.join("klacht.yaml"), "role: complaint", "role: person");
         let loaded = load(&kb, &intents, today());
         let err = loaded.errors().next().expect("an error");
         assert_eq!((err.problem, err.line), (Problem::DuplicateId, 4), "{err}");
@@ -839,9 +829,7 @@ mod tests {
     #[test]
     fn without_a_person_role_a_warning_says_nobody_can_ask_for_a_person() {
         let (_dir, kb, intents) = fixture();
-        let path = intents.join("medewerker.yaml");
-        let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, text.replace("role: person\n", "")).unwrap();
+        edit(&intents.join("medewerker.yaml"), "role: person\n", "");
         let loaded = load(&kb, &intents, today());
         assert!(!loaded.has_errors());
         assert!(

@@ -16,7 +16,7 @@ use loket::store::keys::Scope;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::helpers::{Content, config, copy_dir, fixtures, kb_check, line_starting, root};
+use crate::helpers::{Content, config, copy_dir, edit_file, fixtures, kb_check, line_starting, root};
 
 /// A copy of a knowledge base and its intents in a temporary directory.
 struct ContentCopy {
@@ -370,11 +370,7 @@ async fn the_reload_endpoint_needs_an_editor_key_and_answers_with_the_version_or
     // An entry that names an unknown intent: 422 with file and line; version 2 serves on.
     let path = ed.content.entry("paspoort-kosten");
     let good = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(
-        &path,
-        good.replace("intent: paspoort\n", "intent: paspoorten\n"),
-    )
-    .unwrap();
+    edit_file(&path, "intent: paspoort\n", "intent: paspoorten\n");
     let (s, v) = ed.post("/v1/admin/reload", json!({}), true).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["error"]["code"], "content_invalid");
@@ -699,13 +695,17 @@ fn kb_coverage_lists_gaps_and_unreachable_entries() {
     assert!(without.contains(&"huwelijk"), "{v}");
     assert!(v["upl_uncovered_total"].as_u64().unwrap() > 10);
 
-    // A copy of an entry under another id, with an answer that matches nothing: every
-    // question ties or goes to the original, so the copy is never the first match.
+    // A copy of an entry's questions under another id and title, with an answer that
+    // matches nothing: every question goes to the original (an example question is answered
+    // with the first entry that has it), so the copy is never the first match.
     let src = std::fs::read_to_string(copy.entry("paspoort-kosten")).unwrap();
     let header_end = src[3..].find("\n---\n").unwrap() + 3 + "\n---\n".len();
     let shadow = format!(
-        "{}Zie de tarievenlijst.\n",
-        src[..header_end].replace("id: paspoort-kosten\n", "id: paspoort-prijzen\n")
+        "{}Zie de lijst.\n\n{}\n",
+        src[..header_end]
+            .replace("id: paspoort-kosten\n", "id: paspoort-prijzen\n")
+            .replace("title: Kosten paspoort\n", "title: Oud item\n"),
+        "Overige informatie volgt later. ".repeat(30)
     );
     // Files load in name order; on a tie the earlier entry ranks first.
     std::fs::write(copy.entry("paspoort-prijzen"), shadow).unwrap();

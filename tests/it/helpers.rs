@@ -37,6 +37,13 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// `loket kb check` on a knowledge base and intents directory: exit code and output.
+/// Replaces `from` by `to` in the file at `path` (which must contain it).
+pub fn edit_file(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} lacks {from:?}", path.display());
+    std::fs::write(path, text.replace(from, to)).unwrap();
+}
+
 /// The 1-based number of the first line of `text` that starts with `prefix`.
 pub fn line_starting(text: &str, prefix: &str) -> usize {
     text.lines()

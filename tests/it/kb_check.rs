@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::helpers::{copy_dir, fixtures, kb_check, line_starting, root};
+use crate::helpers::{copy_dir, edit_file, fixtures, kb_check, line_starting, root};
 
 fn check(kb: &Path) -> (i32, String) {
     kb_check(kb, &fixtures().join("intents"))
@@ -31,7 +31,7 @@ fn each_kind_of_broken_entry_is_reported_with_file_and_line() {
     let tone_line = line_of("U betaalt bij");
     #[rustfmt::skip]
     let cases: Vec<(&str, String, usize, &str)> = vec![
-        ("missing field", good.replace("intent: paspoort\n", ""), 2, "`intent`"),
+        ("missing field", good.replace("title: Kosten paspoort\n", ""), 2, "`title`"),
         ("yaml syntax", good.replace("title: Kosten paspoort", "title: [Kosten"), line_of("title"), "YAML"),
         ("unknown intent", good.replace("intent: paspoort", "intent: paspoorten"), line_of("intent"), "onbekend intent"),
         ("unknown department", good.replace("department: burgerzaken", "department: burgerzaak"), line_of("department"), "onbekende afdeling"),
@@ -83,12 +83,7 @@ fn each_kind_of_broken_entry_is_reported_with_file_and_line() {
     // A duplicate id names both files.
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&base, dir.path());
-    let other = std::fs::read_to_string(base.join("entries/paspoort-kind.md")).unwrap();
-    std::fs::write(
-        dir.path().join("entries/paspoort-kind.md"),
-        other.replace("id: paspoort-kind", "id: paspoort-kosten"),
-    )
-    .unwrap();
+    edit_file(&dir.path().join("entries/paspoort-kind.md"), "id: paspoort-kind", "id: paspoort-kosten");
     let (code, out) = check(dir.path());
     assert_eq!(code, 3);
     assert!(out.contains("paspoort-kind.md:2:"), "{out}");
@@ -103,35 +98,24 @@ fn an_example_claimed_by_two_intents_is_reported_at_its_line() {
     let (kb, intents) = (dir.path().join("kb"), dir.path().join("intents"));
     copy_dir(&fixtures().join("kb"), &kb);
     copy_dir(&fixtures().join("intents"), &intents);
-    let afspraak = std::fs::read_to_string(intents.join("afspraak.yaml")).unwrap();
-    std::fs::write(
-        intents.join("afspraak.yaml"),
-        afspraak.replace(
-            "  - afspraak maken\n",
-            "  - afspraak maken\n  - Hoe verleng ik mijn paspoort?\n",
-        ),
-    )
-    .unwrap();
-    let entry = std::fs::read_to_string(kb.join("entries/paspoort-kosten.md")).unwrap();
-    std::fs::write(
-        kb.join("entries/paspoort-kosten.md"),
-        entry.replace(
-            "  - prijs paspoort\n",
-            "  - prijs paspoort\n  - Afspraak cancelen!\n",
-        ),
-    )
-    .unwrap();
+    edit_file(
+        &intents.join("afspraak.yaml"),
+        "  - afspraak maken\n",
+        "  - afspraak maken\n  - Hoe verleng ik mijn paspoort?\n",
+    );
+    edit_file(
+        &kb.join("entries/paspoort-kosten.md"),
+        "  - prijs paspoort\n",
+        "  - prijs paspoort\n  - Afspraak cancelen!\n",
+    );
     let (code, out) = kb_check(&kb, &intents);
     assert_eq!(code, 3, "{out}");
     assert!(
         out.contains("paspoort.yaml:6: fout: voorbeeld \"hoe verleng ik mijn paspoort\" is ook een voorbeeld van intent `afspraak`"),
         "{out}"
     );
-    let line = entry
-        .lines()
-        .position(|l| l == "  - prijs paspoort")
-        .unwrap()
-        + 2;
+    let edited = std::fs::read_to_string(kb.join("entries/paspoort-kosten.md")).unwrap();
+    let line = line_starting(&edited, "  - Afspraak cancelen!");
     assert!(
         out.contains(&format!(
             "paspoort-kosten.md:{line}: waarschuwing: vraag \"Afspraak cancelen!\" is ook een voorbeeld van intent `afspraak`"
@@ -139,9 +123,41 @@ fn an_example_claimed_by_two_intents_is_reported_at_its_line() {
         "{out}"
     );
     // Without the two-intent example only the warning is left, and the check passes.
-    std::fs::write(intents.join("afspraak.yaml"), &afspraak).unwrap();
+    edit_file(&intents.join("afspraak.yaml"), "  - Hoe verleng ik mijn paspoort?\n", "");
     let (code, out) = kb_check(&kb, &intents);
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains(": fout:"), "{out}");
     assert!(out.contains("vraag \"Afspraak cancelen!\""), "{out}");
+}
+
+/// A national library's pages as they arrive (no intent, no questions, a `source` URL, long
+/// texts) load beside the municipality's own through `library` in municipality.toml, and a
+/// broken page reports every one of its problems in one run, each at its line.
+#[test]
+fn a_library_as_it_arrives_passes_and_a_broken_page_reports_every_problem_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (kb, lib) = (dir.path().join("kb"), dir.path().join("landelijk/entries"));
+    copy_dir(&fixtures().join("kb"), &kb);
+    std::fs::create_dir_all(&lib).unwrap();
+    let blind = root().join("tests/blind/kb/entries");
+    let mut pages: Vec<_> = std::fs::read_dir(&blind).unwrap().map(|e| e.unwrap().path()).collect();
+    pages.sort();
+    for p in pages.iter().take(20) {
+        std::fs::copy(p, lib.join(p.file_name().unwrap())).unwrap();
+    }
+    let settings = std::fs::read_to_string(kb.join("municipality.toml")).unwrap();
+    std::fs::write(kb.join("municipality.toml"), format!("library = \"../landelijk\"\n{settings}")).unwrap();
+    let (code, out) = check(&kb);
+    assert_eq!(code, 0, "{out}");
+
+    let broken = "---\nid: kapot\ntitle: \"\"\ntgas: []\nupl: http://standaarden.overheid.nl/owms/terms/bestaat_niet\nrelated: [nergens]\nsource: www.zonder-schema.nl\n---\nTekst.\n";
+    std::fs::write(lib.join("kapot.md"), broken).unwrap();
+    let (code, out) = check(&kb);
+    assert_eq!(code, 3, "{out}");
+    for (line, words) in [(3, "`title`"), (4, "onbekend veld `tgas`"), (5, "UPL"), (6, "nergens"), (7, "`source`")] {
+        assert!(
+            out.lines().any(|l| l.contains(&format!("kapot.md:{line}:")) && l.contains(words)),
+            "line {line}, {words}:\n{out}"
+        );
+    }
 }

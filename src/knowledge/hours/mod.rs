@@ -35,25 +35,11 @@ use thiserror::Error;
 const LOOKAHEAD_DAYS: u64 = 60;
 
 /// Settings keys of the weekdays, Monday first.
-const DAY_KEYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
+#[rustfmt::skip]
+const DAY_KEYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
 
-pub(crate) const DUTCH_WEEKDAYS: [&str; 7] = [
-    "maandag",
-    "dinsdag",
-    "woensdag",
-    "donderdag",
-    "vrijdag",
-    "zaterdag",
-    "zondag",
-];
+#[rustfmt::skip]
+pub(crate) const DUTCH_WEEKDAYS: [&str; 7] = ["maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag"];
 
 pub(crate) const ENGLISH_WEEKDAYS: [&str; 7] = [
     "Monday",
