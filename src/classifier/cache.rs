@@ -7,6 +7,9 @@ use std::path::{Path, PathBuf};
 
 use super::{ClassifierError, Embed};
 
+/// From this many texts to encode, the progress is logged.
+const PROGRESS_FROM: usize = 500;
+
 pub struct EmbeddingCache {
     path: Option<PathBuf>,
     dim: usize,
@@ -31,7 +34,8 @@ impl EmbeddingCache {
         }
     }
 
-    /// Vectors for all `texts`, encoding the missing ones in batches.
+    /// Vectors for all `texts`, encoding the missing ones in batches (with progress in the
+    /// log when there are many).
     pub fn embed_all(
         &mut self,
         embedder: &dyn Embed,
@@ -44,12 +48,26 @@ impl EmbeddingCache {
             .collect();
         missing.sort_unstable();
         missing.dedup();
-        for chunk in missing.chunks(32) {
+        // A first start encodes the whole content once: say how far it is, every tenth.
+        let total = missing.len();
+        let started = std::time::Instant::now();
+        let mut reported = 0;
+        for (k, chunk) in missing.chunks(32).enumerate() {
             let vs = embedder.embed(chunk)?;
             for (t, v) in chunk.iter().zip(vs) {
                 self.map.insert(t.to_string(), v);
             }
             self.dirty = true;
+            let done = (k * 32 + chunk.len()).min(total);
+            if total >= PROGRESS_FROM && done * 10 / total > reported {
+                reported = done * 10 / total;
+                tracing::info!(
+                    done,
+                    total,
+                    seconds = started.elapsed().as_secs_f32(),
+                    "encoding the content (once; later starts read the cache)"
+                );
+            }
         }
         Ok(texts.iter().map(|t| self.map[t.as_str()].clone()).collect())
     }
