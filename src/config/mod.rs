@@ -156,7 +156,7 @@ pub struct DialogueConfig {
     pub clarify_margin: f32,
     /// Least confidence of the best entry to answer it without asking. Unset (the default):
     /// fitted on the content at every build, so that held-out example questions are
-    /// answered wrongly at most 5% of the time.
+    /// answered wrongly at most 5% of the time (the rest answered right or clarified).
     pub entry_threshold: Option<f32>,
     /// Minutes of silence after which a conversation's context is forgotten.
     pub context_idle_minutes: i64,

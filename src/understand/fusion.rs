@@ -18,10 +18,9 @@ pub struct Fitted {
     pub answer_at_library: f32,
 }
 
-/// The share of answers that may be wrong on the held-out questions when the answer
-/// threshold is chosen: the promise for citizens' messages (at most 5% wrong). The held-out
-/// questions are easier than citizens' messages in wording, but they are judged more
-/// strictly (the very entry or its product, where citizens' answers are judged by product).
+/// The share of the held-out questions that may be answered wrongly when the answer
+/// threshold is chosen: the promise for citizens' messages (at most 5% of the messages that
+/// deserve an answer get a wrong one; the rest are answered right or asked to clarify).
 const WRONG_TARGET: f64 = 0.05;
 
 /// Fits the fusion weights by maximum likelihood of the right entry, on the entries' own
@@ -120,8 +119,8 @@ pub(super) fn fit_fusion(
     })
 }
 
-/// The lowest confidence of the best entry above which at most [`WRONG_TARGET`] of the
-/// samples would be answered wrongly (`right(best, expected)`), at least 0.3.
+/// The lowest confidence of the best entry from which the samples answered wrongly
+/// (`right(best, expected)` false) are at most [`WRONG_TARGET`] of all samples; at least 0.3.
 fn answer_threshold(
     samples: &[(Vec<[f32; NF]>, usize)],
     w: FusionWeights,
@@ -138,13 +137,15 @@ fn answer_threshold(
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     // Walk down from the most confident: the threshold is the lowest confidence at which
-    // the answered share is still right often enough.
+    // the questions answered wrongly are still at most the target share of all of them.
+    let allowed = WRONG_TARGET * scored.len() as f64;
     let (mut wrong, mut at) = (0usize, 1.0f32);
-    for (n, (conf, right)) in scored.iter().enumerate() {
+    for (conf, right) in &scored {
         wrong += usize::from(!right);
-        if wrong as f64 <= WRONG_TARGET * (n + 1) as f64 {
-            at = *conf;
+        if wrong as f64 > allowed {
+            break;
         }
+        at = *conf;
     }
     at.max(0.3)
 }
