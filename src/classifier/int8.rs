@@ -1078,12 +1078,17 @@ mod tests {
             assert!(worst > 0.999, "{kernel:?}: {text:?} has cosine {worst} to f32");
             per_kernel.push((kernel, got));
         }
-        // The kernels compute the same integers: their embeddings differ only in the order
-        // of float operations around them.
+        // The kernels compute the same integers from the same bytes; their embeddings differ
+        // only where float rounding around them (attention, which has an AVX-512 copy) tips
+        // an activation into the next quantisation step.
         for (kernel, got) in &per_kernel[1..] {
-            for (a, b) in got.iter().zip(&per_kernel[0].1) {
-                assert!(cosine(a, b) > 0.99999, "{kernel:?} vs {:?}", per_kernel[0].0);
-            }
+            let closest = got
+                .iter()
+                .zip(&per_kernel[0].1)
+                .map(|(a, b)| cosine(a, b))
+                .fold(1f32, f32::min);
+            eprintln!("{kernel:?}: lowest cosine to {:?} {closest:.6}", per_kernel[0].0);
+            assert!(closest > 0.9995, "{kernel:?} vs {:?}", per_kernel[0].0);
         }
     }
 }

@@ -314,8 +314,11 @@ mod tests {
         let mut waited = false;
         for _ in 0..50 {
             team.run(2, &|_| {
-                if std::thread::current().id() != caller {
-                    std::thread::sleep(LONG_WAIT * 3);
+                if std::thread::current().id() == caller {
+                    // Long enough for the helper to wake and take the other piece.
+                    std::thread::sleep(Duration::from_millis(1));
+                } else {
+                    std::thread::sleep(Duration::from_millis(1) + LONG_WAIT * 3);
                 }
             });
             if team.long_waits.load(Ordering::Relaxed) > 0 {
