@@ -109,7 +109,9 @@ impl Kernel {
             .into_iter()
             .find(|k| k.name() == value)
             .ok_or_else(|| {
-                format!("{KERNEL_ENV}={value}: unknown kernel; use avx512, avxvnni, avx2 or portable")
+                format!(
+                    "{KERNEL_ENV}={value}: unknown kernel; use avx512, avxvnni, avx2 or portable"
+                )
             })?;
         let missing = kernel.missing();
         if !missing.is_empty() {
@@ -128,14 +130,18 @@ impl Kernel {
 pub fn cpu_report() -> Result<(String, bool), String> {
     let kernel = Kernel::selected()?;
     let forced = std::env::var(KERNEL_ENV).is_ok_and(|v| !v.trim().is_empty());
-    let how = if forced { KERNEL_ENV } else { "best for this CPU" };
+    let how = if forced {
+        KERNEL_ENV
+    } else {
+        "best for this CPU"
+    };
     let missing = Kernel::Avx2.missing();
     if missing.is_empty() {
         return Ok((format!("int8 kernel: {} ({how})", kernel.name()), false));
     }
     Ok((
         format!(
-            "this CPU lacks {}: the encoder runs the slow portable int8 path (about 5x slower)",
+            "this CPU lacks {}: the encoder runs the slow portable int8 path (tens of milliseconds a message instead of a few)",
             missing.join(" and ")
         ),
         true,
@@ -373,7 +379,10 @@ impl QuantLinear {
             len >= a.rows * self.n && blocks.end <= self.blocks(),
             "output shape"
         );
-        assert!(kernel.available(), "this CPU cannot run the {kernel:?} kernel");
+        assert!(
+            kernel.available(),
+            "this CPU cannot run the {kernel:?} kernel"
+        );
         // SAFETY: the shapes were checked above, the CPU features too; the kernels read
         // `a.rows × k` bytes of `a.q` and the packed blocks of `blocks`, and write inside
         // rows × n of `out`.
@@ -906,7 +915,9 @@ mod tests {
         let a = QuantRows {
             rows: 2,
             k,
-            q: (0..2 * k).map(|i| if (i / 2) % 3 == 0 { 0 } else { 255 }).collect(),
+            q: (0..2 * k)
+                .map(|i| if (i / 2) % 3 == 0 { 0 } else { 255 })
+                .collect(),
             scale: vec![1.0; 2],
             zp: vec![0; 2],
         };
@@ -978,10 +989,7 @@ mod tests {
     fn a_forced_kernel_is_named_or_refused() {
         assert_eq!(Kernel::from_setting(None), Ok(Kernel::best()));
         assert_eq!(Kernel::from_setting(Some("")), Ok(Kernel::best()));
-        assert_eq!(
-            Kernel::from_setting(Some("portable")),
-            Ok(Kernel::Portable)
-        );
+        assert_eq!(Kernel::from_setting(Some("portable")), Ok(Kernel::Portable));
         let err = Kernel::from_setting(Some("sse9")).unwrap_err();
         assert!(err.contains("unknown kernel"), "{err}");
         for k in Kernel::ALL {
@@ -1054,7 +1062,8 @@ mod tests {
     #[test]
     fn every_kernel_gives_embeddings_close_to_f32() {
         use crate::classifier::{Encoder, WeightFormat, encoder::cosine};
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/multilingual-e5-small");
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/multilingual-e5-small");
         if !dir.join("model.gguf").exists() {
             eprintln!("skipped: the model is missing (run scripts/fetch-model.sh)");
             return;
@@ -1075,7 +1084,10 @@ mod tests {
                 .zip(DUTCH)
                 .fold((1f32, ""), |m, (&c, t)| if c < m.0 { (c, t) } else { m });
             eprintln!("{kernel:?}: lowest cosine to f32 {worst:.5} ({text:?})");
-            assert!(worst > 0.999, "{kernel:?}: {text:?} has cosine {worst} to f32");
+            assert!(
+                worst > 0.999,
+                "{kernel:?}: {text:?} has cosine {worst} to f32"
+            );
             per_kernel.push((kernel, got));
         }
         // The kernels compute the same integers from the same bytes; their embeddings differ
@@ -1087,7 +1099,10 @@ mod tests {
                 .zip(&per_kernel[0].1)
                 .map(|(a, b)| cosine(a, b))
                 .fold(1f32, f32::min);
-            eprintln!("{kernel:?}: lowest cosine to {:?} {closest:.6}", per_kernel[0].0);
+            eprintln!(
+                "{kernel:?}: lowest cosine to {:?} {closest:.6}",
+                per_kernel[0].0
+            );
             assert!(closest > 0.9995, "{kernel:?} vs {:?}", per_kernel[0].0);
         }
     }
