@@ -20,20 +20,17 @@ use crate::shutdown::Shutdown;
 use crate::store::{SqlStore, Store};
 
 /// Weight format of the encoder's linear layers at run time (see BENCHMARKS.md): the int8
-/// forward pass where the CPU has AVX-512 VNNI, candle's Q8_0 kernels elsewhere;
+/// forward pass (with the best int8 kernel of the CPU, `LOKET_KERNEL` to force one);
 /// `LOKET_WEIGHTS` chooses another for measuring.
 pub fn weight_format() -> WeightFormat {
     std::env::var("LOKET_WEIGHTS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(if classifier::int8::has_vnni() {
-            WeightFormat::Int8
-        } else {
-            WeightFormat::Q8_0
-        })
+        .unwrap_or(WeightFormat::Int8)
 }
 
 pub fn load_embedder(config: &Config) -> Result<Arc<dyn Embed>> {
+    classifier::int8::Kernel::selected().map_err(anyhow::Error::msg)?;
     classifier::init_threads(config.classifier.threads);
     classifier::load_backend(
         &config.classifier.backend,

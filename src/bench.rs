@@ -4,8 +4,10 @@
 //!
 //! `loket bench webhooks`: acknowledgement latency of the WhatsApp webhook ([`webhooks`]).
 //! `loket bench flood`: what one hostile client does to the others ([`flood`]).
+//! `loket bench neighbour`: batch-1 latency quiet and beside busy processes ([`neighbour`]).
 
 pub mod flood;
+pub mod neighbour;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -49,6 +51,9 @@ pub enum BenchCommand {
     /// messages at once, sustained writes: another citizen's latency, the server's memory and
     /// its data directory, on `loket serve` started as a child process.
     Flood(flood::FloodBenchArgs),
+    /// Batch-1 latency quiet and beside busy neighbour processes (spinning children of the
+    /// bench), in alternating rounds: p50 / p90 and their ratios.
+    Neighbour(neighbour::NeighbourArgs),
 }
 
 /// Realistic citizen messages of varied length (not from the held-out test set).
@@ -142,16 +147,18 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<i32> {
     match args.command {
         Some(BenchCommand::Webhooks(args)) => return webhooks::run(config, args),
         Some(BenchCommand::Flood(args)) => return flood::run(config, args),
+        Some(BenchCommand::Neighbour(args)) => return neighbour::run(config, args),
         None => {}
     }
     app::init_tracing("pretty");
     classifier::init_threads(config.classifier.threads);
     println!(
-        "machine: {} cores; RAYON_NUM_THREADS={}",
+        "machine: {} cores; RAYON_NUM_THREADS={}; int8 kernel {}",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
-        std::env::var("RAYON_NUM_THREADS").unwrap_or_default()
+        std::env::var("RAYON_NUM_THREADS").unwrap_or_default(),
+        classifier::int8::Kernel::selected().map_or_else(|e| e, |k| k.name().to_string())
     );
     if args.compare_formats {
         compare_formats(config, args.iterations)?;

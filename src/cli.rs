@@ -226,6 +226,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Serve => {
             app::init_tracing(&config.server.log_format);
             tracing::debug!(?config, "configuration");
+            match crate::classifier::int8::cpu_report().map_err(anyhow::Error::msg)? {
+                (line, false) => tracing::info!("{line}"),
+                (line, true) => tracing::warn!("{line}"),
+            }
             runtime()?.block_on(app::serve(config))?;
             Ok(0)
         }

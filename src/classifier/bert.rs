@@ -5,13 +5,12 @@
 //! between the threads of a [`Team`].
 //!
 //! The e5 recipe around it (query prefix, mean pooling, L2 normalisation) is the same as in
-//! the candle forward in [`super::encoder`], which stays as the reference and the fallback
-//! for CPUs without AVX-512 VNNI.
+//! the candle forward in [`super::encoder`], which stays as the reference (f32).
 
 use std::ops::Range;
 
 use super::encoder::{fast_exp, gelu_scalar};
-use super::int8::{QuantLinear, QuantRows, quantize_row};
+use super::int8::{Kernel, QuantLinear, QuantRows, quantize_row_with};
 use super::team::Team;
 
 /// Weights of one transformer layer, in f32 as read from the model file.
@@ -72,7 +71,9 @@ pub struct Bert {
     ffn: usize,
     eps: f32,
     max_positions: usize,
-    vnni: bool,
+    kernel: Kernel,
+    /// Whether the row work runs its AVX2 + FMA copy (see [`avx2`]).
+    avx2: bool,
     team: Team,
 }
 
@@ -105,8 +106,13 @@ impl<T> Out<T> {
     }
 }
 
-fn part(total: usize, threads: usize, index: usize) -> Range<usize> {
-    total * index / threads..total * (index + 1) / threads
+/// The pieces a job is cut into for the team (taken one at a time by whichever thread is
+/// free, see [`Team`]): a dozen, so that a thread the scheduler holds up leaves little.
+const PIECES: usize = 12;
+
+/// Piece `index` of `pieces` of `0..total`.
+fn part(total: usize, pieces: usize, index: usize) -> Range<usize> {
+    total * index / pieces..total * (index + 1) / pieces
 }
 
 impl Bert {
@@ -159,7 +165,8 @@ impl Bert {
             ffn,
             eps,
             max_positions,
-            vnni: super::int8::has_vnni(),
+            kernel: Kernel::current(),
+            avx2: Kernel::current() != Kernel::Portable && Kernel::Avx2.available(),
             team: Team::new(threads),
         }
     }
@@ -222,9 +229,12 @@ impl Bert {
             });
             self.linear(&layer.ffn_in, &qa, &mut inner);
             self.rows_then_quantize(&mut inner, self.ffn, &mut qa, |_, row| {
-                for e in row {
-                    *e = gelu_scalar(*e);
+                #[cfg(target_arch = "x86_64")]
+                if self.avx2 {
+                    // SAFETY: the CPU has AVX2 and FMA (checked in `new`).
+                    return unsafe { avx2::gelu_row(row) };
                 }
+                gelu_row(row)
             });
             self.linear(&layer.ffn_out, &qa, &mut proj);
             // Also quantizes the next layer's input (unused after the last layer).
@@ -258,14 +268,14 @@ impl Bert {
     fn linear(&self, l: &QuantLinear, a: &QuantRows, out: &mut [f32]) {
         let len = a.rows * l.n;
         let out = &mut out[..len];
-        let threads = self.team.threads();
         let blocks = l.blocks();
+        let chunks = blocks.min(PIECES);
         let ptr = Out(out.as_mut_ptr());
-        self.team.run(&|i| {
-            let range = part(blocks, threads, i);
+        self.team.run(chunks, &|i| {
+            let range = part(blocks, chunks, i);
             if !range.is_empty() {
                 // SAFETY: each thread writes only the columns of its own blocks.
-                unsafe { l.forward_blocks_raw(a, ptr.get(), len, range, self.vnni) };
+                unsafe { l.forward_blocks_raw(a, ptr.get(), len, range, self.kernel) };
             }
         });
     }
@@ -281,16 +291,16 @@ impl Bert {
     ) {
         let rows = x.len() / width;
         qa.prepare(rows, width);
-        let threads = self.team.threads();
+        let chunks = rows.min(PIECES);
         let (xs, qs) = (Out(x.as_mut_ptr()), Out(qa.q.as_mut_ptr()));
         let (scales, zps) = (Out(qa.scale.as_mut_ptr()), Out(qa.zp.as_mut_ptr()));
-        self.team.run(&|i| {
-            for r in part(rows, threads, i) {
+        self.team.run(chunks, &|i| {
+            for r in part(rows, chunks, i) {
                 // SAFETY: row r of each buffer belongs to this thread only.
                 unsafe {
                     let row = xs.slice(r * width, width);
                     f(r, row);
-                    let (s, z) = quantize_row(row, qs.slice(r * width, width));
+                    let (s, z) = quantize_row_with(self.kernel, row, qs.slice(r * width, width));
                     *scales.get().add(r) = s;
                     *zps.get().add(r) = z;
                 }
@@ -305,17 +315,17 @@ impl Bert {
         let (h, heads) = (self.hidden, self.heads);
         let d = h / heads;
         let pairs = spans.len() * heads;
-        let threads = self.team.threads();
+        let chunks = pairs.min(PIECES);
         let out = Out(ctx.as_mut_ptr());
         assert_eq!(ctx.len() * 3, qkv.len());
         assert!(spans.last().is_none_or(|s| s.end * h <= ctx.len()));
         #[cfg(target_arch = "x86_64")]
-        let fast = d == 32 && self.vnni;
+        let fast = d == 32 && self.kernel == Kernel::Avx512;
         #[cfg(not(target_arch = "x86_64"))]
         let fast = false;
-        self.team.run(&|i| {
+        self.team.run(chunks, &|i| {
             let mut scores = Vec::new();
-            for pair in part(pairs, threads, i) {
+            for pair in part(pairs, chunks, i) {
                 let (span, head) = (&spans[pair / heads], pair % heads);
                 scores.resize(span.len(), 0f32);
                 #[cfg(target_arch = "x86_64")]
@@ -327,13 +337,54 @@ impl Bert {
                     continue;
                 }
                 let _ = fast;
+                #[cfg(target_arch = "x86_64")]
+                if self.avx2 {
+                    // SAFETY: AVX2 and FMA are present (checked in `new`); shapes as above.
+                    unsafe { avx2::head(qkv, h, head * d, d, span.clone(), &mut scores, out) };
+                    continue;
+                }
                 head_portable(qkv, h, head * d, d, span.clone(), &mut scores, out);
             }
         });
     }
 }
 
+/// GELU on one row.
+#[inline(always)]
+fn gelu_row(row: &mut [f32]) {
+    for e in row {
+        *e = gelu_scalar(*e);
+    }
+}
+
+/// Loops of the forward pass compiled a second time with AVX2 and FMA, for CPUs that have
+/// them without AVX-512: the build targets baseline x86-64, where these vectorise only 4 wide
+/// and `floor` (in `fast_exp`) is a libm call per element.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{Out, Range};
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn gelu_row(row: &mut [f32]) {
+        super::gelu_row(row)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn head(
+        qkv: &[f32],
+        h: usize,
+        col: usize,
+        d: usize,
+        span: Range<usize>,
+        scores: &mut [f32],
+        out: Out<f32>,
+    ) {
+        super::head_portable(qkv, h, col, d, span, scores, out)
+    }
+}
+
 /// One head of attention for the queries of one message.
+#[inline(always)]
 fn head_portable(
     qkv: &[f32],
     h: usize,

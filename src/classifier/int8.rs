@@ -4,15 +4,170 @@
 //!
 //! `y[m][n] = sa[m]·sw[n]·(Σk qa[m][k]·qw[n][k] − zp[m]·Σk qw[n][k]) + b[n]`
 //!
-//! On CPUs with AVX-512 VNNI the products run in a hand-written kernel (`vpdpbusd`: 64
-//! multiply-adds of u8 × s8 per instruction) over weights packed for it once at load: a tile
-//! of up to 6 token rows × 64 outputs lives in 24 registers for the whole reduction. Without
-//! VNNI a portable loop computes the same integers (and is what the kernel is tested against).
+//! The products run in one of four kernels ([`Kernel`], chosen at run time, the best the CPU
+//! has unless `LOKET_KERNEL` says otherwise), all over the same packed weights and all giving
+//! the same integers:
+//! - `avx512`: AVX-512 VNNI (`vpdpbusd`, 64 multiply-adds of u8 × s8 per instruction); a tile
+//!   of up to 6 token rows × 64 outputs lives in 24 registers for the whole reduction;
+//! - `avxvnni`: the 256-bit VEX form of the same instruction (Alder Lake, Zen 5 and newer);
+//! - `avx2`: `vpmaddubsw` + `vpmaddwd`. `vpmaddubsw` adds two u8 × s8 products in a
+//!   saturating i16, which 255·127·2 would overflow; so the activations enter as
+//!   `s = q − 128` (a byte XOR), multiplied as `|s| · sign(w, s)`: at most 128·127·2 =
+//!   32,512, never saturating. The 128·Σw this takes away is added back with the zero point;
+//! - `portable`: plain loops (what the others are tested against).
 
 /// Outputs per packed block: four 16-lane registers.
 pub const NB: usize = 64;
 /// Token rows per kernel tile.
 const MR: usize = 6;
+
+/// The kernel that runs the int8 products (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    Avx512,
+    AvxVnni,
+    Avx2,
+    Portable,
+}
+
+/// The environment variable that forces a kernel, for measuring.
+pub const KERNEL_ENV: &str = "LOKET_KERNEL";
+
+impl Kernel {
+    /// Fastest first.
+    pub const ALL: [Kernel; 4] = [
+        Kernel::Avx512,
+        Kernel::AvxVnni,
+        Kernel::Avx2,
+        Kernel::Portable,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Avx512 => "avx512",
+            Kernel::AvxVnni => "avxvnni",
+            Kernel::Avx2 => "avx2",
+            Kernel::Portable => "portable",
+        }
+    }
+
+    /// The CPU features this kernel needs (as `/proc/cpuinfo` spells them, roughly).
+    pub fn needs(self) -> &'static [&'static str] {
+        match self {
+            Kernel::Avx512 => &["avx512f", "avx512bw", "avx512vnni"],
+            Kernel::AvxVnni => &["avx2", "fma", "avxvnni"],
+            Kernel::Avx2 => &["avx2", "fma"],
+            Kernel::Portable => &[],
+        }
+    }
+
+    /// The features of [`Self::needs`] this CPU lacks.
+    pub fn missing(self) -> Vec<&'static str> {
+        self.needs()
+            .iter()
+            .copied()
+            .filter(|f| !cpu_has(f))
+            .collect()
+    }
+
+    pub fn available(self) -> bool {
+        self.missing().is_empty()
+    }
+
+    /// The fastest kernel this CPU can run.
+    pub fn best() -> Kernel {
+        Kernel::ALL
+            .into_iter()
+            .find(|k| k.available())
+            .unwrap_or(Kernel::Portable)
+    }
+
+    /// The kernel named by `LOKET_KERNEL`, or the best one; an error for an unknown name or
+    /// a kernel this CPU cannot run. Read once.
+    pub fn selected() -> Result<Kernel, String> {
+        static SELECTED: std::sync::OnceLock<Result<Kernel, String>> = std::sync::OnceLock::new();
+        SELECTED
+            .get_or_init(|| Kernel::from_setting(std::env::var(KERNEL_ENV).ok().as_deref()))
+            .clone()
+    }
+
+    /// [`Self::selected`], where start-up has already refused a bad setting (tests may
+    /// force another kernel on their own thread).
+    pub fn current() -> Kernel {
+        #[cfg(test)]
+        if let Some(k) = tests::FORCED.with(std::cell::Cell::get) {
+            return k;
+        }
+        Kernel::selected().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn from_setting(value: Option<&str>) -> Result<Kernel, String> {
+        let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+            return Ok(Kernel::best());
+        };
+        let kernel = Kernel::ALL
+            .into_iter()
+            .find(|k| k.name() == value)
+            .ok_or_else(|| {
+                format!(
+                    "{KERNEL_ENV}={value}: unknown kernel; use avx512, avxvnni, avx2 or portable"
+                )
+            })?;
+        let missing = kernel.missing();
+        if !missing.is_empty() {
+            return Err(format!(
+                "{KERNEL_ENV}={value}: this CPU lacks {}",
+                missing.join(", ")
+            ));
+        }
+        Ok(kernel)
+    }
+}
+
+/// The start-up line about the CPU: the kernel chosen (and why, when forced), and on a CPU
+/// without AVX2 or FMA which of them it lacks; `true` with that warning. An error when
+/// `LOKET_KERNEL` names a kernel this CPU cannot run.
+pub fn cpu_report() -> Result<(String, bool), String> {
+    let kernel = Kernel::selected()?;
+    let forced = std::env::var(KERNEL_ENV).is_ok_and(|v| !v.trim().is_empty());
+    let how = if forced {
+        KERNEL_ENV
+    } else {
+        "best for this CPU"
+    };
+    let missing = Kernel::Avx2.missing();
+    if missing.is_empty() {
+        return Ok((format!("int8 kernel: {} ({how})", kernel.name()), false));
+    }
+    Ok((
+        format!(
+            "this CPU lacks {}: the encoder runs the slow portable int8 path (tens of milliseconds a message instead of a few)",
+            missing.join(" and ")
+        ),
+        true,
+    ))
+}
+
+/// Whether this CPU has `feature` (one of the names in [`Kernel::needs`]).
+pub fn cpu_has(feature: &str) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        match feature {
+            "avx2" => std::is_x86_feature_detected!("avx2"),
+            "fma" => std::is_x86_feature_detected!("fma"),
+            "avxvnni" => std::is_x86_feature_detected!("avxvnni"),
+            "avx512f" => std::is_x86_feature_detected!("avx512f"),
+            "avx512bw" => std::is_x86_feature_detected!("avx512bw"),
+            "avx512vnni" => std::is_x86_feature_detected!("avx512vnni"),
+            _ => false,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = feature;
+        false
+    }
+}
 
 /// A linear layer `y = x·Wᵀ + b` with int8 weights packed for the kernel.
 pub struct QuantLinear {
@@ -63,18 +218,36 @@ impl QuantRows {
     }
 }
 
-/// Quantizes one row into `dst`; returns its scale and zero point. Written so that the
-/// compiler vectorises it (min/max without NaN handling, 16 partial results).
-#[inline]
+/// Quantizes one row into `dst`; returns its scale and zero point.
+#[cfg(test)]
 pub fn quantize_row(src: &[f32], dst: &mut [u8]) -> (f32, i32) {
+    quantize_row_with(Kernel::current(), src, dst)
+}
+
+/// Quantizes one row into `dst` with the vector code of `kernel`; returns its scale and zero
+/// point. All kernels give the same bytes but for the rounding of exact halves (see the tests).
+#[inline]
+pub fn quantize_row_with(kernel: Kernel, src: &[f32], dst: &mut [u8]) -> (f32, i32) {
     #[cfg(target_arch = "x86_64")]
-    if has_vnni() && src.len().is_multiple_of(16) && dst.len() >= src.len() {
-        // SAFETY: AVX-512 is present (checked), lengths checked.
-        return unsafe { vnni::quantize_row(src, dst) };
+    if dst.len() >= src.len() {
+        if kernel == Kernel::Avx512 && src.len().is_multiple_of(16) && kernel.available() {
+            // SAFETY: AVX-512 is present (checked), lengths checked.
+            return unsafe { vnni::quantize_row(src, dst) };
+        }
+        if matches!(kernel, Kernel::AvxVnni | Kernel::Avx2)
+            && src.len().is_multiple_of(32)
+            && Kernel::Avx2.available()
+        {
+            // SAFETY: AVX2 and FMA are present (checked), lengths checked.
+            return unsafe { ops256::quantize_row(src, dst) };
+        }
     }
+    let _ = kernel;
     quantize_row_portable(src, dst)
 }
 
+/// Written so that the compiler vectorises it (min/max without NaN handling, 16 partial
+/// results).
 fn quantize_row_portable(src: &[f32], dst: &mut [u8]) -> (f32, i32) {
     let (mut lo, mut hi) = ([0f32; 16], [0f32; 16]);
     let chunks = src.chunks_exact(16);
@@ -104,18 +277,9 @@ fn quantize_row_portable(src: &[f32], dst: &mut [u8]) -> (f32, i32) {
     (scale, zp as i32)
 }
 
-/// Whether the VNNI kernel can run on this CPU.
+/// Whether the AVX-512 VNNI kernel can run on this CPU.
 pub fn has_vnni() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512bw")
-            && std::is_x86_feature_detected!("avx512vnni")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    Kernel::Avx512.available()
 }
 
 impl QuantLinear {
@@ -180,7 +344,7 @@ impl QuantLinear {
     /// `out` (`a.rows × n`, row-major) for every output block.
     #[cfg(test)]
     pub fn forward(&self, a: &QuantRows, out: &mut [f32]) {
-        self.forward_blocks(a, out, 0..self.blocks(), has_vnni());
+        self.forward_blocks(a, out, 0..self.blocks(), Kernel::best());
     }
 
     /// Only the output blocks in `blocks` (columns `64·blocks`). `out` is the whole
@@ -190,14 +354,14 @@ impl QuantLinear {
         a: &QuantRows,
         out: &mut [f32],
         blocks: std::ops::Range<usize>,
-        vnni: bool,
+        kernel: Kernel,
     ) {
         // SAFETY: `out` is an exclusive buffer of `out.len()` floats.
-        unsafe { self.forward_blocks_raw(a, out.as_mut_ptr(), out.len(), blocks, vnni) }
+        unsafe { self.forward_blocks_raw(a, out.as_mut_ptr(), out.len(), blocks, kernel) }
     }
 
     /// [`Self::forward_blocks`] through a pointer, so that threads can each fill their own
-    /// blocks of one output.
+    /// blocks of one output. Panics if this CPU cannot run `kernel`.
     ///
     /// # Safety
     /// `out` must be valid for writes of `len` floats, and no other thread may access the
@@ -208,25 +372,34 @@ impl QuantLinear {
         out: *mut f32,
         len: usize,
         blocks: std::ops::Range<usize>,
-        vnni: bool,
+        kernel: Kernel,
     ) {
         assert_eq!(a.k, self.k, "input width");
         assert!(
             len >= a.rows * self.n && blocks.end <= self.blocks(),
             "output shape"
         );
-        // SAFETY: the shapes were checked above; the kernel reads `a.rows × k` bytes of
-        // `a.q` and one packed block per tile, and writes inside rows × n of `out`.
+        assert!(
+            kernel.available(),
+            "this CPU cannot run the {kernel:?} kernel"
+        );
+        // SAFETY: the shapes were checked above, the CPU features too; the kernels read
+        // `a.rows × k` bytes of `a.q` and the packed blocks of `blocks`, and write inside
+        // rows × n of `out`.
         #[cfg(target_arch = "x86_64")]
-        if vnni && has_vnni() {
-            unsafe { vnni::forward(self, a, out, blocks) };
-            return;
+        unsafe {
+            match kernel {
+                Kernel::Avx512 => return vnni::forward(self, a, out, blocks),
+                Kernel::AvxVnni => return avxvnni::forward(self, a, out, blocks),
+                Kernel::Avx2 => return avx2::forward(self, a, out, blocks),
+                Kernel::Portable => {}
+            }
         }
-        let _ = vnni;
         unsafe { self.forward_portable(a, out, blocks) };
     }
 
-    /// The same integers as the kernel, in plain loops.
+    /// The same integers as the kernels, in plain loops over one 256-byte group of packed
+    /// weights at a time (64 outputs × 4 inputs), which the compiler vectorises.
     unsafe fn forward_portable(
         &self,
         a: &QuantRows,
@@ -235,23 +408,25 @@ impl QuantLinear {
     ) {
         let (k, quads) = (self.k, self.k / 4);
         for b in blocks {
+            let packed = &self.packed[b * quads * NB * 4..(b + 1) * quads * NB * 4];
             for m in 0..a.rows {
                 let row = &a.q[m * k..(m + 1) * k];
-                for j in 0..4 {
-                    for i in 0..16 {
-                        let nn = b * NB + 16 * j + i;
-                        let mut acc = 0i32;
-                        for q in 0..quads {
-                            let base = (b * quads + q) * NB * 4 + j * 64 + i * 4;
-                            for t in 0..4 {
-                                acc += row[4 * q + t] as i32 * self.packed[base + t] as i8 as i32;
-                            }
-                        }
-                        let corr = acc - a.zp[m] * self.colsum[nn];
-                        let y = corr as f32 * (a.scale[m] * self.scale[nn]) + self.bias[nn];
-                        // SAFETY: inside rows × n, checked by the caller.
-                        unsafe { *out.add(m * self.n + nn) = y };
+                let mut acc = [0i32; NB];
+                for (x, w) in row.chunks_exact(4).zip(packed.chunks_exact(NB * 4)) {
+                    let x = [x[0] as i32, x[1] as i32, x[2] as i32, x[3] as i32];
+                    for (acc, w) in acc.iter_mut().zip(w.chunks_exact(4)) {
+                        *acc += x[0] * w[0] as i8 as i32
+                            + x[1] * w[1] as i8 as i32
+                            + x[2] * w[2] as i8 as i32
+                            + x[3] * w[3] as i8 as i32;
                     }
+                }
+                for (lane, &acc) in acc.iter().enumerate() {
+                    let nn = b * NB + lane;
+                    let corr = acc - a.zp[m] * self.colsum[nn];
+                    let y = corr as f32 * (a.scale[m] * self.scale[nn]) + self.bias[nn];
+                    // SAFETY: inside rows × n, checked by the caller.
+                    unsafe { *out.add(m * self.n + nn) = y };
                 }
             }
         }
@@ -383,9 +558,282 @@ mod vnni {
     }
 }
 
+/// The 256-bit kernels: strips of 16 outputs (two 8-lane registers of one packed block) ×
+/// up to `$rows` token rows, the whole reduction in registers. `$acts` gives the activations
+/// as the kernel reads them (`$width` bytes per four inputs), `$prep` broadcasts one group of
+/// them for `$dot`, which multiplies them with the weights; `$offset` is what the kernel took
+/// from each activation (see the module documentation), added back with the zero point.
+macro_rules! kernel256 {
+    (
+        $name:ident,
+        $features:literal,
+        $rows:literal,
+        $acts:path,
+        $width:literal,
+        $prep:path,
+        $dot:path,
+        $offset:expr
+    ) => {
+        #[cfg(target_arch = "x86_64")]
+        mod $name {
+            use super::{NB, QuantLinear, QuantRows};
+            use std::arch::x86_64::*;
+
+            #[target_feature(enable = $features)]
+            pub(super) unsafe fn forward(
+                l: &QuantLinear,
+                a: &QuantRows,
+                out: *mut f32,
+                blocks: std::ops::Range<usize>,
+            ) {
+                let quads = l.k / 4;
+                // SAFETY: `$acts` returns `a.rows × quads × $width` bytes.
+                let acts = unsafe { $acts(a) };
+                for b in blocks {
+                    for strip in 0..NB / 16 {
+                        // SAFETY: block b exists in `l`; a strip is 64 bytes of each group.
+                        let w = unsafe { l.packed.as_ptr().add(b * quads * NB * 4 + strip * 64) };
+                        let n0 = b * NB + strip * 16;
+                        let mut m = 0;
+                        while m < a.rows {
+                            let rows = (a.rows - m).min($rows);
+                            // SAFETY: rows m..m+rows exist in `a` and `out`.
+                            unsafe {
+                                let x = acts.add(m * quads * $width);
+                                match rows {
+                                    6 => tile::<6>(l, a, m, n0, w, x, out),
+                                    5 => tile::<5>(l, a, m, n0, w, x, out),
+                                    4 => tile::<4>(l, a, m, n0, w, x, out),
+                                    3 => tile::<3>(l, a, m, n0, w, x, out),
+                                    2 => tile::<2>(l, a, m, n0, w, x, out),
+                                    _ => tile::<1>(l, a, m, n0, w, x, out),
+                                }
+                            }
+                            m += rows;
+                        }
+                    }
+                }
+            }
+
+            /// Rows `m0..m0+R` × outputs `n0..n0+16`; `x` is row `m0` of the activations.
+            #[target_feature(enable = $features)]
+            #[inline]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn tile<const R: usize>(
+                l: &QuantLinear,
+                a: &QuantRows,
+                m0: usize,
+                n0: usize,
+                w: *const u8,
+                x: *const u8,
+                out: *mut f32,
+            ) {
+                let row = l.k / 4 * $width;
+                let mut acc = [[_mm256_setzero_si256(); 2]; R];
+                let mut wp = w;
+                let mut kk = 0;
+                while kk < row {
+                    let (w0, w1) = unsafe {
+                        (
+                            _mm256_loadu_si256(wp as *const __m256i),
+                            _mm256_loadu_si256(wp.add(32) as *const __m256i),
+                        )
+                    };
+                    for (r, acc) in acc.iter_mut().enumerate() {
+                        let x = unsafe { $prep(x.add(r * row + kk)) };
+                        acc[0] = unsafe { $dot(acc[0], x, w0) };
+                        acc[1] = unsafe { $dot(acc[1], x, w1) };
+                    }
+                    wp = unsafe { wp.add(NB * 4) };
+                    kk += $width;
+                }
+                for (r, acc) in acc.iter().enumerate() {
+                    let m = m0 + r;
+                    let zp = _mm256_set1_epi32(a.zp[m] - $offset);
+                    let sa = _mm256_set1_ps(a.scale[m]);
+                    for (j, &v) in acc.iter().enumerate() {
+                        let n = n0 + 8 * j;
+                        unsafe {
+                            let cs = _mm256_loadu_si256(l.colsum.as_ptr().add(n) as *const _);
+                            let corr = _mm256_sub_epi32(v, _mm256_mullo_epi32(zp, cs));
+                            let s = _mm256_mul_ps(sa, _mm256_loadu_ps(l.scale.as_ptr().add(n)));
+                            let y = _mm256_fmadd_ps(
+                                _mm256_cvtepi32_ps(corr),
+                                s,
+                                _mm256_loadu_ps(l.bias.as_ptr().add(n)),
+                            );
+                            _mm256_storeu_ps(out.add(m * l.n + n), y);
+                        }
+                    }
+                }
+            }
+        }
+    };
+}
+
+kernel256!(
+    avxvnni,
+    "avx2,fma,avxvnni",
+    6,
+    super::ops256::vnni_acts,
+    4,
+    super::ops256::vnni_prep,
+    super::ops256::vnni_dot,
+    0
+);
+kernel256!(
+    avx2,
+    "avx2,fma",
+    4,
+    super::ops256::avx2_acts,
+    8,
+    super::ops256::avx2_prep,
+    super::ops256::avx2_dot,
+    128
+);
+
+/// The inner steps of the 256-bit kernels.
+#[cfg(target_arch = "x86_64")]
+mod ops256 {
+    use std::arch::x86_64::*;
+
+    /// Four bytes from `p` in every lane, broadcast by a load (`vbroadcastss`) rather than
+    /// a load and a shuffle.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn broadcast4(p: *const u8) -> __m256i {
+        _mm256_castps_si256(_mm256_broadcast_ss(unsafe { &*(p as *const f32) }))
+    }
+
+    /// The activation bytes as they are.
+    pub(super) unsafe fn vnni_acts(a: &super::QuantRows) -> *const u8 {
+        a.q.as_ptr()
+    }
+
+    /// Four activation bytes in every lane (the second register is unused).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(super) unsafe fn vnni_prep(p: *const u8) -> (__m256i, __m256i) {
+        (unsafe { broadcast4(p) }, _mm256_setzero_si256())
+    }
+
+    thread_local! {
+        static SIGNED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    /// The activations as the AVX2 kernel reads them: for every four bytes `q`, the four
+    /// signed bytes `s = q − 128` (an XOR of the top bit) and then `|s|` (unsigned;
+    /// `|−128|` = 128 fits). Computed once per call instead of once per row tile and strip.
+    /// The pointer is valid until the next call on this thread.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn avx2_acts(a: &super::QuantRows) -> *const u8 {
+        SIGNED.with_borrow_mut(|buf| {
+            let n = a.rows * a.k;
+            buf.resize(2 * n, 0);
+            let (src, dst) = (a.q.as_ptr(), buf.as_mut_ptr());
+            let top = _mm256_set1_epi8(-128);
+            let mut i = 0;
+            while i + 32 <= n {
+                unsafe {
+                    let s = _mm256_xor_si256(_mm256_loadu_si256(src.add(i) as *const _), top);
+                    let abs = _mm256_abs_epi8(s);
+                    // Groups of four: s, |s|, s, |s| … (the unpacks work per 128-bit half).
+                    let (lo, hi) = (_mm256_unpacklo_epi32(s, abs), _mm256_unpackhi_epi32(s, abs));
+                    let d = dst.add(2 * i) as *mut __m256i;
+                    _mm256_storeu_si256(d, _mm256_permute2x128_si256(lo, hi, 0x20));
+                    _mm256_storeu_si256(d.add(1), _mm256_permute2x128_si256(lo, hi, 0x31));
+                }
+                i += 32;
+            }
+            for j in i..n {
+                let s = a.q[j] ^ 0x80;
+                let (group, t) = (j / 4, j % 4);
+                buf[8 * group + t] = s;
+                buf[8 * group + 4 + t] = (s as i8).unsigned_abs();
+            }
+            buf.as_ptr()
+        })
+    }
+
+    #[target_feature(enable = "avx2,avxvnni")]
+    #[inline]
+    pub(super) unsafe fn vnni_dot(acc: __m256i, x: (__m256i, __m256i), w: __m256i) -> __m256i {
+        _mm256_dpbusd_avx_epi32(acc, x.0, w)
+    }
+
+    /// Four signed activation bytes `s` and their magnitudes `|s|` in every lane.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(super) unsafe fn avx2_prep(p: *const u8) -> (__m256i, __m256i) {
+        unsafe { (broadcast4(p), broadcast4(p.add(4))) }
+    }
+
+    /// `acc += Σ s·w` over each group of four bytes, as `|s| · sign(w, s)`: the pairs that
+    /// `vpmaddubsw` adds stay within ±32,512.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub(super) unsafe fn avx2_dot(acc: __m256i, x: (__m256i, __m256i), w: __m256i) -> __m256i {
+        let pairs = _mm256_maddubs_epi16(x.1, _mm256_sign_epi8(w, x.0));
+        _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
+    }
+
+    /// [`super::quantize_row`] with AVX2: min/max 8 lanes at a time, conversion with
+    /// round-to-nearest-even (FMA, as the AVX-512 version) and saturating packs to bytes.
+    /// `src.len()` must be a multiple of 32 and `dst` at least as long.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn quantize_row(src: &[f32], dst: &mut [u8]) -> (f32, i32) {
+        let n = src.len();
+        let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let p = src.as_ptr();
+        for i in (0..n).step_by(8) {
+            let v = unsafe { _mm256_loadu_ps(p.add(i)) };
+            lo = _mm256_min_ps(lo, v);
+            hi = _mm256_max_ps(hi, v);
+        }
+        let (mut l8, mut h8) = ([0f32; 8], [0f32; 8]);
+        unsafe {
+            _mm256_storeu_ps(l8.as_mut_ptr(), lo);
+            _mm256_storeu_ps(h8.as_mut_ptr(), hi);
+        }
+        let lo = l8.iter().fold(0f32, |m, &v| if v < m { v } else { m });
+        let hi = h8.iter().fold(0f32, |m, &v| if v > m { v } else { m });
+        let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 };
+        let inv = 1.0 / scale;
+        let zp = (-lo * inv).round_ties_even().clamp(0.0, 255.0);
+        let (vinv, vzp) = (_mm256_set1_ps(inv), _mm256_set1_ps(zp));
+        // The packs interleave 128-bit halves; this puts the dwords back in order.
+        let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        for i in (0..n).step_by(32) {
+            unsafe {
+                let q = |j: usize| eight(p.add(i + 8 * j), vinv, vzp);
+                let lo16 = _mm256_packus_epi32(q(0), q(1));
+                let hi16 = _mm256_packus_epi32(q(2), q(3));
+                let bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(lo16, hi16), order);
+                _mm256_storeu_si256(dst.as_mut_ptr().add(i) as *mut __m256i, bytes);
+            }
+        }
+        (scale, zp as i32)
+    }
+
+    /// Eight floats from `p` as non-negative i32 `round(v·inv + zp)` (cvtps rounds to
+    /// nearest even, the default rounding mode; NaN becomes 0).
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn eight(p: *const f32, inv: __m256, zp: __m256) -> __m256i {
+        let v = _mm256_fmadd_ps(unsafe { _mm256_loadu_ps(p) }, inv, zp);
+        _mm256_max_epi32(_mm256_cvtps_epi32(v), _mm256_setzero_si256())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        /// The kernel [`Kernel::current`] returns on this thread, instead of the selected one.
+        pub(super) static FORCED: Cell<Option<Kernel>> = const { Cell::new(None) };
+    }
 
     fn lcg(seed: &mut u64) -> f32 {
         *seed = seed
@@ -408,21 +856,31 @@ mod tests {
         y
     }
 
+    /// The kernels this CPU can run, with a note of those it cannot.
+    fn runnable() -> Vec<Kernel> {
+        let (yes, no): (Vec<Kernel>, Vec<Kernel>) =
+            Kernel::ALL.into_iter().partition(|k| k.available());
+        if !no.is_empty() {
+            eprintln!("kernels not tested, this CPU lacks their features: {no:?}");
+        }
+        yes
+    }
+
     #[test]
-    fn close_to_f32_for_every_tile_height() {
+    fn every_kernel_is_close_to_f32_for_every_tile_height() {
         let (n, k) = (128, 96);
         let mut seed = 7;
         let w: Vec<f32> = (0..n * k).map(|_| lcg(&mut seed)).collect();
         let b: Vec<f32> = (0..n).map(|_| lcg(&mut seed)).collect();
         let lin = QuantLinear::new(&w, &b, n, k);
-        for rows in [1, 2, 5, 6, 7, 13] {
+        for rows in [1, 2, 3, 4, 5, 6, 7, 13] {
             // Skewed activations (mostly positive), as after GELU.
             let x: Vec<f32> = (0..rows * k).map(|_| lcg(&mut seed) * 3.0 + 1.0).collect();
             let want = reference(&x, &w, &b, rows, n, k);
             let mut a = QuantRows::default();
             a.quantize(&x, k);
             let mut portable = vec![0f32; rows * n];
-            lin.forward_blocks(&a, &mut portable, 0..lin.blocks(), false);
+            lin.forward_blocks(&a, &mut portable, 0..lin.blocks(), Kernel::Portable);
             let err = want
                 .iter()
                 .zip(&portable)
@@ -430,16 +888,52 @@ mod tests {
                 .fold(0f32, f32::max);
             let mag = want.iter().map(|v| v.abs()).fold(0f32, f32::max);
             assert!(err < 0.02 * mag, "rows {rows}: error {err} of {mag}");
-            if has_vnni() {
-                let mut fast = vec![0f32; rows * n];
-                lin.forward_blocks(&a, &mut fast, 0..lin.blocks(), true);
+            for kernel in runnable() {
+                let mut fast = vec![f32::NAN; rows * n];
+                lin.forward_blocks(&a, &mut fast, 0..lin.blocks(), kernel);
                 for (p, f) in portable.iter().zip(&fast) {
                     assert!(
                         (p - f).abs() <= 1e-4 * p.abs().max(1.0),
-                        "kernel {f} vs {p}"
+                        "{kernel:?}, rows {rows}: {f} vs {p}"
                     );
                 }
             }
+        }
+    }
+
+    /// The extremes of both operands, where `vpmaddubsw` would saturate if the AVX2 kernel
+    /// multiplied the activation bytes as they are: the integers must be exact.
+    #[test]
+    fn every_kernel_is_exact_at_the_extremes() {
+        let (n, k) = (64, 32);
+        // Weights ±1 in a pattern, so that each row quantizes to ±127.
+        let w: Vec<f32> = (0..n * k)
+            .map(|i| if (i / 3 + i / 64) % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        let lin = QuantLinear::new(&w, &vec![0.0; n], n, k);
+        // Activation bytes 255 and 0, alternating in runs (zero point 0, scale 1).
+        let a = QuantRows {
+            rows: 2,
+            k,
+            q: (0..2 * k)
+                .map(|i| if (i / 2) % 3 == 0 { 0 } else { 255 })
+                .collect(),
+            scale: vec![1.0; 2],
+            zp: vec![0; 2],
+        };
+        let mut want = vec![0f32; 2 * n];
+        for m in 0..2 {
+            for o in 0..n {
+                let s: i32 = (0..k)
+                    .map(|c| a.q[m * k + c] as i32 * (w[o * k + c] * 127.0) as i32)
+                    .sum();
+                want[m * n + o] = s as f32 * lin.scale[o];
+            }
+        }
+        for kernel in runnable() {
+            let mut got = vec![f32::NAN; 2 * n];
+            lin.forward_blocks(&a, &mut got, 0..1, kernel);
+            assert_eq!(got, want, "{kernel:?}");
         }
     }
 
@@ -454,26 +948,60 @@ mod tests {
         a.quantize(&x, k);
         let mut whole = vec![0f32; 3 * n];
         lin.forward(&a, &mut whole);
-        let mut parts = vec![f32::NAN; 3 * n];
-        lin.forward_blocks(&a, &mut parts, 0..1, has_vnni());
-        lin.forward_blocks(&a, &mut parts, 1..3, has_vnni());
-        assert_eq!(whole, parts);
+        for kernel in runnable() {
+            let mut parts = vec![f32::NAN; 3 * n];
+            lin.forward_blocks(&a, &mut parts, 0..1, kernel);
+            lin.forward_blocks(&a, &mut parts, 1..3, kernel);
+            for (w, p) in whole.iter().zip(&parts) {
+                assert!((w - p).abs() <= 1e-4 * w.abs().max(1.0), "{kernel:?}");
+            }
+        }
     }
 
     #[test]
-    fn the_fast_row_quantisation_matches_the_portable_one() {
+    fn the_fast_row_quantisations_match_the_portable_one() {
         let mut seed = 3;
-        for k in [16, 384, 1536] {
+        for k in [32, 384, 1536] {
             let x: Vec<f32> = (0..k).map(|_| lcg(&mut seed) * 8.0 + 0.7).collect();
-            let (mut a, mut b) = (vec![0u8; k], vec![0u8; k]);
-            let pa = quantize_row(&x, &mut a);
+            let mut b = vec![0u8; k];
             let pb = quantize_row_portable(&x, &mut b);
-            assert_eq!(pa, pb);
-            // Rounding of exact halves may differ in the last bit of a product.
-            let diff = a.iter().zip(&b).filter(|(x, y)| x != y).count();
-            assert!(diff <= k / 100, "{diff} of {k} differ");
-            assert!(a.iter().zip(&b).all(|(x, y)| x.abs_diff(*y) <= 1));
+            for kernel in runnable() {
+                let mut a = vec![0u8; k];
+                let pa = quantize_row_with(kernel, &x, &mut a);
+                assert_eq!(pa, pb, "{kernel:?}");
+                // Rounding of exact halves may differ in the last bit of a product.
+                let diff = a.iter().zip(&b).filter(|(x, y)| x != y).count();
+                assert!(diff <= k / 100, "{kernel:?}: {diff} of {k} differ");
+                assert!(a.iter().zip(&b).all(|(x, y)| x.abs_diff(*y) <= 1));
+            }
         }
+        // The AVX2 and AVX-512 versions both use FMA: the same bytes.
+        if Kernel::Avx512.available() && Kernel::Avx2.available() {
+            let x: Vec<f32> = (0..1536).map(|_| lcg(&mut seed) * 5.0 - 1.0).collect();
+            let (mut a, mut b) = (vec![0u8; 1536], vec![0u8; 1536]);
+            let pa = quantize_row_with(Kernel::Avx512, &x, &mut a);
+            let pb = quantize_row_with(Kernel::Avx2, &x, &mut b);
+            assert_eq!((pa, &a), (pb, &b));
+        }
+    }
+
+    #[test]
+    fn a_forced_kernel_is_named_or_refused() {
+        assert_eq!(Kernel::from_setting(None), Ok(Kernel::best()));
+        assert_eq!(Kernel::from_setting(Some("")), Ok(Kernel::best()));
+        assert_eq!(Kernel::from_setting(Some("portable")), Ok(Kernel::Portable));
+        let err = Kernel::from_setting(Some("sse9")).unwrap_err();
+        assert!(err.contains("unknown kernel"), "{err}");
+        for k in Kernel::ALL {
+            match Kernel::from_setting(Some(k.name())) {
+                Ok(got) => assert_eq!(got, k),
+                Err(e) => {
+                    assert!(!k.available());
+                    assert!(e.contains("this CPU lacks"), "{e}");
+                }
+            }
+        }
+        assert!(Kernel::best().available());
     }
 
     #[test]
@@ -487,5 +1015,95 @@ mod tests {
                 .map(|&q| (q as i32 - a.zp[0]) as f32 * a.scale[0])
                 .collect();
         assert!(back.iter().all(|v| (v - 2.0).abs() < 0.01), "{back:?}");
+    }
+
+    /// Dutch messages of the kinds citizens send, short and long, for the embedding test.
+    const DUTCH: &[&str] = &[
+        "wat kost een paspoort?",
+        "Goedemiddag, ik ga volgende maand verhuizen naar de Kerkstraat. Hoe geef ik dat door?",
+        "de grijze container is niet geleegd",
+        "openingstijden gemeentehuis",
+        "Hoe vraag ik een parkeervergunning aan voor mijn bezoek?",
+        "ik wil graag iemand spreken",
+        "mijn rijbewijs verloopt binnenkort, wat moet ik doen",
+        "Kan ik kwijtschelding krijgen voor de gemeentelijke belastingen als ik weinig inkomen heb?",
+        "afval",
+        "mijn roze pasje is verlopen",
+        "Waar kan ik mijn grofvuil kwijt? Ik heb een oude bank en een kast.",
+        "hoe laat is het stadhuis open op zaterdag",
+        "Ik heb een boete gekregen maar ik was daar helemaal niet",
+        "er ligt al drie dagen een dode kat op straat",
+        "Kan ik een afspraak maken voor een identiteitskaart voor mijn dochter van 8?",
+        "de straatlantaarn voor mijn huis is kapot",
+        "Hoeveel hondenbelasting moet ik betalen voor twee honden?",
+        "ik ben mijn paspoort kwijt, ik vlieg volgende week naar Spanje",
+        "Wanneer wordt het oud papier opgehaald in de wijk Noord?",
+        "mag ik een dakkapel plaatsen zonder vergunning",
+        "Mijn buren maken elke nacht lawaai, wie kan ik bellen?",
+        "uittreksel basisregistratie personen aanvragen",
+        "ik wil trouwen in het gemeentehuis, hoe regel ik dat",
+        "Is er een subsidie voor zonnepanelen of isolatie van mijn woning?",
+        "geboorteaangifte doen",
+        "Mijn moeder is overleden, wat moet ik regelen bij de gemeente?",
+        "Er zit een gat in de weg bij de rotonde, fietsers vallen bijna",
+        "hoe kan ik bezwaar maken tegen de WOZ-waarde van mijn huis",
+        "kan ik mijn kind inschrijven op een nieuw adres",
+        "Ik zoek hulp bij schulden, waar kan ik terecht?",
+        "bijstandsuitkering aanvragen",
+        "Hoe lang duurt het voordat mijn nieuwe paspoort klaar is?",
+        "de ondergrondse container zit vol en de klep klemt",
+        "Wat zijn de tarieven voor parkeren in het centrum?",
+        "verklaring omtrent het gedrag voor mijn nieuwe baan",
+        "Bedankt voor de snelle hulp, fijne dag nog!",
+    ];
+
+    /// Every kernel this CPU has against the f32 reference, on the real model (skipped when
+    /// it is not fetched): the cosine of each message's embedding above 0.999.
+    #[test]
+    fn every_kernel_gives_embeddings_close_to_f32() {
+        use crate::classifier::{Encoder, WeightFormat, encoder::cosine};
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/multilingual-e5-small");
+        if !dir.join("model.gguf").exists() {
+            eprintln!("skipped: the model is missing (run scripts/fetch-model.sh)");
+            return;
+        }
+        let want = Encoder::load(&dir, WeightFormat::F32, 128, 2)
+            .unwrap()
+            .embed(DUTCH)
+            .unwrap();
+        let mut per_kernel = Vec::new();
+        for kernel in runnable() {
+            FORCED.with(|f| f.set(Some(kernel)));
+            let enc = Encoder::load(&dir, WeightFormat::Int8, 128, 2).unwrap();
+            FORCED.with(|f| f.set(None));
+            let got = enc.embed(DUTCH).unwrap();
+            let cos: Vec<f32> = got.iter().zip(&want).map(|(a, b)| cosine(a, b)).collect();
+            let (worst, text) = cos
+                .iter()
+                .zip(DUTCH)
+                .fold((1f32, ""), |m, (&c, t)| if c < m.0 { (c, t) } else { m });
+            eprintln!("{kernel:?}: lowest cosine to f32 {worst:.5} ({text:?})");
+            assert!(
+                worst > 0.999,
+                "{kernel:?}: {text:?} has cosine {worst} to f32"
+            );
+            per_kernel.push((kernel, got));
+        }
+        // The kernels compute the same integers from the same bytes; their embeddings differ
+        // only where float rounding around them (attention, which has an AVX-512 copy) tips
+        // an activation into the next quantisation step.
+        for (kernel, got) in &per_kernel[1..] {
+            let closest = got
+                .iter()
+                .zip(&per_kernel[0].1)
+                .map(|(a, b)| cosine(a, b))
+                .fold(1f32, f32::min);
+            eprintln!(
+                "{kernel:?}: lowest cosine to {:?} {closest:.6}",
+                per_kernel[0].0
+            );
+            assert!(closest > 0.9995, "{kernel:?} vs {:?}", per_kernel[0].0);
+        }
     }
 }

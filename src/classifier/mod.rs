@@ -1,6 +1,6 @@
 //! Turning text into meaning: the sentence encoder (multilingual-e5-small in our own int8
-//! forward pass, `bert` + `int8` + `team`, or on candle where the CPU lacks AVX-512 VNNI; or a
-//! lexical stand-in for fast tests), the intent head trained on `intents/`, an embedding
+//! forward pass, `bert` + `int8` + `team`, with the best int8 kernel of the CPU; on candle in
+//! f32 as the reference; or a lexical stand-in for fast tests), the intent head trained on `intents/`, an embedding
 //! cache, and the worker thread that owns the encoder and batches concurrent requests.
 
 pub mod bert;
