@@ -72,6 +72,10 @@ pub struct Understanding {
 }
 
 impl Understanding {
+    pub fn top_intent(&self) -> Option<&ScoredIntent> {
+        self.intents.first()
+    }
+
     /// The confidence from which candidate `c` is answered without asking.
     pub fn answer_at(&self, c: &Candidate) -> f32 {
         if c.intent.is_empty() {
@@ -80,12 +84,7 @@ impl Understanding {
             self.answer_at
         }
     }
-}
 
-impl Understanding {
-    pub fn top_intent(&self) -> Option<&ScoredIntent> {
-        self.intents.first()
-    }
     /// How plausible the intent signal finds a candidate: its intent's probability, or for
     /// an entry without an intent the probability of a question that gets an answer.
     pub fn support(&self, c: &Candidate) -> f32 {
@@ -202,7 +201,7 @@ pub struct Snapshot {
     answering: Vec<bool>,
     pub weights: FusionWeights,
     /// The confidence from which the best entry is answered without asking, fitted on the
-    /// content (see [`fusion`]); `dialogue.answer_threshold` overrides it.
+    /// content (see [`fusion`]); `dialogue.entry_threshold` overrides it.
     pub answer_at: f32,
     /// The same for entries without an intent (found by their text alone).
     pub answer_at_library: f32,
