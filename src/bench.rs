@@ -57,16 +57,7 @@ pub enum BenchCommand {
 }
 
 /// Realistic citizen messages of varied length (not from the held-out test set).
-const MESSAGES: &[&str] = &[
-    "wat kost een paspoort?",
-    "Goedemiddag, ik ga volgende maand verhuizen naar de Kerkstraat. Hoe geef ik dat door?",
-    "de grijze container is niet geleegd",
-    "openingstijden gemeentehuis",
-    "Hoe vraag ik een parkeervergunning aan voor mijn bezoek?",
-    "ik wil graag iemand spreken",
-    "mijn rijbewijs verloopt binnenkort, wat moet ik doen",
-    "Kan ik kwijtschelding krijgen voor de gemeentelijke belastingen als ik weinig inkomen heb?",
-];
+const MESSAGES: &[&str] = classifier::SAMPLE_MESSAGES;
 
 fn peak_rss_mb() -> f64 {
     proc_status_mb("self", "VmHWM:")
@@ -255,6 +246,31 @@ fn time_faq_index_build(snap: &Snapshot) -> Result<()> {
     Ok(())
 }
 
+/// Batch-1 latencies in ms, sorted, over `n` of [`MESSAGES`]: tokenise + encode + head,
+/// and (with `understand_on`, else empty) up to the end of FAQ search and fusion as well.
+fn batch_one_latencies(
+    embedder: &dyn classifier::Embed,
+    snap: &Snapshot,
+    n: usize,
+    understand_on: Option<chrono::NaiveDate>,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let (mut lat, mut lat_full) = (Vec::with_capacity(n), Vec::new());
+    for i in 0..n {
+        let m = MESSAGES[i % MESSAGES.len()];
+        let t = Instant::now();
+        let v = embedder.embed(&[m])?.remove(0);
+        snap.head.predict(&v, m);
+        lat.push(t.elapsed().as_secs_f64() * 1000.0);
+        if let Some(today) = understand_on {
+            snap.understand(m, &v, None, today);
+            lat_full.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    lat.sort_by(f64::total_cmp);
+    lat_full.sort_by(f64::total_cmp);
+    Ok((lat, lat_full))
+}
+
 /// Batch 1: tokenise + encode + head, as one citizen's message; then with FAQ search and
 /// fusion as well.
 fn time_batch_one(
@@ -268,19 +284,7 @@ fn time_batch_one(
         let v = embedder.embed(&[m])?.remove(0);
         snap.head.predict(&v, m);
     }
-    let mut lat = Vec::with_capacity(iterations);
-    let mut lat_full = Vec::with_capacity(iterations);
-    for i in 0..iterations {
-        let m = MESSAGES[i % MESSAGES.len()];
-        let t = Instant::now();
-        let v = embedder.embed(&[m])?.remove(0);
-        snap.head.predict(&v, m);
-        lat.push(t.elapsed().as_secs_f64() * 1000.0);
-        snap.understand(m, &v, None, today);
-        lat_full.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    lat.sort_by(f64::total_cmp);
-    lat_full.sort_by(f64::total_cmp);
+    let (lat, lat_full) = batch_one_latencies(embedder, snap, iterations, Some(today))?;
     println!(
         "batch 1 (tokenise + encode + head), {} messages: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms",
         iterations,

@@ -4,7 +4,7 @@
 //! drift in the machine's load touches both.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 
@@ -58,16 +58,7 @@ impl Drop for Neighbours {
 
 /// Batch-1 latencies in ms, sorted.
 fn time(embedder: &dyn classifier::Embed, snap: &Snapshot, n: usize) -> Result<Vec<f64>> {
-    let mut lat = Vec::with_capacity(n);
-    for i in 0..n {
-        let m = MESSAGES[i % MESSAGES.len()];
-        let t = Instant::now();
-        let v = embedder.embed(&[m])?.remove(0);
-        snap.head.predict(&v, m);
-        lat.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    lat.sort_by(f64::total_cmp);
-    Ok(lat)
+    Ok(super::batch_one_latencies(embedder, snap, n, None)?.0)
 }
 
 fn p50_p90(v: &[f64]) -> (f64, f64) {

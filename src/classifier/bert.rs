@@ -337,13 +337,14 @@ impl Bert {
                     continue;
                 }
                 let _ = fast;
+                let job = HeadJob { qkv, h, col: head * d, d, span: span.clone() };
                 #[cfg(target_arch = "x86_64")]
                 if self.avx2 {
                     // SAFETY: AVX2 and FMA are present (checked in `new`); shapes as above.
-                    unsafe { avx2::head(qkv, h, head * d, d, span.clone(), &mut scores, out) };
+                    unsafe { avx2::head(&job, &mut scores, out) };
                     continue;
                 }
-                head_portable(qkv, h, head * d, d, span.clone(), &mut scores, out);
+                head_portable(&job, &mut scores, out);
             }
         });
     }
@@ -362,7 +363,7 @@ fn gelu_row(row: &mut [f32]) {
 /// and `floor` (in `fast_exp`) is a libm call per element.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{Out, Range};
+    use super::{HeadJob, Out};
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn gelu_row(row: &mut [f32]) {
@@ -370,30 +371,25 @@ mod avx2 {
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn head(
-        qkv: &[f32],
-        h: usize,
-        col: usize,
-        d: usize,
-        span: Range<usize>,
-        scores: &mut [f32],
-        out: Out<f32>,
-    ) {
-        super::head_portable(qkv, h, col, d, span, scores, out)
+    pub(super) unsafe fn head(job: &HeadJob<'_>, scores: &mut [f32], out: Out<f32>) {
+        super::head_portable(job, scores, out)
     }
 }
 
-/// One head of attention for the queries of one message.
-#[inline(always)]
-fn head_portable(
-    qkv: &[f32],
+/// One head of attention over the tokens `span` of one message: `qkv` holds each token's
+/// query, key and value rows (`h` wide each), the head's columns start at `col`, `d` wide.
+struct HeadJob<'a> {
+    qkv: &'a [f32],
     h: usize,
     col: usize,
     d: usize,
     span: Range<usize>,
-    scores: &mut [f32],
-    out: Out<f32>,
-) {
+}
+
+/// One head of attention for the queries of one message.
+#[inline(always)]
+fn head_portable(job: &HeadJob<'_>, scores: &mut [f32], out: Out<f32>) {
+    let &HeadJob { qkv, h, col, d, ref span } = job;
     let q = |t: usize| &qkv[t * 3 * h + col..t * 3 * h + col + d];
     let k = |u: usize| &qkv[u * 3 * h + h + col..u * 3 * h + h + col + d];
     let v = |u: usize| &qkv[u * 3 * h + 2 * h + col..u * 3 * h + 2 * h + col + d];
@@ -573,15 +569,8 @@ mod tests {
                 let mut want = vec![0f32; tokens * h];
                 let mut got = vec![0f32; tokens * h];
                 let mut scores = vec![0f32; span.len()];
-                head_portable(
-                    &qkv,
-                    h,
-                    col,
-                    32,
-                    span.clone(),
-                    &mut scores,
-                    Out(want.as_mut_ptr()),
-                );
+                let job = HeadJob { qkv: &qkv, h, col, d: 32, span: span.clone() };
+                head_portable(&job, &mut scores, Out(want.as_mut_ptr()));
                 // SAFETY: the test machine has AVX-512 (checked above); shapes as required.
                 unsafe {
                     head32(

@@ -101,8 +101,9 @@ impl IntentHead {
         let jobs: Vec<&[usize]> = std::iter::once(&all[..])
             .chain(fold_rows.iter().map(|r| &r[..]))
             .collect();
+        let task = FitTask { design: &design, ys, k, cfg };
         let mut results =
-            crate::parallel::map_on_cores(&jobs, |rows| fit(&design, ys, rows, k, cfg)).into_iter();
+            crate::parallel::map_on_cores(&jobs, |rows| fit(&task, rows)).into_iter();
         let (weights, bias) = results.next().expect("the final fit");
         let fits: Vec<_> = results.collect();
         let mut cv_logits: Vec<Vec<f32>> = vec![Vec::new(); xs.len()];
@@ -396,39 +397,31 @@ fn add_scaled_rows(
 /// The build targets baseline x86-64, so the loops are compiled a second time with AVX2
 /// and FMA for CPUs that have them: without FMA, `mul_add` is a libm call per element
 /// (the fit took ten times as long).
-fn fit(
-    design: &Design,
-    ys: &[usize],
-    rows: &[usize],
-    k: usize,
-    cfg: &HeadConfig,
-) -> (Vec<f32>, Vec<f32>) {
+fn fit(task: &FitTask<'_>, rows: &[usize]) -> (Vec<f32>, Vec<f32>) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn fit_avx2(
-            design: &Design,
-            ys: &[usize],
-            rows: &[usize],
-            k: usize,
-            cfg: &HeadConfig,
-        ) -> (Vec<f32>, Vec<f32>) {
-            fit_any(design, ys, rows, k, cfg)
+        unsafe fn fit_avx2(task: &FitTask<'_>, rows: &[usize]) -> (Vec<f32>, Vec<f32>) {
+            fit_any(task, rows)
         }
         // SAFETY: the CPU has AVX2 and FMA (checked).
-        return unsafe { fit_avx2(design, ys, rows, k, cfg) };
+        return unsafe { fit_avx2(task, rows) };
     }
-    fit_any(design, ys, rows, k, cfg)
+    fit_any(task, rows)
+}
+
+/// What every fit of one training shares: the examples, their classes, the number of
+/// classes and the settings.
+struct FitTask<'a> {
+    design: &'a Design,
+    ys: &'a [usize],
+    k: usize,
+    cfg: &'a HeadConfig,
 }
 
 #[inline(always)]
-fn fit_any(
-    design: &Design,
-    ys: &[usize],
-    rows: &[usize],
-    k: usize,
-    cfg: &HeadConfig,
-) -> (Vec<f32>, Vec<f32>) {
+fn fit_any(task: &FitTask<'_>, rows: &[usize]) -> (Vec<f32>, Vec<f32>) {
+    let &FitTask { design, ys, k, cfg } = task;
     let (dim, dense) = (design.dim, design.dense);
     let kp = k.div_ceil(8) * 8;
     let m = rows.len();

@@ -1018,15 +1018,8 @@ mod tests {
     }
 
     /// Dutch messages of the kinds citizens send, short and long, for the embedding test.
-    const DUTCH: &[&str] = &[
-        "wat kost een paspoort?",
-        "Goedemiddag, ik ga volgende maand verhuizen naar de Kerkstraat. Hoe geef ik dat door?",
-        "de grijze container is niet geleegd",
-        "openingstijden gemeentehuis",
-        "Hoe vraag ik een parkeervergunning aan voor mijn bezoek?",
-        "ik wil graag iemand spreken",
-        "mijn rijbewijs verloopt binnenkort, wat moet ik doen",
-        "Kan ik kwijtschelding krijgen voor de gemeentelijke belastingen als ik weinig inkomen heb?",
+    /// (after [`crate::classifier::SAMPLE_MESSAGES`])
+    const MORE_DUTCH: &[&str] = &[
         "afval",
         "mijn roze pasje is verlopen",
         "Waar kan ik mijn grofvuil kwijt? Ik heb een oude bank en een kast.",
@@ -1057,6 +1050,11 @@ mod tests {
         "Bedankt voor de snelle hulp, fijne dag nog!",
     ];
 
+    fn dutch() -> Vec<&'static str> {
+        let sample = crate::classifier::SAMPLE_MESSAGES.iter();
+        sample.chain(MORE_DUTCH).copied().collect()
+    }
+
     /// Every kernel this CPU has against the f32 reference, on the real model (skipped when
     /// it is not fetched): the cosine of each message's embedding above 0.999.
     #[test]
@@ -1070,18 +1068,18 @@ mod tests {
         }
         let want = Encoder::load(&dir, WeightFormat::F32, 128, 2)
             .unwrap()
-            .embed(DUTCH)
+            .embed(&dutch())
             .unwrap();
         let mut per_kernel = Vec::new();
         for kernel in runnable() {
             FORCED.with(|f| f.set(Some(kernel)));
             let enc = Encoder::load(&dir, WeightFormat::Int8, 128, 2).unwrap();
             FORCED.with(|f| f.set(None));
-            let got = enc.embed(DUTCH).unwrap();
+            let got = enc.embed(&dutch()).unwrap();
             let cos: Vec<f32> = got.iter().zip(&want).map(|(a, b)| cosine(a, b)).collect();
             let (worst, text) = cos
                 .iter()
-                .zip(DUTCH)
+                .zip(dutch())
                 .fold((1f32, ""), |m, (&c, t)| if c < m.0 { (c, t) } else { m });
             eprintln!("{kernel:?}: lowest cosine to f32 {worst:.5} ({text:?})");
             assert!(

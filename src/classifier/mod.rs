@@ -31,6 +31,19 @@ pub enum ClassifierError {
     Head(#[from] head::HeadError),
 }
 
+/// Realistic citizen messages of varied length (none from a test set), for the benchmarks
+/// and the kernels' embedding test.
+pub const SAMPLE_MESSAGES: &[&str] = &[
+    "wat kost een paspoort?",
+    "Goedemiddag, ik ga volgende maand verhuizen naar de Kerkstraat. Hoe geef ik dat door?",
+    "de grijze container is niet geleegd",
+    "openingstijden gemeentehuis",
+    "Hoe vraag ik een parkeervergunning aan voor mijn bezoek?",
+    "ik wil graag iemand spreken",
+    "mijn rijbewijs verloopt binnenkort, wat moet ik doen",
+    "Kan ik kwijtschelding krijgen voor de gemeentelijke belastingen als ik weinig inkomen heb?",
+];
+
 /// Anything that turns texts into L2-normalised vectors of one fixed dimension.
 pub trait Embed: Send + Sync {
     fn dim(&self) -> usize;
