@@ -595,7 +595,7 @@ fn classify(config: Config, input: PathBuf) -> Result<i32> {
     for chunk in lines.chunks(config.classifier.max_batch) {
         let texts: Vec<&str> = chunk.iter().map(|l| l.text.as_str()).collect();
         let outcomes =
-            crate::turn::plan_batch(&snap, embedder.as_ref(), &texts, &config.dialogue, now)?;
+            crate::turn::plan_batch(&snap, embedder.as_ref(), &texts, &Default::default(), &config.dialogue, now)?;
         for (line, o) in chunk.iter().zip(outcomes) {
             let row = serde_json::json!({
                 "id": line.id,

@@ -250,6 +250,7 @@ impl Content {
                 &snapshot,
                 embedder.as_ref(),
                 &texts,
+                &Default::default(),
                 &config.dialogue,
                 now,
             )

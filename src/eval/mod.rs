@@ -149,6 +149,7 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
                     &snap,
                     embedder.as_ref(),
                     &[l.text.as_str()],
+                    &Default::default(),
                     &config.dialogue,
                     now,
                 )?

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::classifier::Embed;
 use crate::config::DialogueConfig;
 use crate::knowledge::Action;
-use crate::turn::{self, Message, Plan, Situation};
+use crate::turn::{self, Plan, Situation};
 use crate::understand::Snapshot;
 
 /// One labelled citizen message.
@@ -249,21 +249,7 @@ fn plan_one(
     cfg: &DialogueConfig,
     now: DateTime<Utc>,
 ) -> Result<Plan> {
-    let msg = Message::text(text, now);
-    let guarded = turn::guard(&msg, situation);
-    let vector = match guarded.model_input() {
-        Some(input) => Some(embedder.embed(&[input])?.remove(0)),
-        None => None,
-    };
-    Ok(turn::plan(
-        &msg,
-        &guarded,
-        vector.as_deref(),
-        situation,
-        snap,
-        cfg,
-        now,
-    ))
+    Ok(turn::plan_batch(snap, embedder, &[text], situation, cfg, now)?.remove(0))
 }
 
 /// Scores a question set (each message on its own) and a conversation set (turn by turn,

@@ -296,9 +296,10 @@ fn load_own_and_library(
     };
     let (own, own_texts) = load_entries(&kb_dir.join("entries"), diags);
     let own_upls: HashSet<&str> = own.iter().map(|e| e.upl.as_str()).filter(|u| !u.is_empty()).collect();
-    entries.retain(|x| !own_upls.contains(x.upl.as_str()) && !own.iter().any(|e| e.id == x.id));
-    texts.retain(|id, _| entries.iter().any(|e| &e.id == id));
+    let own_ids: HashSet<&str> = own.iter().map(|e| e.id.as_str()).collect();
+    entries.retain(|x| !own_upls.contains(x.upl.as_str()) && !own_ids.contains(x.id.as_str()));
     let library_ids: HashSet<String> = entries.iter().map(|e| e.id.clone()).collect();
+    texts.retain(|id, _| library_ids.contains(id));
     entries.extend(own);
     texts.extend(own_texts);
     (entries, texts, library_ids)

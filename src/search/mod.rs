@@ -113,6 +113,18 @@ impl FaqIndex {
         })
     }
 
+    /// The BM25 score of each of the `entries` entries for `text` (0 outside the best 50,
+    /// and for all when the search fails).
+    pub fn scores(&self, text: &str, entries: usize) -> Vec<f32> {
+        let mut scores = vec![0f32; entries];
+        if let Ok(hits) = self.search(text, None, 50) {
+            for h in hits {
+                scores[h.entry] = h.score;
+            }
+        }
+        scores
+    }
+
     /// The best `limit` entries for `text`, optionally only those of one intent.
     pub fn search(
         &self,

@@ -391,18 +391,19 @@ pub fn message_event(m: &MessageRecord, agent_id: Option<&str>) -> PlatformEvent
     }
 }
 
-/// Plans independent messages (no conversation, nothing stored), encoding them in one
-/// batch: the path of `loket classify`, `loket eval`, `kb test` and the editors' preview.
+/// Plans messages in one `situation` (the default: no conversation), storing nothing and
+/// encoding them in one batch: the path of `loket classify`, `loket eval`, `kb test` and the
+/// editors' preview.
 pub fn plan_batch(
     snap: &Snapshot,
     embedder: &dyn Embed,
     texts: &[&str],
+    situation: &Situation,
     cfg: &DialogueConfig,
     now: DateTime<Utc>,
 ) -> Result<Vec<Plan>, ClassifierError> {
-    let situation = Situation::default();
     let messages: Vec<Message> = texts.iter().map(|t| Message::text(t, now)).collect();
-    let guarded: Vec<Guarded> = messages.iter().map(|m| guard(m, &situation)).collect();
+    let guarded: Vec<Guarded> = messages.iter().map(|m| guard(m, situation)).collect();
     let inputs: Vec<&str> = guarded.iter().filter_map(|g| g.model_input()).collect();
     let vectors = if inputs.is_empty() {
         Vec::new()
@@ -415,7 +416,7 @@ pub fn plan_batch(
         .zip(&guarded)
         .map(|(m, g)| {
             let vector = g.model_input().and_then(|_| vectors.next());
-            plan(m, g, vector.as_deref(), &situation, snap, cfg, now)
+            plan(m, g, vector.as_deref(), situation, snap, cfg, now)
         })
         .collect())
 }

@@ -70,7 +70,9 @@ pub(super) fn fit_fusion(
     });
     let titles = best_cosines(&query_rows, &snap.entry_vectors, |_, _, j| j == 0);
     let passage = best_cosines(&query_rows, &snap.passage_vectors, |_, _, _| true);
+    // The warm samples, then the cold ones.
     let mut samples: Vec<(Vec<[f32; NF]>, usize)> = Vec::with_capacity(2 * questions.len());
+    let mut colds = Vec::with_capacity(questions.len());
     for (q, &(entry, _, row)) in questions.iter().enumerate() {
         let probs = &snap.head.cv_probabilities[row];
         let warm = snap.assemble_features(probs, &bm25[q], |i| own[q][i], |i| passage[q][i]);
@@ -80,27 +82,20 @@ pub(super) fn fit_fusion(
         for f in &mut cold {
             f[0] = support;
         }
-        samples.push((cold, entry));
+        colds.push((cold, entry));
     }
+    samples.extend(colds);
     let w = fit_weights(&samples, FusionWeights::default().as_array());
     let weights = FusionWeights::from_array(w);
     // An answer is right when it is the entry or one about the same product.
     let same = |a: usize, b: usize| {
         a == b || (!entries[a].upl.is_empty() && entries[a].upl == entries[b].upl)
     };
-    let warm: Vec<_> = samples.iter().step_by(2).cloned().collect();
-    let cold: Vec<_> = samples.iter().skip(1).step_by(2).cloned().collect();
-    let answer_at = answer_threshold(&warm, weights, same);
-    let answer_at_library = answer_threshold(&cold, weights, same);
-    let top1 = |warm: bool| {
-        let part: Vec<_> = samples.iter().skip(usize::from(!warm)).step_by(2).collect();
-        let right = part
-            .iter()
-            .filter(|(f, y)| {
-                let (z, _, _) = softmax_parts(f, weights.as_array().map(f64::from));
-                (0..z.len()).max_by(|&a, &b| z[a].total_cmp(&z[b])) == Some(*y)
-            })
-            .count();
+    let (warm, cold) = samples.split_at(questions.len());
+    let answer_at = answer_threshold(warm, weights, same);
+    let answer_at_library = answer_threshold(cold, weights, same);
+    let top1 = |part: &[(Vec<[f32; NF]>, usize)]| {
+        let right = part.iter().filter(|(f, y)| best_of(f, weights).0 == *y).count();
         right as f64 / part.len().max(1) as f64
     };
     tracing::info!(
@@ -108,8 +103,8 @@ pub(super) fn fit_fusion(
         answer_at,
         answer_at_library,
         questions = questions.len(),
-        warm_recall_at_1 = top1(true),
-        cold_recall_at_1 = top1(false),
+        warm_recall_at_1 = top1(warm),
+        cold_recall_at_1 = top1(cold),
         "fusion fitted on held-out example questions"
     );
     Ok(Fitted {
@@ -117,6 +112,13 @@ pub(super) fn fit_fusion(
         answer_at,
         answer_at_library,
     })
+}
+
+/// The best candidate under weights `w` and its softmax confidence.
+fn best_of(features: &[[f32; NF]], w: FusionWeights) -> (usize, f32) {
+    let (z, _, e) = softmax_parts(features, w.as_array().map(f64::from));
+    let best = (0..z.len()).max_by(|&a, &b| z[a].total_cmp(&z[b])).unwrap_or(0);
+    (best, (e[best] / e.iter().sum::<f64>()) as f32)
 }
 
 /// The lowest confidence of the best entry from which the samples answered wrongly
@@ -129,10 +131,8 @@ fn answer_threshold(
     let mut scored: Vec<(f32, bool)> = samples
         .iter()
         .map(|(f, y)| {
-            let (z, _, e) = softmax_parts(f, w.as_array().map(f64::from));
-            let best = (0..z.len()).max_by(|&a, &b| z[a].total_cmp(&z[b])).unwrap_or(0);
-            let conf = e[best] / e.iter().sum::<f64>();
-            (conf as f32, right(best, *y))
+            let (best, conf) = best_of(f, w);
+            (conf, right(best, *y))
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -166,15 +166,7 @@ fn cold_bm25(
     let index = FaqIndex::build(&bare).map_err(|e| FitError(e.to_string()))?;
     Ok(questions
         .iter()
-        .map(|&(i, j, _)| {
-            let mut scores = vec![0f32; entries.len()];
-            if let Ok(hits) = index.search(&entries[i].questions[j - 1], None, 50) {
-                for h in hits {
-                    scores[h.entry] = h.score;
-                }
-            }
-            scores
-        })
+        .map(|&(i, j, _)| index.scores(&entries[i].questions[j - 1], entries.len()))
         .collect())
 }
 
@@ -246,13 +238,7 @@ fn held_out_bm25(
         let mut out = Vec::new();
         for (q, &(i, j, _)) in questions.iter().enumerate() {
             if fold_of(j) == fold {
-                let mut scores = vec![0f32; entries.len()];
-                if let Ok(hits) = index.search(&entries[i].questions[j - 1], None, 50) {
-                    for h in hits {
-                        scores[h.entry] = h.score;
-                    }
-                }
-                out.push((q, scores));
+                out.push((q, index.scores(&entries[i].questions[j - 1], entries.len())));
             }
         }
         Ok(out)

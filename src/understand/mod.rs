@@ -342,12 +342,7 @@ impl Snapshot {
 
     /// The fusion features of every entry for one message.
     fn features(&self, text: &str, vector: &[f32], intent_probs: &[f32]) -> Vec<[f32; NF]> {
-        let mut bm25 = vec![0f32; self.kb.entries.len()];
-        if let Ok(hits) = self.index.search(text, None, 50) {
-            for h in hits {
-                bm25[h.entry] = h.score;
-            }
-        }
+        let bm25 = self.index.scores(text, self.kb.entries.len());
         let best = |vs: &Vec<Vec<f32>>| vs.iter().map(|v| cosine(vector, v)).fold(-1.0, f32::max);
         self.assemble_features(
             intent_probs,
@@ -414,7 +409,7 @@ impl Snapshot {
         let probs = self.head.predict(vector, text);
         let w = self.weights;
         let features = self.features(text, vector, &probs);
-        let scored: Vec<(usize, f32)> = features
+        let mut scored: Vec<(usize, f32)> = features
             .iter()
             .enumerate()
             .filter(|(i, _)| {
@@ -425,7 +420,6 @@ impl Snapshot {
             .collect();
         // An editor's own example question (case, accents and punctuation aside) is answered
         // with its entry: the held-out fit cannot see what an exact match is worth.
-        let mut scored = scored;
         if let Some(&entry) = self.example_questions.get(&crate::text::normalize(text))
             && let Some(best) = scored.iter().map(|s| s.1).reduce(f32::max)
             && let Some(s) = scored.iter_mut().find(|s| s.0 == entry)
