@@ -120,7 +120,12 @@ pub struct ServerConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PathsConfig {
+    /// The municipality folder (municipality.toml, entries/): the only one, or the first of
+    /// several.
     pub knowledge_base: PathBuf,
+    /// A folder whose subfolders are further municipality folders served by the same Loket
+    /// (one service for many municipalities); unset: one municipality.
+    pub municipalities: Option<PathBuf>,
     pub intents: PathBuf,
     pub models: PathBuf,
     pub data_dir: PathBuf,
@@ -247,6 +252,7 @@ impl Default for PathsConfig {
     fn default() -> Self {
         PathsConfig {
             knowledge_base: "knowledge-base".into(),
+            municipalities: None,
             intents: "intents".into(),
             models: "models".into(),
             data_dir: "data".into(),
@@ -484,6 +490,28 @@ impl Config {
             .dir
             .clone()
             .unwrap_or_else(|| self.paths.data_dir.join("archive"))
+    }
+
+    /// Every municipality folder this Loket serves: `paths.knowledge_base` first, then the
+    /// subfolders of `paths.municipalities` that hold a `municipality.toml`, by name.
+    pub fn municipality_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![self.paths.knowledge_base.clone()];
+        if let Some(root) = &self.paths.municipalities {
+            let mut more: Vec<PathBuf> = std::fs::read_dir(root)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.join("municipality.toml").is_file())
+                .collect();
+            more.sort();
+            let first = std::fs::canonicalize(&self.paths.knowledge_base).ok();
+            dirs.extend(
+                more.into_iter()
+                    .filter(|p| first.is_none() || std::fs::canonicalize(p).ok() != first),
+            );
+        }
+        dirs
     }
 
     pub fn model_dir(&self) -> PathBuf {
