@@ -48,6 +48,83 @@ struct SettingsFile {
     /// A shared library of entries (a folder with `entries/`), relative to this file's folder.
     #[serde(default)]
     library: Option<String>,
+    /// The municipality's short name in URLs, the web chat's `data-gemeente` and the store
+    /// (default: the name without "Gemeente", in lower case with dashes).
+    #[serde(default)]
+    slug: Option<String>,
+    /// Meta's id of this municipality's WhatsApp number, when one Loket serves several.
+    #[serde(default)]
+    whatsapp_phone_number_id: Option<String>,
+    /// The web chat's look.
+    #[serde(default)]
+    look: Look,
+}
+
+/// The web chat's look: colours as NL Design System-style design tokens (CSS custom
+/// properties) and a logo.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Look {
+    /// Main colour (header, buttons, the citizen's messages), `#rrggbb`.
+    #[serde(default)]
+    pub primary_color: Option<String>,
+    /// Text on the main colour, `#rrggbb`.
+    #[serde(default)]
+    pub primary_text_color: Option<String>,
+    /// Logo shown in the chat's header (an https:// address or a path on this site).
+    #[serde(default)]
+    pub logo_url: Option<String>,
+}
+
+impl Look {
+    /// The CSS custom properties this look sets (`--loket-primary-color: #…;`), for a
+    /// `style` attribute; only values checked by [`parse_settings`] reach it.
+    pub fn css_properties(&self) -> String {
+        let mut out = String::new();
+        for (name, value) in [
+            ("--loket-primary-color", &self.primary_color),
+            ("--loket-primary-text-color", &self.primary_text_color),
+        ] {
+            if let Some(v) = value {
+                out.push_str(&format!("{name}: {v}; "));
+            }
+        }
+        out.trim_end().to_string()
+    }
+}
+
+/// `#rgb` or `#rrggbb`.
+fn is_hex_color(s: &str) -> bool {
+    s.strip_prefix('#').is_some_and(|h| {
+        (h.len() == 3 || h.len() == 6) && h.chars().all(|c| c.is_ascii_hexdigit())
+    })
+}
+
+/// A municipality's slug from its name: "Gemeente Súdwest-Fryslân" → "sudwest-fryslan".
+pub fn slug_of(name: &str) -> String {
+    let name = name.trim();
+    let name = name
+        .strip_prefix("Gemeente ")
+        .or_else(|| name.strip_prefix("gemeente "))
+        .unwrap_or(name);
+    let folded: String = name.to_lowercase().chars().map(crate::text::fold).collect();
+    let mut out = String::new();
+    for c in folded.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
+
+/// Lower-case letters, digits and dashes, 1–40 characters, starting with a letter or digit.
+pub fn is_slug(s: &str) -> bool {
+    (1..=40).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
 }
 
 fn default_tz() -> String {
@@ -72,6 +149,10 @@ pub struct Settings {
     pub departments: Vec<Department>,
     /// The shared library's folder as written (relative to the knowledge base).
     pub library: Option<String>,
+    /// Short name in URLs, the web chat and the store (see [`slug_of`]).
+    pub slug: String,
+    pub whatsapp_phone_number_id: Option<String>,
+    pub look: Look,
 }
 
 pub const DEFAULT_DEPARTMENT: &str = "kcc";
@@ -140,8 +221,15 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, Vec<Diagnosti
             "voeg [[departments]] toe met id = \"kcc\": overdrachten zonder afdeling gaan daarheen",
         ));
     }
+    check_identity(&file, path, text, &mut diags);
     match (diags.is_empty(), hours) {
         (true, Some(hours)) => Ok(Settings {
+            slug: file.slug.clone().unwrap_or_else(|| slug_of(&file.name)),
+            whatsapp_phone_number_id: file
+                .whatsapp_phone_number_id
+                .clone()
+                .filter(|p| !p.trim().is_empty()),
+            look: file.look.clone(),
             name: file.name,
             website: file.website,
             phone: file.phone,
@@ -155,5 +243,91 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, Vec<Diagnosti
             library: file.library.filter(|l| !l.trim().is_empty()),
         }),
         _ => Err(diags),
+    }
+}
+
+/// The slug, the WhatsApp number id and the look: values that end up in URLs and CSS.
+fn check_identity(file: &SettingsFile, path: &Path, text: &str, diags: &mut Vec<Diagnostic>) {
+    let line = |key: &str| line_of_key(text, key).unwrap_or(1);
+    let slug = file.slug.clone().unwrap_or_else(|| slug_of(&file.name));
+    if !is_slug(&slug) {
+        diags.push(Diagnostic::error(
+            Problem::InvalidValue,
+            path,
+            line(if file.slug.is_some() { "slug" } else { "name" }),
+            format!("de korte naam `{slug}` kan niet in een webadres"),
+            "zet slug = \"...\" met alleen kleine letters, cijfers en streepjes, bijvoorbeeld slug = \"voorbeeld\"",
+        ));
+    }
+    if let Some(id) = &file.whatsapp_phone_number_id
+        && !id.trim().is_empty()
+        && !id.chars().all(|c| c.is_ascii_digit())
+    {
+        diags.push(Diagnostic::error(
+            Problem::InvalidValue,
+            path,
+            line("whatsapp_phone_number_id"),
+            "whatsapp_phone_number_id bestaat alleen uit cijfers",
+            "neem het nummer-ID over uit WhatsApp Manager (Telefoonnummers), tussen aanhalingstekens",
+        ));
+    }
+    for (key, value) in [
+        ("primary_color", &file.look.primary_color),
+        ("primary_text_color", &file.look.primary_text_color),
+    ] {
+        if let Some(v) = value
+            && !is_hex_color(v)
+        {
+            diags.push(Diagnostic::error(
+                Problem::InvalidValue,
+                path,
+                line(key),
+                format!("{key} = \"{v}\" is geen kleur"),
+                "schrijf een kleur als #rrggbb, bijvoorbeeld \"#154273\"",
+            ));
+        }
+    }
+    let logo_ok = |l: &str| {
+        (l.starts_with("https://") || (l.starts_with('/') && !l.starts_with("//")))
+            && !l.contains(['"', '\'', '<', '>', ' ', '(', ')'])
+    };
+    if file.look.logo_url.as_deref().is_some_and(|l| !logo_ok(l)) {
+        diags.push(Diagnostic::error(
+            Problem::InvalidValue,
+            path,
+            line("logo_url"),
+            "logo_url moet een https://-adres zijn (of een pad op deze site)",
+            "zet het logo op de website van de gemeente en neem het https://-adres over",
+        ));
+    }
+}
+
+#[cfg(test)]
+mod identity_tests {
+    use super::*;
+
+    #[test]
+    fn slugs_come_from_the_name_unless_given() {
+        assert_eq!(slug_of("Gemeente Voorbeeld"), "voorbeeld");
+        assert_eq!(slug_of("Gemeente Súdwest-Fryslân"), "sudwest-fryslan");
+        assert_eq!(slug_of("'s-Hertogenbosch"), "s-hertogenbosch");
+        assert!(is_slug("bergen-nh") && !is_slug("Bergen") && !is_slug("") && !is_slug("a/b"));
+    }
+
+    #[test]
+    fn a_look_becomes_css_custom_properties_and_bad_values_are_refused() {
+        let base = "name = \"Gemeente Zeestad\"\ntone = \"je\"\nsecure_channel_url = \"https://x.example\"\n[[departments]]\nid = \"kcc\"\nname = \"KCC\"\n";
+        let good = format!("{base}[look]\nprimary_color = \"#0b5394\"\nprimary_text_color = \"#fff\"\n");
+        let s = parse_settings(Path::new("m.toml"), &good).unwrap();
+        assert_eq!(s.slug, "zeestad");
+        assert_eq!(
+            s.look.css_properties(),
+            "--loket-primary-color: #0b5394; --loket-primary-text-color: #fff;"
+        );
+        let bad = format!("{base}[look]\nprimary_color = \"red; background: url(x)\"\n");
+        let errs = parse_settings(Path::new("m.toml"), &bad).unwrap_err();
+        assert!(errs.iter().any(|d| d.message.contains("geen kleur")), "{errs:?}");
+        let bad_slug = base.replace("tone", "slug = \"Zee Stad\"\ntone");
+        assert!(parse_settings(Path::new("m.toml"), &bad_slug).is_err());
     }
 }
