@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Start Loket with the bundled example municipality on http://127.0.0.1:8080.
+# Start Loket with the bundled example municipalities on http://127.0.0.1:8080: Gemeente
+# Voorbeeld (knowledge-base/, at /) and every folder under knowledge-base/gemeenten/ (at
+# /gemeenten/<slug>), all answering from the national library knowledge-base/landelijk/.
 # Builds the release binary, fetches the model once (scripts/fetch-model.sh), then serves.
 # Settings: loket.toml or LOKET__SECTION__KEY environment variables (see README).
 set -euo pipefail
@@ -12,4 +14,8 @@ if [ ! -x "$target/release/loket" ]; then
 fi
 cargo build --release --locked || { echo "run: the build failed" >&2; exit 1; }
 LOKET_BIN="$target/release/loket" scripts/fetch-model.sh
+# More municipalities beside the default one, unless the operator set their own.
+if [ -z "${LOKET__PATHS__MUNICIPALITIES:-}" ] && [ -d knowledge-base/gemeenten ] && ! grep -qs '^municipalities' loket.toml; then
+  export LOKET__PATHS__MUNICIPALITIES=knowledge-base/gemeenten
+fi
 exec "$target/release/loket" serve "$@"

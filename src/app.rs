@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use crate::channels::{self, conversation::Conversations};
 use crate::classifier::{self, Embed, EmbedWorker, WeightFormat};
 use crate::config::Config;
-use crate::content::{self, Content, WatchSettings};
+use crate::content::{self, Content, Municipalities, WatchSettings};
 use crate::http::{AppState, router};
 use crate::shutdown::Shutdown;
 use crate::store::{SqlStore, Store};
@@ -40,6 +40,27 @@ pub fn load_embedder(config: &Config) -> Result<Arc<dyn Embed>> {
         config.classifier.threads,
     )
     .context("loading the encoder")
+}
+
+/// Loads, checks and builds every municipality folder of `config`, the default one first.
+fn load_municipalities(config: &Arc<Config>, embedder: &Arc<dyn Embed>) -> Result<Vec<Arc<Content>>> {
+    let dirs = config.municipality_dirs();
+    let mut out = Vec::with_capacity(dirs.len());
+    for (i, dir) in dirs.into_iter().enumerate() {
+        let started = Instant::now();
+        let kb = content::load_knowledge(config, &dir)?;
+        let snapshot = content::build_snapshot(config, kb, embedder.as_ref())?;
+        tracing::info!(
+            municipality = %snapshot.kb.settings.name,
+            slug = %snapshot.kb.settings.slug,
+            entries = snapshot.kb.entries.len(),
+            n = i + 1,
+            ms = started.elapsed().as_millis() as u64,
+            "municipality ready"
+        );
+        out.push(Arc::new(Content::new(config.clone(), dir, snapshot, embedder.clone())));
+    }
+    Ok(out)
 }
 
 /// Which parts [`Builder::build`] starts besides the router.
@@ -91,29 +112,34 @@ impl Builder {
             Some(s) => s,
             None => connect_store(&config).await?,
         };
-        let kb = content::load_knowledge(&config)?;
         let cfg = config.clone();
-        let (embedder, snapshot) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let (embedder, contents) = tokio::task::spawn_blocking(move || -> Result<_> {
             let embedder = load_embedder(&cfg)?;
-            let snapshot = content::build_snapshot(&cfg, kb, embedder.as_ref())?;
-            Ok((embedder, snapshot))
+            let contents = load_municipalities(&cfg, &embedder)?;
+            Ok((embedder, contents))
         })
         .await??;
+        let municipalities = Arc::new(Municipalities::new(
+            contents,
+            &config.whatsapp.phone_number_id,
+        )?);
+        let default = municipalities.default().slug.clone();
+        let adopted = store.adopt_conversations(&default).await?;
+        if adopted > 0 {
+            tracing::info!(adopted, municipality = %default, "conversations from before municipalities were known now belong to the default one");
+        }
         tracing::info!(
-            entries = snapshot.kb.entries.len(),
-            intents = snapshot.kb.intents.len(),
-            temperature = snapshot.head.temperature,
+            municipalities = municipalities.len(),
             ms = start.elapsed().as_millis() as u64,
-            "knowledge base and classifier ready"
+            "knowledge bases and classifier ready"
         );
-        let content = Arc::new(Content::new(config.clone(), snapshot, embedder.clone()));
         let encoder = EmbedWorker::start(
             embedder,
             config.classifier.queue_capacity,
             config.classifier.max_batch,
         );
         let conversations = Conversations {
-            content,
+            municipalities,
             store,
             encoder,
             settings: config,
@@ -122,12 +148,15 @@ impl Builder {
         let shutdown = Shutdown::new();
         let mut tasks = Vec::new();
         if self.watch {
-            // Edits to knowledge-base/ and intents/ take effect without a restart.
-            tasks.push(content::watch(
-                conversations.content.clone(),
-                WatchSettings::default(),
-                shutdown.stop(),
-            ));
+            // Edits to a municipality's folder (or the library, or intents/) take effect
+            // without a restart; one municipality's edit reloads that one alone.
+            for m in conversations.municipalities.iter() {
+                tasks.push(content::watch(
+                    m.content.clone(),
+                    WatchSettings::default(),
+                    shutdown.stop(),
+                ));
+            }
         }
         if self.background {
             tasks.extend(channels::start(&conversations, &state.wakers, &shutdown));
@@ -154,8 +183,9 @@ impl App {
         &self.state.parts.store
     }
 
+    /// The default municipality's content.
     pub fn content(&self) -> &Arc<Content> {
-        &self.state.parts.content
+        self.state.parts.content()
     }
 
     pub fn settings(&self) -> &Arc<Config> {

@@ -88,7 +88,7 @@ pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
 /// cache, in seconds.
 fn start_up(config: &Config) -> Result<(f64, Arc<dyn classifier::Embed>, Snapshot)> {
     let t0 = Instant::now();
-    let kb = crate::content::load_knowledge(config)?;
+    let kb = crate::content::load_knowledge(config, &config.paths.knowledge_base)?;
     let embedder = app::load_embedder(config)?;
     let snap = crate::content::build_snapshot(config, kb, embedder.as_ref())?;
     Ok((t0.elapsed().as_secs_f64(), embedder, snap))

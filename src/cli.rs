@@ -118,6 +118,10 @@ pub enum ArchiveCommand {
         /// Also write klantcontacten.jsonl in the shape of VNG Klantinteracties `klantcontact`.
         #[arg(long)]
         klantinteracties: bool,
+        /// Only this municipality (its slug). Where one Loket serves several, each is its own
+        /// archive owner and gets its own folder, OUT/<slug>/FROM_TO/.
+        #[arg(long)]
+        municipality: Option<String>,
     },
     /// Delete conversations idle longer than archive.retention_days (open handoffs are kept).
     Purge {
@@ -127,6 +131,10 @@ pub enum ArchiveCommand {
         /// Pretend it is this moment (RFC 3339, e.g. 2026-12-01T00:00:00Z); for tests.
         #[arg(long, value_parser = parse_rfc3339)]
         now: Option<chrono::DateTime<Utc>>,
+        /// Only this municipality (its slug); each municipality keeps its own retention
+        /// (`retention_days` in its municipality.toml).
+        #[arg(long)]
+        municipality: Option<String>,
     },
     /// Check an export folder against its SHA256SUMS; exit 1 on any difference.
     Verify {
@@ -152,6 +160,13 @@ pub enum KeysCommand {
         /// admin (everything).
         #[arg(long, value_delimiter = ',', required = true)]
         scope: Vec<crate::store::keys::Scope>,
+        /// Comma-separated municipalities (slugs) the key acts for; needed when this Loket
+        /// serves several, unless --all-municipalities.
+        #[arg(long, value_delimiter = ',')]
+        municipality: Vec<String>,
+        /// A supplier-wide key: every municipality.
+        #[arg(long, conflicts_with = "municipality")]
+        all_municipalities: bool,
     },
     /// List keys (never their values).
     List,
@@ -284,26 +299,70 @@ fn migrate(config: Config) -> Result<i32> {
 }
 
 /// The municipality's name and departments from the knowledge base, else from the config.
-fn municipality(config: &Config) -> (String, std::collections::HashMap<String, String>) {
-    let path = config.paths.knowledge_base.join("municipality.toml");
-    if let Ok(text) = std::fs::read_to_string(&path)
-        && let Ok(settings) = crate::knowledge::settings::parse_settings(&path, &text)
-    {
-        let departments = settings
-            .departments
-            .iter()
-            .map(|d| (d.id.clone(), d.name.clone()))
-            .collect();
-        return (settings.name, departments);
+/// What the archive needs of one municipality: its name and departments for transcripts,
+/// its slug and its retention.
+struct ArchiveOwner {
+    name: String,
+    slug: String,
+    departments: std::collections::HashMap<String, String>,
+    retention_days: u32,
+}
+
+/// The municipalities `config` serves, as archive owners (a folder whose settings cannot be
+/// read still exports, under `archive.municipality`).
+fn archive_owners(config: &Config) -> Vec<ArchiveOwner> {
+    config
+        .municipality_dirs()
+        .iter()
+        .map(|dir| {
+            let path = dir.join("municipality.toml");
+            let settings = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|text| crate::knowledge::settings::parse_settings(&path, &text).ok());
+            match settings {
+                Some(s) => ArchiveOwner {
+                    departments: s
+                        .departments
+                        .iter()
+                        .map(|d| (d.id.clone(), d.name.clone()))
+                        .collect(),
+                    retention_days: s.retention_days.unwrap_or(config.archive.retention_days),
+                    name: s.name,
+                    slug: s.slug,
+                },
+                None => ArchiveOwner {
+                    name: config
+                        .archive
+                        .municipality
+                        .clone()
+                        .unwrap_or_else(|| "Gemeente".into()),
+                    slug: String::new(),
+                    departments: Default::default(),
+                    retention_days: config.archive.retention_days,
+                },
+            }
+        })
+        .collect()
+}
+
+/// The owners an archive command acts for: the one named, or every one.
+fn chosen_owners(config: &Config, named: Option<&str>) -> Result<Vec<ArchiveOwner>, String> {
+    let all = archive_owners(config);
+    match named {
+        None => Ok(all),
+        Some(slug) => {
+            let known: Vec<String> = all.iter().map(|o| o.slug.clone()).collect();
+            let chosen: Vec<ArchiveOwner> = all.into_iter().filter(|o| o.slug == slug).collect();
+            if chosen.is_empty() {
+                Err(format!(
+                    "no municipality `{slug}` is served here; known: {}",
+                    known.join(", ")
+                ))
+            } else {
+                Ok(chosen)
+            }
+        }
     }
-    (
-        config
-            .archive
-            .municipality
-            .clone()
-            .unwrap_or_else(|| "Gemeente".into()),
-        Default::default(),
-    )
 }
 
 fn archive(config: Config, command: ArchiveCommand) -> Result<i32> {
@@ -346,6 +405,10 @@ fn archive(config: Config, command: ArchiveCommand) -> Result<i32> {
     }
     runtime()?.block_on(async move {
         let store = app::connect_store(&config).await?;
+        // Conversations from before municipalities were known belong to the default one.
+        if let Some(first) = archive_owners(&config).first().filter(|o| !o.slug.is_empty()) {
+            store.adopt_conversations(&first.slug).await?;
+        }
         let code = match command {
             ArchiveCommand::Export {
                 from,
@@ -353,46 +416,76 @@ fn archive(config: Config, command: ArchiveCommand) -> Result<i32> {
                 out,
                 force,
                 klantinteracties,
+                municipality,
             } => {
-                let (municipality, departments) = municipality(&config);
-                let opts = archive::ExportOptions {
-                    from,
-                    to,
-                    out: out.unwrap_or_else(|| config.archive_dir()),
-                    force,
-                    klantinteracties,
-                    municipality,
-                    departments,
-                    actor: "cli".into(),
-                };
-                let r = archive::export(&store, &opts, Utc::now()).await?;
-                println!(
-                    "exported {} conversations ({} messages) to {} ({} files{})",
-                    r.conversations,
-                    r.messages,
-                    r.dir.display(),
-                    r.files,
-                    if r.numbers_replaced > 0 {
-                        format!(
-                            "; {} phone number(s) replaced by [TELEFOON]",
-                            r.numbers_replaced
-                        )
-                    } else {
-                        String::new()
+                let owners = match chosen_owners(&config, municipality.as_deref()) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return Ok(2);
                     }
-                );
+                };
+                let several = config.municipality_dirs().len() > 1;
+                let out = out.unwrap_or_else(|| config.archive_dir());
+                for owner in owners {
+                    let opts = archive::ExportOptions {
+                        from,
+                        to,
+                        out: if several { out.join(&owner.slug) } else { out.clone() },
+                        force,
+                        klantinteracties,
+                        municipality: owner.name,
+                        departments: owner.departments,
+                        actor: "cli".into(),
+                        slug: several.then_some(owner.slug),
+                    };
+                    let r = archive::export(&store, &opts, Utc::now()).await?;
+                    println!(
+                        "exported {} conversations ({} messages) to {} ({} files{})",
+                        r.conversations,
+                        r.messages,
+                        r.dir.display(),
+                        r.files,
+                        if r.numbers_replaced > 0 {
+                            format!(
+                                "; {} phone number(s) replaced by [TELEFOON]",
+                                r.numbers_replaced
+                            )
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
                 0
             }
-            ArchiveCommand::Purge { dry_run, now } => {
-                let opts = archive::PurgeOptions {
-                    retention_days: config.archive.retention_days,
-                    dry_run,
-                    actor: "cli".into(),
+            ArchiveCommand::Purge {
+                dry_run,
+                now,
+                municipality,
+            } => {
+                let owners = match chosen_owners(&config, municipality.as_deref()) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return Ok(2);
+                    }
                 };
-                let r = archive::purge(&store, &opts, now.unwrap_or_else(Utc::now)).await?;
-                println!("{}", r.summary());
-                for (id, status, at) in &r.kept_open {
-                    println!("kept (handoff open, status {status}, last activity {at}): {id}");
+                let several = config.municipality_dirs().len() > 1;
+                for owner in owners {
+                    let opts = archive::PurgeOptions {
+                        retention_days: owner.retention_days,
+                        dry_run,
+                        actor: "cli".into(),
+                        municipality: several.then(|| owner.slug.clone()),
+                    };
+                    let r = archive::purge(&store, &opts, now.unwrap_or_else(Utc::now)).await?;
+                    if several {
+                        print!("{}: ", owner.slug);
+                    }
+                    println!("{}", r.summary());
+                    for (id, status, at) in &r.kept_open {
+                        println!("kept (handoff open, status {status}, last activity {at}): {id}");
+                    }
                 }
                 0
             }
@@ -403,23 +496,61 @@ fn archive(config: Config, command: ArchiveCommand) -> Result<i32> {
     })
 }
 
+/// The slugs of the municipalities `config` serves (from their settings files; a folder
+/// whose settings cannot be read is left out: `kb check` reports it).
+fn municipality_slugs(config: &Config) -> Vec<String> {
+    archive_owners(config)
+        .into_iter()
+        .map(|o| o.slug)
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 fn keys(config: Config, command: KeysCommand) -> Result<i32> {
     runtime()?.block_on(async move {
         let store = app::connect_store(&config).await?;
         let mut out = std::io::stdout().lock();
         let code = match command {
-            KeysCommand::Create { name, scope } => {
-                let (key, value) = store.create_key(&name, &scope).await?;
+            KeysCommand::Create {
+                name,
+                scope,
+                municipality,
+                all_municipalities,
+            } => {
+                let slugs = municipality_slugs(&config);
+                if let Some(unknown) = municipality.iter().find(|m| !slugs.contains(m)) {
+                    eprintln!(
+                        "no municipality `{unknown}` is served here; known: {}",
+                        slugs.join(", ")
+                    );
+                    return Ok(2);
+                }
+                if slugs.len() > 1 && municipality.is_empty() && !all_municipalities {
+                    eprintln!(
+                        "this Loket serves {} municipalities: name the key's with \
+                         --municipality SLUG[,SLUG] (known: {}), or --all-municipalities \
+                         for a supplier-wide key",
+                        slugs.len(),
+                        slugs.join(", ")
+                    );
+                    return Ok(2);
+                }
+                let (key, value) = store.create_key_for(&name, &scope, &municipality).await?;
                 writeln!(out, "{value}")?;
                 eprintln!(
-                    "created key {} for \"{}\" with scopes {}; store it now: it is not shown again",
+                    "created key {} for \"{}\" with scopes {} for {}; store it now: it is not shown again",
                     key.id,
                     key.name,
                     scope
                         .iter()
                         .map(|s| s.as_str())
                         .collect::<Vec<_>>()
-                        .join(",")
+                        .join(","),
+                    if municipality.is_empty() {
+                        "every municipality".to_string()
+                    } else {
+                        municipality.join(",")
+                    }
                 );
                 0
             }
@@ -427,7 +558,7 @@ fn keys(config: Config, command: KeysCommand) -> Result<i32> {
                 for k in store.list_keys().await? {
                     writeln!(
                         out,
-                        "{}\t{}\t{}\tcreated {}\t{}",
+                        "{}\t{}\t{}\t{}\tcreated {}\t{}",
                         k.id,
                         k.name,
                         k.scopes
@@ -435,6 +566,11 @@ fn keys(config: Config, command: KeysCommand) -> Result<i32> {
                             .map(|s| s.as_str())
                             .collect::<Vec<_>>()
                             .join(","),
+                        if k.is_supplier_wide() {
+                            "*".to_string()
+                        } else {
+                            k.municipalities.join(",")
+                        },
                         k.created_at,
                         match &k.revoked_at {
                             Some(at) => format!("revoked {at}"),
@@ -587,7 +723,7 @@ fn classify(config: Config, input: PathBuf) -> Result<i32> {
         })?;
         lines.push(parsed);
     }
-    let kb = crate::content::load_knowledge(&config)?;
+    let kb = crate::content::load_knowledge(&config, &config.paths.knowledge_base)?;
     let embedder = app::load_embedder(&config)?;
     let snap = crate::content::build_snapshot(&config, kb, embedder.as_ref())?;
     let now = Utc::now();

@@ -84,8 +84,10 @@ struct Registry {
     http_duration: BTreeMap<String, Histogram>,
     classifier: Histogram,
     /// (action, channel) → replies.
-    outcomes: BTreeMap<(String, String), u64>,
+    /// (action, channel, municipality slug).
+    outcomes: BTreeMap<(String, String, String), u64>,
     reload_errors: u64,
+    webhook_unrouted: u64,
     /// Connections closed at once (per-address or total cap).
     refused_connections: u64,
     /// Parts of WhatsApp webhook deliveries that could not be read, by part.
@@ -99,6 +101,7 @@ static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(|| {
         classifier: Histogram::new(&CLASSIFIER_BUCKETS),
         outcomes: BTreeMap::new(),
         reload_errors: 0,
+        webhook_unrouted: 0,
         refused_connections: 0,
         webhook_skipped: BTreeMap::new(),
     })
@@ -121,7 +124,8 @@ pub fn record_webhook_skipped(part: &'static str) {
 }
 
 /// Counts one reply by its action and the channel it went to.
-pub fn record_outcome(action: &str, channel: &str) {
+/// A reply of the municipality `municipality` (a slug from the registry: a bounded set).
+pub fn record_outcome(action: &str, channel: &str, municipality: &str) {
     let channel = if CHANNELS.contains(&channel) {
         channel
     } else {
@@ -140,7 +144,7 @@ pub fn record_outcome(action: &str, channel: &str) {
     };
     *registry()
         .outcomes
-        .entry((action.to_string(), channel.to_string()))
+        .entry((action.to_string(), channel.to_string(), municipality.to_string()))
         .or_default() += 1;
 }
 
@@ -152,6 +156,11 @@ pub fn record_classifier(elapsed: Duration) {
 /// Counts a content reload that failed (the previous version kept serving).
 pub fn record_reload_error() {
     registry().reload_errors += 1;
+}
+
+/// A WhatsApp message to a number no municipality of this Loket has.
+pub fn record_webhook_unrouted() {
+    registry().webhook_unrouted += 1;
 }
 
 pub fn record_http(route: &str, method: &str, status: u16, elapsed: Duration) {
@@ -256,14 +265,15 @@ pub fn render(live: &Live) -> String {
         &mut out,
         "loket_outcomes_total",
         "counter",
-        "Replies by action and channel.",
+        "Replies by action, channel and municipality.",
     );
-    for ((action, channel), n) in &r.outcomes {
+    for ((action, channel, municipality), n) in &r.outcomes {
         let _ = writeln!(
             out,
-            "loket_outcomes_total{{action=\"{}\",channel=\"{}\"}} {n}",
+            "loket_outcomes_total{{action=\"{}\",channel=\"{}\",municipality=\"{}\"}} {n}",
             esc(action),
-            esc(channel)
+            esc(channel),
+            esc(municipality)
         );
     }
 
@@ -294,6 +304,13 @@ pub fn render(live: &Live) -> String {
         "Reloads of the knowledge base that failed.",
     );
     let _ = writeln!(out, "loket_content_reload_errors_total {}", r.reload_errors);
+    family(
+        &mut out,
+        "loket_whatsapp_unrouted_total",
+        "counter",
+        "WhatsApp messages to a number that no municipality here has (not answered).",
+    );
+    let _ = writeln!(out, "loket_whatsapp_unrouted_total {}", r.webhook_unrouted);
     family(
         &mut out,
         "loket_whatsapp_webhook_skipped_total",
@@ -436,11 +453,15 @@ mod tests {
 
     #[test]
     fn unknown_channels_and_actions_become_other() {
-        record_outcome("answer", "sms-0612345678");
-        record_outcome("bogus", "web");
+        record_outcome("answer", "sms-0612345678", "zeestad");
+        record_outcome("bogus", "web", "zeestad");
         let text = render(&Live::default());
-        assert!(text.contains("loket_outcomes_total{action=\"answer\",channel=\"other\"}"));
-        assert!(text.contains("loket_outcomes_total{action=\"other\",channel=\"web\"}"));
+        assert!(text.contains(
+            "loket_outcomes_total{action=\"answer\",channel=\"other\",municipality=\"zeestad\"}"
+        ));
+        assert!(text.contains(
+            "loket_outcomes_total{action=\"other\",channel=\"web\",municipality=\"zeestad\"}"
+        ));
         assert!(!text.contains("0612345678"));
     }
 }

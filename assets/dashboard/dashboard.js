@@ -68,6 +68,10 @@
       const v = params.get(f);
       if (v) $(f).dataset.initial = v;
     }
+    // Where one Loket serves several municipalities: #municipality=zeestad (a key of one
+    // municipality shows its own without it).
+    const m = params.get('municipality');
+    if (m) sessionStorage.setItem(STORE + ':municipality', m.trim());
     if (h) history.replaceState(null, '', window.location.pathname + window.location.search);
   }
 
@@ -124,6 +128,8 @@
     const p = { from: $('from').value, to: $('to').value };
     if ($('channel').value) p.channel = $('channel').value;
     if ($('department').value) p.department = $('department').value;
+    const m = sessionStorage.getItem(STORE + ':municipality');
+    if (m) p.municipality = m;
     return p;
   }
 

@@ -69,6 +69,8 @@
 
   var BASE = baseUrl();
   var TITLE = (script && script.getAttribute("data-title")) || "Loket";
+  /* The municipality, when one Loket serves several: its answers and its look. */
+  var GEMEENTE = (script && script.getAttribute("data-gemeente")) || "";
   var counter = 0;
 
   /* ---------- small helpers ---------- */
@@ -228,6 +230,9 @@
 
     var header = el("div", "loket-chat__header");
     var title = el("h2", "loket-chat__title", TITLE);
+    var logo = el("span", "loket-chat__logo");
+    logo.setAttribute("aria-hidden", "true");
+    header.appendChild(logo);
     title.id = titleId;
     header.appendChild(title);
     var actions = el("div", "loket-chat__actions");
@@ -453,6 +458,7 @@
     this.setTyping(true);
     this.input.focus();
     var body = { conversation_id: this.conversationId, channel: "web", text: payload.text };
+    if (GEMEENTE) body.municipality = GEMEENTE;
     if (payload.option_id) body.option_id = payload.option_id;
     var conversation = this.conversationId;
     request("POST", "/v1/messages", body)
@@ -619,6 +625,13 @@
       css.href = BASE + "/chat/loket-chat.css";
       css.setAttribute("data-loket-chat", "");
       document.head.appendChild(css);
+    }
+    if (GEMEENTE && !document.querySelector("link[data-loket-look]")) {
+      var look = document.createElement("link");
+      look.rel = "stylesheet";
+      look.href = BASE + "/chat/look/" + encodeURIComponent(GEMEENTE) + ".css";
+      look.setAttribute("data-loket-look", "");
+      document.head.appendChild(look);
     }
     var chat = new Chat(host, inline);
     window.LoketChat = { instance: chat, version: 1 };

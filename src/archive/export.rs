@@ -52,6 +52,9 @@ pub struct ExportOptions {
     pub klantinteracties: bool,
     /// "Gemeente Voorbeeld", for the transcripts' header.
     pub municipality: String,
+    /// Only this municipality's conversations (its slug; each municipality is its own
+    /// archive owner); `None`: every conversation (one municipality).
+    pub slug: Option<String>,
     /// Department id → name.
     pub departments: HashMap<String, String>,
     /// Who asked, for the audit log ("cli").
@@ -273,7 +276,7 @@ pub async fn export(
         return Err(ArchiveError::Exists(target));
     }
     let (start, end) = period_bounds(opts.from, opts.to);
-    let mut conversations = load_conversations(store, &start, &end).await?;
+    let mut conversations = load_conversations(store, &start, &end, opts.slug.as_deref()).await?;
     let addresses = contact_addresses(store, &conversations).await?;
     let numbers_replaced: usize = conversations
         .iter_mut()

@@ -22,6 +22,9 @@ pub struct PurgeOptions {
     pub dry_run: bool,
     /// Who asked, for the audit log ("cli").
     pub actor: String,
+    /// Only this municipality's conversations (its slug, with its own retention); `None`:
+    /// every conversation.
+    pub municipality: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -89,7 +92,7 @@ pub async fn purge(
     let mut expired: Vec<String> = Vec::new();
     let mut contacts: Vec<String> = Vec::new();
     let mut kept_contacts: Vec<String> = Vec::new();
-    for c in purge.expired(&cutoff).await? {
+    for c in purge.expired(&cutoff, opts.municipality.as_deref()).await? {
         // A person still has to act: never deleted, however old.
         if c.status.is_open() || c.open_handoff {
             report.kept_open.push((c.id, c.status, c.updated_at));

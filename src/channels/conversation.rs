@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::classifier::{EmbedWorker, WorkerError};
 use crate::config::Config;
-use crate::content::Content;
+use crate::content::{Content, Municipalities, Municipality};
 use crate::dialogue::Reply;
 use crate::store::{
     Channel, ConversationState, ConversationStatus, SqlStore, Store, StoreError, TurnIds,
@@ -29,6 +29,12 @@ pub enum TurnError {
     /// The conversation exists on another channel than the message came through.
     #[error("the conversation belongs to another channel")]
     OtherChannel,
+    /// The conversation belongs to another municipality than the message was sent to.
+    #[error("the conversation belongs to another municipality")]
+    OtherMunicipality,
+    /// No municipality of this Loket has this slug.
+    #[error("no municipality `{0}` is served here")]
+    UnknownMunicipality(String),
 }
 
 /// A citizen's message as a channel delivers it: where it belongs and what it says.
@@ -66,10 +72,11 @@ pub struct Handled {
     pub ids: TurnIds,
 }
 
-/// The parts that answer messages: the content, the store, the encoder and the settings.
+/// The parts that answer messages: the municipalities (each with its content), the store,
+/// the encoder and the settings.
 #[derive(Clone)]
 pub struct Conversations {
-    pub content: Arc<Content>,
+    pub municipalities: Arc<Municipalities>,
     pub store: Arc<SqlStore>,
     pub encoder: EmbedWorker,
     pub settings: Arc<Config>,
@@ -94,23 +101,41 @@ fn situation(state: Option<&ConversationState>) -> Situation {
 }
 
 impl Conversations {
+    /// The default municipality's content (the only one in a one-municipality Loket).
+    pub fn content(&self) -> &Arc<Content> {
+        &self.municipalities.default().content
+    }
+
+    /// The municipality `slug` names (the default one for none), or why not.
+    pub fn municipality(&self, slug: Option<&str>) -> Result<&Municipality, TurnError> {
+        self.municipalities
+            .named(slug)
+            .ok_or_else(|| TurnError::UnknownMunicipality(slug.unwrap_or_default().to_string()))
+    }
+
     pub async fn handle(&self, msg: Incoming) -> Result<Handled, TurnError> {
         let started = Instant::now();
         let Incoming {
-            origin,
+            mut origin,
             message,
             window_open,
         } = msg;
+        let municipality = self.municipality(Some(&origin.municipality))?.clone();
+        origin.municipality = municipality.slug.clone();
         let state = self
             .store
             .conversation_state(&origin.conversation_id)
             .await?;
-        // A conversation belongs to its channel: knowing a WhatsApp conversation's id does not
-        // let the web chat read or write it.
-        if let Some(st) = &state
-            && st.channel != origin.channel
-        {
-            return Err(TurnError::OtherChannel);
+        // A conversation belongs to its channel and its municipality: knowing a WhatsApp
+        // conversation's id does not let the web chat read or write it, nor does knowing
+        // another municipality's.
+        if let Some(st) = &state {
+            if st.channel != origin.channel {
+                return Err(TurnError::OtherChannel);
+            }
+            if st.municipality != origin.municipality {
+                return Err(TurnError::OtherMunicipality);
+            }
         }
         let situation = situation(state.as_ref());
         let guarded = turn::guard(&message, &situation);
@@ -121,7 +146,7 @@ impl Conversations {
         let now = Utc::now().max(message.received_at);
         // Search and fusion are CPU work: off the async threads, so that webhooks and other
         // requests are answered while messages are being understood.
-        let snap = self.content.snapshot();
+        let snap = municipality.content.snapshot();
         let rendering = snap.clone();
         let settings = self.settings.clone();
         let (plan, message, guarded) = tokio::task::spawn_blocking(move || {
@@ -140,10 +165,10 @@ impl Conversations {
         .map_err(|e| WorkerError::Failed(e.to_string()))?;
         let response_ms = started.elapsed().as_millis() as i64;
         let (conversation_id, channel) = (origin.conversation_id.clone(), origin.channel);
-        let events = !self.settings.handoff.webhook_url.is_empty();
+        let events = self.settings.handoff.target(&municipality.slug).is_some();
         // The channel renders: a WhatsApp message gets its reply as an outbox body.
         let draft = window_open.map(|open| {
-            super::whatsapp::render::reply_draft(
+            crate::channels::whatsapp::render::reply_draft(
                 &self.settings.whatsapp,
                 &plan.reply,
                 &origin,
@@ -159,12 +184,13 @@ impl Conversations {
             record.outbox = Some(draft);
         }
         let ids = self.store.record_turn(&record).await?;
-        crate::metrics::record_outcome(&plan.action, channel.as_str());
+        crate::metrics::record_outcome(&plan.action, channel.as_str(), &municipality.slug);
         let pii = guarded.pii_names();
         if !plan.agent_owned() {
             let reply = &plan.reply;
             tracing::info!(
                 conversation = %conversation_id,
+                municipality = %municipality.slug,
                 channel = %channel,
                 action = %plan.action,
                 intent = reply.intent.as_deref().unwrap_or(""),

@@ -124,6 +124,7 @@ async fn process(conversations: &Conversations, client: &GraphClient, item: Inbo
     let incoming = Incoming {
         origin: Origin {
             conversation_id: conversation_id.clone(),
+            municipality: p.municipality.clone().unwrap_or_default(),
             channel: item.channel,
             contact_id: Some(item.contact_id.clone()),
             inbox_id: Some(item.id),

@@ -57,13 +57,14 @@ pub fn start(
         tasks.push(tokio::spawn(outbox::run(
             conversations.store.clone(),
             settings.whatsapp.clone(),
+            conversations.municipalities.clone(),
             client,
             wakers.outbox.clone(),
             format!("{worker}/outbox"),
             shutdown.stop(),
         )));
     }
-    if !settings.handoff.webhook_url.is_empty() {
+    if settings.handoff.any_target() {
         tasks.push(tokio::spawn(platform::run(
             conversations.store.clone(),
             settings.handoff.clone(),

@@ -70,6 +70,7 @@ use crate::channels::whatsapp::client::{GraphClient, SendError, backoff};
 use crate::channels::whatsapp::ratelimit::RateLimiter;
 use crate::config::WhatsAppConfig;
 use crate::shutdown::Stop;
+use crate::content::Municipalities;
 use crate::store::SqlStore;
 use crate::store::queue::{OutboxItem, SendOutcome};
 
@@ -121,6 +122,7 @@ async fn register(store: &SqlStore, worker: &str, lease: chrono::Duration) {
 pub async fn run(
     store: Arc<SqlStore>,
     settings: WhatsAppConfig,
+    municipalities: Arc<Municipalities>,
     client: Arc<GraphClient>,
     wake: Arc<Notify>,
     worker: String,
@@ -142,7 +144,6 @@ pub async fn run(
     ));
 
     let limiter = RateLimiter::new(settings.rate_limit_per_sec.max(1));
-    let number = settings.phone_number_id.clone();
     let permits_left = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let known = || lock(&in_flight).keys().copied().collect::<HashSet<i64>>();
     let mut claim_failed = false;
@@ -212,10 +213,13 @@ pub async fn run(
         lock(&in_flight).extend(items.iter().map(|i| (i.id, i.attempts)));
         // Permits beyond the rows claimed are dropped with the iterator.
         for (item, permit) in items.into_iter().zip(permits) {
+            // Each municipality's replies leave from its own number, at that number's rate.
+            let number = municipalities.sending_number(&item.municipality);
             limiter.acquire(&number).await;
+            shared_slot(&store, &number, limiter.per_sec()).await;
             let (client, done_tx) = (client.clone(), done_tx.clone());
             tokio::spawn(async move {
-                let outcome = send(&client, &item).await;
+                let outcome = send(&client, &item, &number).await;
                 let done = Done {
                     item,
                     outcome,
@@ -234,8 +238,31 @@ pub async fn run(
     tracing::info!("outbox: stopped; every reply in flight was sent and recorded");
 }
 
-/// Posts one claimed row; what became of it.
-async fn send(client: &GraphClient, item: &OutboxItem) -> SendOutcome {
+/// Waits for a send of `number` within its rate across every instance on this PostgreSQL
+/// database (the local limiter already keeps this instance to the rate; one SQLite file has
+/// one instance). A database error lets the send go: the local limit still holds.
+async fn shared_slot(store: &SqlStore, number: &str, per_sec: u32) {
+    if !store.is_postgres() || per_sec == 0 {
+        return;
+    }
+    loop {
+        let now = Utc::now();
+        match store.take_send_slot(number, now.timestamp(), per_sec).await {
+            Ok(true) => return,
+            Ok(false) => {
+                let into = u64::from(now.timestamp_subsec_millis());
+                tokio::time::sleep(Duration::from_millis(1000 - into.min(999))).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox: cannot share the send rate; sending at this instance's rate");
+                return;
+            }
+        }
+    }
+}
+
+/// Posts one claimed row from the business number `number`; what became of it.
+async fn send(client: &GraphClient, item: &OutboxItem, number: &str) -> SendOutcome {
     let Some(address) = item.address.clone() else {
         return SendOutcome::Failed {
             error: "the contact's address is gone (purged?)".into(),
@@ -244,7 +271,7 @@ async fn send(client: &GraphClient, item: &OutboxItem) -> SendOutcome {
     let mut body = item.body.clone();
     body["to"] = serde_json::Value::String(address);
     body["biz_opaque_callback_data"] = serde_json::Value::String(format!("outbox:{}", item.id));
-    match client.send(&body).await {
+    match client.send_from(number, &body).await {
         Ok(ok) => SendOutcome::Sent {
             external_id: ok.message_id,
         },

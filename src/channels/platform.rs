@@ -7,6 +7,10 @@
 //! - `X-Loket-Signature`: `sha256=` HMAC-SHA256 with `handoff.webhook_secret` over
 //!   `"{timestamp}.{body}"` — reject old timestamps to stop replays.
 //!
+//! Where one Loket serves several municipalities, each may have its own platform
+//! (`[handoff.municipalities.<slug>]`, own URL and secret); an event goes to the platform of
+//! its conversation's municipality.
+//!
 //! Non-2xx answers and network errors are retried with backoff (1 s doubling, capped at
 //! 5 minutes, with jitter) up to [`MAX_ATTEMPTS`].
 
@@ -59,10 +63,18 @@ pub async fn run(store: Arc<SqlStore>, settings: HandoffConfig, mut stop: Stop) 
 }
 
 async fn deliver(store: &SqlStore, cfg: &HandoffConfig, client: &reqwest::Client, d: Delivery) {
+    // Each municipality's events go to its own platform, signed with its own secret.
+    let Some((url, secret)) = cfg.target(&d.municipality) else {
+        let why = format!("no webcare platform for municipality `{}`", d.municipality);
+        if let Err(e) = store.delivery_done(&d.id, Err((why, None))).await {
+            tracing::warn!(error = %e, "platform webhooks: cannot record a delivery");
+        }
+        return;
+    };
     let ts = Utc::now().timestamp();
-    let sig = signature(cfg.webhook_secret.expose().as_bytes(), ts, &d.payload);
+    let sig = signature(secret.expose().as_bytes(), ts, &d.payload);
     let result = client
-        .post(&cfg.webhook_url)
+        .post(url)
         .header("content-type", "application/json")
         .header("x-loket-event", &d.event)
         .header("x-loket-delivery", &d.id)

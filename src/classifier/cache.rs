@@ -151,3 +151,39 @@ mod tests {
         assert_eq!(c2.embed_all(&e, &texts).unwrap(), a);
     }
 }
+
+/// The value cached as `<dir>/<name>.json`, or `compute`'s, which is then cached there
+/// (written to a temporary file and renamed, so a reader never sees half a file). `name`
+/// holds a hash of everything the value depends on; no `dir`: nothing is cached.
+pub fn cached_json<T, E>(
+    dir: Option<&Path>,
+    name: &str,
+    compute: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let path = dir.map(|d| d.join(format!("{name}.json")));
+    if let Some(p) = &path
+        && let Some(value) = std::fs::read(p)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<T>(&b).ok())
+    {
+        return Ok(value);
+    }
+    let value = compute()?;
+    if let Some(p) = &path {
+        let write = || -> std::io::Result<()> {
+            if let Some(d) = p.parent() {
+                std::fs::create_dir_all(d)?;
+            }
+            let tmp = p.with_extension(format!("tmp{}", std::process::id()));
+            std::fs::write(&tmp, serde_json::to_vec(&value).map_err(std::io::Error::other)?)?;
+            std::fs::rename(tmp, p)
+        };
+        if let Err(e) = write() {
+            tracing::warn!(error = %e, file = %p.display(), "cannot cache a computed value");
+        }
+    }
+    Ok(value)
+}

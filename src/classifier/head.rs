@@ -220,32 +220,7 @@ impl IntentHead {
         key: &str,
         train: impl FnOnce() -> Result<IntentHead, HeadError>,
     ) -> Result<IntentHead, HeadError> {
-        let path = dir.map(|d| d.join(format!("head-{key}.json")));
-        if let Some(p) = &path
-            && let Some(head) = std::fs::read(p)
-                .ok()
-                .and_then(|b| serde_json::from_slice::<IntentHead>(&b).ok())
-        {
-            return Ok(head);
-        }
-        let head = train()?;
-        if let Some(p) = &path {
-            let write = || -> std::io::Result<()> {
-                if let Some(d) = p.parent() {
-                    std::fs::create_dir_all(d)?;
-                }
-                let tmp = p.with_extension("tmp");
-                std::fs::write(
-                    &tmp,
-                    serde_json::to_vec(&head).map_err(std::io::Error::other)?,
-                )?;
-                std::fs::rename(tmp, p)
-            };
-            if let Err(e) = write() {
-                tracing::warn!(error = %e, "cannot cache the trained intent head");
-            }
-        }
-        Ok(head)
+        super::cache::cached_json(dir, &format!("head-{key}"), train)
     }
 }
 

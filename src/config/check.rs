@@ -95,6 +95,13 @@ pub fn problems(config: &Config) -> Vec<String> {
         }
     }
     let handoff = &config.handoff;
+    for (slug, t) in &handoff.municipalities {
+        if !t.webhook_url.is_empty() && t.webhook_secret.is_empty() {
+            out.push(format!(
+                "handoff.municipalities.{slug}.webhook_url is set without its webhook_secret"
+            ));
+        }
+    }
     if !handoff.webhook_url.is_empty() && handoff.webhook_secret.is_empty() {
         out.push(
             "handoff.webhook_url is set without handoff.webhook_secret: the platform cannot \

@@ -73,6 +73,35 @@ pub struct HandoffConfig {
     pub conversation_idle_hours: i64,
     /// Messages per minute one sender may send to the citizen-facing endpoints.
     pub citizen_messages_per_minute: u32,
+    /// Per municipality (by slug) its own webcare platform: `[handoff.municipalities.zeestad]`
+    /// with `webhook_url` and `webhook_secret`. A municipality not listed uses the
+    /// `webhook_url` above (if any).
+    pub municipalities: std::collections::BTreeMap<String, PlatformTarget>,
+}
+
+/// Where one municipality's events for its webcare platform go.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlatformTarget {
+    pub webhook_url: String,
+    pub webhook_secret: Secret,
+}
+
+impl HandoffConfig {
+    /// Where the events of the municipality `slug` go: its own platform, else the shared
+    /// one; `None`: no webhooks for it (its events are not recorded).
+    pub fn target(&self, slug: &str) -> Option<(&str, &Secret)> {
+        match self.municipalities.get(slug) {
+            Some(t) if !t.webhook_url.is_empty() => Some((&t.webhook_url, &t.webhook_secret)),
+            _ if !self.webhook_url.is_empty() => Some((&self.webhook_url, &self.webhook_secret)),
+            _ => None,
+        }
+    }
+
+    /// Whether any municipality has a webcare platform (the delivery loop runs).
+    pub fn any_target(&self) -> bool {
+        !self.webhook_url.is_empty() || self.municipalities.values().any(|t| !t.webhook_url.is_empty())
+    }
 }
 
 impl Default for HandoffConfig {
@@ -82,6 +111,7 @@ impl Default for HandoffConfig {
             webhook_secret: Secret::default(),
             conversation_idle_hours: 24,
             citizen_messages_per_minute: 30,
+            municipalities: Default::default(),
         }
     }
 }

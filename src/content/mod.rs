@@ -5,8 +5,10 @@
 //! Handlers read [`Content::snapshot`]; nothing holds the lock longer than it takes to clone
 //! an `Arc`, so a reload never waits for a request and a request never sees half a reload.
 
+pub mod municipalities;
 pub mod reload;
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use anyhow::{Context as _, Result};
@@ -18,6 +20,7 @@ use crate::config::Config;
 use crate::knowledge::{self, KnowledgeBase};
 use crate::understand::Snapshot;
 
+pub use municipalities::{Municipalities, Municipality};
 pub use reload::{ContentProblem, ContentStatus, Preview, WatchSettings, watch};
 
 /// The served snapshot and what it takes to rebuild it.
@@ -30,16 +33,25 @@ pub struct Content {
     /// Fingerprint of the files as of the latest load attempt.
     seen: Mutex<u64>,
     config: Arc<Config>,
+    /// The municipality folder this content is loaded from.
+    dir: PathBuf,
     /// The encoder that builds the snapshots (the same one the worker thread runs).
     embedder: Arc<dyn Embed>,
 }
 
 impl Content {
-    /// Content serving `snapshot`, freshly loaded from `config`'s paths.
-    pub fn new(config: Arc<Config>, snapshot: Snapshot, embedder: Arc<dyn Embed>) -> Content {
+    /// Content serving `snapshot`, freshly loaded from the municipality folder `dir` (and
+    /// `config`'s intents).
+    pub fn new(
+        config: Arc<Config>,
+        dir: PathBuf,
+        snapshot: Snapshot,
+        embedder: Arc<dyn Embed>,
+    ) -> Content {
         Content {
             status: RwLock::new(ContentStatus::first(&snapshot)),
-            seen: Mutex::new(reload::fingerprint(&config)),
+            seen: Mutex::new(reload::fingerprint(&config, &dir)),
+            dir,
             served: RwLock::new(Arc::new(snapshot)),
             busy: tokio::sync::Mutex::new(()),
             config,
@@ -66,24 +78,26 @@ impl Content {
             .clone()
     }
 
+    /// The municipality folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn seen(&self) -> u64 {
         *self.seen.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// Loads and checks the content on disk; warnings are logged, errors refuse it.
-pub fn load_knowledge(config: &Config) -> Result<KnowledgeBase> {
-    let loaded = knowledge::load(
-        &config.paths.knowledge_base,
-        &config.paths.intents,
-        Utc::now().date_naive(),
-    );
+/// Loads and checks the municipality folder `dir` on disk; warnings are logged, errors
+/// refuse it.
+pub fn load_knowledge(config: &Config, dir: &Path) -> Result<KnowledgeBase> {
+    let loaded = knowledge::load(dir, &config.paths.intents, Utc::now().date_naive());
     for d in loaded.diagnostics.iter().filter(|d| !d.blocks_serving()) {
         tracing::warn!("{d}");
     }
-    loaded
-        .into_result()
-        .map_err(|e| anyhow::anyhow!("the knowledge base has errors:\n{e}"))
+    loaded.into_result().map_err(|e| {
+        anyhow::anyhow!("the knowledge base {} has errors:\n{e}", dir.display())
+    })
 }
 
 /// The FAQ index, the intent head and the embeddings of `kb` (cached on disk by text).

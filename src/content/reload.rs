@@ -118,23 +118,20 @@ impl Content {
     pub async fn reload(&self) -> Result<ContentStatus, ContentStatus> {
         let _busy = self.busy.lock().await;
         let config = self.config.clone();
+        let dir = self.dir.clone();
         let embedder = self.embedder.clone();
         let started = Instant::now();
         let built = tokio::task::spawn_blocking(move || {
             // Taken before reading, so an edit made during the load is seen next time.
-            let fp = fingerprint(&config);
-            let loaded = knowledge::load(
-                &config.paths.knowledge_base,
-                &config.paths.intents,
-                Utc::now().date_naive(),
-            );
+            let fp = fingerprint(&config, &dir);
+            let loaded = knowledge::load(&dir, &config.paths.intents, Utc::now().date_naive());
             let (errors, warnings): (Vec<&Diagnostic>, Vec<&Diagnostic>) =
                 loaded.diagnostics.iter().partition(|d| d.blocks_serving());
             let errors: Vec<ContentProblem> = errors.into_iter().map(Into::into).collect();
             let warnings: Vec<ContentProblem> = warnings.into_iter().map(Into::into).collect();
             let result = match loaded.kb {
                 Some(kb) => build_snapshot(&config, kb, embedder.as_ref())
-                    .map_err(|e| vec![build_problem(&config.paths.knowledge_base, &e)]),
+                    .map_err(|e| vec![build_problem(&dir, &e)]),
                 None => Err(errors),
             };
             (fp, result, warnings)
@@ -184,7 +181,7 @@ impl Content {
                 status.errors = vec![ContentProblem {
                     severity: knowledge::Severity::Error,
                     problem: Problem::Io,
-                    file: self.config.paths.knowledge_base.display().to_string(),
+                    file: self.dir.display().to_string(),
                     line: 1,
                     message: "het laden van de inhoud is onverwacht mislukt".into(),
                     hint: "zie het servicelog".into(),
@@ -207,13 +204,14 @@ impl Content {
     ) -> Result<Preview, Vec<ContentProblem>> {
         let _busy = self.busy.lock().await;
         let config = self.config.clone();
+        let dir = self.dir.clone();
         let embedder = self.embedder.clone();
         let served = self.snapshot();
         tokio::task::spawn_blocking(move || {
             let path = draft_path(&draft);
             let now = Utc::now();
             let loaded = knowledge::load_sources(
-                &config.paths.knowledge_base,
+                &dir,
                 &config.paths.intents,
                 None,
                 now.date_naive(),
@@ -365,18 +363,19 @@ pub struct PreviewOption {
     pub title: String,
 }
 
-/// A cheap fingerprint of the content files: their paths, sizes and modification times.
-/// The editors' `tests.yaml` is left out: it is not content.
-pub fn fingerprint(config: &Config) -> u64 {
-    scan(config).0
+/// A cheap fingerprint of the content files of the municipality folder `dir` (with its
+/// library and the intents): their paths, sizes and modification times. The editors'
+/// `tests.yaml` is left out: it is not content.
+pub fn fingerprint(config: &Config, dir: &Path) -> u64 {
+    scan(config, dir).0
 }
 
 /// The fingerprint, and the time since the most recent modification.
-fn scan(config: &Config) -> (u64, Duration) {
+fn scan(config: &Config, dir: &Path) -> (u64, Duration) {
     let mut files = Vec::new();
-    collect(&config.paths.knowledge_base, &mut files, 0);
+    collect(dir, &mut files, 0);
     collect(&config.paths.intents, &mut files, 0);
-    if let Some(library) = crate::knowledge::library_dir(&config.paths.knowledge_base) {
+    if let Some(library) = crate::knowledge::library_dir(dir) {
         collect(&library, &mut files, 0);
     }
     files.sort();
@@ -400,7 +399,8 @@ fn collect(dir: &Path, out: &mut Vec<(PathBuf, u64, u128)>, depth: usize) {
         let path = e.path();
         let Ok(meta) = e.metadata() else { continue };
         if meta.is_dir() {
-            if depth < 3 {
+            // Another municipality's folder inside this one is not this one's content.
+            if depth < 3 && !path.join("municipality.toml").is_file() {
                 collect(&path, out, depth + 1);
             }
             continue;
@@ -432,27 +432,27 @@ pub fn watch(
                 _ = tick.tick() => {}
                 _ = stop.wait() => break,
             }
-            let config = content.config.clone();
-            let (fp, age) = current(&config).await;
+            let (config, dir) = (content.config.clone(), content.dir.clone());
+            let (fp, age) = current(&config, &dir).await;
             if fp == content.seen() {
                 continue;
             }
             // Wait for the save to finish: the files must have held still for the debounce.
             if age < settings.debounce {
                 tokio::time::sleep(settings.debounce - age).await;
-                if current(&config).await.0 != fp {
+                if current(&config, &dir).await.0 != fp {
                     continue;
                 }
             }
-            tracing::info!("content changed on disk; reloading");
+            tracing::info!(folder = %dir.display(), "content changed on disk; reloading");
             let _ = content.reload().await;
         }
     })
 }
 
-async fn current(config: &Arc<Config>) -> (u64, Duration) {
-    let c = config.clone();
-    tokio::task::spawn_blocking(move || scan(&c))
+async fn current(config: &Arc<Config>, dir: &Path) -> (u64, Duration) {
+    let (c, d) = (config.clone(), dir.to_path_buf());
+    tokio::task::spawn_blocking(move || scan(&c, &d))
         .await
         .unwrap_or((0, Duration::ZERO))
 }

@@ -130,7 +130,7 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
             r
         }
         None => {
-            let kb = crate::content::load_knowledge(config)?;
+            let kb = crate::content::load_knowledge(config, &config.paths.knowledge_base)?;
             let t0 = Instant::now();
             let snap = crate::understand::Snapshot::build(kb, embedder.as_ref(), &mut cache)?;
             let train_seconds = t0.elapsed().as_secs_f64();

@@ -16,10 +16,10 @@ use serde_json::{Value, json};
 
 use crate::channels::whatsapp::render;
 use crate::config::Config;
-use crate::content::Content;
+use crate::content::{Content, Municipalities};
 use crate::store::handoff::{ConversationDetail, HandoffError, QueueEntry, QueueFilter};
 use crate::store::{
-    Channel, ConversationStatus, Direction, MessageRecord, PlatformEvent, Sender, SqlStore,
+    Channel, ConversationState, ConversationStatus, Direction, MessageRecord, PlatformEvent, Sender, SqlStore,
     StoreError,
 };
 use crate::turn::message_event;
@@ -65,24 +65,68 @@ pub struct Relayed {
 /// The parts the contact centre's actions need.
 pub struct Desk<'a> {
     pub store: &'a SqlStore,
-    pub content: &'a Arc<Content>,
+    pub municipalities: &'a Municipalities,
     pub settings: &'a Config,
+    /// The municipalities the caller acts for (slugs); empty: every one. A conversation of
+    /// another municipality is, to this desk, a conversation that does not exist.
+    pub serves: &'a [String],
 }
 
 impl Desk<'_> {
-    fn events(&self, event: &'static str, data: Value) -> Vec<PlatformEvent> {
-        if self.settings.handoff.webhook_url.is_empty() {
+    /// The conversation `id`, if it exists and belongs to a municipality this desk serves.
+    async fn visible(&self, id: &str) -> Result<ConversationState, DeskError> {
+        self.store
+            .conversation_state(id)
+            .await?
+            .filter(|c| self.serves.is_empty() || self.serves.contains(&c.municipality))
+            .ok_or_else(|| DeskError::NotFound(id.to_string()))
+    }
+
+    /// The content of the municipality a conversation belongs to.
+    fn content_of(&self, conv: &ConversationState) -> &Arc<Content> {
+        &self
+            .municipalities
+            .named(Some(&conv.municipality))
+            .unwrap_or_else(|| self.municipalities.default())
+            .content
+    }
+
+    /// The event for the webcare platform of `conv`'s municipality, if it has one.
+    fn events(
+        &self,
+        conv: &ConversationState,
+        event: &'static str,
+        data: Value,
+    ) -> Vec<PlatformEvent> {
+        if self.settings.handoff.target(&conv.municipality).is_none() {
             Vec::new()
         } else {
             vec![PlatformEvent { event, data }]
         }
     }
 
+    /// The queue, of the municipalities this desk serves (narrowed further by the filter's).
     pub async fn queue(&self, filter: &QueueFilter) -> Result<Vec<QueueEntry>, DeskError> {
-        Ok(self.store.list_queue(filter).await?)
+        let mut filter = filter.clone();
+        if !self.serves.is_empty() {
+            filter.municipalities = if filter.municipalities.is_empty() {
+                self.serves.to_vec()
+            } else {
+                filter
+                    .municipalities
+                    .into_iter()
+                    .filter(|m| self.serves.contains(m))
+                    .collect()
+            };
+            if filter.municipalities.is_empty() {
+                return Ok(Vec::new());
+            }
+        }
+        Ok(self.store.list_queue(&filter).await?)
     }
 
     pub async fn conversation(&self, id: &str) -> Result<ConversationDetail, DeskError> {
+        self.visible(id).await?;
         self.store
             .conversation_detail(id, render::WINDOW_HOURS)
             .await?
@@ -91,7 +135,8 @@ impl Desk<'_> {
 
     /// One agent at a time; `actor` is the key's name, for the audit log.
     pub async fn claim(&self, id: &str, agent: &str, actor: &str) -> Result<(), DeskError> {
-        let events = self.events("handoff.claimed", json!({ "agent_id": agent }));
+        let conv = self.visible(id).await?;
+        let events = self.events(&conv, "handoff.claimed", json!({ "agent_id": agent }));
         Ok(self.store.claim(id, agent, actor, &events).await?)
     }
 
@@ -104,11 +149,7 @@ impl Desk<'_> {
         text: &str,
         actor: &str,
     ) -> Result<Relayed, DeskError> {
-        let conv = self
-            .store
-            .conversation_state(id)
-            .await?
-            .ok_or_else(|| DeskError::NotFound(id.to_string()))?;
+        let conv = self.visible(id).await?;
         let redacted = crate::privacy::redact(text);
         let now = Utc::now();
         let mut message = MessageRecord::new(Direction::Out, redacted.text.clone(), now);
@@ -126,7 +167,7 @@ impl Desk<'_> {
                 let contact = self.store.contact(contact_id).await?;
                 let open = render::window_open(contact.and_then(|c| c.last_inbound_at), now);
                 window = Some(open);
-                let snap = self.content.snapshot();
+                let snap = self.content_of(&conv).snapshot();
                 let d =
                     render::agent_draft(&self.settings.whatsapp, text, contact_id, open, &snap.kb);
                 message.kind = d.kind.clone();
@@ -136,7 +177,7 @@ impl Desk<'_> {
             _ => None,
         };
         let sent_as = draft.as_ref().map_or("web".into(), |d| d.kind.clone());
-        let events = if self.settings.handoff.webhook_url.is_empty() {
+        let events = if self.settings.handoff.target(&conv.municipality).is_none() {
             Vec::new()
         } else {
             vec![message_event(&message, Some(agent))]
@@ -162,6 +203,7 @@ impl Desk<'_> {
         text: &str,
         actor: &str,
     ) -> Result<i64, DeskError> {
+        self.visible(id).await?;
         let note = crate::privacy::redact(text).text;
         Ok(self.store.add_note(id, agent, &note, actor).await?)
     }
@@ -174,7 +216,8 @@ impl Desk<'_> {
         by: Option<&str>,
         actor: &str,
     ) -> Result<String, DeskError> {
-        let snap = self.content.snapshot();
+        let conv = self.visible(id).await?;
+        let snap = self.content_of(&conv).snapshot();
         let departments = &snap.kb.settings.departments;
         let wanted = department.trim().to_lowercase();
         let Some(dept) = departments
@@ -187,6 +230,7 @@ impl Desk<'_> {
             });
         };
         let events = self.events(
+            &conv,
             "handoff.requested",
             json!({"department": dept.id, "reason": "transferred", "by": by}),
         );
@@ -207,7 +251,8 @@ impl Desk<'_> {
         } else {
             ("conversation.released", ConversationStatus::Bot)
         };
-        let events = self.events(event, json!({ "agent_id": agent }));
+        let conv = self.visible(id).await?;
+        let events = self.events(&conv, event, json!({ "agent_id": agent }));
         self.store
             .close_handoff(id, resolve, actor, &events)
             .await?;

@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::content::Municipality;
 use crate::store::keys::{ApiKey, Scope};
 
 /// The key a request came with.
@@ -23,6 +24,26 @@ impl Caller {
         } else {
             Err(ApiError::Forbidden(scope))
         }
+    }
+
+    /// The municipality a request is about: the one named, else the key's only one, else
+    /// the default. One the key does not serve is, to it, one that does not exist.
+    pub fn municipality(
+        &self,
+        state: &AppState,
+        named: Option<&str>,
+    ) -> Result<Municipality, ApiError> {
+        let places = &state.parts.municipalities;
+        let slug = match (named, self.key.municipalities.as_slice()) {
+            (Some(s), _) => s,
+            (None, [only]) => only.as_str(),
+            (None, _) => places.default().slug.as_str(),
+        };
+        places
+            .get(slug)
+            .filter(|m| self.key.serves(&m.slug))
+            .cloned()
+            .ok_or_else(|| ApiError::Missing(format!("no municipality `{slug}` is served here")))
     }
 
     /// Who to name in the audit log.

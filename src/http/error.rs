@@ -108,7 +108,12 @@ impl From<TurnError> for ApiError {
             TurnError::Store(StoreError::Unavailable(e)) => ApiError::Unavailable(e),
             TurnError::Store(e) => ApiError::Internal(e.to_string()),
             // Said as if the conversation did not exist: its id tells a stranger nothing.
-            TurnError::OtherChannel => ApiError::Missing("no such conversation".into()),
+            TurnError::OtherChannel | TurnError::OtherMunicipality => {
+                ApiError::Missing("no such conversation".into())
+            }
+            TurnError::UnknownMunicipality(slug) => {
+                ApiError::Missing(format!("no municipality `{slug}` is served here"))
+            }
         }
     }
 }

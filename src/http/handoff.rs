@@ -34,11 +34,13 @@ impl From<DeskError> for ApiError {
     }
 }
 
-fn desk(state: &AppState) -> Desk<'_> {
+/// The desk as `caller` sees it: only the municipalities its key serves.
+fn desk<'a>(state: &'a AppState, caller: &'a Caller) -> Desk<'a> {
     Desk {
         store: &state.parts.store,
-        content: &state.parts.content,
+        municipalities: &state.parts.municipalities,
         settings: &state.parts.settings,
+        serves: &caller.key.municipalities,
     }
 }
 
@@ -77,6 +79,8 @@ pub struct QueueQuery {
     pub status: Option<String>,
     pub min_waiting_secs: Option<i64>,
     pub limit: Option<i64>,
+    /// Comma-separated slugs: only these municipalities' conversations.
+    pub municipality: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -103,12 +107,19 @@ pub async fn queue(
             }
         }
     }
-    let conversations = desk(&state)
+    let conversations = desk(&state, &caller)
         .queue(&QueueFilter {
             department: q.department,
             statuses,
             min_waiting_secs: q.min_waiting_secs,
             limit: q.limit.unwrap_or(100).clamp(1, 1000),
+            municipalities: q
+                .municipality
+                .iter()
+                .flat_map(|m| m.split(','))
+                .map(|m| m.trim().to_string())
+                .filter(|m| !m.is_empty())
+                .collect(),
         })
         .await?;
     Ok(Json(QueueResponse { conversations }))
@@ -120,7 +131,7 @@ pub async fn conversation(
     Path(id): Path<String>,
 ) -> Result<Json<ConversationDetail>, ApiError> {
     caller.require(Scope::Agent)?;
-    Ok(Json(desk(&state).conversation(&id).await?))
+    Ok(Json(desk(&state, &caller).conversation(&id).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,7 +148,7 @@ pub async fn claim(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Agent)?;
     let agent = agent_id(&body(b, &state)?.agent_id)?;
-    desk(&state).claim(&id, &agent, &caller.actor()).await?;
+    desk(&state, &caller).claim(&id, &agent, &caller.actor()).await?;
     Ok(Json(
         json!({"conversation_id": id, "status": "assigned", "agent_id": agent}),
     ))
@@ -168,7 +179,7 @@ pub async fn reply(
     b: Result<Json<TextBody>, JsonRejection>,
 ) -> Result<Json<Relayed>, ApiError> {
     let (agent, original) = agent_and_text(&caller, b, &state)?;
-    let relayed = desk(&state)
+    let relayed = desk(&state, &caller)
         .reply(&id, &agent, &original, &caller.actor())
         .await?;
     if relayed.queued {
@@ -184,7 +195,7 @@ pub async fn note(
     b: Result<Json<TextBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let (agent, note) = agent_and_text(&caller, b, &state)?;
-    let note_id = desk(&state)
+    let note_id = desk(&state, &caller)
         .note(&id, &agent, &note, &caller.actor())
         .await?;
     Ok(Json(json!({"conversation_id": id, "note_id": note_id})))
@@ -206,7 +217,7 @@ pub async fn transfer(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Agent)?;
     let b = body(b, &state)?;
-    let department = desk(&state)
+    let department = desk(&state, &caller)
         .transfer(&id, &b.department, b.agent_id.as_deref(), &caller.actor())
         .await?;
     Ok(Json(
@@ -230,7 +241,7 @@ async fn close(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Agent)?;
     let agent = b.and_then(|Json(b)| b.agent_id);
-    let status = desk(&state)
+    let status = desk(&state, &caller)
         .close(&id, resolve, agent.as_deref(), &caller.actor())
         .await?;
     Ok(Json(json!({"conversation_id": id, "status": status})))

@@ -14,7 +14,7 @@ pub async fn healthz() -> Json<Value> {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let snap = state.parts.content.snapshot();
+    let snap = state.parts.content().snapshot();
     let store = &state.parts.store;
     let db = match store.ping().await {
         Ok(()) => store.writable().await,
@@ -23,7 +23,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     if let Err(e) = &db {
         tracing::warn!(error = %e, "not ready: the database");
     }
-    let content = state.parts.content.status();
+    let content = state.parts.content().status();
     let body = json!({
         "status": if db.is_ok() { "ready" } else { "not_ready" },
         "database": match &db {
@@ -53,6 +53,25 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
             },
         },
     });
+    let mut body = body;
+    if state.parts.municipalities.len() > 1 {
+        // Each municipality's content, by slug: one refused edit shows where it is.
+        let all: Vec<Value> = state
+            .parts
+            .municipalities
+            .iter()
+            .map(|m| {
+                let (snap, st) = (m.content.snapshot(), m.content.status());
+                json!({
+                    "slug": m.slug,
+                    "name": snap.kb.settings.name,
+                    "entries": snap.kb.entries.len(),
+                    "content": {"status": st.status, "version": st.version, "errors": st.errors},
+                })
+            })
+            .collect();
+        body["municipalities"] = Value::Array(all);
+    }
     let status = if db.is_ok() {
         StatusCode::OK
     } else {

@@ -1,7 +1,8 @@
 //! `POST /v1/messages`: a citizen's message in, Loket's reply out.
 //!
 //! Request: `{"conversation_id": "...", "channel": "web", "text": "..."}` (optional
-//! `option_id` when the citizen clicked an offered option). Response: `reply` (`text`,
+//! `option_id` when the citizen clicked an offered option; optional `municipality`, the
+//! slug of the municipality when one Loket serves several, default the first). Response: `reply` (`text`,
 //! `options`), `action` (`agent` while a person owns the conversation: then the text is
 //! empty), `intent`, `confidence`, `faq_id`, `message_ids`.
 
@@ -30,6 +31,9 @@ pub struct MessageRequest {
     pub text: String,
     #[serde(default)]
     pub option_id: Option<String>,
+    /// The municipality's slug (`gemeente` is accepted too); absent: the default one.
+    #[serde(default, alias = "gemeente")]
+    pub municipality: Option<String>,
 }
 
 fn default_channel() -> String {
@@ -112,6 +116,7 @@ pub async fn post_message(
         .await?;
     let mut incoming = Incoming::new(&conversation_id, channel, &req.text);
     incoming.message.button_id = req.option_id;
+    incoming.origin.municipality = req.municipality.unwrap_or_default();
     let handled = state.parts.handle(incoming).await?;
     let r = handled.reply;
     Ok(Json(MessageResponse {

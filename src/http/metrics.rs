@@ -50,7 +50,7 @@ pub async fn track_http(req: Request, next: Next) -> Response {
 
 /// `GET /metrics` (no key: nothing personal is exposed).
 pub async fn handler(State(state): State<AppState>) -> Response {
-    let snap = state.parts.content.snapshot();
+    let snap = state.parts.content().snapshot();
     let known: std::collections::HashSet<&str> = snap
         .kb
         .settings
@@ -80,7 +80,7 @@ pub async fn handler(State(state): State<AppState>) -> Response {
     let live = Live {
         queue_depth: state.parts.encoder.queue_depth(),
         handoffs_waiting,
-        content_version: state.parts.content.status().version,
+        content_version: state.parts.content().status().version,
     };
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

@@ -60,10 +60,6 @@ impl AppState {
         }
     }
 
-    /// Whether events for the webcare platform are recorded.
-    pub fn webhooks_enabled(&self) -> bool {
-        !self.parts.settings.handoff.webhook_url.is_empty()
-    }
 }
 
 const REQUEST_ID: &str = "x-request-id";
@@ -112,6 +108,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/", get(webchat::index))
+        .route("/gemeenten/{slug}", get(webchat::municipality_page))
+        .route("/chat/look/{file}", get(webchat::look))
         .route("/chat/loket-chat.js", get(webchat::script))
         .route("/chat/loket-chat.css", get(webchat::style))
         .route("/metrics", get(metrics::handler))

@@ -15,6 +15,7 @@ use chrono::{Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
+use crate::content::Municipality;
 use super::auth::Caller;
 use super::error::ApiError;
 use crate::knowledge::settings::Department;
@@ -34,6 +35,8 @@ pub struct ReportParams {
     pub department: Option<String>,
     pub format: Option<String>,
     pub limit: Option<String>,
+    /// The municipality's slug (default: the key's only one, else the default one).
+    pub municipality: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +127,7 @@ fn report_query(
             to,
             channel,
             department,
+            municipality: String::new(),
         },
         format,
     ))
@@ -166,17 +170,21 @@ struct SummaryResponse<'a> {
     departments: &'a [Department],
 }
 
-/// An editor's report request, checked: its parameters, the query they ask for and the format.
+/// An editor's report request, checked: its parameters, the query they ask for, the
+/// format and the municipality reported on (one the key serves).
 fn editor_request(
+    state: &AppState,
     caller: &Caller,
     q: Result<Query<ReportParams>, QueryRejection>,
-    departments: &[Department],
-) -> Result<(ReportParams, ReportQuery, Format), ApiError> {
+) -> Result<(ReportParams, ReportQuery, Format, Municipality), ApiError> {
     caller.require(Scope::Editor)?;
     let Query(p) =
         q.map_err(|e| ApiError::BadRequest(format!("invalid query string: {}", e.body_text())))?;
-    let (query, format) = report_query(&p, departments, today())?;
-    Ok((p, query, format))
+    let place = caller.municipality(state, non_empty(&p.municipality))?;
+    let snap = place.content.snapshot();
+    let (mut query, format) = report_query(&p, &snap.kb.settings.departments, today())?;
+    query.municipality = place.slug.clone();
+    Ok((p, query, format, place))
 }
 
 /// A report in the format asked for, as `loket-{name}-{from}-{to}.csv` for CSV; `csv` is
@@ -200,9 +208,9 @@ pub async fn summary(
     caller: Caller,
     q: Result<Query<ReportParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let snap = state.parts.content.snapshot();
+    let (_, query, format, place) = editor_request(&state, &caller, q)?;
+    let snap = place.content.snapshot();
     let settings = &snap.kb.settings;
-    let (_, query, format) = editor_request(&caller, q, &settings.departments)?;
     let summary = reports::summary(
         &state.parts.store,
         &query,
@@ -227,8 +235,7 @@ pub async fn unanswered(
     caller: Caller,
     q: Result<Query<ReportParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let snap = state.parts.content.snapshot();
-    let (p, query, format) = editor_request(&caller, q, &snap.kb.settings.departments)?;
+    let (p, query, format, _) = editor_request(&state, &caller, q)?;
     let limit = match non_empty(&p.limit) {
         None => 50,
         Some(v) => v

@@ -5,12 +5,15 @@
 //! executable. The page carries a strict content security policy: everything from Loket
 //! itself, no inline script.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 
 use super::AppState;
+use super::error::ApiError;
+use crate::content::Municipality;
+use crate::knowledge::settings::Look;
 
 const INDEX_HTML: &str = include_str!("../../assets/index.html");
 const CHAT_JS: &str = include_str!("../../assets/webchat/loket-chat.js");
@@ -18,17 +21,51 @@ const CHAT_CSS: &str = include_str!("../../assets/webchat/loket-chat.css");
 
 /// The policy of the demo page: only Loket's own script, style and API.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+     style-src 'self'; img-src 'self' data: https:; connect-src 'self'; object-src 'none'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'self'";
 
 const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const X_CONTENT_TYPE_OPTIONS: HeaderName = HeaderName::from_static("x-content-type-options");
 
-/// `GET /`: the demo page with the municipality's name filled in.
+/// `GET /`: the demo page of the default municipality.
 pub async fn index(State(state): State<AppState>) -> impl IntoResponse {
-    let name = state.parts.content.snapshot().kb.settings.name.clone();
-    let body = INDEX_HTML.replace("{{municipality}}", &crate::text::escape_html(&name));
+    let m = state.parts.municipalities.default();
+    page(m, state.parts.municipalities.len() > 1)
+}
+
+/// `GET /gemeenten/{slug}`: the demo page of one municipality (its name, answers and look).
+pub async fn municipality_page(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let m = state
+        .parts
+        .municipalities
+        .get(&slug)
+        .ok_or_else(|| ApiError::Missing(format!("no municipality `{slug}` is served here")))?;
+    Ok(page(m, true))
+}
+
+/// The demo page for `m`; `named`: the widget names its municipality (`data-gemeente`).
+fn page(m: &Municipality, named: bool) -> impl IntoResponse + use<> {
+    let settings = m.content.snapshot().kb.settings.clone();
+    let slug = crate::text::escape_html(&m.slug);
+    let has_look = settings.look != Default::default();
+    let body = INDEX_HTML
+        .replace("{{municipality}}", &crate::text::escape_html(&settings.name))
+        .replace(
+            "{{gemeente}}",
+            &if named { format!(" data-gemeente=\"{slug}\"") } else { String::new() },
+        )
+        .replace(
+            "{{look}}",
+            &if has_look && !named {
+                format!("<link rel=\"stylesheet\" href=\"/chat/look/{slug}.css\">\n")
+            } else {
+                String::new()
+            },
+        );
     (
         StatusCode::OK,
         [
@@ -49,6 +86,47 @@ pub async fn index(State(state): State<AppState>) -> impl IntoResponse {
         ],
         body,
     )
+}
+
+/// `GET /chat/look/{slug}.css`: a municipality's colours and logo as CSS custom properties
+/// over the widget's defaults (and the demo page's). The values were checked when the
+/// settings were loaded (colours `#rrggbb`, the logo an https:// address without quotes).
+pub async fn look(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let slug = file.strip_suffix(".css").unwrap_or("");
+    let m = state
+        .parts
+        .municipalities
+        .get(slug)
+        .ok_or_else(|| ApiError::Missing(format!("no municipality `{slug}` is served here")))?;
+    let look = m.content.snapshot().kb.settings.look.clone();
+    Ok((
+        StatusCode::OK,
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
+            (CACHE_CONTROL, NO_CACHE),
+            (X_CONTENT_TYPE_OPTIONS, NOSNIFF),
+        ],
+        look_css(&look),
+    ))
+}
+
+/// The style sheet of a look (doubled classes: it wins over the defaults in any order).
+pub fn look_css(look: &Look) -> String {
+    let mut props = look.css_properties();
+    if let Some(c) = &look.primary_color {
+        props.push_str(&format!(" --loket-accent-dark: {c};"));
+    }
+    let mut css = format!(".loket-chat.loket-chat, .loket-page.loket-page {{ {} }}\n", props.trim());
+    if let Some(logo) = &look.logo_url {
+        css.push_str(&format!(
+            ".loket-chat.loket-chat, .loket-page.loket-page {{ --loket-logo: url(\"{logo}\"); }}\n\
+             .loket-chat__logo.loket-chat__logo, .loket-page__logo.loket-page__logo {{ display: inline-block; }}\n"
+        ));
+    }
+    css
 }
 
 /// `GET /chat/loket-chat.js`: the widget.

@@ -96,12 +96,29 @@ pub async fn receive(
     let secret = cfg.app_secret.expose().as_bytes();
     let mut inbound = Vec::new();
     let mut statuses = 0;
+    let places = &state.parts.municipalities;
     for event in events {
         match event {
             wire::Event::Message(m) => {
                 if matches!(m.content, wire::Content::Reaction { .. }) {
                     continue; // a thumbs-up needs no answer
                 }
+                // One Meta app, many numbers: the number written to names the municipality.
+                let Some(place) = places.by_phone_number_id(&m.phone_number_id) else {
+                    tracing::warn!(
+                        phone_number_id = %m.phone_number_id,
+                        "whatsapp webhook: a message to a number no municipality here has; \
+                         set whatsapp_phone_number_id in its municipality.toml"
+                    );
+                    crate::metrics::record_webhook_unrouted();
+                    continue;
+                };
+                // A citizen writing to two municipalities has two contacts, two conversations.
+                let scoped = if place.slug == places.default().slug {
+                    m.from.clone()
+                } else {
+                    format!("{}/{}", place.slug, m.from)
+                };
                 let text = m.content.text_for_understanding().unwrap_or_default();
                 // Meta's own limit; a longer text is cut before the guard reads it, so no
                 // delivery can make one message arbitrarily costly (a 72 KB text took 500 MB).
@@ -110,7 +127,7 @@ pub async fn receive(
                 inbound.push(NewInbound {
                     channel: Channel::Whatsapp,
                     external_id: m.id.clone(),
-                    contact_id: contact_id(secret, &m.from),
+                    contact_id: contact_id(secret, &scoped),
                     address: m.from.clone(),
                     payload: InboundPayload {
                         kind: m.content.kind().to_string(),
@@ -123,6 +140,7 @@ pub async fn receive(
                         option_id: m.content.option_id().map(str::to_string),
                         meta: Some(m.content.metadata_json()).filter(|v| !v.is_null()),
                         sent_at: m.timestamp,
+                        municipality: Some(place.slug.clone()),
                     },
                 });
             }

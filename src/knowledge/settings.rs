@@ -58,6 +58,10 @@ struct SettingsFile {
     /// The web chat's look.
     #[serde(default)]
     look: Look,
+    /// Days a conversation is kept after its last activity (`loket archive purge`); unset:
+    /// `archive.retention_days` of the service. 0 keeps everything.
+    #[serde(default)]
+    retention_days: Option<u32>,
 }
 
 /// The web chat's look: colours as NL Design System-style design tokens (CSS custom
@@ -77,13 +81,13 @@ pub struct Look {
 }
 
 impl Look {
-    /// The CSS custom properties this look sets (`--loket-primary-color: #…;`), for a
-    /// `style` attribute; only values checked by [`parse_settings`] reach it.
+    /// The CSS custom properties (design tokens) this look sets over the web chat's defaults
+    /// (`--loket-accent: #…;`); only values checked by [`parse_settings`] reach it.
     pub fn css_properties(&self) -> String {
         let mut out = String::new();
         for (name, value) in [
-            ("--loket-primary-color", &self.primary_color),
-            ("--loket-primary-text-color", &self.primary_text_color),
+            ("--loket-accent", &self.primary_color),
+            ("--loket-accent-text", &self.primary_text_color),
         ] {
             if let Some(v) = value {
                 out.push_str(&format!("{name}: {v}; "));
@@ -98,6 +102,26 @@ fn is_hex_color(s: &str) -> bool {
     s.strip_prefix('#').is_some_and(|h| {
         (h.len() == 3 || h.len() == 6) && h.chars().all(|c| c.is_ascii_hexdigit())
     })
+}
+
+/// WCAG 2.1 contrast ratio of two `#rgb`/`#rrggbb` colours (1 to 21).
+pub fn contrast_ratio(a: &str, b: &str) -> Option<f64> {
+    fn luminance(hex: &str) -> Option<f64> {
+        let h = hex.strip_prefix('#')?;
+        let h: String = if h.len() == 3 {
+            h.chars().flat_map(|c| [c, c]).collect()
+        } else {
+            h.to_string()
+        };
+        let channel = |i: usize| -> Option<f64> {
+            let v = u8::from_str_radix(h.get(i..i + 2)?, 16).ok()? as f64 / 255.0;
+            Some(if v <= 0.04045 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) })
+        };
+        Some(0.2126 * channel(0)? + 0.7152 * channel(2)? + 0.0722 * channel(4)?)
+    }
+    let (la, lb) = (luminance(a)?, luminance(b)?);
+    let (hi, lo) = if la > lb { (la, lb) } else { (lb, la) };
+    Some((hi + 0.05) / (lo + 0.05))
 }
 
 /// A municipality's slug from its name: "Gemeente Súdwest-Fryslân" → "sudwest-fryslan".
@@ -153,6 +177,8 @@ pub struct Settings {
     pub slug: String,
     pub whatsapp_phone_number_id: Option<String>,
     pub look: Look,
+    /// This municipality's retention, over the service's `archive.retention_days`.
+    pub retention_days: Option<u32>,
 }
 
 pub const DEFAULT_DEPARTMENT: &str = "kcc";
@@ -230,6 +256,7 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, Vec<Diagnosti
                 .clone()
                 .filter(|p| !p.trim().is_empty()),
             look: file.look.clone(),
+            retention_days: file.retention_days,
             name: file.name,
             website: file.website,
             phone: file.phone,
@@ -287,6 +314,18 @@ fn check_identity(file: &SettingsFile, path: &Path, text: &str, diags: &mut Vec<
             ));
         }
     }
+    if let Some(bg) = file.look.primary_color.as_deref().filter(|c| is_hex_color(c)) {
+        let fg = file.look.primary_text_color.as_deref().unwrap_or("#fff");
+        if let Some(ratio) = contrast_ratio(bg, fg).filter(|r| *r < 4.5) {
+            diags.push(Diagnostic::error(
+                Problem::InvalidValue,
+                path,
+                line("primary_color"),
+                format!("tekst in {fg} op {bg} is slecht leesbaar (contrast {ratio:.1}:1, minimaal 4,5:1)"),
+                "kies een donkerdere primary_color of een andere primary_text_color (WCAG 2.1 AA, verplicht voor overheidssites)",
+            ));
+        }
+    }
     let logo_ok = |l: &str| {
         (l.starts_with("https://") || (l.starts_with('/') && !l.starts_with("//")))
             && !l.contains(['"', '\'', '<', '>', ' ', '(', ')'])
@@ -322,11 +361,15 @@ mod identity_tests {
         assert_eq!(s.slug, "zeestad");
         assert_eq!(
             s.look.css_properties(),
-            "--loket-primary-color: #0b5394; --loket-primary-text-color: #fff;"
+            "--loket-accent: #0b5394; --loket-accent-text: #fff;"
         );
         let bad = format!("{base}[look]\nprimary_color = \"red; background: url(x)\"\n");
         let errs = parse_settings(Path::new("m.toml"), &bad).unwrap_err();
         assert!(errs.iter().any(|d| d.message.contains("geen kleur")), "{errs:?}");
+        let pale = format!("{base}[look]\nprimary_color = \"#ffcc00\"\n");
+        let errs = parse_settings(Path::new("m.toml"), &pale).unwrap_err();
+        assert!(errs.iter().any(|d| d.message.contains("contrast")), "{errs:?}");
+        assert!((contrast_ratio("#000", "#fff").unwrap() - 21.0).abs() < 1e-6);
         let bad_slug = base.replace("tone", "slug = \"Zee Stad\"\ntone");
         assert!(parse_settings(Path::new("m.toml"), &bad_slug).is_err());
     }

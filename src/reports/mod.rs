@@ -54,9 +54,20 @@ pub struct ReportQuery {
     /// A department id (`burgerzaken`), compared case-insensitively; a conversation without a
     /// department belongs to the default one (`kcc`). `None` for all departments.
     pub department: Option<String>,
+    /// The municipality reported on (its slug): a report covers one municipality only.
+    pub municipality: String,
 }
 
 impl ReportQuery {
+    /// The stored rows' filter for `bounds` (from [`Self::bounds`]).
+    pub fn period<'a>(&'a self, bounds: &'a (String, String)) -> crate::store::reports::Period<'a> {
+        crate::store::reports::Period {
+            start: &bounds.0,
+            end: &bounds.1,
+            municipality: &self.municipality,
+        }
+    }
+
     /// The period as a half-open range of UTC timestamps in the stored text format:
     /// local midnight of `from` up to local midnight of the day after `to`.
     pub fn bounds(&self) -> (String, String) {
@@ -289,8 +300,8 @@ async fn conversations(
     store: &SqlStore,
     q: &ReportQuery,
 ) -> Result<HashMap<String, Conversation>, StoreError> {
-    let (start, end) = q.bounds();
-    let rows = store.report_conversations(&start, &end).await?;
+    let bounds = q.bounds();
+    let rows = store.report_conversations(&q.period(&bounds)).await?;
     let mut out = HashMap::new();
     for r in rows {
         let department = r
@@ -316,8 +327,8 @@ async fn conversations(
 }
 
 async fn messages(store: &SqlStore, q: &ReportQuery) -> Result<Vec<Message>, StoreError> {
-    let (start, end) = q.bounds();
-    let rows = store.report_messages(&start, &end).await?;
+    let bounds = q.bounds();
+    let rows = store.report_messages(&q.period(&bounds)).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let Some(created_at) = parse_time(&r.created_at) else {
@@ -339,8 +350,8 @@ async fn messages(store: &SqlStore, q: &ReportQuery) -> Result<Vec<Message>, Sto
 }
 
 async fn handoffs(store: &SqlStore, q: &ReportQuery) -> Result<Vec<Handoff>, StoreError> {
-    let (start, end) = q.bounds();
-    let rows = store.report_handoffs(&start, &end).await?;
+    let bounds = q.bounds();
+    let rows = store.report_handoffs(&q.period(&bounds)).await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let Some(created_at) = parse_time(&r.created_at) else {
@@ -769,6 +780,7 @@ mod tests {
             to: NaiveDate::from_ymd_opt(2026, 11, 8).unwrap(),
             channel: None,
             department: None,
+            municipality: String::new(),
         };
         // CET (UTC+1) in November.
         assert_eq!(

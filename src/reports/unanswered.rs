@@ -218,8 +218,8 @@ pub async fn unanswered_items(
     answer_threshold: f64,
 ) -> Result<Vec<Item>, UnansweredError> {
     let convs = conversations(store, q).await?;
-    let (start, end) = q.bounds();
-    let rows = store.citizen_decisions(&start, &end).await?;
+    let bounds = q.bounds();
+    let rows = store.citizen_decisions(&q.period(&bounds)).await?;
     let mut out = Vec::new();
     for r in rows {
         if !convs.contains_key(&r.conversation_id)

@@ -221,19 +221,23 @@ pub struct Purge {
 
 impl SqlStore {
     /// The conversations whose last activity falls in `[start, end)`, oldest first, with their
-    /// handoffs, notes and messages (oldest first).
+    /// handoffs, notes and messages (oldest first); of one municipality (its slug), or of
+    /// every one (`None`).
     pub async fn archived_conversations(
         &self,
         start: &str,
         end: &str,
+        municipality: Option<&str>,
     ) -> Result<Vec<ArchivedConversation>, StoreError> {
         let mut conversations: Vec<ArchivedConversation> = sqlx::query_as(
             "SELECT id, channel, status, department, contact_id, agent_id, waiting_since, \
              resolved_at, created_at, updated_at FROM conversations \
-             WHERE updated_at >= $1 AND updated_at < $2 ORDER BY updated_at, id",
+             WHERE updated_at >= $1 AND updated_at < $2 AND ($3 = '' OR municipality = $3) \
+             ORDER BY updated_at, id",
         )
         .bind(start)
         .bind(end)
+        .bind(municipality.unwrap_or(""))
         .fetch_all(self.pool())
         .await?;
         for c in &mut conversations {
@@ -304,23 +308,30 @@ impl SqlStore {
 
 impl Purge {
     /// Conversations whose last activity is before `cutoff`, oldest first, each with whether
-    /// a handoff of it is still open.
-    pub async fn expired(&mut self, cutoff: &str) -> Result<Vec<ExpiredConversation>, StoreError> {
+    /// a handoff of it is still open; of one municipality (its slug), or of every one.
+    pub async fn expired(
+        &mut self,
+        cutoff: &str,
+        municipality: Option<&str>,
+    ) -> Result<Vec<ExpiredConversation>, StoreError> {
         let lock = if self.postgres { " FOR UPDATE" } else { "" };
         let rows: Vec<ExpiredRow> = sqlx::query_as(&format!(
             "SELECT id, status, updated_at, contact_id FROM conversations WHERE updated_at < $1 \
-             ORDER BY updated_at, id{lock}"
+             AND ($2 = '' OR municipality = $2) ORDER BY updated_at, id{lock}"
         ))
         .bind(cutoff)
+        .bind(municipality.unwrap_or(""))
         .fetch_all(&mut *self.tx)
         .await?;
         let open: std::collections::HashSet<String> = sqlx::query_scalar(
             "SELECT DISTINCT h.conversation_id FROM handoffs h JOIN conversations c \
-             ON c.id = h.conversation_id WHERE c.updated_at < $1 AND h.status IN ($2, $3)",
+             ON c.id = h.conversation_id WHERE c.updated_at < $1 AND h.status IN ($2, $3) \
+             AND ($4 = '' OR c.municipality = $4)",
         )
         .bind(cutoff)
         .bind(HandoffStatus::Waiting)
         .bind(HandoffStatus::Assigned)
+        .bind(municipality.unwrap_or(""))
         .fetch_all(&mut *self.tx)
         .await?
         .into_iter()

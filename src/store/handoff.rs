@@ -40,12 +40,16 @@ pub struct QueueFilter {
     /// Only conversations waiting at least this long.
     pub min_waiting_secs: Option<i64>,
     pub limit: i64,
+    /// Only these municipalities' conversations (slugs); empty: every one.
+    pub municipalities: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct QueueEntry {
     #[sqlx(rename = "id")]
     pub conversation_id: String,
+    /// The municipality's slug.
+    pub municipality: String,
     pub channel: Channel,
     pub status: ConversationStatus,
     pub department: Option<String>,
@@ -169,7 +173,7 @@ impl SqlStore {
         let placeholders: Vec<String> =
             (0..statuses.len()).map(|i| format!("${}", i + 1)).collect();
         let mut sql = format!(
-            "SELECT c.id, c.channel, c.status, c.department, c.agent_id, c.waiting_since, c.updated_at, \
+            "SELECT c.id, c.municipality, c.channel, c.status, c.department, c.agent_id, c.waiting_since, c.updated_at, \
              (SELECT h.reason FROM handoffs h WHERE h.conversation_id = c.id ORDER BY h.id DESC LIMIT 1) AS reason \
              FROM conversations c WHERE c.status IN ({})",
             placeholders.join(", ")
@@ -181,6 +185,12 @@ impl SqlStore {
                 " AND LOWER(COALESCE(c.department, 'KCC')) = LOWER(${n})"
             ));
         }
+        if !f.municipalities.is_empty() {
+            let list: Vec<String> = (0..f.municipalities.len())
+                .map(|i| format!("${}", n + 1 + i))
+                .collect();
+            sql.push_str(&format!(" AND c.municipality IN ({})", list.join(", ")));
+        }
         sql.push_str(" ORDER BY COALESCE(c.waiting_since, c.updated_at), c.id");
         let mut q = sqlx::query_as::<_, QueueEntry>(&sql);
         for s in statuses {
@@ -188,6 +198,9 @@ impl SqlStore {
         }
         if let Some(d) = &f.department {
             q = q.bind(d.clone());
+        }
+        for m in &f.municipalities {
+            q = q.bind(m.clone());
         }
         let rows = q.fetch_all(self.pool()).await?;
         let now = Utc::now();

@@ -60,6 +60,8 @@ pub struct ApiKey {
     pub id: String,
     pub name: String,
     pub scopes: Vec<Scope>,
+    /// The municipalities (slugs) it may act for; empty: every one (supplier-wide).
+    pub municipalities: Vec<String>,
     pub created_at: String,
     pub revoked_at: Option<String>,
     pub last_used_at: Option<String>,
@@ -68,6 +70,16 @@ pub struct ApiKey {
 impl ApiKey {
     pub fn allows(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin)
+    }
+
+    /// Whether it may act for the municipality `slug`.
+    pub fn serves(&self, slug: &str) -> bool {
+        self.municipalities.is_empty() || self.municipalities.iter().any(|m| m == slug)
+    }
+
+    /// A key of every municipality (supplier-wide).
+    pub fn is_supplier_wide(&self) -> bool {
+        self.municipalities.is_empty()
     }
 }
 
@@ -86,6 +98,7 @@ struct KeyRow {
     id: String,
     name: String,
     scopes: String,
+    municipalities: String,
     created_at: String,
     revoked_at: Option<String>,
     last_used_at: Option<String>,
@@ -97,6 +110,13 @@ impl From<KeyRow> for ApiKey {
             id: r.id,
             name: r.name,
             scopes: parse_scopes(&r.scopes),
+            municipalities: r
+                .municipalities
+                .split(',')
+                .map(str::trim)
+                .filter(|m| !m.is_empty())
+                .map(str::to_string)
+                .collect(),
             created_at: r.created_at,
             revoked_at: r.revoked_at,
             last_used_at: r.last_used_at,
@@ -105,11 +125,22 @@ impl From<KeyRow> for ApiKey {
 }
 
 impl SqlStore {
-    /// Creates a key and returns it in full: the only time it is visible.
+    /// Creates a key for every municipality and returns it in full: the only time it is
+    /// visible.
     pub async fn create_key(
         &self,
         name: &str,
         scopes: &[Scope],
+    ) -> Result<(ApiKey, String), StoreError> {
+        self.create_key_for(name, scopes, &[]).await
+    }
+
+    /// Creates a key that acts for `municipalities` only (slugs; empty: every one).
+    pub async fn create_key_for(
+        &self,
+        name: &str,
+        scopes: &[Scope],
+        municipalities: &[String],
     ) -> Result<(ApiKey, String), StoreError> {
         let mut rng = rand::thread_rng();
         let id = format!("{:08x}", rng.r#gen::<u32>());
@@ -128,14 +159,17 @@ impl SqlStore {
             .join(",");
         let now = timestamp(Utc::now());
         let writer = self.writer().await;
+        let places = municipalities.join(",");
         sqlx::query(
-            "INSERT INTO api_keys (id, name, hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO api_keys (id, name, hash, scopes, created_at, municipalities) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&id)
         .bind(name)
         .bind(hash_key(&key))
         .bind(&scopes_text)
         .bind(&now)
+        .bind(&places)
         .execute(self.pool())
         .await?;
         drop(writer);
@@ -143,7 +177,10 @@ impl SqlStore {
             "cli",
             "key.created",
             None,
-            &format!("{id} {name} [{scopes_text}]"),
+            &format!(
+                "{id} {name} [{scopes_text}] {}",
+                if places.is_empty() { "*" } else { &places }
+            ),
         )
         .await?;
         Ok((
@@ -151,6 +188,7 @@ impl SqlStore {
                 id,
                 name: name.to_string(),
                 scopes: scopes.to_vec(),
+                municipalities: municipalities.to_vec(),
                 created_at: now,
                 revoked_at: None,
                 last_used_at: None,
@@ -161,7 +199,8 @@ impl SqlStore {
 
     pub async fn list_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
         let rows: Vec<KeyRow> = sqlx::query_as(
-            "SELECT id, name, scopes, created_at, revoked_at, last_used_at FROM api_keys ORDER BY created_at, id",
+            "SELECT id, name, scopes, municipalities, created_at, revoked_at, last_used_at FROM api_keys \
+             ORDER BY created_at, id",
         )
         .fetch_all(self.pool())
         .await?;
@@ -188,8 +227,8 @@ impl SqlStore {
     /// The active key with this value, if any.
     pub async fn find_key(&self, key: &str) -> Result<Option<ApiKey>, StoreError> {
         let row: Option<KeyRow> = sqlx::query_as(
-            "SELECT id, name, scopes, created_at, revoked_at, last_used_at FROM api_keys \
-             WHERE hash = $1 AND revoked_at IS NULL",
+            "SELECT id, name, scopes, municipalities, created_at, revoked_at, last_used_at \
+             FROM api_keys WHERE hash = $1 AND revoked_at IS NULL",
         )
         .bind(hash_key(key))
         .fetch_optional(self.pool())

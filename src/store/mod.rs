@@ -144,6 +144,8 @@ pub struct PlatformEvent {
 #[derive(Debug, Clone)]
 pub struct TurnRecord {
     pub conversation_id: String,
+    /// The municipality's slug (set on the conversation when the turn creates it).
+    pub municipality: String,
     pub channel: Channel,
     pub contact_id: Option<String>,
     pub inbound: MessageRecord,
@@ -171,6 +173,7 @@ impl TurnRecord {
     ) -> Self {
         TurnRecord {
             conversation_id: conversation_id.into(),
+            municipality: String::new(),
             channel,
             contact_id: None,
             inbound,
@@ -202,6 +205,8 @@ pub struct ConversationState {
     pub channel: Channel,
     pub contact_id: Option<String>,
     pub updated_at: String,
+    /// The municipality's slug.
+    pub municipality: String,
 }
 
 /// [`ConversationState`] as stored: the context is JSON text.
@@ -214,6 +219,7 @@ struct ConversationStateRow {
     channel: Channel,
     contact_id: Option<String>,
     updated_at: String,
+    municipality: String,
 }
 
 impl From<ConversationStateRow> for ConversationState {
@@ -227,6 +233,7 @@ impl From<ConversationStateRow> for ConversationState {
             channel: r.channel,
             contact_id: r.contact_id,
             updated_at: r.updated_at,
+            municipality: r.municipality,
         }
     }
 }
@@ -414,6 +421,17 @@ impl SqlStore {
         }
     }
 
+    /// Gives conversations stored before Loket knew municipalities (an empty municipality)
+    /// to `slug`, the default municipality. Returns how many were adopted.
+    pub async fn adopt_conversations(&self, slug: &str) -> Result<u64, StoreError> {
+        let _writer = self.writer().await;
+        let done = sqlx::query("UPDATE conversations SET municipality = $1 WHERE municipality = ''")
+            .bind(slug)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Whether this process can write: a SQLite file that SQLite opened read-only (its
     /// permissions, a read-only mount) and a PostgreSQL session that is read-only (a replica,
     /// `default_transaction_read_only`) answer reads but refuse every turn.
@@ -456,8 +474,8 @@ impl SqlStore {
         conversation_id: &str,
     ) -> Result<Option<ConversationState>, StoreError> {
         let row: Option<ConversationStateRow> = sqlx::query_as(
-            "SELECT context, status, agent_id, department, channel, contact_id, updated_at \
-             FROM conversations WHERE id = $1",
+            "SELECT context, status, agent_id, department, channel, contact_id, updated_at, \
+             municipality FROM conversations WHERE id = $1",
         )
         .bind(conversation_id)
         .fetch_optional(&self.pool)
@@ -656,8 +674,8 @@ impl Store for SqlStore {
             .as_ref()
             .map(|c| serde_json::to_string(c).unwrap_or_else(|_| "{}".into()));
         sqlx::query(
-            "INSERT INTO conversations (id, channel, status, context, contact_id, department, created_at, updated_at) \
-             VALUES ($1, $2, 'bot', COALESCE($3, '{}'), $4, $5, $6, $6) \
+            "INSERT INTO conversations (id, channel, status, context, contact_id, department, created_at, updated_at, municipality) \
+             VALUES ($1, $2, 'bot', COALESCE($3, '{}'), $4, $5, $6, $6, $7) \
              ON CONFLICT (id) DO UPDATE SET context = COALESCE($3, conversations.context), \
              department = COALESCE($5, conversations.department), updated_at = excluded.updated_at",
         )
@@ -667,6 +685,7 @@ impl Store for SqlStore {
         .bind(turn.contact_id.clone())
         .bind(turn.department.clone())
         .bind(&now)
+        .bind(&turn.municipality)
         .execute(&mut *tx)
         .await?;
         let citizen =

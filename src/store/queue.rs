@@ -40,6 +40,9 @@ pub struct InboundPayload {
     #[serde(default)]
     pub meta: Option<serde_json::Value>,
     pub sent_at: DateTime<Utc>,
+    /// The municipality whose number received it (absent: the default municipality).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub municipality: Option<String>,
 }
 
 /// One inbound message to enqueue.
@@ -90,6 +93,8 @@ pub struct OutboxItem {
     pub body: serde_json::Value,
     pub attempts: i64,
     pub address: Option<String>,
+    /// The conversation's municipality (whose number sends it).
+    pub municipality: String,
 }
 
 /// [`InboxItem`] as stored: the payload is JSON text.
@@ -366,6 +371,7 @@ impl SqlStore {
                     .map_err(|e| StoreError::Database(format!("outbox body: {e}")))?,
                 attempts: r.attempts,
                 address: None,
+                municipality: String::new(),
                 contact_id: r.contact_id,
             });
         }
@@ -377,6 +383,12 @@ impl SqlStore {
                 .bind(&item.contact_id)
                 .fetch_optional(self.pool())
                 .await?;
+            item.municipality =
+                sqlx::query_scalar("SELECT municipality FROM conversations WHERE id = $1")
+                    .bind(&item.conversation_id)
+                    .fetch_optional(self.pool())
+                    .await?
+                    .unwrap_or_default();
         }
         Ok(items)
     }
@@ -703,5 +715,36 @@ impl SqlStore {
             .execute(self.pool())
             .await?;
         Ok(())
+    }
+}
+
+impl SqlStore {
+    /// Takes one of `per_sec` sends of `number` in the second `second` (unix seconds), for
+    /// every instance on this database together; false when that second is full. Old
+    /// seconds are cleared now and then.
+    pub async fn take_send_slot(
+        &self,
+        number: &str,
+        second: i64,
+        per_sec: u32,
+    ) -> Result<bool, StoreError> {
+        let _writer = self.writer().await;
+        let taken: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO send_windows (number, second, sent) VALUES ($1, $2, 1) \
+             ON CONFLICT (number, second) DO UPDATE SET sent = send_windows.sent + 1 \
+             WHERE send_windows.sent < $3 RETURNING sent",
+        )
+        .bind(number)
+        .bind(second)
+        .bind(i64::from(per_sec))
+        .fetch_optional(self.pool())
+        .await?;
+        if second % 60 == 0 && taken == Some(1) {
+            sqlx::query("DELETE FROM send_windows WHERE second < $1")
+                .bind(second - 60)
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(taken.is_some())
     }
 }

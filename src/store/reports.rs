@@ -54,15 +54,25 @@ pub struct CitizenDecision {
     pub created_at: String,
 }
 
+/// A report's period `[start, end)` (stored timestamps) of one municipality (its slug).
+#[derive(Debug, Clone, Copy)]
+pub struct Period<'a> {
+    pub start: &'a str,
+    pub end: &'a str,
+    pub municipality: &'a str,
+}
+
 impl SqlStore {
-    /// The rows of `sql`, whose `$1` and `$2` are the period's start and end.
-    async fn in_period<T>(&self, sql: &str, start: &str, end: &str) -> Result<Vec<T>, StoreError>
+    /// The rows of `sql`, whose `$1` and `$2` are the period's start and end and `$3` the
+    /// municipality: a report never reads another municipality's conversations.
+    async fn in_period<T>(&self, sql: &str, p: &Period<'_>) -> Result<Vec<T>, StoreError>
     where
         T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
     {
         Ok(sqlx::query_as(sql)
-            .bind(start)
-            .bind(end)
+            .bind(p.start)
+            .bind(p.end)
+            .bind(p.municipality)
             .fetch_all(self.pool())
             .await?)
     }
@@ -70,14 +80,12 @@ impl SqlStore {
     /// Conversations created in `[start, end)`.
     pub async fn report_conversations(
         &self,
-        start: &str,
-        end: &str,
+        p: &Period<'_>,
     ) -> Result<Vec<ReportConversation>, StoreError> {
         self.in_period(
             "SELECT id, channel, department, created_at FROM conversations \
-             WHERE created_at >= $1 AND created_at < $2",
-            start,
-            end,
+             WHERE created_at >= $1 AND created_at < $2 AND municipality = $3",
+            p,
         )
         .await
     }
@@ -86,15 +94,14 @@ impl SqlStore {
     /// first.
     pub async fn report_messages(
         &self,
-        start: &str,
-        end: &str,
+        p: &Period<'_>,
     ) -> Result<Vec<ReportMessage>, StoreError> {
         self.in_period(
             "SELECT m.conversation_id, m.direction, m.sender, m.pii, m.intent, m.action, m.faq_id, \
              m.response_ms, m.created_at FROM messages m JOIN conversations c ON c.id = m.conversation_id \
-             WHERE c.created_at >= $1 AND c.created_at < $2 ORDER BY m.conversation_id, m.id",
-            start,
-            end,
+             WHERE c.created_at >= $1 AND c.created_at < $2 AND c.municipality = $3 \
+             ORDER BY m.conversation_id, m.id",
+            p,
         )
         .await
     }
@@ -102,15 +109,13 @@ impl SqlStore {
     /// The handoffs of the conversations created in `[start, end)`, oldest first.
     pub async fn report_handoffs(
         &self,
-        start: &str,
-        end: &str,
+        p: &Period<'_>,
     ) -> Result<Vec<ReportHandoff>, StoreError> {
         self.in_period(
             "SELECT h.conversation_id, h.status, h.created_at, h.first_reply_at, h.within_office_hours \
              FROM handoffs h JOIN conversations c ON c.id = h.conversation_id \
-             WHERE c.created_at >= $1 AND c.created_at < $2 ORDER BY h.id",
-            start,
-            end,
+             WHERE c.created_at >= $1 AND c.created_at < $2 AND c.municipality = $3 ORDER BY h.id",
+            p,
         )
         .await
     }
@@ -119,17 +124,15 @@ impl SqlStore {
     /// `[start, end)`, in order of arrival.
     pub async fn citizen_decisions(
         &self,
-        start: &str,
-        end: &str,
+        p: &Period<'_>,
     ) -> Result<Vec<CitizenDecision>, StoreError> {
         self.in_period(
             "SELECT m.conversation_id, m.text, m.intent, m.action, m.confidence, m.kind, m.created_at \
              FROM messages m JOIN conversations c ON c.id = m.conversation_id \
-             WHERE c.created_at >= $1 AND c.created_at < $2 \
+             WHERE c.created_at >= $1 AND c.created_at < $2 AND c.municipality = $3 \
              AND m.direction = 'in' AND m.sender = 'citizen' AND m.action IS NOT NULL \
              ORDER BY m.created_at, m.id",
-            start,
-            end,
+            p,
         )
         .await
     }

@@ -14,6 +14,10 @@ pub struct Delivery {
     /// The exact body to POST (signed as is).
     pub payload: String,
     pub attempts: i64,
+    /// The municipality of the event's conversation (whose platform receives it).
+    #[sqlx(skip)]
+    pub municipality: String,
+    pub conversation_id: Option<String>,
 }
 
 pub(crate) async fn insert_event(
@@ -73,14 +77,25 @@ impl SqlStore {
         let sql = format!(
             "UPDATE webhook_deliveries SET status = 'sending', locked_until = $1, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM webhook_deliveries WHERE {due} ORDER BY created_at, id LIMIT $3 {lock}) \
-             AND {due} RETURNING id, event, payload, attempts"
+             AND {due} RETURNING id, event, payload, attempts, conversation_id"
         );
-        Ok(sqlx::query_as(&sql)
+        let mut due: Vec<Delivery> = sqlx::query_as(&sql)
             .bind(timestamp(now + lease))
             .bind(timestamp(now))
             .bind(limit)
             .fetch_all(self.pool())
-            .await?)
+            .await?;
+        for d in &mut due {
+            if let Some(c) = &d.conversation_id {
+                d.municipality =
+                    sqlx::query_scalar("SELECT municipality FROM conversations WHERE id = $1")
+                        .bind(c)
+                        .fetch_optional(self.pool())
+                        .await?
+                        .unwrap_or_default();
+            }
+        }
+        Ok(due)
     }
 
     pub async fn delivery_done(

@@ -272,6 +272,8 @@ fn media_reply(snap: &Snapshot, context: &Context) -> Reply {
 #[derive(Debug, Clone)]
 pub struct Origin {
     pub conversation_id: String,
+    /// The municipality's slug; empty: the default municipality.
+    pub municipality: String,
     pub channel: Channel,
     pub contact_id: Option<String>,
     /// The inbox row this turn completes (WhatsApp).
@@ -287,6 +289,7 @@ impl Origin {
     pub fn new(conversation_id: &str, channel: Channel) -> Origin {
         Origin {
             conversation_id: conversation_id.to_string(),
+            municipality: String::new(),
             channel,
             contact_id: None,
             inbox_id: None,
@@ -317,6 +320,7 @@ impl Plan {
         inbound.action = Some(self.action.clone());
         let mut record = TurnRecord {
             conversation_id: origin.conversation_id,
+            municipality: origin.municipality,
             channel: origin.channel,
             contact_id: origin.contact_id,
             inbound,

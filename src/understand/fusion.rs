@@ -8,9 +8,31 @@ use crate::search::FaqIndex;
 #[error("{0}")]
 pub struct FitError(String);
 
+/// What the fit depends on besides the intent head (whose key is `head_key`): every entry's
+/// id, intent, title, questions, tags and answer. The same content fits the same weights,
+/// so a restart (or another municipality with the same entries) reads them from the cache.
+pub(super) fn cache_key(head_key: &str, entries: &[crate::knowledge::Entry]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    // Bump the version when the fit changes: weights fitted by older code are fitted again.
+    h.update(b"fusion-v1");
+    h.update(head_key.as_bytes());
+    for e in entries {
+        for part in [&e.id, &e.intent, &e.title, &e.answer] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        for part in e.questions.iter().chain(&e.tags) {
+            h.update(part.as_bytes());
+            h.update([1]);
+        }
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
 /// What the fit learns from the content: the fusion weights, and the confidence from which
 /// the best entry is answered without asking.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Fitted {
     pub weights: FusionWeights,
     /// For entries with an intent, and for entries without one (a library page).

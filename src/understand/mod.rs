@@ -109,7 +109,7 @@ const NF: usize = 4;
 
 /// Weights of the fusion score
 /// `w_int·ln support + w_cos·cosine + w_lex·bm25/(max+2) + w_pas·passage cosine`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize)]
 pub struct FusionWeights {
     pub intent: f32,
     pub cosine: f32,
@@ -320,7 +320,13 @@ impl Snapshot {
                 .filter(|e| !e.intent.is_empty())
                 .map(|e| e.questions.len())
                 .sum::<usize>();
-        match fit_fusion(&snap, train_vecs, first_question) {
+        let fusion_key = fusion::cache_key(&key, &snap.kb.entries);
+        let fitted = crate::classifier::cache::cached_json(
+            cache.dir(),
+            &format!("fusion-{fusion_key}"),
+            || fit_fusion(&snap, train_vecs, first_question),
+        );
+        match fitted {
             Ok(fitted) => {
                 snap.weights = fitted.weights;
                 snap.answer_at = fitted.answer_at;

@@ -414,6 +414,7 @@ fn options(out: &Path) -> ExportOptions {
         municipality: "Gemeente Voorbeeld".into(),
         departments: HashMap::from([("burgerzaken".to_string(), "Burgerzaken".to_string())]),
         actor: "test".into(),
+        slug: None,
     }
 }
 
@@ -621,6 +622,7 @@ async fn purge_scenario(store: &SqlStore) {
         retention_days: 30,
         dry_run: true,
         actor: "test".into(),
+        municipality: None,
     };
     // A dry run counts and changes nothing.
     let dry = archive::purge(store, &opts, now).await.unwrap();

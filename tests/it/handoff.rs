@@ -12,14 +12,14 @@ use crate::server::{Server, client, eventually};
 
 /// A webcare platform's webhook endpoint that fails the first `fail_first` requests.
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     /// Every request with whether it was answered 2xx.
     seen: Arc<Mutex<Vec<(HeaderMap, String, bool)>>>,
     fail_first: Arc<Mutex<usize>>,
 }
 
 impl Receiver {
-    async fn start(fail_first: usize) -> (Receiver, String) {
+    pub(crate) async fn start(fail_first: usize) -> (Receiver, String) {
         let r = Receiver {
             fail_first: Arc::new(Mutex::new(fail_first)),
             ..Default::default()
@@ -48,7 +48,7 @@ impl Receiver {
         (r, url)
     }
 
-    fn events(&self) -> Vec<(String, String, String, String, Value, bool)> {
+    pub(crate) fn events(&self) -> Vec<(String, String, String, String, Value, bool)> {
         self.seen
             .lock()
             .unwrap()

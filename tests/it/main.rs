@@ -12,6 +12,8 @@
 //!   the Prometheus metrics;
 //! - `config`: settings from the environment, secret files, `config check`, `migrate`;
 //! - `kb_check`: `loket kb check` on broken knowledge bases;
+//! - `municipalities`: one Loket for several municipalities (web chat, WhatsApp numbers,
+//!   pages and looks, conversations that stay within their municipality);
 //! - `real_model`: the real multilingual-e5-small model (fetched by scripts/fetch-model.sh),
 //!   the real binary on port 0, privacy end to end, `loket classify`;
 //! - `webchat`: the web chat widget in headless Chromium (driven by `cdp`, a minimal
@@ -38,6 +40,7 @@ mod handoff;
 mod helpers;
 mod hostile;
 mod kb_check;
+mod municipalities;
 mod pg;
 mod real_model;
 mod reports;

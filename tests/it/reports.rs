@@ -430,6 +430,8 @@ fn week() -> ReportQuery {
         to: NaiveDate::from_ymd_opt(2026, 11, 8).unwrap(),
         channel: None,
         department: None,
+        // Seeded straight into the store: conversations of no municipality yet.
+        municipality: String::new(),
     }
 }
 

@@ -37,6 +37,7 @@ fn inbound(wamid: &str, contact: &str, text: &str) -> NewInbound {
             option_id: None,
             meta: None,
             sent_at: Utc::now(),
+            municipality: None,
         },
     }
 }

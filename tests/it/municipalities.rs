@@ -1,0 +1,422 @@
+//! One Loket for several municipalities: each answers from its own content through the web
+//! chat API and through WhatsApp (routed by the number written to), replies leave from the
+//! municipality's own number, a conversation of one cannot be continued through another,
+//! and each municipality's web chat page shows its own name and colours.
+
+use std::path::{Path, PathBuf};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use loket::channels::whatsapp::fake::FakeGraph;
+use loket::channels::whatsapp::webhook::{deliver_webhook, inbound_text_payload};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::handoff::Receiver;
+use crate::helpers::{Content, config, copy_dir, edit_file, root};
+use loket::store::keys::Scope;
+use crate::server::{Server, eventually};
+
+const SECRET: &[u8] = b"test-app-secret";
+
+/// Three municipalities made from the bundled one: `voorbeeld` (the default, number 111),
+/// `zeestad` (222) and `heidedorp` (333), each with its own passport price and look.
+pub fn three_municipalities(dir: &Path) -> (PathBuf, PathBuf) {
+    let first = dir.join("voorbeeld");
+    copy_dir(&root().join("knowledge-base"), &first);
+    let _ = std::fs::remove_dir_all(first.join("gemeenten"));
+    let more = dir.join("gemeenten");
+    for (slug, name, number, price, color) in [
+        ("voorbeeld", "Gemeente Voorbeeld", "111", "€ 81,10", "#154273"),
+        ("zeestad", "Gemeente Zeestad", "222", "€ 82,20", "#0b5394"),
+        ("heidedorp", "Gemeente Heidedorp", "333", "€ 83,30", "#6b2c91"),
+    ] {
+        let folder = if slug == "voorbeeld" {
+            first.clone()
+        } else {
+            let f = more.join(slug);
+            copy_dir(&root().join("knowledge-base"), &f);
+            let _ = std::fs::remove_dir_all(f.join("gemeenten"));
+            f
+        };
+        let settings = folder.join("municipality.toml");
+        edit_file(
+            &settings,
+            "name = \"Gemeente Voorbeeld\"",
+            &format!("name = \"{name}\"\nwhatsapp_phone_number_id = \"{number}\""),
+        );
+        let text = std::fs::read_to_string(&settings).unwrap();
+        std::fs::write(
+            &settings,
+            format!("{text}\n[look]\nprimary_color = \"{color}\"\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            folder.join("entries/paspoort-kosten.md"),
+            format!(
+                "---\nid: paspoort-kosten\ntitle: Kosten paspoort\nintent: paspoort\n\
+                 department: burgerzaken\nquestions:\n  - Wat kost een paspoort?\n\
+                 tags: [paspoort, kosten]\n---\nEen paspoort kost bij {name} {price}.\n\n\
+                 Afspraak maken: https://www.{slug}.example/afspraak\n"
+            ),
+        )
+        .unwrap();
+    }
+    (first, more)
+}
+
+async fn start(fake: &FakeGraph) -> (Server, tempfile::TempDir) {
+    let content = tempfile::tempdir().unwrap();
+    let (first, more) = three_municipalities(content.path());
+    let base = fake.base_url();
+    let s = Server::start(move |c| {
+        c.paths.knowledge_base = first;
+        c.paths.municipalities = Some(more);
+        c.whatsapp.enabled = true;
+        c.whatsapp.app_secret = loket::config::Secret::new("test-app-secret");
+        c.whatsapp.verify_token = loket::config::Secret::new("verify-me");
+        c.whatsapp.access_token = loket::config::Secret::new("test-token");
+        c.whatsapp.base_url = base;
+        c.whatsapp.phone_number_id = "111".into();
+    })
+    .await;
+    (s, content)
+}
+
+async fn post(s: &Server, body: Value) -> (u16, Value) {
+    let resp = crate::server::client()
+        .post(format!("http://{}/v1/messages", s.addr))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn three_municipalities_answer_with_their_own_prices_on_the_web_and_on_whatsapp() {
+    let fake = FakeGraph::start("127.0.0.1:0").await.unwrap();
+    let (s, _content) = start(&fake).await;
+    let url = format!("http://{}", s.addr);
+    for (slug, number, price) in [
+        (None, "111", "€ 81,10"),
+        (Some("zeestad"), "222", "€ 82,20"),
+        (Some("heidedorp"), "333", "€ 83,30"),
+    ] {
+        // The web chat names its municipality in the body (none: the default one).
+        let mut body = json!({"conversation_id": format!("web-{number}"), "text": "Wat kost een paspoort?"});
+        if let Some(slug) = slug {
+            body["municipality"] = json!(slug);
+        }
+        let (status, v) = post(&s, body).await;
+        assert_eq!(status, 200, "{v}");
+        let text = v["reply"]["text"].as_str().unwrap();
+        assert!(text.contains(price), "{slug:?}: {text}");
+
+        // WhatsApp: the same citizen writes to each number and gets each one's answer, from
+        // that number.
+        let wa = inbound_text_payload(
+            number,
+            "31612345678",
+            "Jan",
+            &format!("wamid.{number}"),
+            "Wat kost een paspoort?",
+            chrono::Utc::now().timestamp(),
+        );
+        assert_eq!(deliver_webhook(&url, SECRET, &wa).await.unwrap().as_u16(), 200);
+        let sent = eventually(20, "the reply", || {
+            let r: Vec<_> = fake
+                .received()
+                .into_iter()
+                .filter(|r| r.path.contains(&format!("/{number}/messages")))
+                .filter(|r| r.body["type"] != "read" && r.body.get("status").is_none())
+                .collect();
+            async move { (!r.is_empty()).then_some(r) }
+        })
+        .await;
+        let all = sent.iter().map(|r| r.body.to_string()).collect::<String>();
+        assert!(all.contains(price), "{number}: {all}");
+        for (_, other, other_price) in [(0, "111", "€ 81,10"), (0, "222", "€ 82,20"), (0, "333", "€ 83,30")] {
+            if other != number {
+                assert!(!all.contains(other_price), "{number} answered with {other}'s price: {all}");
+            }
+        }
+    }
+    // Three conversations for one WhatsApp number: one per municipality written to.
+    let convs: Vec<(String, String)> = sqlx::query_as(
+        "SELECT municipality, id FROM conversations WHERE channel = 'whatsapp' ORDER BY municipality",
+    )
+    .fetch_all(s.store.pool())
+    .await
+    .unwrap();
+    let places: Vec<&str> = convs.iter().map(|(m, _)| m.as_str()).collect();
+    assert_eq!(places, ["heidedorp", "voorbeeld", "zeestad"], "{convs:?}");
+}
+
+#[tokio::test]
+async fn a_conversation_of_one_municipality_cannot_be_continued_through_another() {
+    let fake = FakeGraph::start("127.0.0.1:0").await.unwrap();
+    let (s, _content) = start(&fake).await;
+    let (status, _) = post(
+        &s,
+        json!({"conversation_id": "mine", "municipality": "zeestad", "text": "Wat kost een paspoort?"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // The same id through another municipality reads as a conversation that does not exist.
+    let (status, v) = post(
+        &s,
+        json!({"conversation_id": "mine", "municipality": "heidedorp", "text": "En een ID-kaart?"}),
+    )
+    .await;
+    assert_eq!(status, 404, "{v}");
+    // An unknown municipality is named in the error; nothing is stored for it.
+    let (status, v) = post(
+        &s,
+        json!({"conversation_id": "x", "municipality": "nergens", "text": "Hallo"}),
+    )
+    .await;
+    assert_eq!(status, 404, "{v}");
+    assert!(v.to_string().contains("nergens"), "{v}");
+    // A message to a number no municipality has is acknowledged (Meta must not retry it)
+    // but not answered.
+    let url = format!("http://{}", s.addr);
+    let wa = inbound_text_payload("999", "31600000000", "Piet", "wamid.x", "Hallo", chrono::Utc::now().timestamp());
+    assert_eq!(deliver_webhook(&url, SECRET, &wa).await.unwrap().as_u16(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert!(fake.replies_to("31600000000").is_empty());
+}
+
+#[tokio::test]
+async fn each_municipality_has_its_page_and_look_and_the_single_deployment_is_unchanged() {
+    let content = tempfile::tempdir().unwrap();
+    let (first, more) = three_municipalities(content.path());
+    let data = tempfile::tempdir().unwrap();
+    let mut cfg = config(Content::Bundled, false, data.path());
+    cfg.paths.knowledge_base = first;
+    cfg.paths.municipalities = Some(more);
+    let app = loket::app::Builder::new(cfg)
+        .without_background()
+        .without_watch()
+        .build()
+        .await
+        .unwrap();
+    let get = |path: &str| {
+        let router = app.router.clone();
+        let req = Request::get(path).body(Body::empty()).unwrap();
+        async move {
+            let resp = router.oneshot(req).await.unwrap();
+            let status = resp.status();
+            let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8_lossy(&bytes).into_owned())
+        }
+    };
+    let (status, page) = get("/gemeenten/zeestad").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Gemeente Zeestad") && page.contains("data-gemeente=\"zeestad\""));
+    let (status, css) = get("/chat/look/zeestad.css").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(css.contains("--loket-accent: #0b5394"), "{css}");
+    assert_eq!(get("/gemeenten/nergens").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(get("/chat/look/nergens.css").await.0, StatusCode::NOT_FOUND);
+    let (_, ready) = get("/readyz").await;
+    let ready: Value = serde_json::from_str(&ready).unwrap();
+    assert_eq!(ready["municipalities"].as_array().map(Vec::len), Some(3), "{ready}");
+
+    // One municipality, as before: the page names no municipality and adds no look.
+    let single = crate::helpers::TestApp::spawn(Content::Bundled, false).await;
+    let resp = single
+        .router
+        .clone()
+        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let page = String::from_utf8_lossy(&bytes);
+    assert!(!page.contains("data-gemeente") && !page.contains("{{"), "{page}");
+}
+
+/// The three municipalities on `database_url` (empty: a fresh SQLite file), each of the
+/// other two with its own webcare platform.
+async fn isolated(
+    database_url: Option<String>,
+) -> (Server, tempfile::TempDir, Receiver, Receiver) {
+    let content = tempfile::tempdir().unwrap();
+    let (first, more) = three_municipalities(content.path());
+    let (zee, zee_hook) = Receiver::start(0).await;
+    let (heide, heide_hook) = Receiver::start(0).await;
+    let s = Server::start(move |c| {
+        c.paths.knowledge_base = first;
+        c.paths.municipalities = Some(more);
+        if let Some(url) = database_url {
+            c.database.url = loket::config::Secret::new(url);
+        }
+        for (slug, url, secret) in [("zeestad", zee_hook, "zee-secret"), ("heidedorp", heide_hook, "heide-secret")] {
+            c.handoff.municipalities.insert(
+                slug.into(),
+                loket::config::PlatformTarget {
+                    webhook_url: url,
+                    webhook_secret: loket::config::Secret::new(secret),
+                },
+            );
+        }
+    })
+    .await;
+    (s, content, zee, heide)
+}
+
+async fn key_for(s: &Server, scopes: &[Scope], municipalities: &[&str]) -> String {
+    let m: Vec<String> = municipalities.iter().map(|m| m.to_string()).collect();
+    s.store.create_key_for("test", scopes, &m).await.unwrap().1
+}
+
+async fn say_in(s: &Server, municipality: &str, conversation: &str, text: &str) {
+    let (status, v) = post(
+        s,
+        json!({"conversation_id": conversation, "municipality": municipality, "text": text}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+}
+
+/// Every request of a key of Zeestad about Heidedorp is refused as if Heidedorp's
+/// conversation did not exist, and each platform hears only its own municipality.
+async fn every_cross_municipality_request_is_denied(database_url: Option<String>) {
+    let (s, _content, zee_platform, heide_platform) = isolated(database_url).await;
+    say_in(&s, "zeestad", "zee-1", "Ik wil een medewerker spreken").await;
+    say_in(&s, "heidedorp", "heide-1", "Ik wil een medewerker spreken").await;
+    let zee = key_for(&s, &[Scope::Agent, Scope::Editor], &["zeestad"]).await;
+    let supplier = key_for(&s, &[Scope::Agent], &[]).await;
+
+    // The queue: only the key's own municipality, also when another is asked for.
+    let ids = |v: &Value| -> Vec<String> {
+        v["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["conversation_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (status, q) = s.get_as(&zee, "/v1/handoffs?status=waiting,assigned,bot").await;
+    assert_eq!(status, 200, "{q}");
+    assert_eq!(ids(&q), ["zee-1"], "{q}");
+    let (_, q) = s.get_as(&zee, "/v1/handoffs?municipality=heidedorp").await;
+    assert!(ids(&q).is_empty(), "{q}");
+    let (_, q) = s.get_as(&supplier, "/v1/handoffs?status=waiting,assigned,bot").await;
+    assert_eq!(ids(&q).len(), 2, "{q}");
+    assert!(q.to_string().contains("\"municipality\":\"heidedorp\""), "{q}");
+
+    // Read, claim, reply, note, transfer, resolve, release: all 404 on the other's.
+    let (status, _) = s.get_as(&zee, "/v1/conversations/heide-1").await;
+    assert_eq!(status, 404);
+    for (action, body) in [
+        ("claim", json!({"agent_id": "anna"})),
+        ("reply", json!({"agent_id": "anna", "text": "Hallo"})),
+        ("notes", json!({"agent_id": "anna", "text": "notitie"})),
+        ("transfer", json!({"department": "kcc"})),
+        ("resolve", Value::Null),
+        ("release", Value::Null),
+    ] {
+        let (status, v) = s.act(&zee, "heide-1", action, body).await;
+        assert_eq!(status, 404, "{action}: {v}");
+    }
+    let (status, detail) = s.get_as(&supplier, "/v1/conversations/heide-1").await;
+    assert_eq!(status, 200);
+    assert_eq!(detail["status"], "waiting", "untouched: {detail}");
+    let (status, v) = s.act(&zee, "zee-1", "claim", json!({"agent_id": "anna"})).await;
+    assert_eq!(status, 200, "{v}");
+
+    // Reports and the editors' endpoints of the other municipality do not exist for it.
+    let (status, summary) = s.get_as(&zee, "/v1/reports/summary").await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["municipality"], "Gemeente Zeestad");
+    assert_eq!(summary["totals"]["conversations"], 1, "{summary}");
+    for path in [
+        "/v1/reports/summary?municipality=heidedorp",
+        "/v1/reports/unanswered?municipality=heidedorp",
+        "/v1/admin/content?municipality=heidedorp",
+    ] {
+        assert_eq!(s.get_as(&zee, path).await.0, 404, "{path}");
+    }
+    let (status, _) = s.post_as(&zee, "/v1/admin/reload?municipality=heidedorp", Value::Null).await;
+    assert_eq!(status, 404);
+
+    // Each platform hears of its own municipality's conversations only, signed with its
+    // own secret.
+    for (platform, own, secret) in [
+        (&zee_platform, "zee-1", "zee-secret"),
+        (&heide_platform, "heide-1", "heide-secret"),
+    ] {
+        let events = eventually(20, "the platform's events", || {
+            let e = platform.events();
+            async move { (!e.is_empty()).then_some(e) }
+        })
+        .await;
+        for (_, _, ts, sig, body, _) in &events {
+            assert_eq!(body["conversation_id"], own, "{body}");
+            let expected = loket::channels::platform::signature(
+                secret.as_bytes(),
+                ts.parse().unwrap(),
+                &body.to_string(),
+            );
+            assert_eq!(sig, &expected);
+        }
+    }
+
+    // The archive: each municipality exports its own conversations, and purges by its own
+    // retention.
+    let out = tempfile::tempdir().unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let opts = loket::archive::ExportOptions {
+        from: today - chrono::Duration::days(1),
+        to: today + chrono::Duration::days(1),
+        out: out.path().join("zeestad"),
+        force: false,
+        klantinteracties: false,
+        municipality: "Gemeente Zeestad".into(),
+        departments: Default::default(),
+        actor: "test".into(),
+        slug: Some("zeestad".into()),
+    };
+    let r = loket::archive::export(&s.store, &opts, chrono::Utc::now()).await.unwrap();
+    assert_eq!(r.conversations, 1, "{r:?}");
+    say_in(&s, "heidedorp", "heide-2", "Wat kost een paspoort?").await;
+    say_in(&s, "zeestad", "zee-2", "Wat kost een paspoort?").await;
+    let purge = loket::archive::PurgeOptions {
+        retention_days: 1,
+        dry_run: false,
+        actor: "test".into(),
+        municipality: Some("heidedorp".into()),
+    };
+    let later = chrono::Utc::now() + chrono::Duration::days(3);
+    let r = loket::archive::purge(&s.store, &purge, later).await.unwrap();
+    assert_eq!(r.conversations, 1, "only heide-2 (heide-1 waits for a person): {r:?}");
+    let left: Vec<String> = sqlx::query_scalar("SELECT id FROM conversations ORDER BY id")
+        .fetch_all(s.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, ["heide-1", "zee-1", "zee-2"]);
+
+    // Metrics name the municipality of each reply.
+    let metrics = crate::server::client()
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("municipality=\"zeestad\""), "{metrics}");
+}
+
+#[tokio::test]
+async fn every_cross_municipality_request_is_denied_on_sqlite() {
+    every_cross_municipality_request_is_denied(None).await;
+}
+
+#[tokio::test]
+async fn every_cross_municipality_request_is_denied_on_postgres() {
+    let pg = crate::pg::temp_postgres().await;
+    every_cross_municipality_request_is_denied(Some(pg.url.clone())).await;
+}
