@@ -43,7 +43,10 @@ pub fn load_embedder(config: &Config) -> Result<Arc<dyn Embed>> {
 }
 
 /// Loads, checks and builds every municipality folder of `config`, the default one first.
-fn load_municipalities(config: &Arc<Config>, embedder: &Arc<dyn Embed>) -> Result<Vec<Arc<Content>>> {
+fn load_municipalities(
+    config: &Arc<Config>,
+    embedder: &Arc<dyn Embed>,
+) -> Result<Vec<Arc<Content>>> {
     let dirs = config.municipality_dirs();
     let mut out = Vec::with_capacity(dirs.len());
     for (i, dir) in dirs.into_iter().enumerate() {
@@ -58,7 +61,12 @@ fn load_municipalities(config: &Arc<Config>, embedder: &Arc<dyn Embed>) -> Resul
             ms = started.elapsed().as_millis() as u64,
             "municipality ready"
         );
-        out.push(Arc::new(Content::new(config.clone(), dir, snapshot, embedder.clone())));
+        out.push(Arc::new(Content::new(
+            config.clone(),
+            dir,
+            snapshot,
+            embedder.clone(),
+        )));
     }
     Ok(out)
 }
@@ -124,9 +132,15 @@ impl Builder {
             &config.whatsapp.phone_number_id,
         )?);
         let default = municipalities.default().slug.clone();
-        let adopted = store.adopt_conversations(&default).await?;
-        if adopted > 0 {
-            tracing::info!(adopted, municipality = %default, "conversations from before municipalities were known now belong to the default one");
+        // Until adopted, such conversations count as the default one's everywhere.
+        match store.adopt_conversations(&default).await {
+            Ok(0) => {}
+            Ok(adopted) => {
+                tracing::info!(adopted, municipality = %default, "conversations from before municipalities were known now belong to the default one")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot give older conversations to the default municipality now")
+            }
         }
         tracing::info!(
             municipalities = municipalities.len(),

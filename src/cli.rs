@@ -365,6 +365,89 @@ fn chosen_owners(config: &Config, named: Option<&str>) -> Result<Vec<ArchiveOwne
     }
 }
 
+/// `loket archive export`: one export per municipality asked for (`opts` without the
+/// owner's name, departments and slug), each in its own folder where there are several.
+async fn archive_export(
+    config: &Config,
+    store: &crate::store::SqlStore,
+    opts: crate::archive::ExportOptions,
+    named: Option<&str>,
+) -> Result<i32> {
+    let owners = match chosen_owners(config, named) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(2);
+        }
+    };
+    let several = config.municipality_dirs().len() > 1;
+    for owner in owners {
+        let opts = crate::archive::ExportOptions {
+            out: if several {
+                opts.out.join(&owner.slug)
+            } else {
+                opts.out.clone()
+            },
+            municipality: owner.name,
+            departments: owner.departments,
+            slug: several.then_some(owner.slug),
+            ..opts.clone()
+        };
+        let r = crate::archive::export(store, &opts, Utc::now()).await?;
+        println!(
+            "exported {} conversations ({} messages) to {} ({} files{})",
+            r.conversations,
+            r.messages,
+            r.dir.display(),
+            r.files,
+            if r.numbers_replaced > 0 {
+                format!(
+                    "; {} phone number(s) replaced by [TELEFOON]",
+                    r.numbers_replaced
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(0)
+}
+
+/// `loket archive purge`: each municipality asked for by its own retention.
+async fn archive_purge(
+    config: &Config,
+    store: &crate::store::SqlStore,
+    dry_run: bool,
+    now: chrono::DateTime<Utc>,
+    named: Option<&str>,
+) -> Result<i32> {
+    let owners = match chosen_owners(config, named) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(2);
+        }
+    };
+    let several = config.municipality_dirs().len() > 1;
+    for owner in owners {
+        let opts = crate::archive::PurgeOptions {
+            retention_days: owner.retention_days,
+            dry_run,
+            actor: "cli".into(),
+            municipality: several.then(|| owner.slug.clone()),
+        };
+        let r = crate::archive::purge(store, &opts, now).await?;
+        if several {
+            print!("{}: ", owner.slug);
+        }
+        println!("{}", r.summary());
+        for (id, status, at) in &r.kept_open {
+            println!("kept (handoff open, status {status}, last activity {at}): {id}");
+        }
+    }
+    Ok(0)
+}
+
 fn archive(config: Config, command: ArchiveCommand) -> Result<i32> {
     use crate::archive;
     if let ArchiveCommand::Verify { dir } = &command {
@@ -406,8 +489,15 @@ fn archive(config: Config, command: ArchiveCommand) -> Result<i32> {
     runtime()?.block_on(async move {
         let store = app::connect_store(&config).await?;
         // Conversations from before municipalities were known belong to the default one.
-        if let Some(first) = archive_owners(&config).first().filter(|o| !o.slug.is_empty()) {
-            store.adopt_conversations(&first.slug).await?;
+        if let Some(first) = archive_owners(&config)
+            .first()
+            .filter(|o| !o.slug.is_empty())
+            && let Err(e) = store.adopt_conversations(&first.slug).await
+        {
+            eprintln!(
+                "warning: cannot give older conversations to `{}`: {e}",
+                first.slug
+            );
         }
         let code = match command {
             ArchiveCommand::Export {
@@ -418,76 +508,26 @@ fn archive(config: Config, command: ArchiveCommand) -> Result<i32> {
                 klantinteracties,
                 municipality,
             } => {
-                let owners = match chosen_owners(&config, municipality.as_deref()) {
-                    Ok(o) => o,
-                    Err(e) => {
-                        eprintln!("{e}");
-                        return Ok(2);
-                    }
+                let opts = archive::ExportOptions {
+                    from,
+                    to,
+                    out: out.unwrap_or_else(|| config.archive_dir()),
+                    force,
+                    klantinteracties,
+                    municipality: String::new(),
+                    departments: Default::default(),
+                    actor: "cli".into(),
+                    slug: None,
                 };
-                let several = config.municipality_dirs().len() > 1;
-                let out = out.unwrap_or_else(|| config.archive_dir());
-                for owner in owners {
-                    let opts = archive::ExportOptions {
-                        from,
-                        to,
-                        out: if several { out.join(&owner.slug) } else { out.clone() },
-                        force,
-                        klantinteracties,
-                        municipality: owner.name,
-                        departments: owner.departments,
-                        actor: "cli".into(),
-                        slug: several.then_some(owner.slug),
-                    };
-                    let r = archive::export(&store, &opts, Utc::now()).await?;
-                    println!(
-                        "exported {} conversations ({} messages) to {} ({} files{})",
-                        r.conversations,
-                        r.messages,
-                        r.dir.display(),
-                        r.files,
-                        if r.numbers_replaced > 0 {
-                            format!(
-                                "; {} phone number(s) replaced by [TELEFOON]",
-                                r.numbers_replaced
-                            )
-                        } else {
-                            String::new()
-                        }
-                    );
-                }
-                0
+                archive_export(&config, &store, opts, municipality.as_deref()).await?
             }
             ArchiveCommand::Purge {
                 dry_run,
                 now,
                 municipality,
             } => {
-                let owners = match chosen_owners(&config, municipality.as_deref()) {
-                    Ok(o) => o,
-                    Err(e) => {
-                        eprintln!("{e}");
-                        return Ok(2);
-                    }
-                };
-                let several = config.municipality_dirs().len() > 1;
-                for owner in owners {
-                    let opts = archive::PurgeOptions {
-                        retention_days: owner.retention_days,
-                        dry_run,
-                        actor: "cli".into(),
-                        municipality: several.then(|| owner.slug.clone()),
-                    };
-                    let r = archive::purge(&store, &opts, now.unwrap_or_else(Utc::now)).await?;
-                    if several {
-                        print!("{}: ", owner.slug);
-                    }
-                    println!("{}", r.summary());
-                    for (id, status, at) in &r.kept_open {
-                        println!("kept (handoff open, status {status}, last activity {at}): {id}");
-                    }
-                }
-                0
+                let now = now.unwrap_or_else(Utc::now);
+                archive_purge(&config, &store, dry_run, now, municipality.as_deref()).await?
             }
             ArchiveCommand::Verify { .. } => unreachable!("handled above"),
         };
@@ -730,8 +770,14 @@ fn classify(config: Config, input: PathBuf) -> Result<i32> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for chunk in lines.chunks(config.classifier.max_batch) {
         let texts: Vec<&str> = chunk.iter().map(|l| l.text.as_str()).collect();
-        let outcomes =
-            crate::turn::plan_batch(&snap, embedder.as_ref(), &texts, &Default::default(), &config.dialogue, now)?;
+        let outcomes = crate::turn::plan_batch(
+            &snap,
+            embedder.as_ref(),
+            &texts,
+            &Default::default(),
+            &config.dialogue,
+            now,
+        )?;
         for (line, o) in chunk.iter().zip(outcomes) {
             let row = serde_json::json!({
                 "id": line.id,

@@ -197,8 +197,15 @@ pub fn evaluate(
     let mut results = Vec::with_capacity(cases.len());
     for chunk in cases.chunks(config.classifier.max_batch.max(1)) {
         let texts: Vec<&str> = chunk.iter().map(|c| c.1.question.as_str()).collect();
-        let outcomes = crate::turn::plan_batch(snap, embedder, &texts, &Default::default(), &config.dialogue, now)
-            .context("classifying the questions")?;
+        let outcomes = crate::turn::plan_batch(
+            snap,
+            embedder,
+            &texts,
+            &Default::default(),
+            &config.dialogue,
+            now,
+        )
+        .context("classifying the questions")?;
         for ((line, case), o) in chunk.iter().zip(outcomes) {
             let r = o.reply;
             let got = describe(r.action, r.faq_id.as_deref(), r.confidence, &r.options);

@@ -144,7 +144,11 @@ pub fn record_outcome(action: &str, channel: &str, municipality: &str) {
     };
     *registry()
         .outcomes
-        .entry((action.to_string(), channel.to_string(), municipality.to_string()))
+        .entry((
+            action.to_string(),
+            channel.to_string(),
+            municipality.to_string(),
+        ))
         .or_default() += 1;
 }
 

@@ -82,7 +82,9 @@ pub async fn load_conversations(
     end: &str,
     municipality: Option<&str>,
 ) -> Result<Vec<ArchivedConversation>, StoreError> {
-    let mut conversations = store.archived_conversations(start, end, municipality).await?;
+    let mut conversations = store
+        .archived_conversations(start, end, municipality)
+        .await?;
     for m in conversations.iter_mut().flat_map(|c| c.messages.iter_mut()) {
         m.meta = clean_meta(m.meta.take());
     }

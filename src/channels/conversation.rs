@@ -133,7 +133,7 @@ impl Conversations {
             if st.channel != origin.channel {
                 return Err(TurnError::OtherChannel);
             }
-            if st.municipality != origin.municipality {
+            if self.municipalities.owner(&st.municipality) != origin.municipality {
                 return Err(TurnError::OtherMunicipality);
             }
         }

@@ -68,6 +68,7 @@ pub fn start(
         tasks.push(tokio::spawn(platform::run(
             conversations.store.clone(),
             settings.handoff.clone(),
+            conversations.municipalities.default().slug.clone(),
             shutdown.stop(),
         )));
     }

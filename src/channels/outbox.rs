@@ -69,8 +69,8 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use crate::channels::whatsapp::client::{GraphClient, SendError, backoff};
 use crate::channels::whatsapp::ratelimit::RateLimiter;
 use crate::config::WhatsAppConfig;
-use crate::shutdown::Stop;
 use crate::content::Municipalities;
+use crate::shutdown::Stop;
 use crate::store::SqlStore;
 use crate::store::queue::{OutboxItem, SendOutcome};
 

@@ -32,7 +32,12 @@ pub fn signature(secret: &[u8], timestamp: i64, body: &str) -> String {
 }
 
 /// Delivers due events until `stop` (a delivery under way is finished and recorded).
-pub async fn run(store: Arc<SqlStore>, settings: HandoffConfig, mut stop: Stop) {
+pub async fn run(
+    store: Arc<SqlStore>,
+    settings: HandoffConfig,
+    default_municipality: String,
+    mut stop: Stop,
+) {
     let client = match reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .build()
@@ -56,7 +61,11 @@ pub async fn run(store: Arc<SqlStore>, settings: HandoffConfig, mut stop: Stop) 
             }
             continue;
         }
-        for d in due {
+        for mut d in due {
+            // An event of a conversation stored without a municipality is the default one's.
+            if d.municipality.is_empty() {
+                d.municipality = default_municipality.clone();
+            }
             deliver(&store, &settings, &client, d).await;
         }
     }

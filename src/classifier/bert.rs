@@ -337,7 +337,13 @@ impl Bert {
                     continue;
                 }
                 let _ = fast;
-                let job = HeadJob { qkv, h, col: head * d, d, span: span.clone() };
+                let job = HeadJob {
+                    qkv,
+                    h,
+                    col: head * d,
+                    d,
+                    span: span.clone(),
+                };
                 #[cfg(target_arch = "x86_64")]
                 if self.avx2 {
                     // SAFETY: AVX2 and FMA are present (checked in `new`); shapes as above.
@@ -389,7 +395,13 @@ struct HeadJob<'a> {
 /// One head of attention for the queries of one message.
 #[inline(always)]
 fn head_portable(job: &HeadJob<'_>, scores: &mut [f32], out: Out<f32>) {
-    let &HeadJob { qkv, h, col, d, ref span } = job;
+    let &HeadJob {
+        qkv,
+        h,
+        col,
+        d,
+        ref span,
+    } = job;
     let q = |t: usize| &qkv[t * 3 * h + col..t * 3 * h + col + d];
     let k = |u: usize| &qkv[u * 3 * h + h + col..u * 3 * h + h + col + d];
     let v = |u: usize| &qkv[u * 3 * h + 2 * h + col..u * 3 * h + 2 * h + col + d];
@@ -569,7 +581,13 @@ mod tests {
                 let mut want = vec![0f32; tokens * h];
                 let mut got = vec![0f32; tokens * h];
                 let mut scores = vec![0f32; span.len()];
-                let job = HeadJob { qkv: &qkv, h, col, d: 32, span: span.clone() };
+                let job = HeadJob {
+                    qkv: &qkv,
+                    h,
+                    col,
+                    d: 32,
+                    span: span.clone(),
+                };
                 head_portable(&job, &mut scores, Out(want.as_mut_ptr()));
                 // SAFETY: the test machine has AVX-512 (checked above); shapes as required.
                 unsafe {

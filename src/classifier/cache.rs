@@ -178,7 +178,10 @@ where
                 std::fs::create_dir_all(d)?;
             }
             let tmp = p.with_extension(format!("tmp{}", std::process::id()));
-            std::fs::write(&tmp, serde_json::to_vec(&value).map_err(std::io::Error::other)?)?;
+            std::fs::write(
+                &tmp,
+                serde_json::to_vec(&value).map_err(std::io::Error::other)?,
+            )?;
             std::fs::rename(tmp, p)
         };
         if let Err(e) = write() {

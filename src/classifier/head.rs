@@ -101,9 +101,13 @@ impl IntentHead {
         let jobs: Vec<&[usize]> = std::iter::once(&all[..])
             .chain(fold_rows.iter().map(|r| &r[..]))
             .collect();
-        let task = FitTask { design: &design, ys, k, cfg };
-        let mut results =
-            crate::parallel::map_on_cores(&jobs, |rows| fit(&task, rows)).into_iter();
+        let task = FitTask {
+            design: &design,
+            ys,
+            k,
+            cfg,
+        };
+        let mut results = crate::parallel::map_on_cores(&jobs, |rows| fit(&task, rows)).into_iter();
         let (weights, bias) = results.next().expect("the final fit");
         let fits: Vec<_> = results.collect();
         let mut cv_logits: Vec<Vec<f32>> = vec![Vec::new(); xs.len()];

@@ -100,7 +100,11 @@ impl HandoffConfig {
 
     /// Whether any municipality has a webcare platform (the delivery loop runs).
     pub fn any_target(&self) -> bool {
-        !self.webhook_url.is_empty() || self.municipalities.values().any(|t| !t.webhook_url.is_empty())
+        !self.webhook_url.is_empty()
+            || self
+                .municipalities
+                .values()
+                .any(|t| !t.webhook_url.is_empty())
     }
 }
 

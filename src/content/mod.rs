@@ -95,9 +95,9 @@ pub fn load_knowledge(config: &Config, dir: &Path) -> Result<KnowledgeBase> {
     for d in loaded.diagnostics.iter().filter(|d| !d.blocks_serving()) {
         tracing::warn!("{d}");
     }
-    loaded.into_result().map_err(|e| {
-        anyhow::anyhow!("the knowledge base {} has errors:\n{e}", dir.display())
-    })
+    loaded
+        .into_result()
+        .map_err(|e| anyhow::anyhow!("the knowledge base {} has errors:\n{e}", dir.display()))
 }
 
 /// The FAQ index, the intent head and the embeddings of `kb` (cached on disk by text).

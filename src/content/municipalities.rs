@@ -17,7 +17,12 @@ pub struct Municipality {
 impl Municipality {
     /// The WhatsApp number id its settings name, if any.
     pub fn phone_number_id(&self) -> Option<String> {
-        self.content.snapshot().kb.settings.whatsapp_phone_number_id.clone()
+        self.content
+            .snapshot()
+            .kb
+            .settings
+            .whatsapp_phone_number_id
+            .clone()
     }
 }
 
@@ -85,6 +90,16 @@ impl Municipalities {
     /// The default municipality: the only one, or `paths.knowledge_base`.
     pub fn default(&self) -> &Municipality {
         &self.list[0]
+    }
+
+    /// The slug a stored conversation belongs to: an empty one (written before municipalities
+    /// were known, or by an older instance during an upgrade) is the default municipality's.
+    pub fn owner<'a>(&'a self, stored: &'a str) -> &'a str {
+        if stored.is_empty() {
+            &self.default().slug
+        } else {
+            stored
+        }
     }
 
     pub fn get(&self, slug: &str) -> Option<&Municipality> {

@@ -128,11 +128,55 @@ pub fn strip_greeting(text: &str) -> Option<&str> {
 /// Words of a message that only announces a question ("ik heb een vraag", "mag ik iets
 /// vragen?", "I have a quick question").
 const ANNOUNCE: &[&str] = &[
-    "ik", "heb", "had", "een", "nog", "paar", "korte", "kleine", "mag", "kan", "wil", "zou",
-    "iets", "wat", "even", "graag", "u", "je", "jullie", "stellen", "vragen", "vraag", "vraagje",
-    "vraagjes", "over", "i", "have", "a", "quick", "short", "small", "question", "questions",
-    "can", "may", "ask", "something", "you", "got", "one", "hoi", "hallo", "goedemorgen",
-    "goedemiddag", "goedenavond", "hello", "hi", "beste", "dag",
+    "ik",
+    "heb",
+    "had",
+    "een",
+    "nog",
+    "paar",
+    "korte",
+    "kleine",
+    "mag",
+    "kan",
+    "wil",
+    "zou",
+    "iets",
+    "wat",
+    "even",
+    "graag",
+    "u",
+    "je",
+    "jullie",
+    "stellen",
+    "vragen",
+    "vraag",
+    "vraagje",
+    "vraagjes",
+    "over",
+    "i",
+    "have",
+    "a",
+    "quick",
+    "short",
+    "small",
+    "question",
+    "questions",
+    "can",
+    "may",
+    "ask",
+    "something",
+    "you",
+    "got",
+    "one",
+    "hoi",
+    "hallo",
+    "goedemorgen",
+    "goedemiddag",
+    "goedenavond",
+    "hello",
+    "hi",
+    "beste",
+    "dag",
 ];
 
 /// The message only announces that a question will follow, without the question.
@@ -194,10 +238,19 @@ mod tests {
 
     #[test]
     fn a_message_that_only_announces_a_question() {
-        for t in ["Goedemiddag, ik heb een vraag", "mag ik iets vragen?", "Hoi, ik heb nog een vraagje", "Hi, I have a quick question"] {
+        for t in [
+            "Goedemiddag, ik heb een vraag",
+            "mag ik iets vragen?",
+            "Hoi, ik heb nog een vraagje",
+            "Hi, I have a quick question",
+        ] {
             assert!(announces_a_question(t), "{t}");
         }
-        for t in ["ik heb een vraag over mijn paspoort", "ik wil een medewerker spreken", "hallo"] {
+        for t in [
+            "ik heb een vraag over mijn paspoort",
+            "ik wil een medewerker spreken",
+            "hallo",
+        ] {
             assert!(!announces_a_question(t), "{t}");
         }
     }

@@ -487,10 +487,7 @@ fn clarify_one(c: &Candidate, ctx: &mut Context, env: &Env<'_>) -> Outcome {
 /// The best candidate when it is confidently the answer: confident itself, its intent
 /// plausible, and clearly ahead of the runner-up.
 fn confident_answer<'u>(u: &'u Understanding, env: &Env<'_>) -> Option<&'u Candidate> {
-    let mut answerable = u
-        .candidates
-        .iter()
-        .filter(|c| env.kb.answers(&c.intent));
+    let mut answerable = u.candidates.iter().filter(|c| env.kb.answers(&c.intent));
     let best = answerable.next()?;
     let runner_up = answerable.next().map(|c| c.confidence).unwrap_or(0.0);
     let threshold = env.cfg.entry_threshold.unwrap_or_else(|| u.answer_at(best));

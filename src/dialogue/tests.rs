@@ -482,9 +482,19 @@ fn urgent_messages_go_to_a_person_with_help_numbers() {
 fn a_greeting_that_announces_a_question_is_invited_to_ask_it() {
     let kb = kb();
     let leaning = u(&kb, &[("medewerker", 0.7)], &[]);
-    let o = run(&kb, &Context::default(), &step("Goedemiddag, ik heb een vraag", leaning.clone()), at(MONDAY_10));
+    let o = run(
+        &kb,
+        &Context::default(),
+        &step("Goedemiddag, ik heb een vraag", leaning.clone()),
+        at(MONDAY_10),
+    );
     assert_eq!(o.reply.action, Action::Smalltalk);
     assert_eq!(o.reply.text, kb.text(TextKey::AskAway, Lang::Nl));
-    let o = run(&kb, &Context::default(), &step("ik heb een vraag over een medewerker", leaning), at(MONDAY_10));
+    let o = run(
+        &kb,
+        &Context::default(),
+        &step("ik heb een vraag over een medewerker", leaning),
+        at(MONDAY_10),
+    );
     assert_ne!(o.reply.text, kb.text(TextKey::AskAway, Lang::Nl));
 }

@@ -268,7 +268,10 @@ pub fn score(
         let plan = plan_one(snap, embedder, &q.text, &fresh, cfg, now)?;
         let (v, rank) = judge(snap, q, &plan);
         log_miss(q, &plan, v);
-        r.by_expected.entry(q.expected.clone()).or_default().add(v, rank);
+        r.by_expected
+            .entry(q.expected.clone())
+            .or_default()
+            .add(v, rank);
         r.by_expected.entry("all".into()).or_default().add(v, rank);
         if q.expected == "answer" {
             let style = q.style.clone().unwrap_or_else(|| "-".into());

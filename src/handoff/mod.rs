@@ -19,8 +19,8 @@ use crate::config::Config;
 use crate::content::{Content, Municipalities};
 use crate::store::handoff::{ConversationDetail, HandoffError, QueueEntry, QueueFilter};
 use crate::store::{
-    Channel, ConversationState, ConversationStatus, Direction, MessageRecord, PlatformEvent, Sender, SqlStore,
-    StoreError,
+    Channel, ConversationState, ConversationStatus, Direction, MessageRecord, PlatformEvent,
+    Sender, SqlStore, StoreError,
 };
 use crate::turn::message_event;
 
@@ -78,7 +78,10 @@ impl Desk<'_> {
         self.store
             .conversation_state(id)
             .await?
-            .filter(|c| self.serves.is_empty() || self.serves.contains(&c.municipality))
+            .filter(|c| {
+                let owner = self.municipalities.owner(&c.municipality);
+                self.serves.is_empty() || self.serves.iter().any(|s| s == owner)
+            })
             .ok_or_else(|| DeskError::NotFound(id.to_string()))
     }
 
@@ -86,7 +89,7 @@ impl Desk<'_> {
     fn content_of(&self, conv: &ConversationState) -> &Arc<Content> {
         &self
             .municipalities
-            .named(Some(&conv.municipality))
+            .named(Some(self.municipalities.owner(&conv.municipality)))
             .unwrap_or_else(|| self.municipalities.default())
             .content
     }
@@ -98,7 +101,12 @@ impl Desk<'_> {
         event: &'static str,
         data: Value,
     ) -> Vec<PlatformEvent> {
-        if self.settings.handoff.target(&conv.municipality).is_none() {
+        if self
+            .settings
+            .handoff
+            .target(self.municipalities.owner(&conv.municipality))
+            .is_none()
+        {
             Vec::new()
         } else {
             vec![PlatformEvent { event, data }]
@@ -121,6 +129,13 @@ impl Desk<'_> {
             if filter.municipalities.is_empty() {
                 return Ok(Vec::new());
             }
+        }
+        // Conversations stored without a municipality are the default one's.
+        if filter
+            .municipalities
+            .contains(&self.municipalities.default().slug)
+        {
+            filter.municipalities.push(String::new());
         }
         Ok(self.store.list_queue(&filter).await?)
     }
@@ -177,7 +192,8 @@ impl Desk<'_> {
             _ => None,
         };
         let sent_as = draft.as_ref().map_or("web".into(), |d| d.kind.clone());
-        let events = if self.settings.handoff.target(&conv.municipality).is_none() {
+        let owner = self.municipalities.owner(&conv.municipality);
+        let events = if self.settings.handoff.target(owner).is_none() {
             Vec::new()
         } else {
             vec![message_event(&message, Some(agent))]

@@ -38,8 +38,8 @@ fn editor_municipality(
     which: Result<Query<Which>, QueryRejection>,
 ) -> Result<Municipality, ApiError> {
     caller.require(Scope::Editor)?;
-    let Query(w) =
-        which.map_err(|e| ApiError::BadRequest(format!("invalid query string: {}", e.body_text())))?;
+    let Query(w) = which
+        .map_err(|e| ApiError::BadRequest(format!("invalid query string: {}", e.body_text())))?;
     caller.municipality(state, w.municipality.as_deref().filter(|m| !m.is_empty()))
 }
 

@@ -148,7 +148,9 @@ pub async fn claim(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::Agent)?;
     let agent = agent_id(&body(b, &state)?.agent_id)?;
-    desk(&state, &caller).claim(&id, &agent, &caller.actor()).await?;
+    desk(&state, &caller)
+        .claim(&id, &agent, &caller.actor())
+        .await?;
     Ok(Json(
         json!({"conversation_id": id, "status": "assigned", "agent_id": agent}),
     ))

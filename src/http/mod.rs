@@ -59,7 +59,6 @@ impl AppState {
             wakers: crate::channels::Wakers::default(),
         }
     }
-
 }
 
 const REQUEST_ID: &str = "x-request-id";

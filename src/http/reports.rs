@@ -15,9 +15,9 @@ use chrono::{Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use crate::content::Municipality;
 use super::auth::Caller;
 use super::error::ApiError;
+use crate::content::Municipality;
 use crate::knowledge::settings::Department;
 use crate::reports::{self, Grouping, ReportQuery, Summary, TIME_ZONE};
 use crate::store::keys::Scope;
@@ -128,6 +128,7 @@ fn report_query(
             channel,
             department,
             municipality: String::new(),
+            is_default: true,
         },
         format,
     ))
@@ -184,6 +185,7 @@ fn editor_request(
     let snap = place.content.snapshot();
     let (mut query, format) = report_query(&p, &snap.kb.settings.departments, today())?;
     query.municipality = place.slug.clone();
+    query.is_default = place.slug == state.parts.municipalities.default().slug;
     Ok((p, query, format, place))
 }
 

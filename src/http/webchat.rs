@@ -53,10 +53,17 @@ fn page(m: &Municipality, named: bool) -> impl IntoResponse + use<> {
     let slug = crate::text::escape_html(&m.slug);
     let has_look = settings.look != Default::default();
     let body = INDEX_HTML
-        .replace("{{municipality}}", &crate::text::escape_html(&settings.name))
+        .replace(
+            "{{municipality}}",
+            &crate::text::escape_html(&settings.name),
+        )
         .replace(
             "{{gemeente}}",
-            &if named { format!(" data-gemeente=\"{slug}\"") } else { String::new() },
+            &if named {
+                format!(" data-gemeente=\"{slug}\"")
+            } else {
+                String::new()
+            },
         )
         .replace(
             "{{look}}",
@@ -105,7 +112,10 @@ pub async fn look(
     Ok((
         StatusCode::OK,
         [
-            (CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
+            (
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/css; charset=utf-8"),
+            ),
             (CACHE_CONTROL, NO_CACHE),
             (X_CONTENT_TYPE_OPTIONS, NOSNIFF),
         ],
@@ -119,7 +129,10 @@ pub fn look_css(look: &Look) -> String {
     if let Some(c) = &look.primary_color {
         props.push_str(&format!(" --loket-accent-dark: {c};"));
     }
-    let mut css = format!(".loket-chat.loket-chat, .loket-page.loket-page {{ {} }}\n", props.trim());
+    let mut css = format!(
+        ".loket-chat.loket-chat, .loket-page.loket-page {{ {} }}\n",
+        props.trim()
+    );
     if let Some(logo) = &look.logo_url {
         css.push_str(&format!(
             ".loket-chat.loket-chat, .loket-page.loket-page {{ --loket-logo: url(\"{logo}\"); }}\n\

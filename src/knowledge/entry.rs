@@ -121,7 +121,14 @@ pub fn read_entry(path: &Path, text: &str) -> (Option<Entry>, Vec<Diagnostic>) {
     let mut h = HeaderReader::new(path, front.header, map);
     let id = h.string_field("id", true);
     let title = h.string_field("title", true);
-    let optional = ["short_title", "intent", "department", "upl", "source", "answer_en"];
+    let optional = [
+        "short_title",
+        "intent",
+        "department",
+        "upl",
+        "source",
+        "answer_en",
+    ];
     let [short_title, intent, department, upl, url, answer_en] =
         optional.map(|key| h.string_field(key, false));
     let [valid_from_raw, valid_until_raw] =
@@ -611,7 +618,10 @@ mod tests {
         assert!(d.iter().any(|d| d.problem == Problem::TooLong));
         assert_eq!(e.intent, "");
         assert_eq!(e.department, crate::knowledge::DEFAULT_DEPARTMENT);
-        assert_eq!(e.url.as_deref(), Some("https://www.rijksoverheid.nl/paspoort"));
+        assert_eq!(
+            e.url.as_deref(),
+            Some("https://www.rijksoverheid.nl/paspoort")
+        );
         assert!(e.tags.is_empty() && e.questions.is_empty() && e.upl.is_empty());
     }
 
@@ -622,14 +632,27 @@ mod tests {
             .replace("tags:", "tgas:")
             .replace("Een paspoort kost", &"lang ".repeat(1000))
             + "\n";
-        let text = text.replace("upl: ", "short_title: Dit is veel te lang voor een knop\nupl: ");
+        let text = text.replace(
+            "upl: ",
+            "short_title: Dit is veel te lang voor een knop\nupl: ",
+        );
         let (e, d) = read_entry(Path::new("kb/entries/paspoort-kosten.md"), &text);
-        assert!(e.is_some(), "the entry is still read for the checks across files");
+        assert!(
+            e.is_some(),
+            "the entry is still read for the checks across files"
+        );
         let problems: Vec<Problem> = d.iter().map(|d| d.problem).collect();
-        for p in [Problem::MissingField, Problem::UnknownField, Problem::TooLong] {
+        for p in [
+            Problem::MissingField,
+            Problem::UnknownField,
+            Problem::TooLong,
+        ] {
             assert!(problems.contains(&p), "{p:?} in {d:?}");
         }
-        assert!(d.iter().filter(|d| d.problem == Problem::TooLong).count() == 2, "{d:?}");
+        assert!(
+            d.iter().filter(|d| d.problem == Problem::TooLong).count() == 2,
+            "{d:?}"
+        );
     }
 
     #[test]

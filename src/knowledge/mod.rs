@@ -295,7 +295,11 @@ fn load_own_and_library(
         None => (Vec::new(), HashMap::new()),
     };
     let (own, own_texts) = load_entries(&kb_dir.join("entries"), diags);
-    let own_upls: HashSet<&str> = own.iter().map(|e| e.upl.as_str()).filter(|u| !u.is_empty()).collect();
+    let own_upls: HashSet<&str> = own
+        .iter()
+        .map(|e| e.upl.as_str())
+        .filter(|u| !u.is_empty())
+        .collect();
     let own_ids: HashSet<&str> = own.iter().map(|e| e.id.as_str()).collect();
     entries.retain(|x| !own_upls.contains(x.upl.as_str()) && !own_ids.contains(x.id.as_str()));
     let library_ids: HashSet<String> = entries.iter().map(|e| e.id.clone()).collect();
@@ -408,7 +412,12 @@ impl<'a> CrossCheck<'a> {
 
     /// The departments, for a hint that names the choices.
     fn dept_list(&self) -> String {
-        let ids: Vec<&str> = self.settings.departments.iter().map(|d| d.id.as_str()).collect();
+        let ids: Vec<&str> = self
+            .settings
+            .departments
+            .iter()
+            .map(|d| d.id.as_str())
+            .collect();
         ids.join(", ")
     }
 
@@ -638,7 +647,11 @@ impl<'a> CrossCheck<'a> {
                     Diagnostic::error(
                         Problem::DuplicateId,
                         &e.source,
-                        e.line(if e.short_title.is_some() { "short_title" } else { "title" }),
+                        e.line(if e.short_title.is_some() {
+                            "short_title"
+                        } else {
+                            "title"
+                        }),
                         format!(
                             "in een keuzelijst heet dit item {short:?}, net als `{}` ({})",
                             first.id,
@@ -660,16 +673,19 @@ impl<'a> CrossCheck<'a> {
         let with_entries: HashSet<&str> = self.entries.iter().map(|e| e.intent.as_str()).collect();
         for i in self.intents {
             if i.action == Action::Answer && !with_entries.contains(i.id.as_str()) {
-                diags.push(Diagnostic::error(
-                    Problem::Coverage,
-                    &i.source,
-                    1,
-                    format!(
-                        "intent `{}` heeft geen items, dus Loket kan het niet beantwoorden",
-                        i.id
-                    ),
-                    "schrijf een item in knowledge-base/entries met dit intent",
-                ).as_warning());
+                diags.push(
+                    Diagnostic::error(
+                        Problem::Coverage,
+                        &i.source,
+                        1,
+                        format!(
+                            "intent `{}` heeft geen items, dus Loket kan het niet beantwoorden",
+                            i.id
+                        ),
+                        "schrijf een item in knowledge-base/entries met dit intent",
+                    )
+                    .as_warning(),
+                );
             }
         }
     }
@@ -818,7 +834,11 @@ mod tests {
     #[test]
     fn a_role_given_to_two_intents_is_an_error() {
         let (_dir, kb, intents) = fixture();
-        edit(&intents.join("klacht.yaml"), "role: complaint", "role: person");
+        edit(
+            &intents.join("klacht.yaml"),
+            "role: complaint",
+            "role: person",
+        );
         let loaded = load(&kb, &intents, today());
         let err = loaded.errors().next().expect("an error");
         assert_eq!((err.problem, err.line), (Problem::DuplicateId, 4), "{err}");
@@ -852,22 +872,48 @@ mod tests {
         let lib = dir.path().join("landelijk/entries");
         std::fs::create_dir_all(&lib).unwrap();
         let page = |id: &str, upl: &str, body: &str| {
-            format!("---\nid: {id}\ntitle: Pagina {id}\nupl: {upl}\ntags: []\nsource: https://example.org/{id}\n---\n{body}\n")
+            format!(
+                "---\nid: {id}\ntitle: Pagina {id}\nupl: {upl}\ntags: []\nsource: https://example.org/{id}\n---\n{body}\n"
+            )
         };
         let paspoort = "http://standaarden.overheid.nl/owms/terms/paspoort";
-        std::fs::write(lib.join("paspoort-landelijk.md"), page("paspoort-landelijk", paspoort, "Je vraagt een paspoort aan.")).unwrap();
-        std::fs::write(lib.join("paspoort-kosten.md"), page("paspoort-kosten", "", "Landelijke tekst.")).unwrap();
-        std::fs::write(lib.join("blindengeleidehond.md"), page("blindengeleidehond", "", "Je hond mag mee.")).unwrap();
+        std::fs::write(
+            lib.join("paspoort-landelijk.md"),
+            page(
+                "paspoort-landelijk",
+                paspoort,
+                "Je vraagt een paspoort aan.",
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            lib.join("paspoort-kosten.md"),
+            page("paspoort-kosten", "", "Landelijke tekst."),
+        )
+        .unwrap();
+        std::fs::write(
+            lib.join("blindengeleidehond.md"),
+            page("blindengeleidehond", "", "Je hond mag mee."),
+        )
+        .unwrap();
         let settings = kb_dir.join("municipality.toml");
         let text = std::fs::read_to_string(&settings).unwrap();
         std::fs::write(&settings, format!("library = \"../landelijk\"\n{text}")).unwrap();
         let loaded = load(&kb_dir, &intents, today());
         assert!(!loaded.has_errors(), "{:?}", loaded.diagnostics);
         let kb = loaded.kb.unwrap();
-        let hond = kb.entry("blindengeleidehond").expect("a library page is served");
+        let hond = kb
+            .entry("blindengeleidehond")
+            .expect("a library page is served");
         assert_eq!(hond.intent, "");
         assert!(kb.answers(&hond.intent));
-        assert!(kb.entry("paspoort-landelijk").is_none(), "the own passport entries replace it");
-        assert_ne!(kb.entry("paspoort-kosten").unwrap().answer, "Landelijke tekst.");
+        assert!(
+            kb.entry("paspoort-landelijk").is_none(),
+            "the own passport entries replace it"
+        );
+        assert_ne!(
+            kb.entry("paspoort-kosten").unwrap().answer,
+            "Landelijke tekst."
+        );
     }
 }

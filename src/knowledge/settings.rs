@@ -99,9 +99,8 @@ impl Look {
 
 /// `#rgb` or `#rrggbb`.
 fn is_hex_color(s: &str) -> bool {
-    s.strip_prefix('#').is_some_and(|h| {
-        (h.len() == 3 || h.len() == 6) && h.chars().all(|c| c.is_ascii_hexdigit())
-    })
+    s.strip_prefix('#')
+        .is_some_and(|h| (h.len() == 3 || h.len() == 6) && h.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// WCAG 2.1 contrast ratio of two `#rgb`/`#rrggbb` colours (1 to 21).
@@ -115,7 +114,11 @@ pub fn contrast_ratio(a: &str, b: &str) -> Option<f64> {
         };
         let channel = |i: usize| -> Option<f64> {
             let v = u8::from_str_radix(h.get(i..i + 2)?, 16).ok()? as f64 / 255.0;
-            Some(if v <= 0.04045 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) })
+            Some(if v <= 0.04045 {
+                v / 12.92
+            } else {
+                ((v + 0.055) / 1.055).powf(2.4)
+            })
         };
         Some(0.2126 * channel(0)? + 0.7152 * channel(2)? + 0.0722 * channel(4)?)
     }
@@ -314,7 +317,12 @@ fn check_identity(file: &SettingsFile, path: &Path, text: &str, diags: &mut Vec<
             ));
         }
     }
-    if let Some(bg) = file.look.primary_color.as_deref().filter(|c| is_hex_color(c)) {
+    if let Some(bg) = file
+        .look
+        .primary_color
+        .as_deref()
+        .filter(|c| is_hex_color(c))
+    {
         let fg = file.look.primary_text_color.as_deref().unwrap_or("#fff");
         if let Some(ratio) = contrast_ratio(bg, fg).filter(|r| *r < 4.5) {
             diags.push(Diagnostic::error(
@@ -356,7 +364,8 @@ mod identity_tests {
     #[test]
     fn a_look_becomes_css_custom_properties_and_bad_values_are_refused() {
         let base = "name = \"Gemeente Zeestad\"\ntone = \"je\"\nsecure_channel_url = \"https://x.example\"\n[[departments]]\nid = \"kcc\"\nname = \"KCC\"\n";
-        let good = format!("{base}[look]\nprimary_color = \"#0b5394\"\nprimary_text_color = \"#fff\"\n");
+        let good =
+            format!("{base}[look]\nprimary_color = \"#0b5394\"\nprimary_text_color = \"#fff\"\n");
         let s = parse_settings(Path::new("m.toml"), &good).unwrap();
         assert_eq!(s.slug, "zeestad");
         assert_eq!(
@@ -365,10 +374,16 @@ mod identity_tests {
         );
         let bad = format!("{base}[look]\nprimary_color = \"red; background: url(x)\"\n");
         let errs = parse_settings(Path::new("m.toml"), &bad).unwrap_err();
-        assert!(errs.iter().any(|d| d.message.contains("geen kleur")), "{errs:?}");
+        assert!(
+            errs.iter().any(|d| d.message.contains("geen kleur")),
+            "{errs:?}"
+        );
         let pale = format!("{base}[look]\nprimary_color = \"#ffcc00\"\n");
         let errs = parse_settings(Path::new("m.toml"), &pale).unwrap_err();
-        assert!(errs.iter().any(|d| d.message.contains("contrast")), "{errs:?}");
+        assert!(
+            errs.iter().any(|d| d.message.contains("contrast")),
+            "{errs:?}"
+        );
         assert!((contrast_ratio("#000", "#fff").unwrap() - 21.0).abs() < 1e-6);
         let bad_slug = base.replace("tone", "slug = \"Zee Stad\"\ntone");
         assert!(parse_settings(Path::new("m.toml"), &bad_slug).is_err());

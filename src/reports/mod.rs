@@ -56,6 +56,8 @@ pub struct ReportQuery {
     pub department: Option<String>,
     /// The municipality reported on (its slug): a report covers one municipality only.
     pub municipality: String,
+    /// It is the default municipality (which also owns conversations stored without one).
+    pub is_default: bool,
 }
 
 impl ReportQuery {
@@ -65,6 +67,7 @@ impl ReportQuery {
             start: &bounds.0,
             end: &bounds.1,
             municipality: &self.municipality,
+            is_default: self.is_default,
         }
     }
 
@@ -781,6 +784,7 @@ mod tests {
             channel: None,
             department: None,
             municipality: String::new(),
+            is_default: true,
         };
         // CET (UTC+1) in November.
         assert_eq!(

@@ -424,11 +424,20 @@ impl SqlStore {
     /// Gives conversations stored before Loket knew municipalities (an empty municipality)
     /// to `slug`, the default municipality. Returns how many were adopted.
     pub async fn adopt_conversations(&self, slug: &str) -> Result<u64, StoreError> {
+        // Read first: a read-only database with nothing to adopt is not an error.
+        let waiting: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM conversations WHERE municipality = ''")
+                .fetch_one(&self.pool)
+                .await?;
+        if waiting == 0 {
+            return Ok(0);
+        }
         let _writer = self.writer().await;
-        let done = sqlx::query("UPDATE conversations SET municipality = $1 WHERE municipality = ''")
-            .bind(slug)
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("UPDATE conversations SET municipality = $1 WHERE municipality = ''")
+                .bind(slug)
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected())
     }
 

@@ -60,11 +60,14 @@ pub struct Period<'a> {
     pub start: &'a str,
     pub end: &'a str,
     pub municipality: &'a str,
+    /// The default municipality also owns conversations stored without one.
+    pub is_default: bool,
 }
 
 impl SqlStore {
-    /// The rows of `sql`, whose `$1` and `$2` are the period's start and end and `$3` the
-    /// municipality: a report never reads another municipality's conversations.
+    /// The rows of `sql`, whose `$1` and `$2` are the period's start and end and `$3` and
+    /// `$4` the municipality's slug (and `''` for the default one): a report never reads
+    /// another municipality's conversations.
     async fn in_period<T>(&self, sql: &str, p: &Period<'_>) -> Result<Vec<T>, StoreError>
     where
         T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
@@ -73,6 +76,7 @@ impl SqlStore {
             .bind(p.start)
             .bind(p.end)
             .bind(p.municipality)
+            .bind(if p.is_default { "" } else { p.municipality })
             .fetch_all(self.pool())
             .await?)
     }
@@ -84,7 +88,7 @@ impl SqlStore {
     ) -> Result<Vec<ReportConversation>, StoreError> {
         self.in_period(
             "SELECT id, channel, department, created_at FROM conversations \
-             WHERE created_at >= $1 AND created_at < $2 AND municipality = $3",
+             WHERE created_at >= $1 AND created_at < $2 AND municipality IN ($3, $4)",
             p,
         )
         .await
@@ -92,14 +96,11 @@ impl SqlStore {
 
     /// The messages of the conversations created in `[start, end)`, by conversation, oldest
     /// first.
-    pub async fn report_messages(
-        &self,
-        p: &Period<'_>,
-    ) -> Result<Vec<ReportMessage>, StoreError> {
+    pub async fn report_messages(&self, p: &Period<'_>) -> Result<Vec<ReportMessage>, StoreError> {
         self.in_period(
             "SELECT m.conversation_id, m.direction, m.sender, m.pii, m.intent, m.action, m.faq_id, \
              m.response_ms, m.created_at FROM messages m JOIN conversations c ON c.id = m.conversation_id \
-             WHERE c.created_at >= $1 AND c.created_at < $2 AND c.municipality = $3 \
+             WHERE c.created_at >= $1 AND c.created_at < $2 AND c.municipality IN ($3, $4) \
              ORDER BY m.conversation_id, m.id",
             p,
         )
@@ -107,14 +108,11 @@ impl SqlStore {
     }
 
     /// The handoffs of the conversations created in `[start, end)`, oldest first.
-    pub async fn report_handoffs(
-        &self,
-        p: &Period<'_>,
-    ) -> Result<Vec<ReportHandoff>, StoreError> {
+    pub async fn report_handoffs(&self, p: &Period<'_>) -> Result<Vec<ReportHandoff>, StoreError> {
         self.in_period(
             "SELECT h.conversation_id, h.status, h.created_at, h.first_reply_at, h.within_office_hours \
              FROM handoffs h JOIN conversations c ON c.id = h.conversation_id \
-             WHERE c.created_at >= $1 AND c.created_at < $2 AND c.municipality = $3 ORDER BY h.id",
+             WHERE c.created_at >= $1 AND c.created_at < $2 AND c.municipality IN ($3, $4) ORDER BY h.id",
             p,
         )
         .await
@@ -129,7 +127,7 @@ impl SqlStore {
         self.in_period(
             "SELECT m.conversation_id, m.text, m.intent, m.action, m.confidence, m.kind, m.created_at \
              FROM messages m JOIN conversations c ON c.id = m.conversation_id \
-             WHERE c.created_at >= $1 AND c.created_at < $2 AND c.municipality = $3 \
+             WHERE c.created_at >= $1 AND c.created_at < $2 AND c.municipality IN ($3, $4) \
              AND m.direction = 'in' AND m.sender = 'citizen' AND m.action IS NOT NULL \
              ORDER BY m.created_at, m.id",
             p,

@@ -86,7 +86,10 @@ pub(super) fn fit_fusion(
     }
     let bm25 = held_out_bm25(entries, &questions, FOLDS)?;
     let cold_bm25 = cold_bm25(entries, &questions)?;
-    let query_rows: Vec<&[f32]> = questions.iter().map(|&(_, _, r)| &train_vecs[r][..]).collect();
+    let query_rows: Vec<&[f32]> = questions
+        .iter()
+        .map(|&(_, _, r)| &train_vecs[r][..])
+        .collect();
     let own = best_cosines(&query_rows, &snap.entry_vectors, |q, i, j| {
         (i, j) != (questions[q].0, questions[q].1)
     });
@@ -99,7 +102,8 @@ pub(super) fn fit_fusion(
         let probs = &snap.head.cv_probabilities[row];
         let warm = snap.assemble_features(probs, &bm25[q], |i| own[q][i], |i| passage[q][i]);
         samples.push((warm, entry));
-        let mut cold = snap.assemble_features(probs, &cold_bm25[q], |i| titles[q][i], |i| passage[q][i]);
+        let mut cold =
+            snap.assemble_features(probs, &cold_bm25[q], |i| titles[q][i], |i| passage[q][i]);
         let support = snap.answerable(probs).max(1e-4).ln();
         for f in &mut cold {
             f[0] = support;
@@ -117,7 +121,10 @@ pub(super) fn fit_fusion(
     let answer_at = answer_threshold(warm, weights, same);
     let answer_at_library = answer_threshold(cold, weights, same);
     let top1 = |part: &[(Vec<[f32; NF]>, usize)]| {
-        let right = part.iter().filter(|(f, y)| best_of(f, weights).0 == *y).count();
+        let right = part
+            .iter()
+            .filter(|(f, y)| best_of(f, weights).0 == *y)
+            .count();
         right as f64 / part.len().max(1) as f64
     };
     tracing::info!(
@@ -139,7 +146,9 @@ pub(super) fn fit_fusion(
 /// The best candidate under weights `w` and its softmax confidence.
 fn best_of(features: &[[f32; NF]], w: FusionWeights) -> (usize, f32) {
     let (z, _, e) = softmax_parts(features, w.as_array().map(f64::from));
-    let best = (0..z.len()).max_by(|&a, &b| z[a].total_cmp(&z[b])).unwrap_or(0);
+    let best = (0..z.len())
+        .max_by(|&a, &b| z[a].total_cmp(&z[b]))
+        .unwrap_or(0);
     (best, (e[best] / e.iter().sum::<f64>()) as f32)
 }
 

@@ -182,7 +182,13 @@ pub fn passages(e: &Entry) -> Vec<String> {
         out.push(cur);
     }
     out.into_iter()
-        .map(|p| format!("{}{}. {p}", crate::classifier::encoder::PASSAGE_PREFIX, e.title))
+        .map(|p| {
+            format!(
+                "{}{}. {p}",
+                crate::classifier::encoder::PASSAGE_PREFIX,
+                e.title
+            )
+        })
         .collect()
 }
 
@@ -289,13 +295,19 @@ impl Snapshot {
         let mut entry_vectors = vec![Vec::new(); kb.entries.len()];
         let mut passage_vectors = vec![Vec::new(); kb.entries.len()];
         for ((owner, passage), v) in owners.into_iter().zip(entry_vecs) {
-            let into = if passage { &mut passage_vectors } else { &mut entry_vectors };
+            let into = if passage {
+                &mut passage_vectors
+            } else {
+                &mut entry_vectors
+            };
             into[owner].push(v.clone());
         }
         let mut example_questions = std::collections::HashMap::new();
         for (i, e) in kb.entries.iter().enumerate() {
             for q in &e.questions {
-                example_questions.entry(crate::text::normalize(q)).or_insert(i);
+                example_questions
+                    .entry(crate::text::normalize(q))
+                    .or_insert(i);
             }
         }
         let mut snap = Snapshot {
@@ -392,8 +404,17 @@ impl Snapshot {
                         .map(|k| intent_probs[k])
                         .unwrap_or(0.0)
                 };
-                let passage = if self.passage_vectors[i].is_empty() { 0.0 } else { best_passage(i) };
-                [p.max(1e-4).ln(), best_cosine(i), bm25[i] / (max_bm25 + 2.0), passage]
+                let passage = if self.passage_vectors[i].is_empty() {
+                    0.0
+                } else {
+                    best_passage(i)
+                };
+                [
+                    p.max(1e-4).ln(),
+                    best_cosine(i),
+                    bm25[i] / (max_bm25 + 2.0),
+                    passage,
+                ]
             })
             .collect()
     }
@@ -476,4 +497,3 @@ fn sorted_intents(labels: &[String], probs: &[f32]) -> Vec<ScoredIntent> {
     scored.sort_by(|a, b| b.probability.total_cmp(&a.probability));
     scored
 }
-

@@ -52,7 +52,10 @@ async fn a_message_gets_a_reply_with_the_documented_fields() {
 async fn bad_requests_get_clear_json_errors_and_the_service_keeps_serving() {
     let app = TestApp::spawn(Content::Fixture, false).await;
     const JSON: &str = "application/json";
-    let huge = format!("{{\"conversation_id\":\"x\",\"text\":\"{}\"}}", "a".repeat(1024 * 1024));
+    let huge = format!(
+        "{{\"conversation_id\":\"x\",\"text\":\"{}\"}}",
+        "a".repeat(1024 * 1024)
+    );
     #[rustfmt::skip]
     let cases: Vec<(String, &str, StatusCode, &str)> = vec![
         ("{not json".into(), JSON, StatusCode::BAD_REQUEST, "bad_request"),

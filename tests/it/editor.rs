@@ -16,7 +16,9 @@ use loket::store::keys::Scope;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::helpers::{Content, config, copy_dir, edit_file, fixtures, kb_check, line_starting, root};
+use crate::helpers::{
+    Content, config, copy_dir, edit_file, fixtures, kb_check, line_starting, root,
+};
 
 /// A copy of a knowledge base and its intents in a temporary directory.
 struct ContentCopy {

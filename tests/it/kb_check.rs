@@ -27,7 +27,14 @@ fn each_kind_of_broken_entry_is_reported_with_file_and_line() {
     let base = fixtures().join("kb");
     let good = std::fs::read_to_string(base.join("entries/paspoort-kosten.md")).unwrap();
     let line_of = |prefix: &str| line_starting(&good, prefix);
-    let body_start = good.lines().enumerate().filter(|(_, l)| *l == "---").nth(1).unwrap().0 + 2;
+    let body_start = good
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| *l == "---")
+        .nth(1)
+        .unwrap()
+        .0
+        + 2;
     let tone_line = line_of("U betaalt bij");
     #[rustfmt::skip]
     let cases: Vec<(&str, String, usize, &str)> = vec![
@@ -83,7 +90,11 @@ fn each_kind_of_broken_entry_is_reported_with_file_and_line() {
     // A duplicate id names both files.
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&base, dir.path());
-    edit_file(&dir.path().join("entries/paspoort-kind.md"), "id: paspoort-kind", "id: paspoort-kosten");
+    edit_file(
+        &dir.path().join("entries/paspoort-kind.md"),
+        "id: paspoort-kind",
+        "id: paspoort-kosten",
+    );
     let (code, out) = check(dir.path());
     assert_eq!(code, 3);
     assert!(out.contains("paspoort-kind.md:2:"), "{out}");
@@ -123,7 +134,11 @@ fn an_example_claimed_by_two_intents_is_reported_at_its_line() {
         "{out}"
     );
     // Without the two-intent example only the warning is left, and the check passes.
-    edit_file(&intents.join("afspraak.yaml"), "  - Hoe verleng ik mijn paspoort?\n", "");
+    edit_file(
+        &intents.join("afspraak.yaml"),
+        "  - Hoe verleng ik mijn paspoort?\n",
+        "",
+    );
     let (code, out) = kb_check(&kb, &intents);
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains(": fout:"), "{out}");
@@ -140,13 +155,20 @@ fn a_library_as_it_arrives_passes_and_a_broken_page_reports_every_problem_at_onc
     copy_dir(&fixtures().join("kb"), &kb);
     std::fs::create_dir_all(&lib).unwrap();
     let blind = root().join("tests/blind/kb/entries");
-    let mut pages: Vec<_> = std::fs::read_dir(&blind).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut pages: Vec<_> = std::fs::read_dir(&blind)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     pages.sort();
     for p in pages.iter().take(20) {
         std::fs::copy(p, lib.join(p.file_name().unwrap())).unwrap();
     }
     let settings = std::fs::read_to_string(kb.join("municipality.toml")).unwrap();
-    std::fs::write(kb.join("municipality.toml"), format!("library = \"../landelijk\"\n{settings}")).unwrap();
+    std::fs::write(
+        kb.join("municipality.toml"),
+        format!("library = \"../landelijk\"\n{settings}"),
+    )
+    .unwrap();
     let (code, out) = check(&kb);
     assert_eq!(code, 0, "{out}");
 
@@ -154,9 +176,16 @@ fn a_library_as_it_arrives_passes_and_a_broken_page_reports_every_problem_at_onc
     std::fs::write(lib.join("kapot.md"), broken).unwrap();
     let (code, out) = check(&kb);
     assert_eq!(code, 3, "{out}");
-    for (line, words) in [(3, "`title`"), (4, "onbekend veld `tgas`"), (5, "UPL"), (6, "nergens"), (7, "`source`")] {
+    for (line, words) in [
+        (3, "`title`"),
+        (4, "onbekend veld `tgas`"),
+        (5, "UPL"),
+        (6, "nergens"),
+        (7, "`source`"),
+    ] {
         assert!(
-            out.lines().any(|l| l.contains(&format!("kapot.md:{line}:")) && l.contains(words)),
+            out.lines()
+                .any(|l| l.contains(&format!("kapot.md:{line}:")) && l.contains(words)),
             "line {line}, {words}:\n{out}"
         );
     }

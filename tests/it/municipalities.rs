@@ -15,8 +15,8 @@ use tower::ServiceExt;
 
 use crate::handoff::Receiver;
 use crate::helpers::{Content, config, copy_dir, edit_file, root};
-use loket::store::keys::Scope;
 use crate::server::{Server, eventually};
+use loket::store::keys::Scope;
 
 const SECRET: &[u8] = b"test-app-secret";
 
@@ -28,9 +28,21 @@ pub fn three_municipalities(dir: &Path) -> (PathBuf, PathBuf) {
     let _ = std::fs::remove_dir_all(first.join("gemeenten"));
     let more = dir.join("gemeenten");
     for (slug, name, number, price, color) in [
-        ("voorbeeld", "Gemeente Voorbeeld", "111", "€ 81,10", "#154273"),
+        (
+            "voorbeeld",
+            "Gemeente Voorbeeld",
+            "111",
+            "€ 81,10",
+            "#154273",
+        ),
         ("zeestad", "Gemeente Zeestad", "222", "€ 82,20", "#0b5394"),
-        ("heidedorp", "Gemeente Heidedorp", "333", "€ 83,30", "#6b2c91"),
+        (
+            "heidedorp",
+            "Gemeente Heidedorp",
+            "333",
+            "€ 83,30",
+            "#6b2c91",
+        ),
     ] {
         let folder = if slug == "voorbeeld" {
             first.clone()
@@ -91,7 +103,10 @@ async fn post(s: &Server, body: Value) -> (u16, Value) {
         .send()
         .await
         .unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -105,7 +120,8 @@ async fn three_municipalities_answer_with_their_own_prices_on_the_web_and_on_wha
         (Some("heidedorp"), "333", "€ 83,30"),
     ] {
         // The web chat names its municipality in the body (none: the default one).
-        let mut body = json!({"conversation_id": format!("web-{number}"), "text": "Wat kost een paspoort?"});
+        let mut body =
+            json!({"conversation_id": format!("web-{number}"), "text": "Wat kost een paspoort?"});
         if let Some(slug) = slug {
             body["municipality"] = json!(slug);
         }
@@ -124,7 +140,10 @@ async fn three_municipalities_answer_with_their_own_prices_on_the_web_and_on_wha
             "Wat kost een paspoort?",
             chrono::Utc::now().timestamp(),
         );
-        assert_eq!(deliver_webhook(&url, SECRET, &wa).await.unwrap().as_u16(), 200);
+        assert_eq!(
+            deliver_webhook(&url, SECRET, &wa).await.unwrap().as_u16(),
+            200
+        );
         let sent = eventually(20, "the reply", || {
             let r: Vec<_> = fake
                 .received()
@@ -137,9 +156,16 @@ async fn three_municipalities_answer_with_their_own_prices_on_the_web_and_on_wha
         .await;
         let all = sent.iter().map(|r| r.body.to_string()).collect::<String>();
         assert!(all.contains(price), "{number}: {all}");
-        for (_, other, other_price) in [(0, "111", "€ 81,10"), (0, "222", "€ 82,20"), (0, "333", "€ 83,30")] {
+        for (_, other, other_price) in [
+            (0, "111", "€ 81,10"),
+            (0, "222", "€ 82,20"),
+            (0, "333", "€ 83,30"),
+        ] {
             if other != number {
-                assert!(!all.contains(other_price), "{number} answered with {other}'s price: {all}");
+                assert!(
+                    !all.contains(other_price),
+                    "{number} answered with {other}'s price: {all}"
+                );
             }
         }
     }
@@ -182,8 +208,18 @@ async fn a_conversation_of_one_municipality_cannot_be_continued_through_another(
     // A message to a number no municipality has is acknowledged (Meta must not retry it)
     // but not answered.
     let url = format!("http://{}", s.addr);
-    let wa = inbound_text_payload("999", "31600000000", "Piet", "wamid.x", "Hallo", chrono::Utc::now().timestamp());
-    assert_eq!(deliver_webhook(&url, SECRET, &wa).await.unwrap().as_u16(), 200);
+    let wa = inbound_text_payload(
+        "999",
+        "31600000000",
+        "Piet",
+        "wamid.x",
+        "Hallo",
+        chrono::Utc::now().timestamp(),
+    );
+    assert_eq!(
+        deliver_webhook(&url, SECRET, &wa).await.unwrap().as_u16(),
+        200
+    );
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
     assert!(fake.replies_to("31600000000").is_empty());
 }
@@ -222,7 +258,11 @@ async fn each_municipality_has_its_page_and_look_and_the_single_deployment_is_un
     assert_eq!(get("/chat/look/nergens.css").await.0, StatusCode::NOT_FOUND);
     let (_, ready) = get("/readyz").await;
     let ready: Value = serde_json::from_str(&ready).unwrap();
-    assert_eq!(ready["municipalities"].as_array().map(Vec::len), Some(3), "{ready}");
+    assert_eq!(
+        ready["municipalities"].as_array().map(Vec::len),
+        Some(3),
+        "{ready}"
+    );
 
     // One municipality, as before: the page names no municipality and adds no look.
     let single = crate::helpers::TestApp::spawn(Content::Bundled, false).await;
@@ -234,14 +274,15 @@ async fn each_municipality_has_its_page_and_look_and_the_single_deployment_is_un
         .unwrap();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     let page = String::from_utf8_lossy(&bytes);
-    assert!(!page.contains("data-gemeente") && !page.contains("{{"), "{page}");
+    assert!(
+        !page.contains("data-gemeente") && !page.contains("{{"),
+        "{page}"
+    );
 }
 
 /// The three municipalities on `database_url` (empty: a fresh SQLite file), each of the
 /// other two with its own webcare platform.
-async fn isolated(
-    database_url: Option<String>,
-) -> (Server, tempfile::TempDir, Receiver, Receiver) {
+async fn isolated(database_url: Option<String>) -> (Server, tempfile::TempDir, Receiver, Receiver) {
     let content = tempfile::tempdir().unwrap();
     let (first, more) = three_municipalities(content.path());
     let (zee, zee_hook) = Receiver::start(0).await;
@@ -252,7 +293,10 @@ async fn isolated(
         if let Some(url) = database_url {
             c.database.url = loket::config::Secret::new(url);
         }
-        for (slug, url, secret) in [("zeestad", zee_hook, "zee-secret"), ("heidedorp", heide_hook, "heide-secret")] {
+        for (slug, url, secret) in [
+            ("zeestad", zee_hook, "zee-secret"),
+            ("heidedorp", heide_hook, "heide-secret"),
+        ] {
             c.handoff.municipalities.insert(
                 slug.into(),
                 loket::config::PlatformTarget {
@@ -298,14 +342,21 @@ async fn every_cross_municipality_request_is_denied(database_url: Option<String>
             .map(|c| c["conversation_id"].as_str().unwrap().to_string())
             .collect()
     };
-    let (status, q) = s.get_as(&zee, "/v1/handoffs?status=waiting,assigned,bot").await;
+    let (status, q) = s
+        .get_as(&zee, "/v1/handoffs?status=waiting,assigned,bot")
+        .await;
     assert_eq!(status, 200, "{q}");
     assert_eq!(ids(&q), ["zee-1"], "{q}");
     let (_, q) = s.get_as(&zee, "/v1/handoffs?municipality=heidedorp").await;
     assert!(ids(&q).is_empty(), "{q}");
-    let (_, q) = s.get_as(&supplier, "/v1/handoffs?status=waiting,assigned,bot").await;
+    let (_, q) = s
+        .get_as(&supplier, "/v1/handoffs?status=waiting,assigned,bot")
+        .await;
     assert_eq!(ids(&q).len(), 2, "{q}");
-    assert!(q.to_string().contains("\"municipality\":\"heidedorp\""), "{q}");
+    assert!(
+        q.to_string().contains("\"municipality\":\"heidedorp\""),
+        "{q}"
+    );
 
     // Read, claim, reply, note, transfer, resolve, release: all 404 on the other's.
     let (status, _) = s.get_as(&zee, "/v1/conversations/heide-1").await;
@@ -324,7 +375,9 @@ async fn every_cross_municipality_request_is_denied(database_url: Option<String>
     let (status, detail) = s.get_as(&supplier, "/v1/conversations/heide-1").await;
     assert_eq!(status, 200);
     assert_eq!(detail["status"], "waiting", "untouched: {detail}");
-    let (status, v) = s.act(&zee, "zee-1", "claim", json!({"agent_id": "anna"})).await;
+    let (status, v) = s
+        .act(&zee, "zee-1", "claim", json!({"agent_id": "anna"}))
+        .await;
     assert_eq!(status, 200, "{v}");
 
     // Reports and the editors' endpoints of the other municipality do not exist for it.
@@ -339,7 +392,9 @@ async fn every_cross_municipality_request_is_denied(database_url: Option<String>
     ] {
         assert_eq!(s.get_as(&zee, path).await.0, 404, "{path}");
     }
-    let (status, _) = s.post_as(&zee, "/v1/admin/reload?municipality=heidedorp", Value::Null).await;
+    let (status, _) = s
+        .post_as(&zee, "/v1/admin/reload?municipality=heidedorp", Value::Null)
+        .await;
     assert_eq!(status, 404);
 
     // Each platform hears of its own municipality's conversations only, signed with its
@@ -379,7 +434,9 @@ async fn every_cross_municipality_request_is_denied(database_url: Option<String>
         actor: "test".into(),
         slug: Some("zeestad".into()),
     };
-    let r = loket::archive::export(&s.store, &opts, chrono::Utc::now()).await.unwrap();
+    let r = loket::archive::export(&s.store, &opts, chrono::Utc::now())
+        .await
+        .unwrap();
     assert_eq!(r.conversations, 1, "{r:?}");
     say_in(&s, "heidedorp", "heide-2", "Wat kost een paspoort?").await;
     say_in(&s, "zeestad", "zee-2", "Wat kost een paspoort?").await;
@@ -390,8 +447,13 @@ async fn every_cross_municipality_request_is_denied(database_url: Option<String>
         municipality: Some("heidedorp".into()),
     };
     let later = chrono::Utc::now() + chrono::Duration::days(3);
-    let r = loket::archive::purge(&s.store, &purge, later).await.unwrap();
-    assert_eq!(r.conversations, 1, "only heide-2 (heide-1 waits for a person): {r:?}");
+    let r = loket::archive::purge(&s.store, &purge, later)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.conversations, 1,
+        "only heide-2 (heide-1 waits for a person): {r:?}"
+    );
     let left: Vec<String> = sqlx::query_scalar("SELECT id FROM conversations ORDER BY id")
         .fetch_all(s.store.pool())
         .await

@@ -430,8 +430,10 @@ fn week() -> ReportQuery {
         to: NaiveDate::from_ymd_opt(2026, 11, 8).unwrap(),
         channel: None,
         department: None,
-        // Seeded straight into the store: conversations of no municipality yet.
-        municipality: String::new(),
+        // Seeded straight into the store: conversations of no municipality yet, which the
+        // default municipality owns.
+        municipality: "voorbeeld".into(),
+        is_default: true,
     }
 }
 

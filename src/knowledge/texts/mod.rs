@@ -438,16 +438,19 @@ fn check_text(
     if let Some((re, want, have)) = wrong
         && let Some(m) = re.find(s)
     {
-        diags.push(Diagnostic::error(
-            Problem::Tone,
-            path,
-            line,
-            format!(
-                "{what} is de {want}-vorm, maar gebruikt \"{}\" ({have}-vorm)",
-                m.as_str()
-            ),
-            format!("spreek de inwoner in deze vorm aan met {want}"),
-        ).as_warning());
+        diags.push(
+            Diagnostic::error(
+                Problem::Tone,
+                path,
+                line,
+                format!(
+                    "{what} is de {want}-vorm, maar gebruikt \"{}\" ({have}-vorm)",
+                    m.as_str()
+                ),
+                format!("spreek de inwoner in deze vorm aan met {want}"),
+            )
+            .as_warning(),
+        );
     }
 }
 
