@@ -16,6 +16,7 @@ use tower::ServiceExt;
 use crate::handoff::Receiver;
 use crate::helpers::{Content, config, copy_dir, edit_file, root};
 use crate::server::{Server, eventually};
+use loket::store::Store as _;
 use loket::store::keys::Scope;
 
 const SECRET: &[u8] = b"test-app-secret";
@@ -481,4 +482,27 @@ async fn every_cross_municipality_request_is_denied_on_sqlite() {
 async fn every_cross_municipality_request_is_denied_on_postgres() {
     let pg = crate::pg::temp_postgres().await;
     every_cross_municipality_request_is_denied(Some(pg.url.clone())).await;
+}
+
+/// Two instances on one PostgreSQL share a number's rate: in one second, together, they take
+/// no more sends than the number allows (each instance's own limiter would allow that many
+/// alone); another number and the next second have their own.
+#[tokio::test]
+async fn instances_on_one_postgres_share_each_numbers_send_rate() {
+    let pg = crate::pg::temp_postgres().await;
+    let a = loket::store::SqlStore::connect(&pg.url, 4).await.unwrap();
+    let b = loket::store::SqlStore::connect(&pg.url, 4).await.unwrap();
+    let second = chrono::Utc::now().timestamp();
+    let mut taken = 0;
+    for i in 0..12 {
+        let store = if i % 2 == 0 { &a } else { &b };
+        if store.take_send_slot("111", second, 5).await.unwrap() {
+            taken += 1;
+        }
+    }
+    assert_eq!(taken, 5);
+    assert!(a.take_send_slot("222", second, 5).await.unwrap());
+    assert!(b.take_send_slot("111", second + 1, 5).await.unwrap());
+    a.close().await;
+    b.close().await;
 }
