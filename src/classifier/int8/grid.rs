@@ -238,6 +238,7 @@ pub(super) mod avx2 {
         #[inline]
         unsafe fn run<const R: usize>(&self, m0: usize) {
             let k = self.k;
+            // SAFETY: row m0 exists in `a` (checked by the caller).
             let x = unsafe { self.a.q.as_ptr().add(m0 * k) };
             let ones = _mm256_set1_epi16(1);
             let mut acc = [_mm256_setzero_ps(); R];
