@@ -2,6 +2,12 @@
 //! quiet and beside busy neighbours: child processes spinning in a shell loop on no core in
 //! particular, started and killed by the bench. Quiet and busy rounds alternate, so that a
 //! drift in the machine's load touches both.
+//!
+//! Where the kernel groups processes by session for scheduling (`autogroup`, on by default
+//! in most distributions' kernels; cgroups do the same for services and containers), a child
+//! in Loket's session shares Loket's part of the machine, while a process of another
+//! session, service or container gets a part of its own beside it. `--own-session` starts
+//! the neighbours in a session of their own, as another service would be.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -24,21 +30,36 @@ pub struct NeighbourArgs {
     /// Busy processes beside Loket during the busy rounds.
     #[arg(long, default_value_t = 1)]
     pub neighbours: usize,
+    /// Start the neighbours in a session of their own (see the module documentation)
+    /// instead of in Loket's.
+    #[arg(long)]
+    pub own_session: bool,
 }
 
 /// Spinning child processes, killed (by their ids) when dropped.
 struct Neighbours(Vec<Child>);
 
 impl Neighbours {
-    fn start(n: usize) -> Result<Neighbours> {
+    fn start(n: usize, own_session: bool) -> Result<Neighbours> {
         let children = (0..n)
             .map(|_| {
-                Command::new("sh")
-                    .args(["-c", "while :; do :; done"])
+                let mut c = Command::new("sh");
+                c.args(["-c", "while :; do :; done"])
                     .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .context("starting a busy neighbour (sh)")
+                    .stdout(Stdio::null());
+                if own_session {
+                    use std::os::unix::process::CommandExt as _;
+                    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+                    unsafe {
+                        c.pre_exec(|| {
+                            if libc::setsid() < 0 {
+                                return Err(std::io::Error::last_os_error());
+                            }
+                            Ok(())
+                        });
+                    }
+                }
+                c.spawn().context("starting a busy neighbour (sh)")
             })
             .collect::<Result<Vec<_>>>()?;
         // Let the scheduler see them running before anything is timed.
@@ -69,18 +90,23 @@ pub fn run(config: &Config, args: NeighbourArgs) -> Result<i32> {
     crate::app::init_tracing("pretty");
     let (_, embedder, snap) = start_up(config)?;
     println!(
-        "kernel {}, {} encoder threads, {} cores; {} busy neighbour(s) in the busy rounds",
+        "kernel {}, {} encoder threads, {} cores; {} busy neighbour(s) in the busy rounds, in {}",
         Kernel::selected().map_or("?", |k| k.name()),
         config.classifier.threads,
         std::thread::available_parallelism().map_or(1, |n| n.get()),
-        args.neighbours
+        args.neighbours,
+        if args.own_session {
+            "a session of their own"
+        } else {
+            "Loket's session"
+        }
     );
     time(embedder.as_ref(), &snap, MESSAGES.len() * 2)?;
     let (mut quiet, mut busy) = (Vec::new(), Vec::new());
     for round in 1..=args.rounds.max(1) {
         let q = time(embedder.as_ref(), &snap, args.iterations)?;
         let b = {
-            let _n = Neighbours::start(args.neighbours)?;
+            let _n = Neighbours::start(args.neighbours, args.own_session)?;
             time(embedder.as_ref(), &snap, args.iterations)?
         };
         let ((q50, q90), (b50, b90)) = (p50_p90(&q), p50_p90(&b));

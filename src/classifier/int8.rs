@@ -15,6 +15,12 @@
 //!   `s = q − 128` (a byte XOR), multiplied as `|s| · sign(w, s)`: at most 128·127·2 =
 //!   32,512, never saturating. The 128·Σw this takes away is added back with the zero point;
 //! - `portable`: plain loops (what the others are tested against).
+//!
+//! Except that the AVX2 kernel, where the weights are on a 4-bit grid per 32 inputs (this
+//! model's Q4_0 weights are), multiplies those instead of 8-bit rows: exact weights and
+//! fewer multiplications (see [`grid`]); its integers then differ from the other kernels'.
+
+mod grid;
 
 /// Outputs per packed block: four 16-lane registers.
 pub const NB: usize = 64;
@@ -180,6 +186,9 @@ pub struct QuantLinear {
     colsum: Vec<i32>,
     scale: Vec<f32>,
     bias: Vec<f32>,
+    /// For the AVX2 kernel, the weights on their 4-bit grid (instead of `packed`, `colsum`
+    /// and `scale`, which are then empty).
+    grid: Option<grid::Grid>,
 }
 
 /// Activations quantized per row: `x ≈ scale·(q − zp)`.
@@ -283,14 +292,35 @@ pub fn has_vnni() -> bool {
 }
 
 impl QuantLinear {
-    /// Quantizes `w` (`n` rows of `k` floats, row-major like PyTorch's `Linear.weight`).
+    /// Quantizes `w` (`n` rows of `k` floats, row-major like PyTorch's `Linear.weight`)
+    /// for the kernel [`Kernel::current`].
     pub fn new(w: &[f32], bias: &[f32], n: usize, k: usize) -> QuantLinear {
+        QuantLinear::for_kernel(w, bias, n, k, Kernel::current())
+    }
+
+    /// [`Self::new`] for `kernel`: the AVX2 kernel takes the weights on their 4-bit grid
+    /// where they have one (see [`grid`]); every kernel can run the result, but the others
+    /// only in plain loops then.
+    pub fn for_kernel(w: &[f32], bias: &[f32], n: usize, k: usize, kernel: Kernel) -> QuantLinear {
         assert_eq!(w.len(), n * k, "weight shape");
         assert_eq!(bias.len(), n, "bias shape");
         assert!(
             n.is_multiple_of(NB) && k.is_multiple_of(4),
             "n must be a multiple of 64 and k of 4"
         );
+        if kernel == Kernel::Avx2
+            && let Some(grid) = grid::Grid::find(w, n, k)
+        {
+            return QuantLinear {
+                n,
+                k,
+                packed: Vec::new(),
+                colsum: Vec::new(),
+                scale: Vec::new(),
+                bias: bias.to_vec(),
+                grid: Some(grid),
+            };
+        }
         let mut qw = vec![0i8; n * k];
         let mut scale = vec![0f32; n];
         let mut colsum = vec![0i32; n];
@@ -330,7 +360,13 @@ impl QuantLinear {
             colsum,
             scale,
             bias: bias.to_vec(),
+            grid: None,
         }
+    }
+
+    /// Whether the weights are on their 4-bit grid (see [`grid`]).
+    pub fn on_grid(&self) -> bool {
+        self.grid.is_some()
     }
 
     pub fn blocks(&self) -> usize {
@@ -338,7 +374,9 @@ impl QuantLinear {
     }
 
     pub fn bytes(&self) -> usize {
-        self.packed.len() + (self.colsum.len() + self.scale.len() + self.bias.len()) * 4
+        self.packed.len()
+            + (self.colsum.len() + self.scale.len() + self.bias.len()) * 4
+            + self.grid.as_ref().map_or(0, grid::Grid::bytes)
     }
 
     /// `out` (`a.rows × n`, row-major) for every output block.
@@ -383,6 +421,15 @@ impl QuantLinear {
             kernel.available(),
             "this CPU cannot run the {kernel:?} kernel"
         );
+        if let Some(grid) = &self.grid {
+            let shape = (self.n, self.k, &self.bias[..]);
+            // SAFETY: as below; the grid holds every strip of every block.
+            #[cfg(target_arch = "x86_64")]
+            if kernel == Kernel::Avx2 {
+                return unsafe { grid::avx2::forward(grid, shape, a, out, blocks) };
+            }
+            return unsafe { grid::forward_portable(grid, shape, a, out, blocks) };
+        }
         // SAFETY: the shapes were checked above, the CPU features too; the kernels read
         // `a.rows × k` bytes of `a.q` and the packed blocks of `blocks`, and write inside
         // rows × n of `out`.
@@ -910,7 +957,9 @@ mod tests {
         let w: Vec<f32> = (0..n * k)
             .map(|i| if (i / 3 + i / 64) % 2 == 0 { 1.0 } else { -1.0 })
             .collect();
-        let lin = QuantLinear::new(&w, &vec![0.0; n], n, k);
+        // 8-bit rows (these weights are on a grid, which the AVX2 kernel would take).
+        let lin = QuantLinear::for_kernel(&w, &vec![0.0; n], n, k, Kernel::Portable);
+        assert!(!lin.on_grid());
         // Activation bytes 255 and 0, alternating in runs (zero point 0, scale 1).
         let a = QuantRows {
             rows: 2,
@@ -982,6 +1031,101 @@ mod tests {
             let pa = quantize_row_with(Kernel::Avx512, &x, &mut a);
             let pb = quantize_row_with(Kernel::Avx2, &x, &mut b);
             assert_eq!((pa, &a), (pb, &b));
+        }
+    }
+
+    /// Weights as the model's Q4_0 blocks are: `(q − 8)·d` per 32 inputs, `d` per block
+    /// (its sign too, as Q4_0 stores it), scaled afterwards as the query weights are.
+    fn q4_weights(n: usize, k: usize, seed: &mut u64) -> Vec<f32> {
+        let mut w = Vec::with_capacity(n * k);
+        for _ in 0..n * k / 32 {
+            let d = lcg(seed) * 0.1;
+            // The block's extreme at −8 (as Q4_0 rounds), else at most 7.
+            let top = if lcg(seed) > 0.0 { 8 } else { 7 };
+            for i in 0..32 {
+                let q = if i == 5 {
+                    -top
+                } else {
+                    ((lcg(seed) + 0.5) * 15.99) as i32 - 8
+                };
+                w.push(q.max(-top) as f32 * d * 0.17677669);
+            }
+        }
+        w
+    }
+
+    #[test]
+    fn q4_weights_are_found_on_their_grid_and_others_are_not() {
+        let mut seed = 11;
+        let (n, k) = (64, 96);
+        let w = q4_weights(n, k, &mut seed);
+        let lin = QuantLinear::for_kernel(&w, &vec![0.0; n], n, k, Kernel::Avx2);
+        assert!(lin.on_grid());
+        let g = grid::Grid::find(&w, n, k).unwrap();
+        assert!(g.bytes() >= n * k);
+        let mut noisy = w.clone();
+        noisy[100] += 1e-3;
+        assert!(grid::Grid::find(&noisy, n, k).is_none());
+        let random: Vec<f32> = (0..n * k).map(|_| lcg(&mut seed)).collect();
+        assert!(!QuantLinear::for_kernel(&random, &vec![0.0; n], n, k, Kernel::Avx2).on_grid());
+        // Only the AVX2 kernel takes the grid, and only for widths of whole blocks.
+        assert!(!QuantLinear::for_kernel(&w, &vec![0.0; n], n, k, Kernel::Portable).on_grid());
+        let w32 = q4_weights(n, 32, &mut seed);
+        assert!(QuantLinear::for_kernel(&w32, &vec![0.0; n], n, 32, Kernel::Avx2).on_grid());
+        let w4: Vec<f32> = w32.iter().take(n * 4).copied().collect();
+        assert!(!QuantLinear::for_kernel(&w4, &vec![0.0; n], n, 4, Kernel::Avx2).on_grid());
+    }
+
+    /// The grid kernels against f64 on Q4 weights, every tile height, both zero-point
+    /// extremes and the activation bytes 0 and 255 (where an i16 sum of a block would
+    /// overflow if the weights were not within ±8).
+    #[test]
+    fn the_grid_kernels_are_exact_to_the_weights() {
+        let mut seed = 5;
+        let (n, k) = (128, 96);
+        let w = q4_weights(n, k, &mut seed);
+        let b: Vec<f32> = (0..n).map(|_| lcg(&mut seed)).collect();
+        let lin = QuantLinear::for_kernel(&w, &b, n, k, Kernel::Avx2);
+        assert!(lin.on_grid());
+        for rows in [1, 2, 3, 4, 5, 7, 13] {
+            let q: Vec<u8> = (0..rows * k)
+                .map(|i| match (i / 7) % 4 {
+                    0 => 0,
+                    1 => 255,
+                    _ => ((lcg(&mut seed) + 0.5) * 255.0) as u8,
+                })
+                .collect();
+            let a = QuantRows {
+                rows,
+                k,
+                q,
+                scale: (0..rows).map(|r| 0.01 + r as f32 * 0.003).collect(),
+                zp: (0..rows).map(|r| [0, 255, 128][r % 3]).collect(),
+            };
+            let mut want = vec![0f64; rows * n];
+            for m in 0..rows {
+                for o in 0..n {
+                    let s: f64 = (0..k)
+                        .map(|c| (a.q[m * k + c] as i32 - a.zp[m]) as f64 * w[o * k + c] as f64)
+                        .sum();
+                    want[m * n + o] = s * a.scale[m] as f64 + b[o] as f64;
+                }
+            }
+            let mag = want.iter().fold(0f64, |m, v| m.max(v.abs()));
+            let mut kernels = vec![Kernel::Portable];
+            if Kernel::Avx2.available() {
+                kernels.push(Kernel::Avx2);
+            }
+            for kernel in kernels {
+                let mut got = vec![f32::NAN; rows * n];
+                lin.forward_blocks(&a, &mut got, 0..lin.blocks(), kernel);
+                for (g, w) in got.iter().zip(&want) {
+                    assert!(
+                        (*g as f64 - w).abs() <= 1e-5 * mag,
+                        "{kernel:?}, rows {rows}: {g} vs {w}"
+                    );
+                }
+            }
         }
     }
 
@@ -1088,9 +1232,11 @@ mod tests {
             );
             per_kernel.push((kernel, got));
         }
-        // The kernels compute the same integers from the same bytes; their embeddings differ
-        // only where float rounding around them (attention, which has an AVX-512 copy) tips
-        // an activation into the next quantisation step.
+        // The kernels on 8-bit rows compute the same integers from the same bytes; their
+        // embeddings differ only where float rounding around them (attention, which has an
+        // AVX-512 copy) tips an activation into the next quantisation step. The AVX2 kernel
+        // multiplies the weights on their 4-bit grid instead (exact where the others round
+        // each row to 8 bits), so its embeddings differ by both kernels' errors to f32.
         for (kernel, got) in &per_kernel[1..] {
             let closest = got
                 .iter()
@@ -1101,7 +1247,7 @@ mod tests {
                 "{kernel:?}: lowest cosine to {:?} {closest:.6}",
                 per_kernel[0].0
             );
-            assert!(closest > 0.9995, "{kernel:?} vs {:?}", per_kernel[0].0);
+            assert!(closest > 0.999, "{kernel:?} vs {:?}", per_kernel[0].0);
         }
     }
 }
