@@ -133,25 +133,6 @@ fn write(path: &Path, dim: usize, map: &HashMap<String, Vec<f32>>) -> std::io::R
     std::fs::rename(tmp, path)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::classifier::HashingEmbedder;
-
-    #[test]
-    fn round_trips_through_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let e = HashingEmbedder::default();
-        let texts = vec!["paspoort".to_string(), "grofvuil".to_string()];
-        let mut c = EmbeddingCache::open(Some(dir.path()), &e);
-        let a = c.embed_all(&e, &texts).unwrap();
-        c.save();
-        let mut c2 = EmbeddingCache::open(Some(dir.path()), &e);
-        assert_eq!(c2.map.len(), 2);
-        assert_eq!(c2.embed_all(&e, &texts).unwrap(), a);
-    }
-}
-
 /// The value cached as `<dir>/<name>.json`, or `compute`'s, which is then cached there
 /// (written to a temporary file and renamed, so a reader never sees half a file). `name`
 /// holds a hash of everything the value depends on; no `dir`: nothing is cached.
@@ -189,4 +170,23 @@ where
         }
     }
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classifier::HashingEmbedder;
+
+    #[test]
+    fn round_trips_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = HashingEmbedder::default();
+        let texts = vec!["paspoort".to_string(), "grofvuil".to_string()];
+        let mut c = EmbeddingCache::open(Some(dir.path()), &e);
+        let a = c.embed_all(&e, &texts).unwrap();
+        c.save();
+        let mut c2 = EmbeddingCache::open(Some(dir.path()), &e);
+        assert_eq!(c2.map.len(), 2);
+        assert_eq!(c2.embed_all(&e, &texts).unwrap(), a);
+    }
 }

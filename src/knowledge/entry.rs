@@ -503,7 +503,7 @@ impl<'a> HeaderReader<'a> {
 
     /// `source` is a web address.
     fn check_source(&mut self, url: &str) {
-        if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
+        if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
             self.error(
                 Problem::InvalidValue,
                 self.line("source"),
