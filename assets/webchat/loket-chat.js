@@ -73,6 +73,12 @@
   var GEMEENTE = (script && script.getAttribute("data-gemeente")) || "";
   var counter = 0;
 
+  /* One conversation per municipality: a site showing two municipalities' chats (the demo
+     pages of one Loket) keeps them apart. */
+  function storageKey() {
+    return GEMEENTE ? STORAGE_KEY + "." + GEMEENTE : STORAGE_KEY;
+  }
+
   /* ---------- small helpers ---------- */
 
   function el(tag, className, text) {
@@ -108,7 +114,7 @@
 
   function loadId() {
     try {
-      return window.localStorage.getItem(STORAGE_KEY);
+      return window.localStorage.getItem(storageKey());
     } catch (e) {
       return null;
     }
@@ -116,7 +122,7 @@
 
   function saveId(id) {
     try {
-      window.localStorage.setItem(STORAGE_KEY, id);
+      window.localStorage.setItem(storageKey(), id);
     } catch (e) {
       /* storage disabled: the conversation lasts as long as the page */
     }

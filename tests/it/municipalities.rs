@@ -506,3 +506,78 @@ async fn instances_on_one_postgres_share_each_numbers_send_rate() {
     a.close().await;
     b.close().await;
 }
+
+/// The web chat in headless Chromium: each municipality's page shows its name and colours,
+/// and the widget answers with that municipality's content.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_municipalitys_web_chat_shows_its_name_and_colours_in_a_browser() {
+    let content = tempfile::tempdir().unwrap();
+    let (first, more) = three_municipalities(content.path());
+    let data = tempfile::tempdir().unwrap();
+    let mut cfg = config(Content::Bundled, false, data.path());
+    cfg.paths.knowledge_base = first;
+    cfg.paths.municipalities = Some(more);
+    let app = loket::app::Builder::new(cfg)
+        .without_background()
+        .without_watch()
+        .build()
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let wait = std::time::Duration::from_secs(20);
+    let browser = crate::cdp::Browser::launch(1000, 1000).await;
+    for (slug, name, rgb, price) in [
+        ("zeestad", "Gemeente Zeestad", "rgb(11, 83, 148)", "€ 82,20"),
+        (
+            "heidedorp",
+            "Gemeente Heidedorp",
+            "rgb(107, 44, 145)",
+            "€ 83,30",
+        ),
+    ] {
+        browser.navigate(&format!("{base}/gemeenten/{slug}")).await;
+        browser
+            .wait_for("document.querySelector('.loket-chat__input')", wait)
+            .await;
+        let header = "document.querySelector('.loket-chat__header')";
+        browser
+            .wait_for(
+                &format!("getComputedStyle({header}).backgroundColor === '{rgb}'"),
+                wait,
+            )
+            .await;
+        let title = browser
+            .eval("document.querySelector('.loket-chat__title').textContent")
+            .await;
+        assert_eq!(title, json!(name));
+        let page = browser
+            .eval("getComputedStyle(document.querySelector('.loket-page__header')).backgroundColor")
+            .await;
+        assert_eq!(
+            page,
+            json!(rgb),
+            "{slug}: the page header takes the colour too"
+        );
+        browser
+            .type_text(".loket-chat__input", "Wat kost een paspoort?")
+            .await;
+        browser.press_enter().await;
+        browser
+            .wait_for(
+                &format!(
+                    "document.querySelector('.loket-chat__log').textContent.includes('{price}')"
+                ),
+                wait,
+            )
+            .await;
+    }
+    assert!(
+        browser.console_errors().is_empty(),
+        "{:?}",
+        browser.console_errors()
+    );
+}
