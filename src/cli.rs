@@ -345,24 +345,24 @@ fn archive_owners(config: &Config) -> Vec<ArchiveOwner> {
         .collect()
 }
 
-/// The owners an archive command acts for: the one named, or every one.
-fn chosen_owners(config: &Config, named: Option<&str>) -> Result<Vec<ArchiveOwner>, String> {
+/// The owners an archive command acts for (the one named, or every one), and whether this
+/// Loket serves several; `None` (said on stderr) for a name it does not serve.
+fn chosen_owners(config: &Config, named: Option<&str>) -> Option<(Vec<ArchiveOwner>, bool)> {
     let all = archive_owners(config);
-    match named {
-        None => Ok(all),
-        Some(slug) => {
-            let known: Vec<String> = all.iter().map(|o| o.slug.clone()).collect();
-            let chosen: Vec<ArchiveOwner> = all.into_iter().filter(|o| o.slug == slug).collect();
-            if chosen.is_empty() {
-                Err(format!(
-                    "no municipality `{slug}` is served here; known: {}",
-                    known.join(", ")
-                ))
-            } else {
-                Ok(chosen)
-            }
-        }
+    let several = all.len() > 1;
+    let Some(slug) = named else {
+        return Some((all, several));
+    };
+    let known: Vec<String> = all.iter().map(|o| o.slug.clone()).collect();
+    let chosen: Vec<ArchiveOwner> = all.into_iter().filter(|o| o.slug == slug).collect();
+    if chosen.is_empty() {
+        eprintln!(
+            "no municipality `{slug}` is served here; known: {}",
+            known.join(", ")
+        );
+        return None;
     }
+    Some((chosen, several))
 }
 
 /// `loket archive export`: one export per municipality asked for (`opts` without the
@@ -373,14 +373,9 @@ async fn archive_export(
     opts: crate::archive::ExportOptions,
     named: Option<&str>,
 ) -> Result<i32> {
-    let owners = match chosen_owners(config, named) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(2);
-        }
+    let Some((owners, several)) = chosen_owners(config, named) else {
+        return Ok(2);
     };
-    let several = config.municipality_dirs().len() > 1;
     for owner in owners {
         let opts = crate::archive::ExportOptions {
             out: if several {
@@ -421,14 +416,9 @@ async fn archive_purge(
     now: chrono::DateTime<Utc>,
     named: Option<&str>,
 ) -> Result<i32> {
-    let owners = match chosen_owners(config, named) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(2);
-        }
+    let Some((owners, several)) = chosen_owners(config, named) else {
+        return Ok(2);
     };
-    let several = config.municipality_dirs().len() > 1;
     for owner in owners {
         let opts = crate::archive::PurgeOptions {
             retention_days: owner.retention_days,

@@ -79,6 +79,24 @@ pub fn three_municipalities(dir: &Path) -> (PathBuf, PathBuf) {
     (first, more)
 }
 
+/// The three municipalities built in-process, without background loops; the directories
+/// live as long as the returned guard.
+async fn three_municipalities_app() -> (loket::app::App, [tempfile::TempDir; 2]) {
+    let content = tempfile::tempdir().unwrap();
+    let (first, more) = three_municipalities(content.path());
+    let data = tempfile::tempdir().unwrap();
+    let mut cfg = config(Content::Bundled, false, data.path());
+    cfg.paths.knowledge_base = first;
+    cfg.paths.municipalities = Some(more);
+    let app = loket::app::Builder::new(cfg)
+        .without_background()
+        .without_watch()
+        .build()
+        .await
+        .unwrap();
+    (app, [content, data])
+}
+
 async fn start(fake: &FakeGraph) -> (Server, tempfile::TempDir) {
     let content = tempfile::tempdir().unwrap();
     let (first, more) = three_municipalities(content.path());
@@ -227,18 +245,7 @@ async fn a_conversation_of_one_municipality_cannot_be_continued_through_another(
 
 #[tokio::test]
 async fn each_municipality_has_its_page_and_look_and_the_single_deployment_is_unchanged() {
-    let content = tempfile::tempdir().unwrap();
-    let (first, more) = three_municipalities(content.path());
-    let data = tempfile::tempdir().unwrap();
-    let mut cfg = config(Content::Bundled, false, data.path());
-    cfg.paths.knowledge_base = first;
-    cfg.paths.municipalities = Some(more);
-    let app = loket::app::Builder::new(cfg)
-        .without_background()
-        .without_watch()
-        .build()
-        .await
-        .unwrap();
+    let (app, _dirs) = three_municipalities_app().await;
     let get = |path: &str| {
         let router = app.router.clone();
         let req = Request::get(path).body(Body::empty()).unwrap();
@@ -511,18 +518,7 @@ async fn instances_on_one_postgres_share_each_numbers_send_rate() {
 /// and the widget answers with that municipality's content.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_municipalitys_web_chat_shows_its_name_and_colours_in_a_browser() {
-    let content = tempfile::tempdir().unwrap();
-    let (first, more) = three_municipalities(content.path());
-    let data = tempfile::tempdir().unwrap();
-    let mut cfg = config(Content::Bundled, false, data.path());
-    cfg.paths.knowledge_base = first;
-    cfg.paths.municipalities = Some(more);
-    let app = loket::app::Builder::new(cfg)
-        .without_background()
-        .without_watch()
-        .build()
-        .await
-        .unwrap();
+    let (app, _dirs) = three_municipalities_app().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let router = app.router.clone();
