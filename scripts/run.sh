@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Start Loket with the bundled example municipalities on http://127.0.0.1:8080: Gemeente
-# Voorbeeld (knowledge-base/, at /) and every folder under knowledge-base/gemeenten/ (at
-# /gemeenten/<slug>), all answering from the national library knowledge-base/landelijk/.
+# Start Loket on http://127.0.0.1:8080 with the bundled example municipality Gemeente
+# Voorbeeld (knowledge-base/, at /) and, when it exists, every municipality folder under
+# knowledge-base/gemeenten/ (at /gemeenten/<slug>).
 # Builds the release binary, fetches the model once (scripts/fetch-model.sh), then serves.
 # Settings: loket.toml or LOKET__SECTION__KEY environment variables (see README).
 set -euo pipefail
