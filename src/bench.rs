@@ -5,8 +5,12 @@
 //! `loket bench webhooks`: acknowledgement latency of the WhatsApp webhook ([`webhooks`]).
 //! `loket bench flood`: what one hostile client does to the others ([`flood`]).
 //! `loket bench neighbour`: batch-1 latency quiet and beside busy processes ([`neighbour`]).
+//! `loket bench municipalities`: many municipalities on generated content ([`municipalities`]).
 
+pub mod child;
 pub mod flood;
+pub mod generated;
+pub mod municipalities;
 pub mod neighbour;
 pub mod webhooks;
 
@@ -54,6 +58,10 @@ pub enum BenchCommand {
     /// Batch-1 latency quiet and beside busy neighbour processes (spinning children of the
     /// bench), in alternating rounds: p50 / p90 and their ratios.
     Neighbour(neighbour::NeighbourArgs),
+    /// Many municipalities on generated content (a national library beside each one's own
+    /// entries): first start, restart, one municipality's reload without a pause for the
+    /// others, memory in all and per further municipality, and a message's latency.
+    Municipalities(municipalities::MunicipalitiesBenchArgs),
 }
 
 /// Realistic citizen messages of varied length (not from the held-out test set).
@@ -139,6 +147,7 @@ pub fn run(config: &Config, args: BenchArgs) -> Result<i32> {
         Some(BenchCommand::Webhooks(args)) => return webhooks::run(config, args),
         Some(BenchCommand::Flood(args)) => return flood::run(config, args),
         Some(BenchCommand::Neighbour(args)) => return neighbour::run(config, args),
+        Some(BenchCommand::Municipalities(args)) => return municipalities::run(config, args),
         None => {}
     }
     app::init_tracing("pretty");
@@ -273,7 +282,7 @@ fn batch_one_latencies(
 
 /// Batch 1: tokenise + encode + head, as one citizen's message; then with FAQ search and
 /// fusion as well.
-fn time_batch_one(
+pub(crate) fn time_batch_one(
     embedder: &dyn classifier::Embed,
     snap: &Snapshot,
     iterations: usize,

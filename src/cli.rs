@@ -254,7 +254,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Eval(args) => crate::eval::run(&config, args),
         Command::Kb {
             command: KbCommand::Check { dir, intents, json },
-        } => kb_check(&config, dir, intents, json),
+        } => crate::kbtools::run_check(&config, dir, intents, json),
         Command::Kb {
             command: KbCommand::Test { file, json },
         } => {
@@ -784,46 +784,6 @@ fn classify(config: Config, input: PathBuf) -> Result<i32> {
     Ok(0)
 }
 
-fn kb_check(
-    config: &Config,
-    dir: Option<PathBuf>,
-    intents: Option<PathBuf>,
-    json: bool,
-) -> Result<i32> {
-    let dir = dir.unwrap_or_else(|| config.paths.knowledge_base.clone());
-    let intents = intents.unwrap_or_else(|| config.paths.intents.clone());
-    let loaded = crate::knowledge::load(&dir, &intents, Utc::now().date_naive());
-    let mut out = std::io::stdout().lock();
-    for d in &loaded.diagnostics {
-        if json {
-            writeln!(out, "{}", serde_json::to_string(d)?)?;
-        } else {
-            writeln!(out, "{d}")?;
-        }
-    }
-    let errors = loaded.errors().count();
-    let warnings = loaded.diagnostics.len() - errors;
-    if !json {
-        match &loaded.kb {
-            Some(kb) if errors == 0 => writeln!(
-                out,
-                "ok: {} items, {} intents, {} afdelingen ({})",
-                kb.entries.len(),
-                kb.intents.len(),
-                kb.settings.departments.len(),
-                count(warnings, "waarschuwing", "waarschuwingen")
-            )?,
-            _ => writeln!(
-                out,
-                "{}, {}",
-                count(errors, "fout", "fouten"),
-                count(warnings, "waarschuwing", "waarschuwingen")
-            )?,
-        }
-    }
-    Ok(if errors > 0 { 3 } else { 0 })
-}
-
 fn model_import(weights: PathBuf, tokenizer: PathBuf, out: PathBuf) -> Result<i32> {
     if !weights.exists() {
         bail!("{} does not exist", weights.display());
@@ -854,9 +814,4 @@ fn model_import(weights: PathBuf, tokenizer: PathBuf, out: PathBuf) -> Result<i3
         out.display()
     );
     Ok(0)
-}
-
-/// "1 fout", "2 fouten".
-fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }

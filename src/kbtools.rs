@@ -1,4 +1,6 @@
-//! The content editors' command-line tools beyond `kb check`:
+//! The content editors' command-line tools:
+//! - `loket kb check [DIR]`: every problem of the content with file, line and fix, for one
+//!   municipality folder or (without DIR) for every one the configuration serves;
 //! - `loket kb test [FILE]`: the regression questions in `knowledge-base/tests.yaml`, each run
 //!   through the same stateless decision path as `loket classify`;
 //! - `loket kb coverage`: answering intents without entries, UPL products the entries do not
@@ -183,6 +185,70 @@ pub fn run_tests(config: &Config, file: Option<PathBuf>, json: bool) -> Result<i
         }
     }
     Ok(if report.failed > 0 { 1 } else { 0 })
+}
+
+/// `loket kb check`: DIR, or every municipality folder of the configuration
+/// (`paths.knowledge_base`, then those under `paths.municipalities`), each checked with its
+/// library. 0 when there is no error, 3 otherwise.
+pub fn run_check(
+    config: &Config,
+    dir: Option<PathBuf>,
+    intents: Option<PathBuf>,
+    json: bool,
+) -> Result<i32> {
+    let dirs = match dir {
+        Some(d) => vec![d],
+        None => config.municipality_dirs(),
+    };
+    let intents = intents.unwrap_or_else(|| config.paths.intents.clone());
+    let today = Utc::now().date_naive();
+    let mut out = std::io::stdout().lock();
+    let mut failed = false;
+    for dir in &dirs {
+        let loaded = knowledge::load(dir, &intents, today);
+        for d in &loaded.diagnostics {
+            if json {
+                writeln!(out, "{}", serde_json::to_string(d)?)?;
+            } else {
+                writeln!(out, "{d}")?;
+            }
+        }
+        let errors = loaded.errors().count();
+        failed |= errors > 0;
+        if !json {
+            // With several municipalities, each summary says which one it is about.
+            let which = if dirs.len() > 1 {
+                format!("{}: ", dir.display())
+            } else {
+                String::new()
+            };
+            writeln!(out, "{which}{}", summary(&loaded, errors))?;
+        }
+    }
+    Ok(if failed { CONTENT_ERRORS } else { 0 })
+}
+
+/// "ok: 85 items, 30 intents, 8 afdelingen (2 waarschuwingen)" or "1 fout, 0 waarschuwingen".
+fn summary(loaded: &knowledge::Loaded, errors: usize) -> String {
+    let warnings = count(
+        loaded.diagnostics.len() - errors,
+        "waarschuwing",
+        "waarschuwingen",
+    );
+    match &loaded.kb {
+        Some(kb) if errors == 0 => format!(
+            "ok: {} items, {} intents, {} afdelingen ({warnings})",
+            kb.entries.len(),
+            kb.intents.len(),
+            kb.settings.departments.len(),
+        ),
+        _ => format!("{}, {warnings}", count(errors, "fout", "fouten")),
+    }
+}
+
+/// "1 fout", "2 fouten".
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Runs the cases against a snapshot (what `kb test` prints, as data).

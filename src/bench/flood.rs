@@ -18,14 +18,15 @@
 //! Every address is on loopback (Linux routes all of 127.0.0.0/8 to it).
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 
-use crate::config::{Config, Secret};
+use super::child::Child;
+use crate::config::Config;
 
 #[derive(clap::Args, Debug)]
 pub struct FloodBenchArgs {
@@ -60,73 +61,6 @@ fn many(n: usize) -> IpAddr {
         1 + (n / 250) as u8,
         1 + (n % 250) as u8,
     ))
-}
-
-/// `loket serve` as a child process; killed when dropped.
-struct Child {
-    process: std::process::Child,
-    base: String,
-    data_dir: PathBuf,
-}
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.process.kill();
-        let _ = self.process.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
-    }
-}
-
-impl Child {
-    fn start(config: &Config) -> Result<Child> {
-        use std::io::BufRead;
-        let data_dir = std::env::temp_dir().join(format!(
-            "loket-bench-flood-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&data_dir)?;
-        let mut cfg = config.clone();
-        cfg.paths.cache_dir = Some(config.cache_dir());
-        cfg.paths.data_dir = data_dir.clone();
-        cfg.database.url = Secret::default();
-        cfg.server.bind = "127.0.0.1:0".into();
-        cfg.whatsapp.enabled = false;
-        cfg.handoff.webhook_url = String::new();
-        let file = data_dir.join("loket.toml");
-        std::fs::write(&file, toml::to_string(&cfg)?)?;
-        let mut process = std::process::Command::new(std::env::current_exe()?)
-            .args(["--config", &file.to_string_lossy(), "serve"])
-            .env("LOKET_LOG", "warn")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
-            .context("starting loket serve")?;
-        let stdout = process.stdout.take().context("child stdout")?;
-        let mut lines = std::io::BufReader::new(stdout).lines();
-        let base = loop {
-            match lines.next() {
-                Some(Ok(l)) => {
-                    if let Some(url) = l.strip_prefix("listening on ") {
-                        break url.trim().to_string();
-                    }
-                }
-                _ => bail!("loket serve exited before listening"),
-            }
-        };
-        Ok(Child {
-            process,
-            base,
-            data_dir,
-        })
-    }
-
-    fn peak_rss_mb(&self) -> f64 {
-        super::proc_status_mb(&self.process.id().to_string(), "VmHWM:")
-    }
-
-    fn rss_mb(&self) -> f64 {
-        super::proc_status_mb(&self.process.id().to_string(), "VmRSS:")
-    }
 }
 
 fn dir_mb(dir: &Path) -> f64 {

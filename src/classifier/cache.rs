@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use super::{ClassifierError, Embed};
 
@@ -13,25 +14,51 @@ const PROGRESS_FROM: usize = 500;
 pub struct EmbeddingCache {
     path: Option<PathBuf>,
     dim: usize,
-    map: HashMap<String, Vec<f32>>,
-    dirty: bool,
+    /// Each vector is shared with the snapshots that use it: a text that several
+    /// municipalities serve (a national entry's title) is held in memory once.
+    map: HashMap<String, Arc<[f32]>>,
+    /// Texts encoded since the last save, appended to the file by the next one.
+    added: Vec<String>,
+    /// The file was damaged (a torn write): the next save writes it whole.
+    rewrite: bool,
 }
+
+/// One cache per file for the whole process, shared by every municipality's builds.
+static SHARED: LazyLock<Mutex<HashMap<PathBuf, Arc<Mutex<EmbeddingCache>>>>> =
+    LazyLock::new(Default::default);
 
 impl EmbeddingCache {
     /// Opens the cache for `embedder` in `dir` (no file when `dir` is None).
     pub fn open(dir: Option<&Path>, embedder: &dyn Embed) -> EmbeddingCache {
         let dim = embedder.dim();
         let path = dir.map(|d| d.join(format!("embeddings-{}.bin", embedder.id())));
-        let map = path
-            .as_deref()
-            .and_then(|p| read(p, dim).ok())
-            .unwrap_or_default();
+        let (map, rewrite) = match path.as_deref().map(|p| read(p, dim)) {
+            Some(Ok(read)) => read,
+            Some(Err(e)) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(error = %e, "cannot read the embedding cache; encoding again");
+                (HashMap::new(), true)
+            }
+            _ => (HashMap::new(), false),
+        };
         EmbeddingCache {
             path,
             dim,
             map,
-            dirty: false,
+            added: Vec::new(),
+            rewrite,
         }
+    }
+
+    /// The process's one cache for `embedder` in `dir`, opened on first use: the builds of
+    /// all municipalities (and their reloads) read the file once and share the vectors.
+    pub fn shared(dir: &Path, embedder: &dyn Embed) -> Arc<Mutex<EmbeddingCache>> {
+        let path = dir.join(format!("embeddings-{}.bin", embedder.id()));
+        SHARED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(path)
+            .or_insert_with(|| Arc::new(Mutex::new(EmbeddingCache::open(Some(dir), embedder))))
+            .clone()
     }
 
     /// Vectors for all `texts`, encoding the missing ones in batches (with progress in the
@@ -40,7 +67,7 @@ impl EmbeddingCache {
         &mut self,
         embedder: &dyn Embed,
         texts: &[String],
-    ) -> Result<Vec<Vec<f32>>, ClassifierError> {
+    ) -> Result<Vec<Arc<[f32]>>, ClassifierError> {
         let mut missing: Vec<&str> = texts
             .iter()
             .filter(|t| !self.map.contains_key(t.as_str()))
@@ -55,9 +82,9 @@ impl EmbeddingCache {
         for (k, chunk) in missing.chunks(32).enumerate() {
             let vs = embedder.embed(chunk)?;
             for (t, v) in chunk.iter().zip(vs) {
-                self.map.insert(t.to_string(), v);
+                self.map.insert(t.to_string(), v.into());
+                self.added.push(t.to_string());
             }
-            self.dirty = true;
             let done = (k * 32 + chunk.len()).min(total);
             if total >= PROGRESS_FROM && done * 10 / total > reported {
                 reported = done * 10 / total;
@@ -77,59 +104,106 @@ impl EmbeddingCache {
         self.path.as_deref().and_then(Path::parent)
     }
 
-    /// Writes the cache back when it changed; failures only cost time at the next start.
+    /// Writes what was encoded since the last save to the file (appended; the whole file
+    /// when it was damaged); failures only cost time at the next start.
     pub fn save(&mut self) {
-        let (Some(path), true) = (&self.path, self.dirty) else {
+        let Some(path) = &self.path else {
             return;
         };
-        if let Err(e) = write(path, self.dim, &self.map) {
-            tracing::warn!(path = %path.display(), error = %e, "cannot write the embedding cache");
+        if self.added.is_empty() && !self.rewrite {
+            return;
         }
-        self.dirty = false;
+        let result = if self.rewrite {
+            let all: Vec<&String> = self.map.keys().collect();
+            write(path, self.dim, &all, &self.map, false)
+        } else {
+            let added: Vec<&String> = self.added.iter().collect();
+            write(path, self.dim, &added, &self.map, true)
+        };
+        match result {
+            Ok(()) => {
+                self.added.clear();
+                self.rewrite = false;
+            }
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot write the embedding cache");
+                // The file may now end in half a record: write it whole next time.
+                self.rewrite = true;
+            }
+        }
     }
 }
 
-fn read(path: &Path, dim: usize) -> std::io::Result<HashMap<String, Vec<f32>>> {
+/// The records of the file, up to the first damaged one (a write torn by a crash, or two
+/// processes appending at once), and whether there was one.
+fn read(path: &Path, dim: usize) -> std::io::Result<(HashMap<String, Arc<[f32]>>, bool)> {
     let mut buf = Vec::new();
     std::fs::File::open(path)?.read_to_end(&mut buf)?;
     let mut map = HashMap::new();
     let mut pos = 0usize;
-    let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "damaged cache");
     while pos < buf.len() {
-        let len =
-            u32::from_le_bytes(buf.get(pos..pos + 4).ok_or_else(bad)?.try_into().unwrap()) as usize;
-        pos += 4;
-        let text = std::str::from_utf8(buf.get(pos..pos + len).ok_or_else(bad)?)
-            .map_err(|_| bad())?
-            .to_string();
-        pos += len;
-        let bytes = buf.get(pos..pos + 4 * dim).ok_or_else(bad)?;
-        let v = bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-            .collect();
-        pos += 4 * dim;
+        let Some(record) = record_at(&buf, pos, dim) else {
+            tracing::warn!(
+                path = %path.display(),
+                kept = map.len(),
+                "the embedding cache is damaged after this many texts; the rest is encoded again"
+            );
+            return Ok((map, true));
+        };
+        let (text, v, next) = record;
         map.insert(text, v);
+        pos = next;
     }
-    Ok(map)
+    Ok((map, false))
 }
 
-fn write(path: &Path, dim: usize, map: &HashMap<String, Vec<f32>>) -> std::io::Result<()> {
+/// The record at `pos`: its text, its vector and where the next one starts.
+fn record_at(buf: &[u8], pos: usize, dim: usize) -> Option<(String, Arc<[f32]>, usize)> {
+    let len = u32::from_le_bytes(buf.get(pos..pos + 4)?.try_into().ok()?) as usize;
+    let text_at = pos + 4;
+    let text = std::str::from_utf8(buf.get(text_at..text_at.checked_add(len)?)?).ok()?;
+    let vec_at = text_at + len;
+    let bytes = buf.get(vec_at..vec_at + 4 * dim)?;
+    let v: Arc<[f32]> = bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    Some((text.to_string(), v, vec_at + 4 * dim))
+}
+
+/// Writes the records of `texts` to `path`: appended to it, or as a new file that replaces
+/// it (written beside it and renamed, so a reader never sees half a file).
+fn write(
+    path: &Path,
+    dim: usize,
+    texts: &[&String],
+    map: &HashMap<String, Arc<[f32]>>,
+    append: bool,
+) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let tmp = path.with_extension("tmp");
-    let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-    for (text, v) in map {
+    let mut buf = Vec::with_capacity(texts.len() * (4 * dim + 64));
+    for text in texts {
+        let v = &map[text.as_str()];
         debug_assert_eq!(v.len(), dim);
-        w.write_all(&(text.len() as u32).to_le_bytes())?;
-        w.write_all(text.as_bytes())?;
-        for x in v {
-            w.write_all(&x.to_le_bytes())?;
+        buf.extend_from_slice(&(text.len() as u32).to_le_bytes());
+        buf.extend_from_slice(text.as_bytes());
+        for x in v.iter() {
+            buf.extend_from_slice(&x.to_le_bytes());
         }
     }
-    w.flush()?;
-    drop(w);
+    if append {
+        // One write of whole records: another process appending at the same moment cannot
+        // split one of them on Linux' local file systems.
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        return f.write_all(&buf);
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, &buf)?;
     std::fs::rename(tmp, path)
 }
 
@@ -188,5 +262,44 @@ mod tests {
         let mut c2 = EmbeddingCache::open(Some(dir.path()), &e);
         assert_eq!(c2.map.len(), 2);
         assert_eq!(c2.embed_all(&e, &texts).unwrap(), a);
+    }
+
+    /// Later saves append what is new; a file that ends in half a record (a torn write)
+    /// keeps the records before it, and the next save writes it whole again.
+    #[test]
+    fn appends_and_survives_a_torn_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = HashingEmbedder::default();
+        let mut c = EmbeddingCache::open(Some(dir.path()), &e);
+        c.embed_all(&e, &["paspoort".to_string()]).unwrap();
+        c.save();
+        c.embed_all(&e, &["grofvuil".to_string(), "paspoort".to_string()])
+            .unwrap();
+        c.save();
+        let path = dir.path().join(format!("embeddings-{}.bin", e.id()));
+        let whole = std::fs::read(&path).unwrap();
+        let one = 4 + "paspoort".len() + 4 * e.dim();
+        assert_eq!(whole.len(), one + 4 + "grofvuil".len() + 4 * e.dim());
+        std::fs::write(&path, &whole[..whole.len() - 7]).unwrap();
+        let mut torn = EmbeddingCache::open(Some(dir.path()), &e);
+        assert_eq!(torn.map.len(), 1);
+        assert!(torn.rewrite);
+        torn.embed_all(&e, &["grofvuil".to_string()]).unwrap();
+        torn.save();
+        assert_eq!(std::fs::read(&path).unwrap().len(), whole.len());
+        assert_eq!(EmbeddingCache::open(Some(dir.path()), &e).map.len(), 2);
+    }
+
+    /// The shared cache is one per file: what one build encoded, the next one finds.
+    #[test]
+    fn one_shared_cache_per_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = HashingEmbedder::default();
+        let a = EmbeddingCache::shared(dir.path(), &e);
+        let v = a.lock().unwrap().embed_all(&e, &["markt".to_string()]).unwrap();
+        let b = EmbeddingCache::shared(dir.path(), &e);
+        assert!(Arc::ptr_eq(&a, &b));
+        let w = b.lock().unwrap().embed_all(&e, &["markt".to_string()]).unwrap();
+        assert!(Arc::ptr_eq(&v[0], &w[0]));
     }
 }

@@ -1128,7 +1128,7 @@ mod tests {
                 "examples",
             ));
         }
-        for path in files(&format!("{MAIN}/knowledge-base/entries"), "md") {
+        for path in files(&format!("{MAIN}/knowledge-base/landelijk/entries"), "md") {
             let text = std::fs::read_to_string(path).unwrap();
             texts.extend(yaml_list(&text, "questions"));
             if let Some(title) = text.lines().find_map(|l| l.strip_prefix("title:")) {
@@ -1165,7 +1165,7 @@ mod tests {
     fn matches_reference_on_knowledge_base_bodies() {
         // Every line of every entry (answers in Dutch and English): more words, more ties.
         let mut texts = vec![];
-        for path in files(&format!("{MAIN}/knowledge-base/entries"), "md") {
+        for path in files(&format!("{MAIN}/knowledge-base/landelijk/entries"), "md") {
             texts.extend(
                 std::fs::read_to_string(path)
                     .unwrap()

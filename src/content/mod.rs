@@ -100,12 +100,14 @@ pub fn load_knowledge(config: &Config, dir: &Path) -> Result<KnowledgeBase> {
         .map_err(|e| anyhow::anyhow!("the knowledge base {} has errors:\n{e}", dir.display()))
 }
 
-/// The FAQ index, the intent head and the embeddings of `kb` (cached on disk by text).
+/// The FAQ index, the intent head and the embeddings of `kb` (cached on disk by text, and
+/// in memory once for every municipality of the process).
 pub fn build_snapshot(
     config: &Config,
     kb: KnowledgeBase,
     embedder: &dyn Embed,
 ) -> Result<Snapshot> {
-    let mut cache = EmbeddingCache::open(Some(&config.cache_dir()), embedder);
+    let cache = EmbeddingCache::shared(&config.cache_dir(), embedder);
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
     Snapshot::build(kb, embedder, &mut cache).context("building the classifier and FAQ index")
 }

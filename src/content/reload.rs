@@ -399,8 +399,10 @@ fn collect(dir: &Path, out: &mut Vec<(PathBuf, u64, u128)>, depth: usize) {
         let path = e.path();
         let Ok(meta) = e.metadata() else { continue };
         if meta.is_dir() {
-            // Another municipality's folder inside this one is not this one's content.
-            if depth < 3 && !path.join("municipality.toml").is_file() {
+            // Another municipality's folder inside this one (or a folder of municipality
+            // folders, like `gemeenten/`) is not this one's content.
+            if depth < 3 && !path.join("municipality.toml").is_file() && !holds_municipalities(&path)
+            {
                 collect(&path, out, depth + 1);
             }
             continue;
@@ -416,6 +418,15 @@ fn collect(dir: &Path, out: &mut Vec<(PathBuf, u64, u128)>, depth: usize) {
             .unwrap_or(0);
         out.push((path, meta.len(), mtime));
     }
+}
+
+/// Whether a subfolder of `dir` is a municipality's folder.
+fn holds_municipalities(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.path().join("municipality.toml").is_file())
 }
 
 /// Watches the content directories and reloads on changes, until `stop` is set.

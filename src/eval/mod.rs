@@ -117,7 +117,11 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
                 .map(|l| labels.iter().position(|x| *x == l.intent).unwrap())
                 .collect();
             let t0 = Instant::now();
-            let xs = cache.embed_all(embedder.as_ref(), &texts)?;
+            let xs: Vec<Vec<f32>> = cache
+                .embed_all(embedder.as_ref(), &texts)?
+                .iter()
+                .map(|v| v.to_vec())
+                .collect();
             let head = IntentHead::train(&xs, &texts, &ys, labels.clone(), &HeadConfig::default())?;
             let train_seconds = t0.elapsed().as_secs_f64();
             let mut r = evaluate(embedder.as_ref(), &head, &test)?;
@@ -374,6 +378,7 @@ fn bm25_baseline(train: &[Labeled], test: &[Labeled]) -> Result<f64> {
             valid_until: None,
             answer: String::new(),
             answer_en: None,
+            replaces: None,
             source: PathBuf::new(),
             lines: Default::default(),
             body_line: 0,

@@ -66,7 +66,12 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
                     "slug": m.slug,
                     "name": snap.kb.settings.name,
                     "entries": snap.kb.entries.len(),
-                    "content": {"status": st.status, "version": st.version, "errors": st.errors},
+                    "content": {
+                        "status": st.status,
+                        "version": st.version,
+                        "load_ms": st.load_ms,
+                        "errors": st.errors,
+                    },
                 })
             })
             .collect();

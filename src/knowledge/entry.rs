@@ -39,6 +39,8 @@ pub struct Entry {
     pub answer: String,
     /// Optional English answer for citizens who write in English.
     pub answer_en: Option<String>,
+    /// The id of the library entry this (own) entry replaces, if it does so by name.
+    pub replaces: Option<String>,
     #[serde(skip)]
     pub source: PathBuf,
     /// Line of each field in the source, for later checks that need to point at one.
@@ -82,6 +84,7 @@ const KNOWN_FIELDS: &[&str] = &[
     "valid_from",
     "valid_until",
     "answer_en",
+    "replaces",
 ];
 
 /// Parses one entry file. On problems returns the diagnostics (all of them).
@@ -128,9 +131,17 @@ pub fn read_entry(path: &Path, text: &str) -> (Option<Entry>, Vec<Diagnostic>) {
         "upl",
         "source",
         "answer_en",
+        "replaces",
     ];
-    let [short_title, intent, department, upl, url, answer_en] =
-        optional.map(|key| h.string_field(key, false));
+    let [
+        short_title,
+        intent,
+        department,
+        upl,
+        url,
+        answer_en,
+        replaces,
+    ] = optional.map(|key| h.string_field(key, false));
     let [valid_from_raw, valid_until_raw] =
         ["valid_from", "valid_until"].map(|key| h.string_field(key, false));
     let [questions, tags, related] =
@@ -163,6 +174,7 @@ pub fn read_entry(path: &Path, text: &str) -> (Option<Entry>, Vec<Diagnostic>) {
         valid_until,
         answer: front.body,
         answer_en: (!answer_en.is_empty()).then_some(answer_en),
+        replaces: (!replaces.is_empty()).then_some(replaces),
         source: path.to_path_buf(),
         lines: h.lines,
         body_line,

@@ -5,16 +5,22 @@
 //! Layout of a knowledge base directory:
 //! - `municipality.toml`: the settings;
 //! - `entries/*.md`: one FAQ entry per file (YAML front matter + Markdown answer);
+//! - `facts.toml` (optional): the local facts filled into the placeholders `{{naam}}` of
+//!   the entries (see [`facts`]);
 //! - `texts.toml` (optional): the municipality's own wording of the bot's texts and extra
 //!   crisis phrases, over the national defaults (see [`texts`]);
 //! - `tests.yaml` (optional): the editors' regression questions.
 //!
-//! Intents live in their own directory (`intents/*.yaml`).
+//! Intents live in their own directory (`intents/*.yaml`). A national library of entries
+//! (`library` in municipality.toml) is served beside the municipality's own; how the two
+//! layers combine is in [`layers`].
 
 pub mod diagnostic;
 pub mod entry;
+pub mod facts;
 pub mod hours;
 pub mod intent;
+pub mod layers;
 pub mod settings;
 pub mod texts;
 pub mod upl;
@@ -154,9 +160,9 @@ pub fn library_dir(kb_dir: &Path) -> Option<PathBuf> {
 }
 
 /// [`load`] with the library folder given (instead of `library` in municipality.toml; its
-/// `entries/` are served beside the municipality's own, and an own entry with the same id
-/// or the same UPL product replaces the library's), and with a draft entry added to (or
-/// replacing one of) the entries on disk.
+/// `entries/` are served beside the municipality's own by the rules of [`layers`], with the
+/// municipality's facts filled in), and with a draft entry added to (or replacing one of)
+/// the entries on disk.
 pub fn load_sources(
     kb_dir: &Path,
     intents_dir: &Path,
@@ -182,41 +188,30 @@ pub fn load_sources(
     };
 
     let intents = load_intents(intents_dir, &mut diags);
-    let texts_path = kb_dir.join(texts::FILE_NAME);
-    let bot_texts = match std::fs::read_to_string(&texts_path) {
-        Ok(text) => {
-            let (t, d) = texts::parse_texts(&texts_path, &text, Texts::national());
-            diags.extend(d);
-            if let Some(s) = &settings {
-                diags.extend(t.unused_forms(&texts_path, s.tone));
-            }
-            t
-        }
-        // The file is optional: without it the national defaults speak.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Texts::national().clone(),
-        Err(e) => {
-            diags.push(io_error(
-                &texts_path,
-                &e,
-                "sla het bestand op als UTF-8-tekst",
-            ));
-            Texts::national().clone()
-        }
-    };
+    let bot_texts = load_bot_texts(kb_dir, settings.as_ref(), &mut diags);
     let library = library.map(Path::to_path_buf).or_else(|| {
         let lib = settings.as_ref()?.library.as_ref()?;
-        Some(kb_dir.join(lib))
+        Some(without_dot_dot(&kb_dir.join(lib)))
     });
-    let (mut entries, mut texts, library_ids) =
-        load_own_and_library(kb_dir, library.as_deref(), &mut diags);
+    let choice = layers::LibraryChoice {
+        dir: library.as_deref(),
+        off: settings
+            .as_ref()
+            .map_or(&[][..], |s| s.library_off.as_slice()),
+        settings_path: &settings_path,
+    };
+    let layers::Layers {
+        mut entries,
+        mut texts,
+        library_ids,
+    } = layers::merge(kb_dir, &choice, &mut diags);
     if let Some(d) = draft {
-        let (e, ds) = entry::read_entry(d.path, d.text);
-        diags.extend(ds);
-        if let Some(e) = e {
-            entries.retain(|x| x.id != e.id);
-            texts.insert(e.id.clone(), d.text.to_string());
-            entries.push(e);
-        }
+        add_draft(d, &mut entries, &mut texts, &mut diags);
+    }
+    if let Some(s) = &settings {
+        let facts = facts::Facts::load(kb_dir, s, &mut diags);
+        layers::fill(&mut entries, &texts, &facts, &s.name, &mut diags);
+        layers::duplicates(&entries, &texts, &library_ids, &mut diags);
     }
 
     if let Some(settings) = &settings {
@@ -277,36 +272,73 @@ pub fn load_sources(
     }
 }
 
+/// The bot's texts: the national defaults with the municipality's `texts.toml` (optional).
+fn load_bot_texts(
+    kb_dir: &Path,
+    settings: Option<&Settings>,
+    diags: &mut Vec<Diagnostic>,
+) -> Texts {
+    let texts_path = kb_dir.join(texts::FILE_NAME);
+    match std::fs::read_to_string(&texts_path) {
+        Ok(text) => {
+            let (t, d) = texts::parse_texts(&texts_path, &text, Texts::national());
+            diags.extend(d);
+            if let Some(s) = settings {
+                diags.extend(t.unused_forms(&texts_path, s.tone));
+            }
+            t
+        }
+        // The file is optional: without it the national defaults speak.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Texts::national().clone(),
+        Err(e) => {
+            diags.push(io_error(
+                &texts_path,
+                &e,
+                "sla het bestand op als UTF-8-tekst",
+            ));
+            Texts::national().clone()
+        }
+    }
+}
+
+/// `path` with each `dir/..` taken out, so that a diagnostic names the library's files as
+/// `knowledge-base/landelijk/...` rather than `knowledge-base/gemeenten/x/../../landelijk/...`.
+fn without_dot_dot(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            c => out.push(c.as_os_str()),
+        }
+    }
+    out
+}
+
 /// The line of `key` in the file at `path` (1 when it cannot be found).
 fn line_in_file(path: &Path, key: &str) -> usize {
     diagnostic::line_of_key(&std::fs::read_to_string(path).unwrap_or_default(), key).unwrap_or(1)
 }
 
-/// The library's entries (when there is a library) with the municipality's own: an own entry
-/// replaces the library's entry with the same id or the same UPL product. Also returns each
-/// entry's file text and the ids that come from the library.
-fn load_own_and_library(
-    kb_dir: &Path,
-    library: Option<&Path>,
+/// The entry being written (the editors' preview) in place of the one with its id, and of
+/// the library entry it `replaces`.
+fn add_draft(
+    d: Draft<'_>,
+    entries: &mut Vec<Entry>,
+    texts: &mut HashMap<String, String>,
     diags: &mut Vec<Diagnostic>,
-) -> (Vec<Entry>, HashMap<String, String>, HashSet<String>) {
-    let (mut entries, mut texts) = match library {
-        Some(lib) => load_entries(&lib.join("entries"), diags),
-        None => (Vec::new(), HashMap::new()),
-    };
-    let (own, own_texts) = load_entries(&kb_dir.join("entries"), diags);
-    let own_upls: HashSet<&str> = own
-        .iter()
-        .map(|e| e.upl.as_str())
-        .filter(|u| !u.is_empty())
-        .collect();
-    let own_ids: HashSet<&str> = own.iter().map(|e| e.id.as_str()).collect();
-    entries.retain(|x| !own_upls.contains(x.upl.as_str()) && !own_ids.contains(x.id.as_str()));
-    let library_ids: HashSet<String> = entries.iter().map(|e| e.id.clone()).collect();
-    texts.retain(|id, _| library_ids.contains(id));
-    entries.extend(own);
-    texts.extend(own_texts);
-    (entries, texts, library_ids)
+) {
+    let (e, ds) = entry::read_entry(d.path, d.text);
+    diags.extend(ds);
+    if let Some(e) = e {
+        entries.retain(|x| x.id != e.id && Some(&x.id) != e.replaces.as_ref());
+        texts.insert(e.id.clone(), d.text.to_string());
+        entries.push(e);
+    }
 }
 
 fn io_error(path: &Path, e: &std::io::Error, hint: &str) -> Diagnostic {
@@ -915,5 +947,215 @@ mod tests {
             kb.entry("paspoort-kosten").unwrap().answer,
             "Landelijke tekst."
         );
+    }
+
+    /// The fixture's entries moved into a library folder beside the municipality (which
+    /// keeps none of its own), `library` and `extra` lines added to municipality.toml.
+    fn as_library(kb_dir: &Path, extra: &str) -> PathBuf {
+        let lib = kb_dir.parent().unwrap().join("landelijk/entries");
+        std::fs::create_dir_all(lib.parent().unwrap()).unwrap();
+        std::fs::rename(kb_dir.join("entries"), &lib).unwrap();
+        std::fs::create_dir_all(kb_dir.join("entries")).unwrap();
+        let settings = kb_dir.join("municipality.toml");
+        let text = std::fs::read_to_string(&settings).unwrap();
+        std::fs::write(
+            &settings,
+            format!("library = \"../landelijk\"\n{extra}\n{text}"),
+        )
+        .unwrap();
+        lib
+    }
+
+    fn errors(loaded: &Loaded) -> Vec<String> {
+        loaded.errors().map(|d| d.to_string()).collect()
+    }
+
+    /// Placeholders in a library entry's title, question and answers take the
+    /// municipality's facts (from facts.toml and from municipality.toml); a number keeps
+    /// its spelling; the own entries may use them too.
+    #[test]
+    fn placeholders_are_filled_from_the_facts_everywhere_a_citizen_reads() {
+        let (_dir, kb_dir, intents) = fixture();
+        let lib = as_library(&kb_dir, "");
+        edit(
+            &lib.join("paspoort-kosten.md"),
+            "title: Kosten paspoort",
+            "title: Kosten paspoort in {{plaats}}",
+        );
+        edit(
+            &lib.join("paspoort-kosten.md"),
+            "  - prijs paspoort\n",
+            "  - prijs paspoort {{plaats}}\n",
+        );
+        edit(
+            &lib.join("paspoort-kosten.md"),
+            "U betaalt bij",
+            "Prijs: {{prijs}}, levertijd {{dagen}} dagen, bel {{telefoon}} ({{gemeente}}). U betaalt bij",
+        );
+        std::fs::write(
+            kb_dir.join("facts.toml"),
+            "plaats = \"Voorbeeld\"\nprijs = \"€ 84,00\"\ndagen = 5\n",
+        )
+        .unwrap();
+        let loaded = load(&kb_dir, &intents, today());
+        assert!(!loaded.has_errors(), "{:?}", errors(&loaded));
+        let kb = loaded.kb.unwrap();
+        let e = kb.entry("paspoort-kosten").unwrap();
+        assert_eq!(e.title, "Kosten paspoort in Voorbeeld");
+        assert!(
+            e.questions
+                .contains(&"prijs paspoort Voorbeeld".to_string()),
+            "{:?}",
+            e.questions
+        );
+        let phone = &kb.settings.phone;
+        assert!(
+            e.answer.contains(&format!(
+                "Prijs: € 84,00, levertijd 5 dagen, bel {phone} (Gemeente Voorbeeld). U betaalt bij"
+            )),
+            "{}",
+            e.answer
+        );
+        assert!(kb.entries.iter().all(|e| !e.answer.contains("{{")));
+    }
+
+    /// A switched-off library entry is not in the snapshot at all; when that leaves an
+    /// intent without entries, the content still loads (a warning says so), and no
+    /// `related` list points at an entry that is gone.
+    #[test]
+    fn switched_off_entries_are_gone_even_when_they_were_all_an_intent_had() {
+        let (_dir, kb_dir, intents) = fixture();
+        let lib = as_library(
+            &kb_dir,
+            "library_off = [\"paspoort-kosten\", \"paspoort-kind\", \"paspoort-aanvragen\"]",
+        );
+        edit(
+            &lib.join("identiteitskaart-kosten.md"),
+            "tags:",
+            "related: [paspoort-kosten, rijbewijs-verlengen]\ntags:",
+        );
+        let loaded = load(&kb_dir, &intents, today());
+        assert!(!loaded.has_errors(), "{:?}", errors(&loaded));
+        assert!(
+            loaded
+                .diagnostics
+                .iter()
+                .any(|d| d.problem == Problem::Coverage && d.message.contains("`paspoort`")),
+            "{:#?}",
+            loaded.diagnostics
+        );
+        let kb = loaded.kb.unwrap();
+        for id in ["paspoort-kosten", "paspoort-kind", "paspoort-aanvragen"] {
+            assert!(kb.entry(id).is_none(), "{id} is switched off");
+        }
+        assert_eq!(kb.entries_for_intent("paspoort").count(), 0);
+        assert_eq!(
+            kb.entry("identiteitskaart-kosten").unwrap().related,
+            vec!["rijbewijs-verlengen"]
+        );
+        for e in &kb.entries {
+            for r in &e.related {
+                assert!(kb.entry(r).is_some(), "{} points at {r}", e.id);
+            }
+        }
+    }
+
+    /// `replaces` takes a library entry's place (and its place in `related` lists) even
+    /// with another id and no UPL; one UPL shared by several library entries replaces none.
+    #[test]
+    fn an_own_entry_replaces_the_library_entry_it_names() {
+        let (_dir, kb_dir, intents) = fixture();
+        let lib = as_library(&kb_dir, "");
+        edit(
+            &lib.join("identiteitskaart-kosten.md"),
+            "tags:",
+            "related: [paspoort-kosten]\ntags:",
+        );
+        let own = std::fs::read_to_string(lib.join("paspoort-kosten.md"))
+            .unwrap()
+            .replace(
+                "id: paspoort-kosten",
+                "id: paspoort-tarieven\nreplaces: paspoort-kosten",
+            )
+            .replace("title: Kosten paspoort", "title: Tarieven paspoort hier");
+        std::fs::write(kb_dir.join("entries/paspoort-tarieven.md"), own).unwrap();
+        let loaded = load(&kb_dir, &intents, today());
+        assert!(!loaded.has_errors(), "{:?}", errors(&loaded));
+        let kb = loaded.kb.unwrap();
+        assert!(kb.entry("paspoort-kosten").is_none());
+        assert!(kb.entry("paspoort-tarieven").is_some());
+        // The own entry shares the passport UPL with three library entries: only the one
+        // it names goes.
+        assert!(kb.entry("paspoort-kind").is_some() && kb.entry("paspoort-aanvragen").is_some());
+        assert_eq!(
+            kb.entry("identiteitskaart-kosten").unwrap().related,
+            vec!["paspoort-tarieven"]
+        );
+        // Entries come in file name order, as from one folder.
+        let names: Vec<_> = kb
+            .entries
+            .iter()
+            .map(|e| e.source.file_name().unwrap().to_owned())
+            .collect();
+        assert!(names.windows(2).all(|w| w[0] <= w[1]), "{names:?}");
+    }
+
+    /// The bundled content: Gemeente Voorbeeld serves the library with its own facts
+    /// (the same answers as when its entries were its own), and Zeestad and Heidedorp
+    /// serve the same library with theirs.
+    #[test]
+    fn the_bundled_municipalities_fill_the_library_with_their_own_facts() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (intents, today) = (root.join("intents"), today());
+        let kb = |dir: &str| {
+            let loaded = load(&root.join(dir), &intents, today);
+            assert!(!loaded.has_errors(), "{dir}: {:?}", errors(&loaded));
+            loaded.kb.unwrap()
+        };
+        let voorbeeld = kb("knowledge-base");
+        let zeestad = kb("knowledge-base/gemeenten/zeestad");
+        let heidedorp = kb("knowledge-base/gemeenten/heidedorp");
+        let paspoort = |kb: &KnowledgeBase| kb.entry("paspoort-kosten").unwrap().answer.clone();
+        assert!(paspoort(&voorbeeld).starts_with("Een paspoort kost in 2026 (voorbeeldtarieven):\n- 18 jaar en ouder: € 84,00 (10 jaar geldig)\n- jonger dan 18: € 64,00 (5 jaar geldig)\n- spoedaanvraag: € 58,00 extra\n"));
+        assert!(paspoort(&voorbeeld).ends_with("Afspraak maken: https://www.voorbeeld.example/afspraak\nMeer informatie: https://www.voorbeeld.example/paspoort"));
+        assert!(
+            paspoort(&zeestad).contains("€ 85,20")
+                && paspoort(&zeestad).contains("https://afspraak.zeestad.example")
+        );
+        assert!(
+            paspoort(&heidedorp).contains("€ 83,90")
+                && paspoort(&heidedorp).contains("https://www.heidedorp.example/afspraak-maken")
+        );
+        let tel = voorbeeld.entry("telefonisch-bereikbaar").unwrap();
+        assert_eq!(tel.title, "Gemeente bellen (14 0123)");
+        assert!(tel.answer_en.as_deref().unwrap().starts_with("You can call the municipality on 14 0123 (local rate):\n- Monday to Wednesday: 09:00-17:00\n- Thursday: 09:00-20:00\n- Friday: 09:00-13:00\nThe 14 number"));
+        assert_eq!(
+            voorbeeld.entry("verhuizen-naar-voorbeeld").unwrap().title,
+            "Verhuizen naar gemeente Voorbeeld"
+        );
+        assert!(voorbeeld.entry("verhuizen-naar-gemeente").is_none());
+        assert_eq!(
+            zeestad.entry("verhuizen-naar-gemeente").unwrap().title,
+            "Verhuizen naar de gemeente Zeestad"
+        );
+        assert!(
+            zeestad.entry("bezoekersvergunning").is_none()
+                && heidedorp.entry("parkeervergunning-bewoners").is_none()
+        );
+        assert!(
+            heidedorp.entry("openingstijden-stadhuis").is_none()
+                && heidedorp.entry("openingstijden-gemeentehuis").is_some()
+        );
+        for kb in [&voorbeeld, &zeestad, &heidedorp] {
+            for e in &kb.entries {
+                let texts = [&e.title, &e.answer]
+                    .into_iter()
+                    .chain(&e.questions)
+                    .chain(&e.answer_en);
+                for t in texts {
+                    assert!(!t.contains("{{"), "{}: {t}", e.id);
+                }
+            }
+        }
     }
 }

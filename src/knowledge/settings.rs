@@ -62,6 +62,9 @@ struct SettingsFile {
     /// `archive.retention_days` of the service. 0 keeps everything.
     #[serde(default)]
     retention_days: Option<u32>,
+    /// Library entries (by id) this municipality does not serve.
+    #[serde(default)]
+    library_off: Vec<String>,
 }
 
 /// The web chat's look: colours as NL Design System-style design tokens (CSS custom
@@ -182,6 +185,8 @@ pub struct Settings {
     pub look: Look,
     /// This municipality's retention, over the service's `archive.retention_days`.
     pub retention_days: Option<u32>,
+    /// The ids of the library's entries this municipality switched off (`library_off`).
+    pub library_off: Vec<String>,
 }
 
 pub const DEFAULT_DEPARTMENT: &str = "kcc";
@@ -271,6 +276,7 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, Vec<Diagnosti
             hours,
             departments: file.departments,
             library: file.library.filter(|l| !l.trim().is_empty()),
+            library_off: file.library_off,
         }),
         _ => Err(diags),
     }

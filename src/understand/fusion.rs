@@ -205,7 +205,7 @@ fn cold_bm25(
 /// (`keep(query, entry, vector)`): one matrix product, the vectors being unit length.
 fn best_cosines(
     queries: &[&[f32]],
-    vectors: &[Vec<Vec<f32>>],
+    vectors: &[Vec<std::sync::Arc<[f32]>>],
     keep: impl Fn(usize, usize, usize) -> bool,
 ) -> Vec<Vec<f32>> {
     let dim = queries.first().map_or(0, |q| q.len());
@@ -214,7 +214,11 @@ fn best_cosines(
         .enumerate()
         .flat_map(|(i, vs)| (0..vs.len()).map(move |j| (i, j)))
         .collect();
-    let flat_vectors: Vec<f32> = vectors.iter().flatten().flatten().copied().collect();
+    let flat_vectors: Vec<f32> = vectors
+        .iter()
+        .flatten()
+        .flat_map(|v| v.iter().copied())
+        .collect();
     let flat_queries: Vec<f32> = queries.iter().flat_map(|q| q.iter().copied()).collect();
     let nv = owners.len();
     let mut sims = vec![0f32; queries.len() * nv];

@@ -8,6 +8,7 @@
 //! A [`Snapshot`] bundles one version of the content with everything derived from it (index,
 //! head, question vectors); reloads build a new one and swap it in whole.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -196,10 +197,11 @@ pub struct Snapshot {
     pub kb: KnowledgeBase,
     pub index: FaqIndex,
     pub head: IntentHead,
-    /// Per entry: vectors of its title and example questions.
-    entry_vectors: Vec<Vec<Vec<f32>>>,
+    /// Per entry: vectors of its title and example questions (shared with the embedding
+    /// cache, so the same text in several municipalities is held once).
+    entry_vectors: Vec<Vec<Arc<[f32]>>>,
     /// Per entry: vectors of its answer's passages.
-    passage_vectors: Vec<Vec<Vec<f32>>>,
+    passage_vectors: Vec<Vec<Arc<[f32]>>>,
     /// Each entry's example questions, normalised, to the entry (the first one that has it).
     example_questions: std::collections::HashMap<String, usize>,
     /// Per head label: whether the intent answers (its probability counts for entries
@@ -281,6 +283,9 @@ impl Snapshot {
         cache.save();
         let t_embed = start.elapsed();
         let (train_vecs, entry_vecs) = vectors.split_at(texts.len());
+        // The head and the fusion fit read plain rows; these copies live for the build only.
+        let train_vecs: Vec<Vec<f32>> = train_vecs.iter().map(|v| v.to_vec()).collect();
+        let train_vecs = &train_vecs[..];
         let answering = labels
             .iter()
             .map(|l| kb.intent(l).is_some_and(|i| i.action == Action::Answer))
@@ -361,7 +366,7 @@ impl Snapshot {
     /// The fusion features of every entry for one message.
     fn features(&self, text: &str, vector: &[f32], intent_probs: &[f32]) -> Vec<[f32; NF]> {
         let bm25 = self.index.scores(text, self.kb.entries.len());
-        let best = |vs: &Vec<Vec<f32>>| vs.iter().map(|v| cosine(vector, v)).fold(-1.0, f32::max);
+        let best = |vs: &Vec<Arc<[f32]>>| vs.iter().map(|v| cosine(vector, v)).fold(-1.0, f32::max);
         self.assemble_features(
             intent_probs,
             &bm25,

@@ -42,7 +42,13 @@ impl ContentCopy {
     fn intents(&self) -> PathBuf {
         self.dir.path().join("intents")
     }
+    /// The entry's file: the bundled library's when it has the entry, else the
+    /// municipality's own.
     fn entry(&self, id: &str) -> PathBuf {
+        let library = self.kb().join("landelijk/entries").join(format!("{id}.md"));
+        if library.exists() {
+            return library;
+        }
         self.kb().join("entries").join(format!("{id}.md"))
     }
 }
@@ -638,7 +644,7 @@ fn kb_test_passes_on_the_bundled_knowledge_base_and_fails_when_an_entry_changes(
     // Renaming an entry as an editor would (its id, its file name and the `related` lists
     // that name it) breaks the case that expects the old id, with its line.
     let rename = |from: &str, to: &str| {
-        let dir = copy.kb().join("entries");
+        let dir = copy.kb().join("landelijk/entries");
         for e in std::fs::read_dir(&dir).unwrap() {
             let p = e.unwrap().path();
             let text = std::fs::read_to_string(&p).unwrap();

@@ -190,3 +190,215 @@ fn a_library_as_it_arrives_passes_and_a_broken_page_reports_every_problem_at_onc
         );
     }
 }
+
+/// Each problem of the two layers is reported as `file:line` with a fix in Dutch, by
+/// `loket kb check` on a copy of the bundled library and Gemeente Zeestad.
+mod layers {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    use crate::helpers::{copy_dir, edit_file, kb_check, line_starting, root};
+
+    /// A copy of the national library and Zeestad: (temporary dir, Zeestad's folder).
+    fn zeestad() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(
+            &root().join("knowledge-base/landelijk"),
+            &dir.path().join("landelijk"),
+        );
+        let kb = dir.path().join("gemeenten/zeestad");
+        copy_dir(&root().join("knowledge-base/gemeenten/zeestad"), &kb);
+        (dir, kb)
+    }
+
+    fn check(kb: &Path) -> (i32, String) {
+        kb_check(kb, &root().join("intents"))
+    }
+
+    /// The problem reported at `file:line` with `words`, and its fix (the next line).
+    fn reported(out: &str, file_line: &str, words: &str) -> String {
+        let lines: Vec<&str> = out.lines().collect();
+        let i = lines
+            .iter()
+            .position(|l| l.contains(file_line) && l.contains(words))
+            .unwrap_or_else(|| panic!("no {file_line:?} with {words:?} in\n{out}"));
+        let fix = lines.get(i + 1).copied().unwrap_or("");
+        assert!(fix.starts_with("  oplossing: "), "{fix:?}");
+        format!("{}\n{fix}", lines[i])
+    }
+
+    fn line_of(path: &Path, prefix: &str) -> usize {
+        line_starting(&std::fs::read_to_string(path).unwrap(), prefix)
+    }
+
+    #[test]
+    fn the_bundled_municipalities_pass_one_by_one_and_all_at_once() {
+        for slug in ["zeestad", "heidedorp"] {
+            let dir = format!("knowledge-base/gemeenten/{slug}");
+            let (code, out) = kb_check(&root().join(&dir), &root().join("intents"));
+            assert_eq!(code, 0, "{dir}\n{out}");
+            assert!(!out.contains(": fout:"), "{out}");
+        }
+        // Without DIR: every municipality folder of the configuration, each named.
+        let out = Command::new(env!("CARGO_BIN_EXE_loket"))
+            .args(["kb", "check"])
+            .env("LOKET__PATHS__MUNICIPALITIES", "knowledge-base/gemeenten")
+            .current_dir(root())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}");
+        for dir in [
+            "knowledge-base: ok: ",
+            "gemeenten/heidedorp: ok: ",
+            "gemeenten/zeestad: ok: ",
+        ] {
+            assert!(stdout.contains(dir), "{dir} in\n{stdout}");
+        }
+    }
+
+    #[test]
+    fn a_placeholder_without_a_value_points_at_the_library_line_and_the_facts_file() {
+        let (dir, kb) = zeestad();
+        edit_file(
+            &kb.join("facts.toml"),
+            "paspoort_prijs_kind = \"€ 60,10\"\n",
+            "",
+        );
+        let (code, out) = check(&kb);
+        assert_eq!(code, 3, "{out}");
+        let lib = dir.path().join("landelijk/entries/paspoort-kosten.md");
+        let line = line_of(&lib, "- jonger dan 18: {{paspoort_prijs_kind}}");
+        let hit = reported(
+            &out,
+            &format!("paspoort-kosten.md:{line}: fout:"),
+            "{{paspoort_prijs_kind}}",
+        );
+        assert!(hit.contains("Gemeente Zeestad"), "{hit}");
+        assert!(hit.contains("`paspoort_prijs_kind = \"...\"`"), "{hit}");
+        assert!(hit.contains("zeestad/facts.toml"), "{hit}");
+    }
+
+    #[test]
+    fn a_fact_no_entry_uses_is_a_warning_at_its_line() {
+        let (_dir, kb) = zeestad();
+        edit_file(
+            &kb.join("facts.toml"),
+            "plaats = \"Zeestad\"\n",
+            "plaats = \"Zeestad\"\nveerpont_tarief = \"€ 2,50\"\n",
+        );
+        let (code, out) = check(&kb);
+        assert_eq!(code, 0, "{out}");
+        let line = line_of(&kb.join("facts.toml"), "veerpont_tarief");
+        let hit = reported(
+            &out,
+            &format!("facts.toml:{line}: waarschuwing:"),
+            "`veerpont_tarief`",
+        );
+        assert!(
+            hit.contains("{{veerpont_tarief}}") && hit.contains("haal de regel weg"),
+            "{hit}"
+        );
+    }
+
+    #[test]
+    fn a_malformed_facts_file_is_an_error_at_its_line() {
+        let (_dir, kb) = zeestad();
+        edit_file(
+            &kb.join("facts.toml"),
+            "rioolheffing = \"€ 241,00\"",
+            "rioolheffing = € 241,00",
+        );
+        let (code, out) = check(&kb);
+        assert_eq!(code, 3, "{out}");
+        let line = line_of(&kb.join("facts.toml"), "rioolheffing");
+        let hit = reported(&out, &format!("facts.toml:{line}: fout:"), "TOML");
+        assert!(hit.contains("aanhalingstekens"), "{hit}");
+        // The one error, not every placeholder that now lacks its value.
+        assert!(out.ends_with("1 fout, 0 waarschuwingen\n"), "{out}");
+    }
+
+    #[test]
+    fn switching_off_an_entry_the_library_lacks_names_the_nearest_id() {
+        let (_dir, kb) = zeestad();
+        let settings = kb.join("municipality.toml");
+        edit_file(
+            &settings,
+            "library_off = [\"bezoekersvergunning\"]",
+            "library_off = [\n  \"bezoekersvergunning\",\n  \"bezoekersvergunnig\",\n]",
+        );
+        let (code, out) = check(&kb);
+        assert_eq!(code, 3, "{out}");
+        let line = line_of(&settings, "  \"bezoekersvergunnig\"");
+        let hit = reported(
+            &out,
+            &format!("municipality.toml:{line}: fout:"),
+            "`bezoekersvergunnig`",
+        );
+        assert!(hit.contains("bedoelt u `bezoekersvergunning`?"), "{hit}");
+    }
+
+    #[test]
+    fn replacing_an_entry_the_library_lacks_names_the_nearest_id() {
+        let (_dir, kb) = zeestad();
+        let own = kb.join("entries/havenfeesten-standplaats.md");
+        edit_file(
+            &own,
+            "upl: ",
+            "replaces: evenementenvergunning-aanvraag\nupl: ",
+        );
+        let (code, out) = check(&kb);
+        assert_eq!(code, 3, "{out}");
+        let line = line_of(&own, "replaces:");
+        let hit = reported(
+            &out,
+            &format!("havenfeesten-standplaats.md:{line}: fout:"),
+            "evenementenvergunning-aanvraag",
+        );
+        assert!(
+            hit.contains("`replaces: evenementenvergunning-aanvragen`"),
+            "{hit}"
+        );
+    }
+
+    #[test]
+    fn an_own_entry_that_duplicates_a_library_entry_is_told_to_replace_it() {
+        let (dir, kb) = zeestad();
+        // The same title as a library entry, another id, no shared UPL.
+        let lib = std::fs::read_to_string(dir.path().join("landelijk/entries/hondenbelasting.md"))
+            .unwrap();
+        let own = kb.join("entries/hondenbelasting-zeestad.md");
+        std::fs::write(
+            &own,
+            lib.replace("id: hondenbelasting", "id: hondenbelasting-zeestad")
+                .replace("upl: ", "# upl: "),
+        )
+        .unwrap();
+        let (code, out) = check(&kb);
+        assert_eq!(code, 0, "{out}");
+        let line = line_of(&own, "title:");
+        let hit = reported(
+            &out,
+            &format!("hondenbelasting-zeestad.md:{line}: waarschuwing:"),
+            "`hondenbelasting`",
+        );
+        assert!(hit.contains("`replaces: hondenbelasting`"), "{hit}");
+        // A shared example question alone is enough; `replaces` settles it.
+        edit_file(&own, "title: ", "title: Honden in Zeestad, ");
+        let (_, out) = check(&kb);
+        let q = line_of(&own, "  - ");
+        reported(
+            &out,
+            &format!("hondenbelasting-zeestad.md:{q}: waarschuwing:"),
+            "dezelfde vraag",
+        );
+        edit_file(
+            &own,
+            "id: hondenbelasting-zeestad",
+            "id: hondenbelasting-zeestad\nreplaces: hondenbelasting",
+        );
+        let (code, out) = check(&kb);
+        assert_eq!(code, 0, "{out}");
+        assert!(!out.contains("hondenbelasting-zeestad.md"), "{out}");
+    }
+}

@@ -14,70 +14,43 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::handoff::Receiver;
-use crate::helpers::{Content, config, copy_dir, edit_file, root};
+use crate::helpers::{Content, config, copy_dir, root};
 use crate::server::{Server, eventually};
 use loket::store::Store as _;
 use loket::store::keys::Scope;
 
 const SECRET: &[u8] = b"test-app-secret";
 
-/// Three municipalities made from the bundled one: `voorbeeld` (the default, number 111),
-/// `zeestad` (222) and `heidedorp` (333), each with its own passport price and look.
+/// The three bundled municipalities (a copy of `knowledge-base/`, the national library
+/// with them): `voorbeeld` (the default, WhatsApp number 111), `zeestad` (222) and
+/// `heidedorp` (333), each with its own facts (passport prices below), switched-off library
+/// entries and look. Only the numbers are added: Meta gives them.
 pub fn three_municipalities(dir: &Path) -> (PathBuf, PathBuf) {
-    let first = dir.join("voorbeeld");
+    let first = dir.join("knowledge-base");
     copy_dir(&root().join("knowledge-base"), &first);
-    let _ = std::fs::remove_dir_all(first.join("gemeenten"));
-    let more = dir.join("gemeenten");
-    for (slug, name, number, price, color) in [
-        (
-            "voorbeeld",
-            "Gemeente Voorbeeld",
-            "111",
-            "€ 81,10",
-            "#154273",
-        ),
-        ("zeestad", "Gemeente Zeestad", "222", "€ 82,20", "#0b5394"),
-        (
-            "heidedorp",
-            "Gemeente Heidedorp",
-            "333",
-            "€ 83,30",
-            "#6b2c91",
-        ),
+    let more = first.join("gemeenten");
+    for (folder, number) in [
+        (first.clone(), "111"),
+        (more.join("zeestad"), "222"),
+        (more.join("heidedorp"), "333"),
     ] {
-        let folder = if slug == "voorbeeld" {
-            first.clone()
-        } else {
-            let f = more.join(slug);
-            copy_dir(&root().join("knowledge-base"), &f);
-            let _ = std::fs::remove_dir_all(f.join("gemeenten"));
-            f
-        };
         let settings = folder.join("municipality.toml");
-        edit_file(
-            &settings,
-            "name = \"Gemeente Voorbeeld\"",
-            &format!("name = \"{name}\"\nwhatsapp_phone_number_id = \"{number}\""),
-        );
         let text = std::fs::read_to_string(&settings).unwrap();
         std::fs::write(
             &settings,
-            format!("{text}\n[look]\nprimary_color = \"{color}\"\n"),
-        )
-        .unwrap();
-        std::fs::write(
-            folder.join("entries/paspoort-kosten.md"),
-            format!(
-                "---\nid: paspoort-kosten\ntitle: Kosten paspoort\nintent: paspoort\n\
-                 department: burgerzaken\nquestions:\n  - Wat kost een paspoort?\n\
-                 tags: [paspoort, kosten]\n---\nEen paspoort kost bij {name} {price}.\n\n\
-                 Afspraak maken: https://www.{slug}.example/afspraak\n"
-            ),
+            format!("whatsapp_phone_number_id = \"{number}\"\n{text}"),
         )
         .unwrap();
     }
     (first, more)
 }
+
+/// Each bundled municipality's passport price for an adult (from its facts.toml).
+const PRICES: [(&str, &str, &str); 3] = [
+    ("voorbeeld", "111", "€ 84,00"),
+    ("zeestad", "222", "€ 85,20"),
+    ("heidedorp", "333", "€ 83,90"),
+];
 
 /// The three municipalities built in-process, without background loops; the directories
 /// live as long as the returned guard.
@@ -133,15 +106,11 @@ async fn three_municipalities_answer_with_their_own_prices_on_the_web_and_on_wha
     let fake = FakeGraph::start("127.0.0.1:0").await.unwrap();
     let (s, _content) = start(&fake).await;
     let url = format!("http://{}", s.addr);
-    for (slug, number, price) in [
-        (None, "111", "€ 81,10"),
-        (Some("zeestad"), "222", "€ 82,20"),
-        (Some("heidedorp"), "333", "€ 83,30"),
-    ] {
+    for (slug, number, price) in PRICES {
         // The web chat names its municipality in the body (none: the default one).
         let mut body =
             json!({"conversation_id": format!("web-{number}"), "text": "Wat kost een paspoort?"});
-        if let Some(slug) = slug {
+        if slug != "voorbeeld" {
             body["municipality"] = json!(slug);
         }
         let (status, v) = post(&s, body).await;
@@ -175,11 +144,7 @@ async fn three_municipalities_answer_with_their_own_prices_on_the_web_and_on_wha
         .await;
         let all = sent.iter().map(|r| r.body.to_string()).collect::<String>();
         assert!(all.contains(price), "{number}: {all}");
-        for (_, other, other_price) in [
-            (0, "111", "€ 81,10"),
-            (0, "222", "€ 82,20"),
-            (0, "333", "€ 83,30"),
-        ] {
+        for (_, other, other_price) in PRICES {
             if other != number {
                 assert!(
                     !all.contains(other_price),
@@ -197,6 +162,76 @@ async fn three_municipalities_answer_with_their_own_prices_on_the_web_and_on_wha
     .unwrap();
     let places: Vec<&str> = convs.iter().map(|(m, _)| m.as_str()).collect();
     assert_eq!(places, ["heidedorp", "voorbeeld", "zeestad"], "{convs:?}");
+}
+
+/// A national entry a municipality switched off (`library_off`) is never its answer nor
+/// one of its options, whatever the citizen asks: every example question and the title of
+/// each switched-off entry, through the web chat API. Gemeente Voorbeeld, which serves the
+/// whole library, answers some of the same questions with it.
+#[tokio::test]
+async fn a_switched_off_national_entry_is_never_answered_there() {
+    let fake = FakeGraph::start("127.0.0.1:0").await.unwrap();
+    let (s, content) = start(&fake).await;
+    let kb_dir = content.path().join("knowledge-base");
+    let library = loket::knowledge::load(
+        &kb_dir,
+        &root().join("intents"),
+        chrono::Utc::now().date_naive(),
+    )
+    .kb
+    .unwrap();
+    let mut asked = 0;
+    let mut found_at_voorbeeld = std::collections::BTreeSet::new();
+    for slug in ["zeestad", "heidedorp"] {
+        let settings: toml::Table = std::fs::read_to_string(
+            kb_dir.join("gemeenten").join(slug).join("municipality.toml"),
+        )
+        .unwrap()
+        .parse()
+        .unwrap();
+        let off: Vec<&str> = settings["library_off"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert!(!off.is_empty(), "{slug} switches nothing off");
+        for id in &off {
+            let entry = library.entry(id).unwrap();
+            for (k, q) in std::iter::once(&entry.title)
+                .chain(&entry.questions)
+                .enumerate()
+            {
+                for place in [slug, "voorbeeld"] {
+                    let (status, v) = post(
+                        &s,
+                        json!({"conversation_id": format!("off-{place}-{id}-{k}"),
+                               "municipality": place, "text": q}),
+                    )
+                    .await;
+                    assert_eq!(status, 200, "{v}");
+                    let options: Vec<&str> = v["reply"]["options"]
+                        .as_array()
+                        .map(|o| o.iter().filter_map(|o| o["id"].as_str()).collect())
+                        .unwrap_or_default();
+                    if place == "voorbeeld" {
+                        if v["faq_id"] == json!(id) || options.contains(id) {
+                            found_at_voorbeeld.insert(id.to_string());
+                        }
+                        continue;
+                    }
+                    asked += 1;
+                    assert_ne!(v["faq_id"], json!(id), "{slug} answered {q:?} with {id}: {v}");
+                    assert!(!options.contains(id), "{slug} offered {id} for {q:?}: {v}");
+                }
+            }
+        }
+    }
+    assert!(asked >= 10, "only {asked} questions asked");
+    assert!(
+        found_at_voorbeeld.len() >= 2,
+        "Voorbeeld should answer these questions with its library entries: {found_at_voorbeeld:?}"
+    );
 }
 
 #[tokio::test]
@@ -527,12 +562,12 @@ async fn each_municipalitys_web_chat_shows_its_name_and_colours_in_a_browser() {
     let wait = std::time::Duration::from_secs(20);
     let browser = crate::cdp::Browser::launch(1000, 1000).await;
     for (slug, name, rgb, price) in [
-        ("zeestad", "Gemeente Zeestad", "rgb(11, 83, 148)", "€ 82,20"),
+        ("zeestad", "Gemeente Zeestad", "rgb(11, 83, 148)", "€ 85,20"),
         (
             "heidedorp",
             "Gemeente Heidedorp",
             "rgb(107, 44, 145)",
-            "€ 83,30",
+            "€ 83,90",
         ),
     ] {
         browser.navigate(&format!("{base}/gemeenten/{slug}")).await;
