@@ -24,7 +24,8 @@ impl Drop for Child {
 impl Child {
     /// Starts `loket serve` with `config` (its own data folder, SQLite, an ephemeral port,
     /// no WhatsApp, no platform webhook) and returns once it listens, i.e. once it is ready.
-    pub fn start(config: &Config) -> Result<Child> {
+    /// `log` is its `LOKET_LOG` level.
+    pub fn start(config: &Config, log: &str) -> Result<Child> {
         use std::io::BufRead;
         let data_dir = std::env::temp_dir().join(format!(
             "loket-bench-child-{}",
@@ -42,7 +43,7 @@ impl Child {
         std::fs::write(&file, toml::to_string(&cfg)?)?;
         let mut process = std::process::Command::new(std::env::current_exe()?)
             .args(["--config", &file.to_string_lossy(), "serve"])
-            .env("LOKET_LOG", "warn")
+            .env("LOKET_LOG", log)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()

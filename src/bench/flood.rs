@@ -141,7 +141,7 @@ pub fn run(config: &Config, args: FloodBenchArgs) -> Result<i32> {
 
 async fn bench(config: &Config, args: FloodBenchArgs) -> Result<i32> {
     let t0 = Instant::now();
-    let child = Child::start(config)?;
+    let child = Child::start(config, "warn")?;
     println!(
         "loket serve ready in {:.1} s at {} (classifier backend {}), RSS {:.0} MB",
         t0.elapsed().as_secs_f64(),

@@ -165,7 +165,10 @@ pub fn generate(root: &Path, library_src: &Path, default_src: &Path, shape: Shap
         if id.is_empty() || lib.join(format!("{id}.md")).exists() {
             continue;
         }
-        std::fs::write(lib.join(format!("{id}.md")), library_entry(&id, p.name, p.uri))?;
+        std::fs::write(
+            lib.join(format!("{id}.md")),
+            library_entry(&id, p.name, p.uri, count),
+        )?;
         count += 1;
     }
     let settings = std::fs::read_to_string(default_src.join("municipality.toml"))?;
@@ -183,7 +186,7 @@ pub fn generate(root: &Path, library_src: &Path, default_src: &Path, shape: Shap
         // The default's facts with this municipality's name and links, and prices of its own.
         let own_facts = facts
             .replace("Voorbeeld", &place)
-            .replace("voorbeeld", &slug)
+            .replace("voorbeeld.example", &format!("{slug}.example"))
             .replace("84,00", &format!("{},{:02}", 80 + i % 10, i % 100));
         std::fs::write(dir.join("facts.toml"), own_facts)?;
         let mut rng = Rng(i as u64 + 1);
@@ -192,12 +195,16 @@ pub fn generate(root: &Path, library_src: &Path, default_src: &Path, shape: Shap
             let street = format!("{} {}", rng.pick(STREETS), k / TOPICS.len() + 1);
             let fill = |t: &str| t.replace("{s}", &street).replace("{p}", &place);
             let id = format!("lokaal-{k:03}");
-            let qs: Vec<String> = questions.iter().map(|q| format!("  - {}", fill(q))).collect();
+            let qs: Vec<String> = questions
+                .iter()
+                .map(|q| format!("  - {}", quoted(&fill(q))))
+                .collect();
             std::fs::write(
                 dir.join("entries").join(format!("{id}.md")),
                 format!(
-                    "---\nid: {id}\ntitle: {}\ndepartment: kcc\nquestions:\n{}\ntags: []\n---\n{}\n\nMeer informatie: {{{{website}}}}/{id}\n",
-                    fill(title),
+                    "---\nid: {id}\ntitle: {}\nshort_title: {}\ndepartment: kcc\nquestions:\n{}\ntags: []\n---\n{}\n\nMeer informatie: {{{{website}}}}/{id}\n",
+                    quoted(&fill(title)),
+                    quoted(&format!("{} {k}", crate::text::shorten(&fill(title), 19))),
                     qs.join("\n"),
                     fill(answer)
                 ),
@@ -213,19 +220,30 @@ pub fn generate(root: &Path, library_src: &Path, default_src: &Path, shape: Shap
 }
 
 /// A national entry for a UPL product, without an intent (found by its text).
-fn library_entry(id: &str, name: &str, uri: &str) -> String {
+fn library_entry(id: &str, name: &str, uri: &str, n: usize) -> String {
     let mut title = name.to_string();
     if let Some(first) = title.get(..1) {
         title = first.to_uppercase() + &title[1..];
     }
+    // Unique in an options list (WhatsApp rows hold 24 characters).
+    let short = format!("{} {n}", crate::text::shorten(&title, 18));
     format!(
-        "---\nid: {id}\ntitle: {title}\ndepartment: kcc\nupl: {uri}\nquestions:\n  - Hoe vraag ik {name} aan?\n  - Wat kost {name}?\ntags: []\n---\n\
+        "---\nid: {id}\ntitle: {}\nshort_title: {}\ndepartment: kcc\nupl: {uri}\nquestions:\n  - {}\n  - {}\ntags: []\n---\n\
          Voor {name} gaat u naar {{{{gemeente}}}}. U regelt het meestal online via {{{{website}}}} met DigiD. \
          Lukt dat niet? Maak dan een afspraak of bel {{{{telefoon}}}}.\n\n\
          Wat heeft u nodig? Een geldig identiteitsbewijs en de gegevens waar het om gaat. \
          Soms betaalt u leges; het bedrag staat op de website.\n\n\
-         Binnen 8 weken krijgt u een besluit. Bent u het er niet mee eens? Dan kunt u binnen 6 weken bezwaar maken.\n"
+         Binnen 8 weken krijgt u een besluit. Bent u het er niet mee eens? Dan kunt u binnen 6 weken bezwaar maken.\n",
+        quoted(&title),
+        quoted(&short),
+        quoted(&format!("Hoe vraag ik {name} aan?")),
+        quoted(&format!("Wat kost {name}?")),
     )
+}
+
+/// `text` as a YAML string in double quotes.
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// The default's municipality.toml with another name, slug, number and the library two
@@ -254,4 +272,42 @@ fn municipality_toml(default: &str, place: &str, slug: &str, number: &str) -> Re
         bail!("the default municipality.toml has no name");
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every generated municipality loads without errors, serves the library with its own
+    /// facts and its own entries, and has a WhatsApp number of its own.
+    #[test]
+    fn the_generated_municipalities_load_cleanly() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let kb = root.join("knowledge-base");
+        let dir = tempfile::tempdir().unwrap();
+        let shape = Shape {
+            municipalities: 3,
+            local: 7,
+            library: 120,
+        };
+        let tree = generate(dir.path(), &kb.join("landelijk"), &kb, shape).unwrap();
+        assert!(tree.library_entries >= 120, "{}", tree.library_entries);
+        let today = chrono::Utc::now().date_naive();
+        let mut prices = HashSet::new();
+        for (i, d) in tree.dirs.iter().enumerate() {
+            let loaded = crate::knowledge::load(d, &root.join("intents"), today);
+            let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
+            assert!(errors.is_empty(), "{errors:?}");
+            let kb = loaded.kb.unwrap();
+            assert_eq!(kb.entries.len(), tree.library_entries + 7);
+            assert_eq!(kb.settings.slug, Tree::slug(i));
+            assert_eq!(
+                kb.settings.whatsapp_phone_number_id.as_deref(),
+                Some(Tree::number(i).as_str())
+            );
+            assert!(kb.entries.iter().all(|e| !e.answer.contains("{{")));
+            prices.insert(kb.entry("paspoort-kosten").unwrap().answer.clone());
+        }
+        assert_eq!(prices.len(), 3, "each its own passport price");
+    }
 }

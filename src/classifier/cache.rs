@@ -73,7 +73,9 @@ impl EmbeddingCache {
             .filter(|t| !self.map.contains_key(t.as_str()))
             .map(String::as_str)
             .collect();
-        missing.sort_unstable();
+        // By length, so each batch pads its texts to about the same length (a batch is as
+        // slow as its longest text).
+        missing.sort_unstable_by_key(|t| (t.len(), *t));
         missing.dedup();
         // A first start encodes the whole content once: say how far it is, every tenth.
         let total = missing.len();

@@ -219,6 +219,27 @@ pub fn cache_key(
 impl IntentHead {
     /// Loads the head stored under `key` (see [`cache_key`]) in `dir`, or trains it with
     /// `train` and stores it.
+    /// [`IntentHead::train_cached`], held once in the process for each `key`: the
+    /// municipalities that share the intents and the library's questions share one head.
+    pub fn shared(
+        dir: Option<&std::path::Path>,
+        key: &str,
+        train: impl FnOnce() -> Result<IntentHead, HeadError>,
+    ) -> Result<std::sync::Arc<IntentHead>, HeadError> {
+        use std::sync::{Arc, LazyLock, Mutex, Weak};
+        static HEADS: LazyLock<Mutex<HashMap<String, Weak<IntentHead>>>> =
+            LazyLock::new(Default::default);
+        let held = HEADS.lock().unwrap_or_else(|e| e.into_inner()).get(key).and_then(Weak::upgrade);
+        if let Some(head) = held {
+            return Ok(head);
+        }
+        let head = Arc::new(Self::train_cached(dir, key, train)?);
+        let mut heads = HEADS.lock().unwrap_or_else(|e| e.into_inner());
+        heads.retain(|_, w| w.strong_count() > 0);
+        heads.insert(key.to_string(), Arc::downgrade(&head));
+        Ok(head)
+    }
+
     pub fn train_cached(
         dir: Option<&std::path::Path>,
         key: &str,

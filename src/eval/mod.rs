@@ -379,6 +379,7 @@ fn bm25_baseline(train: &[Labeled], test: &[Labeled]) -> Result<f64> {
             answer: String::new(),
             answer_en: None,
             replaces: None,
+            unfilled: None,
             source: PathBuf::new(),
             lines: Default::default(),
             body_line: 0,

@@ -41,6 +41,10 @@ pub struct Entry {
     pub answer_en: Option<String>,
     /// The id of the library entry this (own) entry replaces, if it does so by name.
     pub replaces: Option<String>,
+    /// The texts as written, before the municipality's facts were filled in. None when
+    /// nothing was filled.
+    #[serde(skip)]
+    pub unfilled: Option<Box<Unfilled>>,
     #[serde(skip)]
     pub source: PathBuf,
     /// Line of each field in the source, for later checks that need to point at one.
@@ -51,7 +55,25 @@ pub struct Entry {
     pub body_line: usize,
 }
 
+/// An entry's title, answer and questions as written in the library, each placeholder as
+/// the words of its name (`{{paspoort_prijs}}`: "paspoort prijs"): what the encoder reads of
+/// the answer and what the intent head learns from, the same in every municipality, so a
+/// national entry is encoded once and one head serves every municipality.
+#[derive(Debug, Clone, Default)]
+pub struct Unfilled {
+    pub title: String,
+    pub answer: String,
+    pub questions: Vec<String>,
+}
+
 impl Entry {
+    /// The example questions as written in the library (see [`Unfilled`]).
+    pub fn questions_as_written(&self) -> &[String] {
+        self.unfilled
+            .as_deref()
+            .map_or(&self.questions, |u| &u.questions)
+    }
+
     /// The title for an option row of at most `max` characters.
     pub fn option_title(&self, max: usize) -> String {
         match &self.short_title {
@@ -175,6 +197,7 @@ pub fn read_entry(path: &Path, text: &str) -> (Option<Entry>, Vec<Diagnostic>) {
         answer: front.body,
         answer_en: (!answer_en.is_empty()).then_some(answer_en),
         replaces: (!replaces.is_empty()).then_some(replaces),
+        unfilled: None,
         source: path.to_path_buf(),
         lines: h.lines,
         body_line,

@@ -151,6 +151,16 @@ impl Facts {
     /// title, questions, tags, the answers and the source link. Returns the placeholders
     /// without a value.
     pub fn fill_entry(&self, e: &mut Entry, used: &mut HashSet<String>) -> Vec<String> {
+        if e.title.contains("{{")
+            || e.answer.contains("{{")
+            || e.questions.iter().any(|q| q.contains("{{"))
+        {
+            e.unfilled = Some(Box::new(super::entry::Unfilled {
+                title: as_words(&e.title),
+                answer: as_words(&e.answer),
+                questions: e.questions.iter().map(|q| as_words(q)).collect(),
+            }));
+        }
         let mut missing = Vec::new();
         let mut fill = |s: &mut String| *s = self.fill(s, used, &mut missing);
         fill(&mut e.title);
@@ -168,6 +178,14 @@ impl Facts {
         }
         missing
     }
+}
+
+/// `text` with each placeholder as the words of its name: `{{paspoort_prijs}}` becomes
+/// "paspoort prijs".
+pub fn as_words(text: &str) -> String {
+    PLACEHOLDER
+        .replace_all(text, |c: &regex::Captures<'_>| c[1].replace('_', " "))
+        .into_owned()
 }
 
 /// Parses `facts.toml`: a flat list of `naam = "waarde"` (or a number, kept as written).

@@ -1126,6 +1126,19 @@ mod tests {
             paspoort(&heidedorp).contains("€ 83,90")
                 && paspoort(&heidedorp).contains("https://www.heidedorp.example/afspraak-maken")
         );
+        // What the encoder reads of a national answer is the same everywhere (encoded once),
+        // and names the facts rather than leaving placeholders.
+        let passages = |kb: &KnowledgeBase| {
+            crate::understand::passages(kb.entry("paspoort-kosten").unwrap())
+        };
+        assert_eq!(passages(&voorbeeld), passages(&zeestad));
+        assert_eq!(passages(&voorbeeld), passages(&heidedorp));
+        assert!(
+            passages(&voorbeeld)[0].contains("paspoort prijs")
+                && !passages(&voorbeeld)[0].contains("{{"),
+            "{:?}",
+            passages(&voorbeeld)
+        );
         let tel = voorbeeld.entry("telefonisch-bereikbaar").unwrap();
         assert_eq!(tel.title, "Gemeente bellen (14 0123)");
         assert!(tel.answer_en.as_deref().unwrap().starts_with("You can call the municipality on 14 0123 (local rate):\n- Monday to Wednesday: 09:00-17:00\n- Thursday: 09:00-20:00\n- Friday: 09:00-13:00\nThe 14 number"));

@@ -162,9 +162,16 @@ const MAX_PASSAGES: usize = 3;
 const PASSAGE_CHARS: usize = 400;
 
 /// The answer of `e` as passages for the encoder, each with the title in front and e5's
-/// `passage: ` prefix.
+/// `passage: ` prefix. A national entry's passages are read as written, before the
+/// municipality's facts were filled in ([`Entry::unfilled`]): the same texts, encoded and
+/// held once, in every municipality. (A fact changes a price or a link, not what a passage
+/// is about; BM25 still reads the filled answer.)
 pub fn passages(e: &Entry) -> Vec<String> {
-    let plain = e.answer.replace("**", "");
+    let (title, answer) = match e.unfilled.as_deref() {
+        Some(u) => (u.title.as_str(), u.answer.as_str()),
+        None => (e.title.as_str(), e.answer.as_str()),
+    };
+    let plain = answer.replace("**", "");
     let mut out: Vec<String> = Vec::new();
     let mut cur = String::new();
     for para in plain.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
@@ -187,7 +194,7 @@ pub fn passages(e: &Entry) -> Vec<String> {
             format!(
                 "{}{}. {p}",
                 crate::classifier::encoder::PASSAGE_PREFIX,
-                e.title
+                title
             )
         })
         .collect()
@@ -196,7 +203,8 @@ pub fn passages(e: &Entry) -> Vec<String> {
 pub struct Snapshot {
     pub kb: KnowledgeBase,
     pub index: FaqIndex,
-    pub head: IntentHead,
+    /// Shared by every municipality whose intents and questions are the same.
+    pub head: Arc<IntentHead>,
     /// Per entry: vectors of its title and example questions (shared with the embedding
     /// cache, so the same text in several municipalities is held once).
     entry_vectors: Vec<Vec<Arc<[f32]>>>,
@@ -226,7 +234,8 @@ impl std::fmt::Debug for Snapshot {
 }
 
 /// The training examples of the head: the intents' examples plus every entry's questions
-/// (labelled with the entry's intent).
+/// as written (labelled with the entry's intent; a national entry's questions without the
+/// municipality's facts, so every municipality trains, and shares, the same head).
 pub fn training_set(kb: &KnowledgeBase) -> (Vec<String>, Vec<usize>, Vec<String>) {
     let labels: Vec<String> = kb.intents.iter().map(|i| i.id.clone()).collect();
     let mut texts = Vec::new();
@@ -239,7 +248,7 @@ pub fn training_set(kb: &KnowledgeBase) -> (Vec<String>, Vec<usize>, Vec<String>
     }
     for e in &kb.entries {
         if let Some(k) = labels.iter().position(|l| *l == e.intent) {
-            for q in &e.questions {
+            for q in e.questions_as_written() {
                 texts.push(q.clone());
                 ys.push(k);
             }
@@ -292,7 +301,7 @@ impl Snapshot {
             .collect();
         let cfg = HeadConfig::default();
         let key = crate::classifier::head::cache_key(&embedder.id(), &texts, &ys, &labels, &cfg);
-        let head = IntentHead::train_cached(cache.dir(), &key, || {
+        let head = IntentHead::shared(cache.dir(), &key, || {
             IntentHead::train(train_vecs, &texts, &ys, labels, &cfg)
         })
         .map_err(ClassifierError::from)?;
