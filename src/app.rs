@@ -3,7 +3,7 @@
 //! used by `loket serve`, every test harness and the benchmarks — and serving it with
 //! graceful shutdown on SIGTERM / Ctrl-C.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
@@ -42,33 +42,73 @@ pub fn load_embedder(config: &Config) -> Result<Arc<dyn Embed>> {
     .context("loading the encoder")
 }
 
-/// Loads, checks and builds every municipality folder of `config`, the default one first.
+/// Loads, checks and builds every municipality folder of `config`, the default one first,
+/// on as many threads as there are cores (encoding is shared and takes turns; parsing,
+/// indexing and fitting run side by side).
 fn load_municipalities(
     config: &Arc<Config>,
     embedder: &Arc<dyn Embed>,
 ) -> Result<Vec<Arc<Content>>> {
     let dirs = config.municipality_dirs();
-    let mut out = Vec::with_capacity(dirs.len());
-    for (i, dir) in dirs.into_iter().enumerate() {
-        let started = Instant::now();
-        let kb = content::load_knowledge(config, &dir)?;
-        let snapshot = content::build_snapshot(config, kb, embedder.as_ref())?;
-        tracing::info!(
-            municipality = %snapshot.kb.settings.name,
-            slug = %snapshot.kb.settings.slug,
-            entries = snapshot.kb.entries.len(),
-            n = i + 1,
-            ms = started.elapsed().as_millis() as u64,
-            "municipality ready"
-        );
-        out.push(Arc::new(Content::new(
-            config.clone(),
-            dir,
-            snapshot,
-            embedder.clone(),
-        )));
+    let total = dirs.len();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(total);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let built: Vec<Mutex<Option<Result<Arc<Content>>>>> =
+        (0..total).map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(dir) = dirs.get(i) else { break };
+                    let result = load_municipality(config, embedder, dir, i, total);
+                    let failed = result.is_err();
+                    *built[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+                    if failed {
+                        // Nothing starts: the others need not be built.
+                        next.store(total, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    let mut out = Vec::with_capacity(total);
+    for slot in built {
+        if let Some(result) = slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            out.push(result?);
+        }
     }
+    anyhow::ensure!(out.len() == total, "not every municipality was built");
     Ok(out)
+}
+
+fn load_municipality(
+    config: &Arc<Config>,
+    embedder: &Arc<dyn Embed>,
+    dir: &std::path::Path,
+    i: usize,
+    total: usize,
+) -> Result<Arc<Content>> {
+    let started = Instant::now();
+    let kb = content::load_knowledge(config, dir)?;
+    let snapshot = content::build_snapshot(config, kb, embedder.as_ref())?;
+    tracing::info!(
+        municipality = %snapshot.kb.settings.name,
+        slug = %snapshot.kb.settings.slug,
+        entries = snapshot.kb.entries.len(),
+        n = i + 1,
+        of = total,
+        ms = started.elapsed().as_millis() as u64,
+        "municipality ready"
+    );
+    Ok(Arc::new(Content::new(
+        config.clone(),
+        dir.to_path_buf(),
+        snapshot,
+        embedder.clone(),
+    )))
 }
 
 /// Which parts [`Builder::build`] starts besides the router.

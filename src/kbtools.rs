@@ -459,7 +459,8 @@ pub fn coverage(
             owner.push(None);
         }
     }
-    let mut cache = EmbeddingCache::open(Some(&config.cache_dir()), embedder);
+    let cache = EmbeddingCache::shared(&config.cache_dir(), embedder);
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
     let vectors = cache
         .embed_all(embedder, &texts)
         .context("encoding the examples")?;

@@ -108,6 +108,5 @@ pub fn build_snapshot(
     embedder: &dyn Embed,
 ) -> Result<Snapshot> {
     let cache = EmbeddingCache::shared(&config.cache_dir(), embedder);
-    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
-    Snapshot::build(kb, embedder, &mut cache).context("building the classifier and FAQ index")
+    Snapshot::build(kb, embedder, &cache).context("building the classifier and FAQ index")
 }

@@ -103,7 +103,7 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
         bail!("{} holds no examples", test_path.display());
     }
     let embedder = app::load_embedder(config)?;
-    let mut cache = EmbeddingCache::open(Some(&config.cache_dir()), embedder.as_ref());
+    let cache = EmbeddingCache::shared(&config.cache_dir(), embedder.as_ref());
 
     let report = match &args.train {
         Some(train_path) => {
@@ -118,6 +118,8 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
                 .collect();
             let t0 = Instant::now();
             let xs: Vec<Vec<f32>> = cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
                 .embed_all(embedder.as_ref(), &texts)?
                 .iter()
                 .map(|v| v.to_vec())
@@ -136,7 +138,7 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
         None => {
             let kb = crate::content::load_knowledge(config, &config.paths.knowledge_base)?;
             let t0 = Instant::now();
-            let snap = crate::understand::Snapshot::build(kb, embedder.as_ref(), &mut cache)?;
+            let snap = crate::understand::Snapshot::build(kb, embedder.as_ref(), &cache)?;
             let train_seconds = t0.elapsed().as_secs_f64();
             let mut r = evaluate(embedder.as_ref(), &snap.head, &test)?;
             let (_, ys, _) = crate::understand::training_set(&snap.kb);
@@ -191,7 +193,7 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
             r
         }
     };
-    cache.save();
+    cache.lock().unwrap_or_else(|e| e.into_inner()).save();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -212,7 +214,7 @@ fn run_blind(config: &Config, args: &EvalArgs) -> Result<i32> {
         None => Vec::new(),
     };
     let embedder = app::load_embedder(config)?;
-    let mut cache = EmbeddingCache::open(Some(&config.cache_dir()), embedder.as_ref());
+    let cache = EmbeddingCache::shared(&config.cache_dir(), embedder.as_ref());
     let now = Utc::now();
     let kb = crate::knowledge::load_sources(
         &config.paths.knowledge_base,
@@ -224,8 +226,8 @@ fn run_blind(config: &Config, args: &EvalArgs) -> Result<i32> {
     .into_result()
     .map_err(|e| anyhow::anyhow!("the content has errors:\n{e}"))?;
     let t0 = Instant::now();
-    let snap = crate::understand::Snapshot::build(kb, embedder.as_ref(), &mut cache)?;
-    cache.save();
+    let snap = crate::understand::Snapshot::build(kb, embedder.as_ref(), &cache)?;
+    cache.lock().unwrap_or_else(|e| e.into_inner()).save();
     eprintln!(
         "{} entries, {} intents, built in {:.1} s; fusion weights {:?}",
         snap.kb.entries.len(),
@@ -380,6 +382,7 @@ fn bm25_baseline(train: &[Labeled], test: &[Labeled]) -> Result<f64> {
             answer_en: None,
             replaces: None,
             unfilled: None,
+            from_library: false,
             source: PathBuf::new(),
             lines: Default::default(),
             body_line: 0,

@@ -45,6 +45,9 @@ pub struct Entry {
     /// nothing was filled.
     #[serde(skip)]
     pub unfilled: Option<Box<Unfilled>>,
+    /// Whether the entry comes from the national library (not the municipality's own).
+    #[serde(skip)]
+    pub from_library: bool,
     #[serde(skip)]
     pub source: PathBuf,
     /// Line of each field in the source, for later checks that need to point at one.
@@ -198,6 +201,7 @@ pub fn read_entry(path: &Path, text: &str) -> (Option<Entry>, Vec<Diagnostic>) {
         answer_en: (!answer_en.is_empty()).then_some(answer_en),
         replaces: (!replaces.is_empty()).then_some(replaces),
         unfilled: None,
+        from_library: false,
         source: path.to_path_buf(),
         lines: h.lines,
         body_line,

@@ -77,6 +77,7 @@ pub fn merge(kb_dir: &Path, lib: &LibraryChoice<'_>, diags: &mut Vec<Diagnostic>
     texts.retain(|id, _| library_ids.contains(id));
     for e in &mut entries {
         e.related.retain(|r| gone.get(r) != Some(&None));
+        e.from_library = true;
     }
     entries.extend(own);
     texts.extend(own_texts);

@@ -11,18 +11,33 @@ pub struct FitError(String);
 /// What the fit depends on besides the intent head (whose key is `head_key`): every entry's
 /// id, intent, title, questions, tags and answer. The same content fits the same weights,
 /// so a restart (or another municipality with the same entries) reads them from the cache.
+///
+/// Where a national library is served, the key (and so the fit) is the library's alone: the
+/// entries it serves, as written (without the municipality's facts), with the head. Every
+/// municipality that serves the same library entries shares one fit, fitted on the first of
+/// them to start; an edit of a municipality's own entries does not fit again. (The library is
+/// most of each municipality's content, and the weights balance kinds of evidence, not
+/// entries.)
 pub(super) fn cache_key(head_key: &str, entries: &[crate::knowledge::Entry]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     // Bump the version when the fit changes: weights fitted by older code are fitted again.
     h.update(b"fusion-v1");
     h.update(head_key.as_bytes());
-    for e in entries {
-        for part in [&e.id, &e.intent, &e.title, &e.answer] {
+    let library = entries.iter().any(|e| e.from_library);
+    if library {
+        h.update(b"library");
+    }
+    for e in entries.iter().filter(|e| !library || e.from_library) {
+        let (title, answer) = match e.unfilled.as_deref() {
+            Some(u) => (&u.title, &u.answer),
+            None => (&e.title, &e.answer),
+        };
+        for part in [&e.id, &e.intent, title, answer] {
             h.update(part.as_bytes());
             h.update([0]);
         }
-        for part in e.questions.iter().chain(&e.tags) {
+        for part in e.questions_as_written().iter().chain(&e.tags) {
             h.update(part.as_bytes());
             h.update([1]);
         }

@@ -8,6 +8,7 @@
 //! A [`Snapshot`] bundles one version of the content with everything derived from it (index,
 //! head, question vectors); reloads build a new one and swap it in whole.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -261,8 +262,11 @@ impl Snapshot {
     pub fn build(
         kb: KnowledgeBase,
         embedder: &dyn Embed,
-        cache: &mut EmbeddingCache,
+        cache: &std::sync::Mutex<EmbeddingCache>,
     ) -> Result<Snapshot, BuildError> {
+        // Held only while encoding: the rest of a build runs beside other municipalities'.
+        let lock = || cache.lock().unwrap_or_else(|e| e.into_inner());
+        let cache_dir = lock().dir().map(Path::to_path_buf);
         let start = Instant::now();
         if kb.intents.is_empty() {
             return Err(BuildError::NoIntents);
@@ -288,8 +292,12 @@ impl Snapshot {
         let mut all = texts.clone();
         all.extend(entry_texts.iter().cloned());
         let t_index = start.elapsed();
-        let vectors = cache.embed_all(embedder, &all)?;
-        cache.save();
+        let vectors = {
+            let mut cache = lock();
+            let vectors = cache.embed_all(embedder, &all)?;
+            cache.save();
+            vectors
+        };
         let t_embed = start.elapsed();
         let (train_vecs, entry_vecs) = vectors.split_at(texts.len());
         // The head and the fusion fit read plain rows; these copies live for the build only.
@@ -301,7 +309,7 @@ impl Snapshot {
             .collect();
         let cfg = HeadConfig::default();
         let key = crate::classifier::head::cache_key(&embedder.id(), &texts, &ys, &labels, &cfg);
-        let head = IntentHead::shared(cache.dir(), &key, || {
+        let head = IntentHead::shared(cache_dir.as_deref(), &key, || {
             IntentHead::train(train_vecs, &texts, &ys, labels, &cfg)
         })
         .map_err(ClassifierError::from)?;
@@ -348,7 +356,7 @@ impl Snapshot {
                 .sum::<usize>();
         let fusion_key = fusion::cache_key(&key, &snap.kb.entries);
         let fitted = crate::classifier::cache::cached_json(
-            cache.dir(),
+            cache_dir.as_deref(),
             &format!("fusion-{fusion_key}"),
             || fit_fusion(&snap, train_vecs, first_question),
         );
