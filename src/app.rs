@@ -3,7 +3,7 @@
 //! used by `loket serve`, every test harness and the benchmarks — and serving it with
 //! graceful shutdown on SIGTERM / Ctrl-C.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
@@ -43,44 +43,19 @@ pub fn load_embedder(config: &Config) -> Result<Arc<dyn Embed>> {
 }
 
 /// Loads, checks and builds every municipality folder of `config`, the default one first,
-/// on as many threads as there are cores (encoding is shared and takes turns; parsing,
-/// indexing and fitting run side by side).
+/// one after the other. (Building two at once on the two cores restarted 50 municipalities
+/// in 2.7 s instead of 4.3 s but raised the peak memory from 323 to 444 MB: BENCHMARKS.md.)
 fn load_municipalities(
     config: &Arc<Config>,
     embedder: &Arc<dyn Embed>,
 ) -> Result<Vec<Arc<Content>>> {
     let dirs = config.municipality_dirs();
     let total = dirs.len();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(total);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let built: Vec<Mutex<Option<Result<Arc<Content>>>>> =
-        (0..total).map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(dir) = dirs.get(i) else { break };
-                    let result = load_municipality(config, embedder, dir, i, total);
-                    let failed = result.is_err();
-                    *built[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
-                    if failed {
-                        // Nothing starts: the others need not be built.
-                        next.store(total, std::sync::atomic::Ordering::Relaxed);
-                    }
-                }
-            });
-        }
-    });
     let mut out = Vec::with_capacity(total);
-    for slot in built {
-        if let Some(result) = slot.into_inner().unwrap_or_else(|e| e.into_inner()) {
-            out.push(result?);
-        }
+    for (i, dir) in dirs.iter().enumerate() {
+        out.push(load_municipality(config, embedder, dir, i, total)?);
     }
-    anyhow::ensure!(out.len() == total, "not every municipality was built");
+    content::release_freed_memory();
     Ok(out)
 }
 

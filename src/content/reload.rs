@@ -152,6 +152,7 @@ impl Content {
                 status.failed_at = None;
                 status.load_ms = started.elapsed().as_millis() as u64;
                 self.replace(snapshot);
+                super::release_freed_memory();
                 tracing::info!(
                     version = status.version,
                     entries = status.entries,
