@@ -171,6 +171,10 @@ pub fn generate(root: &Path, library_src: &Path, default_src: &Path, shape: Shap
         )?;
         count += 1;
     }
+    // The library's example values, as the bundled library has them.
+    if let Ok(example) = std::fs::read_to_string(library_src.join("facts.toml")) {
+        std::fs::write(root.join("landelijk/facts.toml"), example)?;
+    }
     let settings = std::fs::read_to_string(default_src.join("municipality.toml"))?;
     let facts = std::fs::read_to_string(default_src.join("facts.toml")).unwrap_or_default();
     let mut dirs = Vec::new();

@@ -71,11 +71,22 @@ pub fn malformed(text: &str) -> impl Iterator<Item = &str> {
 }
 
 impl Facts {
+    /// The library's example values: `facts.toml` in the library folder (optional), what the
+    /// encoder reads in a national entry's placeholders in every municipality, so the entry
+    /// is encoded once and reads as a real answer would.
+    pub fn reference(library_dir: &Path, diags: &mut Vec<Diagnostic>) -> Facts {
+        let path = library_dir.join(FILE_NAME);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => parse(&path, &text, true, diags),
+            Err(_) => Facts::default(),
+        }
+    }
+
     /// Reads `facts.toml` in `kb_dir` (optional) and adds the built-in facts of `settings`.
     pub fn load(kb_dir: &Path, settings: &Settings, diags: &mut Vec<Diagnostic>) -> Facts {
         let path = kb_dir.join(FILE_NAME);
         let mut facts = match std::fs::read_to_string(&path) {
-            Ok(text) => parse(&path, &text, diags),
+            Ok(text) => parse(&path, &text, false, diags),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Facts::default(),
             Err(e) => {
                 diags.push(Diagnostic::error(
@@ -150,15 +161,25 @@ impl Facts {
     /// Fills every text of an entry that a citizen reads or that finds it: title, short
     /// title, questions, tags, the answers and the source link. Returns the placeholders
     /// without a value.
-    pub fn fill_entry(&self, e: &mut Entry, used: &mut HashSet<String>) -> Vec<String> {
+    /// `reference` holds the library's example values (see [`Entry::unfilled`]).
+    pub fn fill_entry(
+        &self,
+        e: &mut Entry,
+        reference: &Facts,
+        used: &mut HashSet<String>,
+    ) -> Vec<String> {
         if e.title.contains("{{")
             || e.answer.contains("{{")
             || e.questions.iter().any(|q| q.contains("{{"))
         {
             e.unfilled = Some(Box::new(super::entry::Unfilled {
-                title: as_words(&e.title),
-                answer: as_words(&e.answer),
-                questions: e.questions.iter().map(|q| as_words(q)).collect(),
+                title: as_written(&e.title, reference),
+                answer: as_written(&e.answer, reference),
+                questions: e
+                    .questions
+                    .iter()
+                    .map(|q| as_written(q, reference))
+                    .collect(),
             }));
         }
         let mut missing = Vec::new();
@@ -180,16 +201,25 @@ impl Facts {
     }
 }
 
-/// `text` with each placeholder as the words of its name: `{{paspoort_prijs}}` becomes
-/// "paspoort prijs".
-pub fn as_words(text: &str) -> String {
+/// `text` as the library writes it, for the encoder: each placeholder with the library's
+/// example value (its `facts.toml`), or else the words of its name (`{{paspoort_prijs}}`:
+/// "paspoort prijs").
+pub fn as_written(text: &str, reference: &Facts) -> String {
+    if !text.contains("{{") {
+        return text.to_string();
+    }
     PLACEHOLDER
-        .replace_all(text, |c: &regex::Captures<'_>| c[1].replace('_', " "))
+        .replace_all(text, |c: &regex::Captures<'_>| {
+            reference
+                .get(&c[1])
+                .map_or_else(|| c[1].replace('_', " "), str::to_string)
+        })
         .into_owned()
 }
 
 /// Parses `facts.toml`: a flat list of `naam = "waarde"` (or a number, kept as written).
-fn parse(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Facts {
+/// `library`: the library's example values, which give the built-in facts too.
+fn parse(path: &Path, text: &str, library: bool, diags: &mut Vec<Diagnostic>) -> Facts {
     let table: BTreeMap<String, toml::Spanned<toml::Value>> = match toml::from_str(text) {
         Ok(t) => t,
         Err(e) => {
@@ -247,7 +277,7 @@ fn parse(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Facts {
             ));
             continue;
         }
-        if let Some((_, key)) = BUILT_IN.iter().find(|(n, _)| *n == name) {
+        if let Some((_, key)) = BUILT_IN.iter().find(|(n, _)| *n == name && !library) {
             diags.push(Diagnostic::error(
                 Problem::DuplicateId,
                 path,
@@ -287,7 +317,7 @@ mod tests {
 
     fn parsed(text: &str) -> (Facts, Vec<Diagnostic>) {
         let mut d = Vec::new();
-        (parse(Path::new("gemeente/facts.toml"), text, &mut d), d)
+        (parse(Path::new("gemeente/facts.toml"), text, false, &mut d), d)
     }
 
     #[test]

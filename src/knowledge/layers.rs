@@ -207,6 +207,7 @@ pub fn fill(
     entries: &mut [Entry],
     texts: &HashMap<String, String>,
     facts: &Facts,
+    reference: &Facts,
     municipality: &str,
     diags: &mut Vec<Diagnostic>,
 ) {
@@ -222,7 +223,7 @@ pub fn fill(
                 "schrijf een invulplek als `{{naam}}`: kleine letters, cijfers en `_`, zonder spaties",
             ));
         }
-        let missing = facts.fill_entry(e, &mut used);
+        let missing = facts.fill_entry(e, reference, &mut used);
         for name in missing.into_iter().filter(|_| !facts.unreadable) {
             let placeholder = format!("{{{{{name}}}}}");
             diags.push(Diagnostic::error(
