@@ -75,4 +75,3 @@ impl Child {
         super::proc_status_mb(&self.process.id().to_string(), "VmRSS:")
     }
 }
-

@@ -81,18 +81,12 @@ const STREETS: &[&str] = &[
 const TOPICS: &[(&str, &[&str], &str)] = &[
     (
         "Wegwerkzaamheden {s}",
-        &[
-            "Hoe lang is de {s} nog afgesloten?",
-            "omleiding {s}",
-        ],
+        &["Hoe lang is de {s} nog afgesloten?", "omleiding {s}"],
         "Aan de {s} vervangen we het riool en de bestrating. De weg is afgesloten voor auto's. Fietsers en voetgangers kunnen er langs. Volg de gele borden voor de omleiding.\n\nDe werkzaamheden duren naar verwachting tot het einde van het kwartaal. Bewoners krijgen een brief met de planning per straatdeel.",
     ),
     (
         "Weekmarkt op het {s}",
-        &[
-            "Wanneer is de markt in {p}?",
-            "standplaats weekmarkt {s}",
-        ],
+        &["Wanneer is de markt in {p}?", "standplaats weekmarkt {s}"],
         "Elke zaterdag is er markt op het {s}, van 08:00 tot 16:00 uur. Wilt u een vaste standplaats? Vraag die aan bij de marktmeester. Een losse plek kost € 25,00 per dag.\n\nBij slecht weer gaat de markt gewoon door.",
     ),
     (
@@ -113,10 +107,7 @@ const TOPICS: &[(&str, &[&str], &str)] = &[
     ),
     (
         "Speeltuin {s} kapot",
-        &[
-            "Het speeltoestel aan de {s} is stuk",
-            "schommel kapot {s}",
-        ],
+        &["Het speeltoestel aan de {s} is stuk", "schommel kapot {s}"],
         "Is er iets kapot in de speeltuin aan de {s}? Meld het via de website met een foto. We kijken binnen 2 werkdagen of het veilig is.\n\nIs het gevaarlijk? Bel dan direct. We zetten het toestel af tot het gemaakt is.",
     ),
     (
@@ -157,7 +148,10 @@ pub fn generate(root: &Path, library_src: &Path, default_src: &Path, shape: Shap
         if count >= shape.library {
             break;
         }
-        if !p.municipal || !p.for_citizens || used_upl.contains(p.uri) || p.name.contains("nog niet")
+        if !p.municipal
+            || !p.for_citizens
+            || used_upl.contains(p.uri)
+            || p.name.contains("nog niet")
         {
             continue;
         }

@@ -196,7 +196,13 @@ fn timed_start(cfg: &Config) -> Result<(Child, f64)> {
     Ok((child, t.elapsed().as_secs_f64()))
 }
 
-async fn post(c: &reqwest::Client, base: &str, slug: &str, conv: &str, text: &str) -> Result<(Value, f64)> {
+async fn post(
+    c: &reqwest::Client,
+    base: &str,
+    slug: &str,
+    conv: &str,
+    text: &str,
+) -> Result<(Value, f64)> {
     let t = Instant::now();
     let r = c
         .post(format!("{base}/v1/messages"))
@@ -235,7 +241,14 @@ async fn messages(base: &str, n: usize, municipalities: usize) -> Result<()> {
     let c = client()?;
     for i in 0..municipalities.min(3) {
         let slug = Tree::slug(i);
-        let (body, _) = post(&c, base, &slug, &format!("prijs-{i}"), "wat kost een paspoort?").await?;
+        let (body, _) = post(
+            &c,
+            base,
+            &slug,
+            &format!("prijs-{i}"),
+            "wat kost een paspoort?",
+        )
+        .await?;
         let reply = body["reply"]["text"].as_str().unwrap_or_default();
         let price = reply
             .lines()
@@ -248,9 +261,16 @@ async fn messages(base: &str, n: usize, municipalities: usize) -> Result<()> {
         let slug = Tree::slug(i % municipalities);
         // A new conversation every 4 messages keeps within the per-conversation limit.
         let conv = format!("bench-{slug}-{}", i / 4);
-        lat.push(post(&c, base, &slug, &conv, QUESTIONS[i % QUESTIONS.len()]).await?.1);
+        lat.push(
+            post(&c, base, &slug, &conv, QUESTIONS[i % QUESTIONS.len()])
+                .await?
+                .1,
+        );
     }
-    println!("web chat API, one message at a time over all municipalities: {}", summary(&mut lat));
+    println!(
+        "web chat API, one message at a time over all municipalities: {}",
+        summary(&mut lat)
+    );
     Ok(())
 }
 
@@ -278,7 +298,17 @@ async fn reload(base: &str, tree: &Tree) -> Result<()> {
     // The other municipality's latency while nothing reloads…
     let mut quiet = Vec::new();
     for i in 0..40 {
-        quiet.push(post(&c, base, &other, &format!("quiet-{}", i / 4), QUESTIONS[i % QUESTIONS.len()]).await?.1);
+        quiet.push(
+            post(
+                &c,
+                base,
+                &other,
+                &format!("quiet-{}", i / 4),
+                QUESTIONS[i % QUESTIONS.len()],
+            )
+            .await?
+            .1,
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     // …and while one municipality reloads.
@@ -289,7 +319,17 @@ async fn reload(base: &str, tree: &Tree) -> Result<()> {
     std::fs::write(&entry, text)?;
     let (mut during, mut i) = (Vec::new(), 0usize);
     let (load_ms, seen) = loop {
-        during.push(post(&c, base, &other, &format!("during-{}", i / 4), QUESTIONS[i % QUESTIONS.len()]).await?.1);
+        during.push(
+            post(
+                &c,
+                base,
+                &other,
+                &format!("during-{}", i / 4),
+                QUESTIONS[i % QUESTIONS.len()],
+            )
+            .await?
+            .1,
+        );
         i += 1;
         let (v, ms) = served(&c, base, &slug).await?;
         if v > before {

@@ -23,6 +23,9 @@ pub struct EmbeddingCache {
     rewrite: bool,
 }
 
+/// Vectors by text.
+type Vectors = HashMap<String, Arc<[f32]>>;
+
 /// One cache per file for the whole process, shared by every municipality's builds.
 static SHARED: LazyLock<Mutex<HashMap<PathBuf, Arc<Mutex<EmbeddingCache>>>>> =
     LazyLock::new(Default::default);
@@ -138,7 +141,7 @@ impl EmbeddingCache {
 
 /// The records of the file, up to the first damaged one (a write torn by a crash, or two
 /// processes appending at once), and whether there was one.
-fn read(path: &Path, dim: usize) -> std::io::Result<(HashMap<String, Arc<[f32]>>, bool)> {
+fn read(path: &Path, dim: usize) -> std::io::Result<(Vectors, bool)> {
     let mut buf = Vec::new();
     std::fs::File::open(path)?.read_to_end(&mut buf)?;
     let mut map = HashMap::new();
@@ -298,10 +301,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let e = HashingEmbedder::default();
         let a = EmbeddingCache::shared(dir.path(), &e);
-        let v = a.lock().unwrap().embed_all(&e, &["markt".to_string()]).unwrap();
+        let v = a
+            .lock()
+            .unwrap()
+            .embed_all(&e, &["markt".to_string()])
+            .unwrap();
         let b = EmbeddingCache::shared(dir.path(), &e);
         assert!(Arc::ptr_eq(&a, &b));
-        let w = b.lock().unwrap().embed_all(&e, &["markt".to_string()]).unwrap();
+        let w = b
+            .lock()
+            .unwrap()
+            .embed_all(&e, &["markt".to_string()])
+            .unwrap();
         assert!(Arc::ptr_eq(&v[0], &w[0]));
     }
 }

@@ -229,7 +229,11 @@ impl IntentHead {
         use std::sync::{Arc, LazyLock, Mutex, Weak};
         static HEADS: LazyLock<Mutex<HashMap<String, Weak<IntentHead>>>> =
             LazyLock::new(Default::default);
-        let held = HEADS.lock().unwrap_or_else(|e| e.into_inner()).get(key).and_then(Weak::upgrade);
+        let held = HEADS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .and_then(Weak::upgrade);
         if let Some(head) = held {
             return Ok(head);
         }

@@ -122,4 +122,3 @@ pub fn release_freed_memory() {
         libc::malloc_trim(0);
     }
 }
-

@@ -400,10 +400,9 @@ fn collect(dir: &Path, out: &mut Vec<(PathBuf, u64, u128)>, depth: usize) {
         let path = e.path();
         let Ok(meta) = e.metadata() else { continue };
         if meta.is_dir() {
-            // Another municipality's folder inside this one (or a folder of municipality
-            // folders, like `gemeenten/`) is not this one's content.
-            if depth < 3 && !path.join("municipality.toml").is_file() && !holds_municipalities(&path)
-            {
+            // Another municipality's folder inside this one (also one level down, as in
+            // `gemeenten/zeestad/`) is not this one's content.
+            if depth < 3 && !path.join("municipality.toml").is_file() {
                 collect(&path, out, depth + 1);
             }
             continue;
@@ -419,15 +418,6 @@ fn collect(dir: &Path, out: &mut Vec<(PathBuf, u64, u128)>, depth: usize) {
             .unwrap_or(0);
         out.push((path, meta.len(), mtime));
     }
-}
-
-/// Whether a subfolder of `dir` is a municipality's folder.
-fn holds_municipalities(dir: &Path) -> bool {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|e| e.path().join("municipality.toml").is_file())
 }
 
 /// Watches the content directories and reloads on changes, until `stop` is set.
@@ -467,4 +457,34 @@ async fn current(config: &Arc<Config>, dir: &Path) -> (u64, Duration) {
     tokio::task::spawn_blocking(move || scan(&c, &d))
         .await
         .unwrap_or((0, Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A municipality's folder may hold other municipalities' folders (the bundled
+    /// `knowledge-base/gemeenten/`): an edit there is theirs, not this one's; an edit in its
+    /// own entries is its own.
+    #[test]
+    fn municipality_folders_inside_a_folder_are_not_its_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let kb = dir.path().join("kb");
+        let other = kb.join("gemeenten/zeestad");
+        std::fs::create_dir_all(kb.join("entries")).unwrap();
+        std::fs::create_dir_all(other.join("entries")).unwrap();
+        std::fs::write(kb.join("municipality.toml"), "name = \"Gemeente A\"\n").unwrap();
+        std::fs::write(other.join("municipality.toml"), "name = \"Gemeente Z\"\n").unwrap();
+        let mut config = Config::default();
+        config.paths.intents = dir.path().join("intents");
+        let before = fingerprint(&config, &kb);
+        std::fs::write(other.join("entries/markt.md"), "---\n").unwrap();
+        assert_eq!(
+            fingerprint(&config, &kb),
+            before,
+            "another municipality's edit"
+        );
+        std::fs::write(kb.join("entries/markt.md"), "---\n").unwrap();
+        assert_ne!(fingerprint(&config, &kb), before, "its own edit");
+    }
 }

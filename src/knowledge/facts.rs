@@ -317,7 +317,10 @@ mod tests {
 
     fn parsed(text: &str) -> (Facts, Vec<Diagnostic>) {
         let mut d = Vec::new();
-        (parse(Path::new("gemeente/facts.toml"), text, false, &mut d), d)
+        (
+            parse(Path::new("gemeente/facts.toml"), text, false, &mut d),
+            d,
+        )
     }
 
     #[test]

@@ -214,7 +214,14 @@ pub fn load_sources(
             .as_deref()
             .map(|l| facts::Facts::reference(l, &mut diags))
             .unwrap_or_default();
-        layers::fill(&mut entries, &texts, &facts, &reference, &s.name, &mut diags);
+        layers::fill(
+            &mut entries,
+            &texts,
+            &facts,
+            &reference,
+            &s.name,
+            &mut diags,
+        );
         layers::duplicates(&entries, &texts, &library_ids, &mut diags);
     }
 
@@ -1132,9 +1139,8 @@ mod tests {
         );
         // What the encoder reads of a national answer is the same everywhere (encoded once):
         // the library's example values (landelijk/facts.toml), here Voorbeeld's.
-        let passages = |kb: &KnowledgeBase| {
-            crate::understand::passages(kb.entry("paspoort-kosten").unwrap())
-        };
+        let passages =
+            |kb: &KnowledgeBase| crate::understand::passages(kb.entry("paspoort-kosten").unwrap());
         assert_eq!(passages(&voorbeeld), passages(&zeestad));
         assert_eq!(passages(&voorbeeld), passages(&heidedorp));
         assert!(

@@ -193,7 +193,10 @@ async fn a_switched_off_national_entry_is_never_answered_there() {
     let mut found_at_voorbeeld = std::collections::BTreeSet::new();
     for slug in ["zeestad", "heidedorp"] {
         let settings: toml::Table = std::fs::read_to_string(
-            kb_dir.join("gemeenten").join(slug).join("municipality.toml"),
+            kb_dir
+                .join("gemeenten")
+                .join(slug)
+                .join("municipality.toml"),
         )
         .unwrap()
         .parse()
@@ -230,7 +233,11 @@ async fn a_switched_off_national_entry_is_never_answered_there() {
                         continue;
                     }
                     asked += 1;
-                    assert_ne!(v["faq_id"], json!(id), "{slug} answered {q:?} with {id}: {v}");
+                    assert_ne!(
+                        v["faq_id"],
+                        json!(id),
+                        "{slug} answered {q:?} with {id}: {v}"
+                    );
                     assert!(!options.contains(id), "{slug} offered {id} for {q:?}: {v}");
                 }
             }
