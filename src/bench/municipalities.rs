@@ -220,6 +220,15 @@ async fn post(
     Ok((body, ms))
 }
 
+/// The `i`-th of [`QUESTIONS`] to `slug`, in a new conversation (named from `tag`) every
+/// 4 messages, which keeps within the per-conversation limit; its latency in ms.
+async fn ask(c: &reqwest::Client, base: &str, slug: &str, tag: &str, i: usize) -> Result<f64> {
+    let conv = format!("{tag}-{slug}-{}", i / 4);
+    Ok(post(c, base, slug, &conv, QUESTIONS[i % QUESTIONS.len()])
+        .await?
+        .1)
+}
+
 fn client() -> Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
@@ -259,13 +268,7 @@ async fn messages(base: &str, n: usize, municipalities: usize) -> Result<()> {
     let mut lat = Vec::with_capacity(n);
     for i in 0..n {
         let slug = Tree::slug(i % municipalities);
-        // A new conversation every 4 messages keeps within the per-conversation limit.
-        let conv = format!("bench-{slug}-{}", i / 4);
-        lat.push(
-            post(&c, base, &slug, &conv, QUESTIONS[i % QUESTIONS.len()])
-                .await?
-                .1,
-        );
+        lat.push(ask(&c, base, &slug, "bench", i).await?);
     }
     println!(
         "web chat API, one message at a time over all municipalities: {}",
@@ -298,17 +301,7 @@ async fn reload(base: &str, tree: &Tree) -> Result<()> {
     // The other municipality's latency while nothing reloads…
     let mut quiet = Vec::new();
     for i in 0..40 {
-        quiet.push(
-            post(
-                &c,
-                base,
-                &other,
-                &format!("quiet-{}", i / 4),
-                QUESTIONS[i % QUESTIONS.len()],
-            )
-            .await?
-            .1,
-        );
+        quiet.push(ask(&c, base, &other, "quiet", i).await?);
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     // …and while one municipality reloads.
@@ -319,17 +312,7 @@ async fn reload(base: &str, tree: &Tree) -> Result<()> {
     std::fs::write(&entry, text)?;
     let (mut during, mut i) = (Vec::new(), 0usize);
     let (load_ms, seen) = loop {
-        during.push(
-            post(
-                &c,
-                base,
-                &other,
-                &format!("during-{}", i / 4),
-                QUESTIONS[i % QUESTIONS.len()],
-            )
-            .await?
-            .1,
-        );
+        during.push(ask(&c, base, &other, "during", i).await?);
         i += 1;
         let (v, ms) = served(&c, base, &slug).await?;
         if v > before {
