@@ -201,6 +201,10 @@ pub struct DialogueConfig {
     pub context_idle_minutes: i64,
     /// Consecutive misses after which the conversation goes to a person.
     pub misses_before_handoff: u32,
+    /// How likely a message is to go on with the conversation's topic (the entry last
+    /// answered, or the options just offered), before reading it: the prior that makes
+    /// "en wat kost dat?" a question about that topic. 0 switches it off.
+    pub topic_stay: f32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -317,6 +321,7 @@ impl Default for DialogueConfig {
             entry_threshold: None,
             context_idle_minutes: 30,
             misses_before_handoff: 2,
+            topic_stay: 0.5,
         }
     }
 }

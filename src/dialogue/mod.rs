@@ -58,7 +58,8 @@ pub struct Turn<'a> {
     pub pii: &'a [PiiKind],
     /// Understanding of the message (without a leading greeting, see `greeted`).
     pub understanding: &'a Understanding,
-    /// Understanding restricted to the context's intent, when there was one.
+    /// Understanding with the conversation's topic (the entry last answered, or the
+    /// options just offered) as a prior, when there was one.
     pub within_context: Option<&'a Understanding>,
     /// The message opened with a greeting that was stripped before understanding.
     pub greeted: bool,
@@ -115,9 +116,18 @@ pub fn decide(
     let fresh = ctx
         .updated_at
         .is_some_and(|t| now - t <= Duration::minutes(cfg.context_idle_minutes));
-    if !fresh {
+    // After the idle time the context is gone, and with it the topic.
+    let stale_topic;
+    let turn = if fresh {
+        turn
+    } else {
         ctx = Context::default();
-    }
+        stale_topic = Turn {
+            within_context: None,
+            ..*turn
+        };
+        &stale_topic
+    };
     let lang = if turn.button_id.is_some()
         || lang::yes_no(turn.text).is_some()
         || turn
@@ -337,7 +347,11 @@ fn smalltalk(ctx: &mut Context, env: &Env<'_>, top: &TopIntent<'_>) -> Option<Ou
     ))
 }
 
-/// Rule 6: A follow-up on the current topic ("en wat kost dat?").
+/// Rule 6: A message on the conversation's topic: a follow-up ("en wat kost dat?") or a
+/// narrowing answer to the options just offered. Read with the topic as a prior
+/// ([`Turn::within_context`]), its best entry is on the topic and confidently the answer;
+/// a message clearly about something else leaves the topic, because then its best entry
+/// is another one even with the prior.
 fn follow_up_on_topic(
     turn: &Turn<'_>,
     ctx: &mut Context,
@@ -345,34 +359,24 @@ fn follow_up_on_topic(
     top: &TopIntent<'_>,
 ) -> Option<Outcome> {
     let within = turn.within_context?;
-    let last = ctx.last_intent.clone()?;
-    // A message that is confidently about another topic starts a new one.
-    if top.name != last && top.p >= env.cfg.answer_threshold {
+    // A confident request for something other than information is for the rules after.
+    if top.action.is_some_and(|a| a != Action::Answer) && top.p >= env.cfg.answer_threshold {
         return None;
     }
-    let best = within.candidates.first()?;
-    let other = within
-        .candidates
-        .iter()
-        .find(|c| Some(&c.faq_id) != ctx.last_faq.as_ref());
-    // Prefer an entry on the topic that was not just given.
-    let chosen = match other {
-        Some(o) if Some(&best.faq_id) == ctx.last_faq.as_ref() && o.bm25 > 0.0 => o,
-        _ => best,
-    };
-    // A follow-up needs something in common with the entry it gets: a word, or a
-    // confident match; otherwise the question is not about this topic after all.
-    let relevant = chosen.bm25 > 0.0 || chosen.confidence >= env.cfg.answer_threshold;
-    if !(relevant
-        && (lang::looks_like_follow_up(turn.text) || chosen.confidence >= env.cfg.answer_threshold))
-    {
-        return None;
-    }
+    // The topic stands in for the intent's support: "en voor kinderen?" says too little
+    // for the intent head, but it asks for information.
+    let chosen = confident_answer_by(within, env, |_| {
+        within.answerable >= env.cfg.clarify_threshold
+    })
+    .filter(|c| c.on_topic)?;
     ctx.misses = 0;
-    let conf = chosen
-        .confidence
-        .max(turn.understanding.probability_of(&last));
-    Some(answer(env, ctx, chosen.faq_id.clone(), conf, None))
+    Some(answer(
+        env,
+        ctx,
+        chosen.faq_id.clone(),
+        chosen.confidence,
+        None,
+    ))
 }
 
 /// Rule 7: Out of scope: a confident fallback intent counts as a miss.
@@ -402,7 +406,8 @@ fn answer_clarify_or_miss(
         let prefix = turn.greeted.then(|| env.text(TextKey::GreetingPrefix));
         return answer(env, ctx, c.faq_id.clone(), c.confidence, prefix);
     }
-    if let Some(out) = clarify(u, ctx, env, top) {
+    // The options offered are the likeliest entries given the conversation so far.
+    if let Some(out) = clarify(turn.within_context.unwrap_or(u), ctx, env, top) {
         return out;
     }
     let text = if top.action == Some(Action::Fallback) {
@@ -487,12 +492,21 @@ fn clarify_one(c: &Candidate, ctx: &mut Context, env: &Env<'_>) -> Outcome {
 /// The best candidate when it is confidently the answer: confident itself, its intent
 /// plausible, and clearly ahead of the runner-up.
 fn confident_answer<'u>(u: &'u Understanding, env: &Env<'_>) -> Option<&'u Candidate> {
+    confident_answer_by(u, env, |c| u.support(c) >= env.cfg.clarify_threshold)
+}
+
+/// [`confident_answer`] with the intent's support judged by `supported`.
+fn confident_answer_by<'u>(
+    u: &'u Understanding,
+    env: &Env<'_>,
+    supported: impl Fn(&Candidate) -> bool,
+) -> Option<&'u Candidate> {
     let mut answerable = u.candidates.iter().filter(|c| env.kb.answers(&c.intent));
     let best = answerable.next()?;
     let runner_up = answerable.next().map(|c| c.confidence).unwrap_or(0.0);
     let threshold = env.cfg.entry_threshold.unwrap_or_else(|| u.answer_at(best));
     (best.confidence >= threshold
-        && u.support(best) >= env.cfg.clarify_threshold
+        && supported(best)
         && best.confidence - runner_up >= env.cfg.clarify_margin)
         .then_some(best)
 }

@@ -38,6 +38,7 @@ fn u(kb: &KnowledgeBase, intents: &[(&str, f32)], cands: &[(&str, f32)]) -> Unde
                     bm25: 1.0,
                     cosine: 0.9,
                     passage: 0.8,
+                    on_topic: false,
                 }
             })
             .collect(),
@@ -45,6 +46,20 @@ fn u(kb: &KnowledgeBase, intents: &[(&str, f32)], cands: &[(&str, f32)]) -> Unde
         answer_at: 0.5,
         answer_at_library: 0.5,
     }
+}
+
+/// [`u`] read with the conversation's topic as a prior: the entries `topic` are on it.
+fn with_topic(
+    kb: &KnowledgeBase,
+    intents: &[(&str, f32)],
+    cands: &[(&str, f32)],
+    topic: &[&str],
+) -> Understanding {
+    let mut out = u(kb, intents, cands);
+    for c in &mut out.candidates {
+        c.on_topic = topic.contains(&c.faq_id.as_str());
+    }
+    out
 }
 
 struct Step<'a> {
@@ -185,7 +200,8 @@ fn follow_up_stays_on_the_topic() {
                 &[("identiteitskaart-kosten", 0.4), ("paspoort-kosten", 0.35)],
             ),
         );
-        s.within = Some(u(&kb, &[("paspoort", 0.25)], &within));
+        let topic = ["paspoort-aanvragen", "paspoort-kosten", "paspoort-kind"];
+        s.within = Some(with_topic(&kb, &[("paspoort", 0.25)], &within, &topic));
         let o = run(&kb, &ctx, &s, at("2026-11-23T10:02:00+01:00"));
         assert_eq!(o.reply.action, Action::Answer, "{text}");
         assert_eq!(o.reply.faq_id.as_deref(), Some(expected), "{text}");
@@ -199,9 +215,106 @@ fn follow_up_stays_on_the_topic() {
             &[("identiteitskaart-kosten", 0.4), ("paspoort-kosten", 0.35)],
         ),
     );
-    s.within = Some(u(&kb, &[("paspoort", 0.25)], &[("paspoort-kosten", 0.7)]));
+    s.within = Some(with_topic(
+        &kb,
+        &[("paspoort", 0.25)],
+        &[("paspoort-kosten", 0.7)],
+        &["paspoort-kosten"],
+    ));
     let o = run(&kb, &ctx, &s, at("2026-11-23T12:00:00+01:00"));
     assert_eq!(o.reply.action, Action::Clarify);
+}
+
+#[test]
+fn a_message_about_something_else_leaves_the_topic() {
+    let kb = kb();
+    let first = step(
+        "paspoort aanvragen",
+        u(&kb, &[("paspoort", 0.9)], &[("paspoort-aanvragen", 0.8)]),
+    );
+    let ctx = run(&kb, &Context::default(), &first, at(MONDAY_10)).context;
+    let topic = ["paspoort-aanvragen", "paspoort-kosten", "paspoort-kind"];
+    // Even with the prior, the best entry is another topic's: no follow-up, the message
+    // is read on its own.
+    let plain = u(
+        &kb,
+        &[("grofvuil", 0.9)],
+        &[("grofvuil-ophalen", 0.9), ("paspoort-kosten", 0.02)],
+    );
+    let mut s = step("wanneer halen jullie grofvuil op?", plain);
+    s.within = Some(with_topic(
+        &kb,
+        &[("grofvuil", 0.9)],
+        &[("grofvuil-ophalen", 0.6), ("paspoort-kosten", 0.3)],
+        &topic,
+    ));
+    let o = run(&kb, &ctx, &s, at("2026-11-23T10:02:00+01:00"));
+    assert_eq!(o.reply.faq_id.as_deref(), Some("grofvuil-ophalen"));
+    // On the topic but not confident with the prior either: read on its own (a clarifying
+    // question here), never a guess.
+    let mut s = step(
+        "en hoe zit het daarmee?",
+        u(
+            &kb,
+            &[("paspoort", 0.3), ("identiteitskaart", 0.3)],
+            &[("paspoort-kosten", 0.4), ("identiteitskaart-kosten", 0.38)],
+        ),
+    );
+    s.within = Some(with_topic(
+        &kb,
+        &[("paspoort", 0.3)],
+        &[("paspoort-kosten", 0.45), ("paspoort-kind", 0.4)],
+        &topic,
+    ));
+    let o = run(&kb, &ctx, &s, at("2026-11-23T10:02:00+01:00"));
+    assert_eq!(o.reply.action, Action::Clarify);
+    // A confident request that is not for information (out of scope) is not a follow-up.
+    let mut s = step(
+        "en wordt het morgen mooi weer?",
+        u(&kb, &[("buiten_scope", 0.9)], &[("paspoort-kosten", 0.3)]),
+    );
+    s.within = Some(with_topic(
+        &kb,
+        &[("buiten_scope", 0.9)],
+        &[("paspoort-kosten", 0.9)],
+        &topic,
+    ));
+    let o = run(&kb, &ctx, &s, at("2026-11-23T10:02:00+01:00"));
+    assert_eq!(o.reply.action, Action::Fallback);
+}
+
+#[test]
+fn a_narrowing_answer_to_the_options_picks_from_them() {
+    let kb = kb();
+    let s = step(
+        "wat kost het",
+        u(
+            &kb,
+            &[("paspoort", 0.5), ("identiteitskaart", 0.45)],
+            &[("paspoort-kosten", 0.42), ("identiteitskaart-kosten", 0.40)],
+        ),
+    );
+    let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
+    assert_eq!(o.reply.action, Action::Clarify);
+    let ctx = o.context;
+    // Not an option's number or title, but with the options as the topic it is one of them.
+    let mut s = step(
+        "die voor op reis buiten europa",
+        u(
+            &kb,
+            &[("paspoort", 0.4), ("identiteitskaart", 0.35)],
+            &[("paspoort-aanvragen", 0.35), ("paspoort-kosten", 0.3)],
+        ),
+    );
+    s.within = Some(with_topic(
+        &kb,
+        &[("paspoort", 0.4)],
+        &[("paspoort-kosten", 0.8), ("identiteitskaart-kosten", 0.1)],
+        &["paspoort-kosten", "identiteitskaart-kosten"],
+    ));
+    let o = run(&kb, &ctx, &s, at("2026-11-23T10:01:00+01:00"));
+    assert_eq!(o.reply.action, Action::Answer);
+    assert_eq!(o.reply.faq_id.as_deref(), Some("paspoort-kosten"));
 }
 
 #[test]

@@ -37,8 +37,9 @@ pub struct EvalArgs {
     /// Labelled conversations (`turns` of labelled messages), scored turn by turn.
     #[arg(long)]
     pub conversations: Option<PathBuf>,
-    /// A library folder (with `entries/`) served beside the content, as `library` in
-    /// municipality.toml would.
+    /// A further library folder (with `entries/`) served beneath the content: its pages
+    /// beside the municipality's entries and library, except those about an id or UPL
+    /// product the content already has.
     #[arg(long)]
     pub library: Option<PathBuf>,
     /// Print the report as JSON.

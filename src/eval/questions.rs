@@ -205,14 +205,18 @@ fn expected_action(expected: &str) -> Option<Action> {
 }
 
 /// The verdict on one plan, and for an expected answer the rank of the first candidate
-/// about the expected product (None when not in the top 5).
+/// about the expected product (None when not in the top 5), read with the conversation's
+/// topic when there was one.
 pub fn judge(snap: &Snapshot, q: &Question, plan: &Plan) -> (Verdict, Option<Option<usize>>) {
     let action = plan.reply.action;
     let about = |faq: &str| q.upl.is_some() && upl_of(snap, faq) == q.upl.as_deref();
     let expected = expected_action(&q.expected);
     if expected == Some(Action::Answer) {
+        // In a conversation, the ranking the decision saw: with the topic as a prior.
         let rank = plan
-            .understanding
+            .within
+            .as_ref()
+            .unwrap_or(&plan.understanding)
             .candidates
             .iter()
             .position(|c| about(&c.faq_id))

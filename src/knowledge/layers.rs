@@ -20,9 +20,6 @@ use super::diagnostic::{self, Diagnostic, Problem};
 use super::entry::{Entry, edit_distance};
 use super::facts::{self, Facts};
 
-/// The UPL URI for "no product name yet": shared by unrelated entries, never a product.
-const NO_UPL_NAME: &str = "UPL-naam_nog_niet_beschikbaar";
-
 /// The entries served from both layers, each entry's file text by id (for the lines of
 /// later diagnostics), and the ids that come from the library.
 pub struct Layers {
@@ -98,12 +95,40 @@ pub fn merge(kb_dir: &Path, lib: &LibraryChoice<'_>, diags: &mut Vec<Diagnostic>
     }
 }
 
+/// Adds the entries of a further library folder beneath both layers (`loket eval
+/// --library`: a set of pages tried beside a municipality that already has its library):
+/// a page is served unless an entry already served has its id or its UPL product.
+pub fn add_beneath(layers: &mut Layers, dir: &Path, diags: &mut Vec<Diagnostic>) {
+    let (pages, mut texts) = super::load_entries(&dir.join("entries"), diags);
+    let ids: HashSet<String> = layers.entries.iter().map(|e| e.id.clone()).collect();
+    let upls: HashSet<String> = layers
+        .entries
+        .iter()
+        .filter(|e| super::upl::is_product(&e.upl))
+        .map(|e| e.upl.clone())
+        .collect();
+    for mut e in pages {
+        if ids.contains(&e.id) || upls.contains(&e.upl) {
+            continue;
+        }
+        e.from_library = true;
+        if let Some(t) = texts.remove(&e.id) {
+            layers.texts.insert(e.id.clone(), t);
+        }
+        layers.library_ids.insert(e.id.clone());
+        layers.entries.push(e);
+    }
+    layers
+        .entries
+        .sort_by(|a, b| a.source.file_name().cmp(&b.source.file_name()));
+}
+
 /// The library entries that are not served, each with the own entry that takes its place
 /// (`None` when it is switched off).
 fn replaced(library: &[Entry], own: &[Entry], off: &[String]) -> HashMap<String, Option<String>> {
     let mut by_upl: HashMap<&str, Vec<&str>> = HashMap::new();
     for e in library {
-        if !e.upl.is_empty() && !e.upl.ends_with(NO_UPL_NAME) {
+        if super::upl::is_product(&e.upl) {
             by_upl.entry(e.upl.as_str()).or_default().push(&e.id);
         }
     }

@@ -159,14 +159,14 @@ pub fn library_dir(kb_dir: &Path) -> Option<PathBuf> {
     (!lib.is_empty()).then(|| kb_dir.join(lib))
 }
 
-/// [`load`] with the library folder given (instead of `library` in municipality.toml; its
-/// `entries/` are served beside the municipality's own by the rules of [`layers`], with the
-/// municipality's facts filled in), and with a draft entry added to (or replacing one of)
-/// the entries on disk.
+/// [`load`] with a further library folder beneath the content (`loket eval --library`: its
+/// pages are served beside the municipality's entries and its library, except where those
+/// already have the id or the UPL product; see [`layers::add_beneath`]), and with a draft
+/// entry added to (or replacing one of) the entries on disk.
 pub fn load_sources(
     kb_dir: &Path,
     intents_dir: &Path,
-    library: Option<&Path>,
+    beneath: Option<&Path>,
     today: NaiveDate,
     draft: Option<Draft<'_>>,
 ) -> Loaded {
@@ -189,10 +189,10 @@ pub fn load_sources(
 
     let intents = load_intents(intents_dir, &mut diags);
     let bot_texts = load_bot_texts(kb_dir, settings.as_ref(), &mut diags);
-    let library = library.map(Path::to_path_buf).or_else(|| {
-        let lib = settings.as_ref()?.library.as_ref()?;
-        Some(without_dot_dot(&kb_dir.join(lib)))
-    });
+    let library = settings
+        .as_ref()
+        .and_then(|s| s.library.as_ref())
+        .map(|lib| without_dot_dot(&kb_dir.join(lib)));
     let choice = layers::LibraryChoice {
         dir: library.as_deref(),
         off: settings
@@ -200,11 +200,15 @@ pub fn load_sources(
             .map_or(&[][..], |s| s.library_off.as_slice()),
         settings_path: &settings_path,
     };
+    let mut layered = layers::merge(kb_dir, &choice, &mut diags);
+    if let Some(dir) = beneath {
+        layers::add_beneath(&mut layered, dir, &mut diags);
+    }
     let layers::Layers {
         mut entries,
         mut texts,
         library_ids,
-    } = layers::merge(kb_dir, &choice, &mut diags);
+    } = layered;
     if let Some(d) = draft {
         add_draft(d, &mut entries, &mut texts, &mut diags);
     }

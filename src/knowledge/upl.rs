@@ -4,6 +4,14 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+/// The UPL URI for "no product name yet": shared by unrelated entries, never a product.
+const NO_UPL_NAME: &str = "UPL-naam_nog_niet_beschikbaar";
+
+/// `upl` names a product: it is set, and not the list's "no product name yet".
+pub fn is_product(upl: &str) -> bool {
+    !upl.is_empty() && !upl.ends_with(NO_UPL_NAME)
+}
+
 /// One product of the list.
 #[derive(Debug, Clone)]
 pub struct UplProduct {

@@ -131,6 +131,8 @@ pub struct Plan {
     /// Empty while a person owns the conversation.
     pub reply: Reply,
     pub understanding: Understanding,
+    /// The understanding with the conversation's topic as a prior, when there was a topic.
+    pub within: Option<Understanding>,
     /// The outcome as counted and stored: the reply's action, `media` or `agent`.
     pub action: String,
     pub context: Context,
@@ -171,6 +173,7 @@ pub fn plan(
                 faq_id: None,
             },
             understanding: Understanding::default(),
+            within: None,
             action: "agent".into(),
             context: situation.context.clone(),
             handoff: None,
@@ -180,17 +183,14 @@ pub fn plan(
         };
     }
     let context = &situation.context;
-    let (mut reply, understanding, new_context, handoff, action) = if msg.is_readable() {
+    let (mut reply, understanding, within, new_context, handoff, action) = if msg.is_readable() {
         let today = msg.received_at.date_naive();
         let (understanding, within) = match vector.filter(|_| guarded.needs_model) {
             Some(v) => {
                 let u = snap.understand(&guarded.core, v, None, today);
-                // The message read as a follow-up to the topic the conversation is about.
-                let within = context
-                    .last_intent
-                    .as_deref()
-                    .filter(|i| snap.kb.intent(i).map(|i| i.action) == Some(Action::Answer))
-                    .map(|i| snap.understand(&guarded.core, v, Some(i), today));
+                // The message read with the conversation's topic as a prior.
+                let within = topic(snap, context, cfg)
+                    .map(|t| snap.understand(&guarded.core, v, Some(&t), today));
                 (u, within)
             }
             None => (Understanding::default(), None),
@@ -208,6 +208,7 @@ pub fn plan(
         (
             outcome.reply,
             understanding,
+            within,
             outcome.context,
             outcome.handoff,
             action,
@@ -216,6 +217,7 @@ pub fn plan(
         (
             media_reply(snap, context),
             Understanding::default(),
+            None,
             context.clone(),
             None,
             "media".to_string(),
@@ -246,6 +248,7 @@ pub fn plan(
     Plan {
         reply,
         understanding,
+        within,
         action,
         context: new_context,
         handoff,
@@ -253,6 +256,21 @@ pub fn plan(
         disclosed,
         agent: None,
     }
+}
+
+/// The conversation's topic before a message: the options just offered, or else the entry
+/// last answered.
+fn topic(
+    snap: &Snapshot,
+    context: &Context,
+    cfg: &DialogueConfig,
+) -> Option<crate::understand::Topic> {
+    let ids: Vec<&str> = if context.options.is_empty() {
+        context.last_faq.iter().map(String::as_str).collect()
+    } else {
+        context.options.iter().map(|o| o.id.as_str()).collect()
+    };
+    snap.topic(&ids, cfg.topic_stay)
 }
 
 /// The reply to a photo, voice note or other message Loket does not read.

@@ -56,6 +56,8 @@ pub struct Candidate {
     pub cosine: f32,
     /// The best cosine to a passage of the entry's answer.
     pub passage: f32,
+    /// The entry belongs to the conversation's topic (see [`Topic`]).
+    pub on_topic: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -446,13 +448,39 @@ impl Snapshot {
         sorted_intents(self.head.labels(), &self.head.predict(vector, text))
     }
 
-    /// Understands `text` (already redacted) given its vector. With `within`, only entries
-    /// of that intent are candidates (a follow-up question on the current topic).
+    /// The topic made of the entries `ids` (the entry last answered, or the options just
+    /// offered) and the entries about the same UPL products, which a message continues with probability `stay`. `None` when no id is
+    /// served or the topic would be every entry.
+    pub fn topic(&self, ids: &[&str], stay: f32) -> Option<Topic> {
+        if stay <= 0.0 {
+            return None;
+        }
+        let seeds: Vec<&crate::knowledge::Entry> =
+            ids.iter().filter_map(|id| self.kb.entry(id)).collect();
+        let on: Vec<bool> = self
+            .kb
+            .entries
+            .iter()
+            .map(|e| seeds.iter().any(|s| same_topic(s, e)))
+            .collect();
+        let k = on.iter().filter(|x| **x).count();
+        let n = on.len();
+        if k == 0 || k == n {
+            return None;
+        }
+        let stay = stay.clamp(0.01, 0.99);
+        let log_odds = (stay / (1.0 - stay)).ln() + ((n - k) as f32 / k as f32).ln();
+        Some(Topic { on, log_odds })
+    }
+
+    /// Understands `text` (already redacted) given its vector. With a `topic`, the
+    /// conversation's topic is a prior over the entries (a follow-up question, or a
+    /// narrowing answer to the options just offered).
     pub fn understand(
         &self,
         text: &str,
         vector: &[f32],
-        within: Option<&str>,
+        topic: Option<&Topic>,
         today: NaiveDate,
     ) -> Understanding {
         let probs = self.head.predict(vector, text);
@@ -461,11 +489,8 @@ impl Snapshot {
         let mut scored: Vec<(usize, f32)> = features
             .iter()
             .enumerate()
-            .filter(|(i, _)| {
-                let e = &self.kb.entries[*i];
-                within.is_none_or(|w| w == e.intent) && e.is_valid_on(today)
-            })
-            .map(|(i, f)| (i, w.score(f)))
+            .filter(|(i, _)| self.kb.entries[*i].is_valid_on(today))
+            .map(|(i, f)| (i, w.score(f) + topic.map_or(0.0, |t| t.prior(i))))
             .collect();
         // An editor's own example question (case, accents and punctuation aside) is answered
         // with its entry: the held-out fit cannot see what an exact match is worth.
@@ -490,6 +515,7 @@ impl Snapshot {
                     bm25: features[i][2],
                     cosine: features[i][1],
                     passage: features[i][3],
+                    on_topic: topic.is_some_and(|t| t.on[i]),
                 }
             })
             .collect();
@@ -507,6 +533,32 @@ impl Snapshot {
     }
 }
 
+/// What the conversation was about before a message, as a prior over the entries: the
+/// message continues the topic with probability `stay`, shared by the topic's entries; the
+/// other entries share the rest. Added to the fused scores as log odds (the fusion is a
+/// softmax fitted with every entry equally likely a priori), so that a message that could
+/// be about anything ("en wat kost dat?") stays on the topic, and one clearly about
+/// something else still leaves it.
+#[derive(Debug, Clone)]
+pub struct Topic {
+    on: Vec<bool>,
+    log_odds: f32,
+}
+
+impl Topic {
+    /// The prior's share of entry `i`'s score.
+    fn prior(&self, i: usize) -> f32 {
+        if self.on[i] { self.log_odds } else { 0.0 }
+    }
+}
+
+/// `b` is on the topic of `a`: the same entry, or one about the same UPL product. Not the
+/// same intent: an intent often groups several products (`wmo`, `belastingen`), and a
+/// follow-up that names no product ("en wat kost dat?") goes on with the product.
+fn same_topic(a: &crate::knowledge::Entry, b: &crate::knowledge::Entry) -> bool {
+    a.id == b.id || (crate::knowledge::upl::is_product(&a.upl) && a.upl == b.upl)
+}
+
 fn sorted_intents(labels: &[String], probs: &[f32]) -> Vec<ScoredIntent> {
     let mut scored: Vec<ScoredIntent> = labels
         .iter()
@@ -518,4 +570,59 @@ fn sorted_intents(labels: &[String], probs: &[f32]) -> Vec<ScoredIntent> {
         .collect();
     scored.sort_by(|a, b| b.probability.total_cmp(&a.probability));
     scored
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classifier::HashingEmbedder;
+
+    fn snapshot() -> Snapshot {
+        let embedder = HashingEmbedder::default();
+        let cache = std::sync::Mutex::new(EmbeddingCache::open(None, &embedder));
+        Snapshot::build(crate::knowledge::fixture(), &embedder, &cache).unwrap()
+    }
+
+    fn best(snap: &Snapshot, text: &str, topic: Option<&Topic>) -> (String, bool) {
+        let v = HashingEmbedder::default().embed(&[text]).unwrap();
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        let u = snap.understand(text, &v[0], topic, today);
+        let c = &u.candidates[0];
+        (c.faq_id.clone(), c.on_topic)
+    }
+
+    #[test]
+    fn the_topic_is_the_entry_and_its_product_and_a_prior_not_a_filter() {
+        let snap = snapshot();
+        let passport = snap.topic(&["paspoort-aanvragen"], 0.5).unwrap();
+        let on: Vec<&str> = snap
+            .kb
+            .entries
+            .iter()
+            .zip(&passport.on)
+            .filter(|(_, on)| **on)
+            .map(|(e, _)| e.id.as_str())
+            .collect();
+        // The same UPL product; not the identity card, though it shares words and costs.
+        assert_eq!(on, ["paspoort-aanvragen", "paspoort-kind", "paspoort-kosten"]);
+        // Prior odds 1:1 for the topic, shared by its 3 of the fixture's entries.
+        let n = snap.kb.entries.len() as f32;
+        assert!((passport.log_odds - ((n - 3.0) / 3.0).ln()).abs() < 1e-5);
+        assert!(snap.topic(&["paspoort-aanvragen"], 0.0).is_none());
+        assert!(snap.topic(&["bestaat-niet"], 0.5).is_none());
+
+        // A message that names no product goes with the topic, whichever it is (the
+        // fixture has 10 entries, so the topic needs a stronger prior to be 1:1 per entry).
+        let passport = snap.topic(&["paspoort-aanvragen"], 0.9).unwrap();
+        let card = snap.topic(&["identiteitskaart-kosten"], 0.9).unwrap();
+        let (id, on_topic) = best(&snap, "en wat kost dat?", Some(&passport));
+        assert!(id.starts_with("paspoort") && on_topic, "{id}");
+        let (id, on_topic) = best(&snap, "en wat kost dat?", Some(&card));
+        assert_eq!((id.as_str(), on_topic), ("identiteitskaart-kosten", true));
+        // One that names another product leaves it.
+        let plain = best(&snap, "wanneer wordt het grofvuil opgehaald", None);
+        let with = best(&snap, "wanneer wordt het grofvuil opgehaald", Some(&passport));
+        assert_eq!(plain.0, "grofvuil-ophalen");
+        assert_eq!(with, (plain.0, false));
+    }
 }
