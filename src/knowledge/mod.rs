@@ -173,19 +173,7 @@ pub fn load_sources(
     let mut diags = Vec::new();
 
     let settings_path = kb_dir.join("municipality.toml");
-    let settings = match std::fs::read_to_string(&settings_path) {
-        Ok(text) => match settings::parse_settings(&settings_path, &text) {
-            Ok(s) => Some(s),
-            Err(d) => {
-                diags.extend(d);
-                None
-            }
-        },
-        Err(e) => {
-            diags.push(io_error(&settings_path, &e, "create municipality.toml with the municipality's name, tone, secure_channel_url and departments"));
-            None
-        }
-    };
+    let settings = read_settings(&settings_path, &mut diags);
 
     let intents = load_intents(intents_dir, &mut diags);
     let bot_texts = load_bot_texts(kb_dir, settings.as_ref(), &mut diags);
@@ -284,6 +272,23 @@ pub fn load_sources(
     Loaded {
         kb,
         diagnostics: diags,
+    }
+}
+
+/// `municipality.toml`, or `None` with its problems in `diags`.
+fn read_settings(path: &Path, diags: &mut Vec<Diagnostic>) -> Option<Settings> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => match settings::parse_settings(path, &text) {
+            Ok(s) => Some(s),
+            Err(d) => {
+                diags.extend(d);
+                None
+            }
+        },
+        Err(e) => {
+            diags.push(io_error(path, &e, "create municipality.toml with the municipality's name, tone, secure_channel_url and departments"));
+            None
+        }
     }
 }
 

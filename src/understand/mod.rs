@@ -604,7 +604,10 @@ mod tests {
             .map(|(e, _)| e.id.as_str())
             .collect();
         // The same UPL product; not the identity card, though it shares words and costs.
-        assert_eq!(on, ["paspoort-aanvragen", "paspoort-kind", "paspoort-kosten"]);
+        assert_eq!(
+            on,
+            ["paspoort-aanvragen", "paspoort-kind", "paspoort-kosten"]
+        );
         // Prior odds 1:1 for the topic, shared by its 3 of the fixture's entries.
         let n = snap.kb.entries.len() as f32;
         assert!((passport.log_odds - ((n - 3.0) / 3.0).ln()).abs() < 1e-5);
@@ -621,7 +624,11 @@ mod tests {
         assert_eq!((id.as_str(), on_topic), ("identiteitskaart-kosten", true));
         // One that names another product leaves it.
         let plain = best(&snap, "wanneer wordt het grofvuil opgehaald", None);
-        let with = best(&snap, "wanneer wordt het grofvuil opgehaald", Some(&passport));
+        let with = best(
+            &snap,
+            "wanneer wordt het grofvuil opgehaald",
+            Some(&passport),
+        );
         assert_eq!(plain.0, "grofvuil-ophalen");
         assert_eq!(with, (plain.0, false));
     }
