@@ -310,10 +310,10 @@ fn intent_for_a_person(
         return None;
     }
     ctx.misses = 0;
-    let prefix = if env.kb.role_of(top.name) == Some(Role::Complaint) {
-        env.text(TextKey::ComplaintPrefix)
-    } else {
-        String::new()
+    let prefix = match env.kb.role_of(top.name) {
+        Some(Role::Complaint) => env.text(TextKey::ComplaintPrefix),
+        Some(Role::Situation) => env.text(TextKey::SituationPrefix),
+        _ => String::new(),
     };
     let dept = named_department(turn.text, env.kb)
         .unwrap_or_else(|| env.kb.department_for_intent(top.name).to_string());

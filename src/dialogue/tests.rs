@@ -403,6 +403,29 @@ fn complaints_and_named_departments_are_routed() {
 }
 
 #[test]
+fn a_difficult_personal_situation_gets_a_warm_handoff_not_an_faq() {
+    let kb = kb();
+    // The FAQ about a death is a plausible entry, but the intent says a person is needed.
+    let s = step(
+        "mijn man is overleden en ik weet niet waar ik moet beginnen",
+        u(
+            &kb,
+            &[("persoonlijke_situatie", 0.7), ("paspoort", 0.1)],
+            &[("paspoort-aanvragen", 0.6)],
+        ),
+    );
+    let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
+    assert_eq!(o.reply.action, Action::Handoff);
+    assert_eq!(o.reply.faq_id, None);
+    assert!(
+        o.reply.text.starts_with("Dat klinkt als een moeilijke situatie."),
+        "{}",
+        o.reply.text
+    );
+    assert_eq!(o.handoff.unwrap().reason, "persoonlijke_situatie");
+}
+
+#[test]
 fn personal_data_is_redirected_and_the_question_still_answered() {
     let kb = kb();
     let mut s = step(

@@ -69,17 +69,21 @@ pub enum Role {
     Person,
     /// A complaint: the handoff opens with a word of regret (`complaint_prefix`).
     Complaint,
+    /// A distressing or complicated personal situation: a warm handoff
+    /// (`situation_prefix`) instead of a standard answer.
+    Situation,
     /// Thanks: answered with `thanks` instead of the greeting.
     Thanks,
 }
 
 impl Role {
-    pub const ALL: [Role; 3] = [Role::Person, Role::Complaint, Role::Thanks];
+    pub const ALL: [Role; 4] = [Role::Person, Role::Complaint, Role::Situation, Role::Thanks];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Person => "person",
             Role::Complaint => "complaint",
+            Role::Situation => "situation",
             Role::Thanks => "thanks",
         }
     }
@@ -88,7 +92,7 @@ impl Role {
     /// within that action's rule.
     pub fn action(self) -> Action {
         match self {
-            Role::Person | Role::Complaint => Action::Handoff,
+            Role::Person | Role::Complaint | Role::Situation => Action::Handoff,
             Role::Thanks => Action::Smalltalk,
         }
     }
@@ -185,7 +189,7 @@ pub fn parse_intent(path: &Path, text: &str) -> Result<Intent, Vec<Diagnostic>> 
                     path,
                     line("role"),
                     format!("onbekende role {r:?}"),
-                    "kies uit: person (wil een medewerker), complaint (klacht), thanks (bedankje); of laat role weg",
+                    "kies uit: person (wil een medewerker), complaint (klacht), situation (moeilijke persoonlijke situatie), thanks (bedankje); of laat role weg",
                 ));
                 None
             }

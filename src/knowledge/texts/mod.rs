@@ -84,6 +84,7 @@ text_keys! {
     HandoffClosed = "handoff_closed", placeholders: ["department", "reason", "when"], required: ["when"], empty: false;
     HandoffAfterMisses = "handoff_after_misses", placeholders: [], required: [], empty: false;
     ComplaintPrefix = "complaint_prefix", placeholders: [], required: [], empty: false;
+    SituationPrefix = "situation_prefix", placeholders: [], required: [], empty: false;
     Privacy = "privacy", placeholders: [], required: ["url"], empty: false;
     PrivacyAboutData = "privacy_about_data", placeholders: [], required: ["url"], empty: false;
     PrivacyAndAnswer = "privacy_and_answer", placeholders: [], required: [], empty: false;
