@@ -258,18 +258,19 @@ pub fn plan(
     }
 }
 
-/// The conversation's topic before a message: the options just offered, or else the entry
-/// last answered.
+/// The conversation's topic before a message: the entry last answered and the options just
+/// offered (a narrowing answer may pick one, or go on with what was answered before).
 fn topic(
     snap: &Snapshot,
     context: &Context,
     cfg: &DialogueConfig,
 ) -> Option<crate::understand::Topic> {
-    let ids: Vec<&str> = if context.options.is_empty() {
-        context.last_faq.iter().map(String::as_str).collect()
-    } else {
-        context.options.iter().map(|o| o.id.as_str()).collect()
-    };
+    let ids: Vec<&str> = context
+        .last_faq
+        .iter()
+        .map(String::as_str)
+        .chain(context.options.iter().map(|o| o.id.as_str()))
+        .collect();
     snap.topic(&ids, cfg.topic_stay)
 }
 
