@@ -418,7 +418,9 @@ fn a_difficult_personal_situation_gets_a_warm_handoff_not_an_faq() {
     assert_eq!(o.reply.action, Action::Handoff);
     assert_eq!(o.reply.faq_id, None);
     assert!(
-        o.reply.text.starts_with("Dat klinkt als een moeilijke situatie."),
+        o.reply
+            .text
+            .starts_with("Dat klinkt als een moeilijke situatie."),
         "{}",
         o.reply.text
     );

@@ -105,3 +105,56 @@ mod tests {
         assert!(shared(&a, &b) > shared(&a, &c) + 2);
     }
 }
+#[cfg(test)]
+mod timing_probe {
+    #[test]
+    #[ignore]
+    fn probe() {
+        let t = std::time::Instant::now();
+        for _ in 0..10 {
+            std::hint::black_box(super::dutch());
+        }
+        eprintln!("dutch() x10: {:?}", t.elapsed());
+        let kb = crate::knowledge::load(
+            std::path::Path::new("/tmp/bm50/content/gemeenten/plaats001"),
+            std::path::Path::new("intents"),
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap(),
+        )
+        .into_result()
+        .unwrap();
+        let t = std::time::Instant::now();
+        let mut keep = Vec::new();
+        for _ in 0..5 {
+            let t = std::time::Instant::now();
+            keep.push(crate::search::FaqIndex::build_layered(&kb.entries).unwrap());
+            eprintln!("  one: {:?}", t.elapsed());
+        }
+        eprintln!("index x5: {:?}", t.elapsed());
+        let mut nl = super::dutch();
+        let mut gr = super::grams();
+        let t = std::time::Instant::now();
+        let mut n = 0;
+        for e in &kb.entries {
+            n += super::terms(&mut nl, &e.answer).len();
+            n += super::terms(&mut nl, &e.title).len();
+            n += super::terms(&mut nl, &e.questions.join("\n")).len();
+        }
+        eprintln!("nl terms {n}: {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        let mut n = 0;
+        for e in &kb.entries {
+            let g = super::gram_text(&format!("{} {}", e.title, e.questions.join("\n")));
+            n += super::terms(&mut gr, &g).len();
+        }
+        eprintln!("grams terms {n}: {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        for _ in 0..5 {
+            std::hint::black_box(crate::knowledge::load(
+                std::path::Path::new("/tmp/bm50/content/gemeenten/plaats001"),
+                std::path::Path::new("intents"),
+                chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap(),
+            ));
+        }
+        eprintln!("load x5: {:?}", t.elapsed());
+    }
+}

@@ -273,7 +273,7 @@ impl Snapshot {
         if kb.intents.is_empty() {
             return Err(BuildError::NoIntents);
         }
-        let index = FaqIndex::build(&kb.entries)?;
+        let index = FaqIndex::build_layered(&kb.entries)?;
         let (texts, ys, labels) = training_set(&kb);
         // Texts to encode after the training examples: each entry's title and questions,
         // then its passages; `owners` says whose each is (entry, is a passage).
