@@ -310,7 +310,7 @@ impl FaqIndex {
         let own = self.own.searcher();
         let shared = self.shared.as_ref().map(|(p, _)| p.reader.searcher());
         let stats = Together(std::iter::once(&own).chain(shared.as_ref()).collect());
-        let mut hits = top(&own, &*query, limit, &stats, self.fields, |ord| Some(ord))?;
+        let mut hits = top(&own, &*query, limit, &stats, self.fields, Some)?;
         if let (Some(searcher), Some((_, entry_of))) = (&shared, &self.shared) {
             // Entries switched off or replaced here may take places among the best.
             let absent = entry_of.iter().filter(|e| e.is_none()).count();
