@@ -41,7 +41,7 @@ pub struct LibraryChoice<'a> {
 /// of this module. The entries come sorted by file name (as one folder's would).
 pub fn merge(kb_dir: &Path, lib: &LibraryChoice<'_>, diags: &mut Vec<Diagnostic>) -> Layers {
     let (library, mut texts) = match lib.dir {
-        Some(dir) => super::load_entries(&dir.join("entries"), diags),
+        Some(dir) => super::load_shared_entries(&dir.join("entries"), diags),
         None => (Vec::new(), HashMap::new()),
     };
     let (own, own_texts) = super::load_entries(&kb_dir.join("entries"), diags);

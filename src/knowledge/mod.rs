@@ -27,7 +27,7 @@ pub mod upl;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use chrono::NaiveDate;
 use regex::Regex;
@@ -399,6 +399,79 @@ fn load_intents(dir: &Path, diags: &mut Vec<Diagnostic>) -> Vec<Intent> {
         }
     }
     out
+}
+
+/// A folder of entries as parsed: the entries, their file texts by id and the problems.
+struct ParsedFolder {
+    fingerprint: u64,
+    entries: Vec<Entry>,
+    texts: HashMap<String, String>,
+    diags: Vec<Diagnostic>,
+}
+
+/// The library folders parsed in this process, the latest version of each.
+static PARSED: LazyLock<Mutex<HashMap<PathBuf, Arc<ParsedFolder>>>> =
+    LazyLock::new(Default::default);
+
+/// [`load_entries`] for a folder that many municipalities read (the library): parsed once
+/// per version of its files (names, sizes and modification times), then copied.
+fn load_shared_entries(
+    dir: &Path,
+    diags: &mut Vec<Diagnostic>,
+) -> (Vec<Entry>, HashMap<String, String>) {
+    let fingerprint = folder_fingerprint(dir);
+    let cached = PARSED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(dir)
+        .filter(|p| Some(p.fingerprint) == fingerprint)
+        .cloned();
+    let parsed = match cached {
+        Some(p) => p,
+        None => {
+            let mut found = Vec::new();
+            let (entries, texts) = load_entries(dir, &mut found);
+            let p = Arc::new(ParsedFolder {
+                fingerprint: fingerprint.unwrap_or(0),
+                entries,
+                texts,
+                diags: found,
+            });
+            if fingerprint.is_some() {
+                PARSED
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(dir.to_path_buf(), p.clone());
+            }
+            p
+        }
+    };
+    diags.extend(parsed.diags.iter().cloned());
+    (parsed.entries.clone(), parsed.texts.clone())
+}
+
+/// The names, sizes and modification times of a folder's entry files, hashed; `None` when
+/// the folder cannot be read.
+fn folder_fingerprint(dir: &Path) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut files: Vec<(std::ffi::OsString, u64, Option<std::time::SystemTime>)> =
+        std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "md"))
+            .map(|e| {
+                let meta = e.metadata().ok();
+                (
+                    e.file_name(),
+                    meta.as_ref().map_or(0, |m| m.len()),
+                    meta.and_then(|m| m.modified().ok()),
+                )
+            })
+            .collect();
+    files.sort();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    files.hash(&mut h);
+    Some(h.finish())
 }
 
 fn load_entries(dir: &Path, diags: &mut Vec<Diagnostic>) -> (Vec<Entry>, HashMap<String, String>) {
@@ -967,6 +1040,20 @@ mod tests {
             kb.entry("paspoort-kosten").unwrap().answer,
             "Landelijke tekst."
         );
+        // The library is parsed once for every municipality on it; an edit is still seen.
+        std::fs::write(
+            lib.join("blindengeleidehond.md"),
+            page("blindengeleidehond", "", "Je hulphond mag altijd mee."),
+        )
+        .unwrap();
+        let kb = load(&kb_dir, &intents, today()).kb.unwrap();
+        assert_eq!(
+            kb.entry("blindengeleidehond").unwrap().answer.trim(),
+            "Je hulphond mag altijd mee."
+        );
+        std::fs::remove_file(lib.join("blindengeleidehond.md")).unwrap();
+        let kb = load(&kb_dir, &intents, today()).kb.unwrap();
+        assert!(kb.entry("blindengeleidehond").is_none());
     }
 
     /// The fixture's entries moved into a library folder beside the municipality (which
