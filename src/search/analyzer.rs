@@ -130,6 +130,20 @@ mod timing_probe {
             eprintln!("  one: {:?}", t.elapsed());
         }
         eprintln!("index x5: {:?}", t.elapsed());
+        let qs = [
+            "wat kost een paspoort?",
+            "wanneer wordt het grofvuil opgehaald",
+            "ik wil mijn verhuizing doorgeven, hoe doe ik dat",
+            "parkeervergunning aanvragen voor bewoners",
+        ];
+        let idx = &keep[4];
+        let t = std::time::Instant::now();
+        for _ in 0..50 {
+            for q in qs {
+                std::hint::black_box(idx.scores(q, kb.entries.len()));
+            }
+        }
+        eprintln!("scores per query: {:?}", t.elapsed() / 200);
         let mut nl = super::dutch();
         let mut gr = super::grams();
         let t = std::time::Instant::now();

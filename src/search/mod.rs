@@ -13,10 +13,10 @@ use std::sync::{Arc, LazyLock, Mutex, Weak};
 use tantivy::collector::TopDocs;
 use tantivy::query::{Bm25StatisticsProvider, BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
-    Field, IndexRecordOption, NumericOptions, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+    Field, IndexRecordOption, NumericOptions, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{Index, IndexReader, Searcher, TantivyDocument, Term, doc};
+use tantivy::{Index, IndexReader, Searcher, Term, doc};
 
 use crate::knowledge::Entry;
 
@@ -131,6 +131,9 @@ impl<'a> DocText<'a> {
     }
 }
 
+/// The field of a document's ordinal.
+const ORD: &str = "ord";
+
 fn schema() -> (Schema, Fields) {
     let mut sb = Schema::builder();
     let text = |name: &str| {
@@ -141,7 +144,8 @@ fn schema() -> (Schema, Fields) {
         )
     };
     let fields = Fields {
-        ord: sb.add_u64_field("ord", NumericOptions::default().set_stored()),
+        // A fast field: a hit's ordinal is read from a column, not from the document store.
+        ord: sb.add_u64_field(ORD, NumericOptions::default().set_fast()),
         intent: sb.add_text_field("intent", STRING),
         title: sb.add_text_field("title", text(analyzer::NL)),
         questions: sb.add_text_field("questions", text(analyzer::NL)),
@@ -310,18 +314,13 @@ impl FaqIndex {
         let own = self.own.searcher();
         let shared = self.shared.as_ref().map(|(p, _)| p.reader.searcher());
         let stats = Together(std::iter::once(&own).chain(shared.as_ref()).collect());
-        let mut hits = top(&own, &*query, limit, &stats, self.fields, Some)?;
+        let mut hits = top(&own, &*query, limit, &stats, Some)?;
         if let (Some(searcher), Some((_, entry_of))) = (&shared, &self.shared) {
             // Entries switched off or replaced here may take places among the best.
             let absent = entry_of.iter().filter(|e| e.is_none()).count();
-            hits.extend(top(
-                searcher,
-                &*query,
-                limit + absent,
-                &stats,
-                self.fields,
-                |ord| entry_of[ord],
-            )?);
+            hits.extend(top(searcher, &*query, limit + absent, &stats, |ord| {
+                entry_of[ord]
+            })?);
             hits.sort_by(|a, b| b.score.total_cmp(&a.score));
             hits.truncate(limit);
         }
@@ -408,7 +407,6 @@ fn top(
     query: &dyn Query,
     limit: usize,
     stats: &Together<'_>,
-    f: Fields,
     entry: impl Fn(usize) -> Option<usize>,
 ) -> Result<Vec<Hit>, SearchError> {
     let found = searcher.search_with_statistics_provider(
@@ -416,12 +414,15 @@ fn top(
         &TopDocs::with_limit(limit).order_by_score(),
         stats,
     )?;
+    let columns = searcher
+        .segment_readers()
+        .iter()
+        .map(|r| r.fast_fields().u64(ORD))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut hits = Vec::with_capacity(found.len());
     for (score, addr) in found {
-        let doc: TantivyDocument = searcher.doc(addr)?;
-        let ord = doc
-            .get_first(f.ord)
-            .and_then(|v| v.as_u64())
+        let ord = columns[addr.segment_ord as usize]
+            .first(addr.doc_id)
             .expect("every document has its ordinal") as usize;
         if let Some(entry) = entry(ord) {
             hits.push(Hit { entry, score });
