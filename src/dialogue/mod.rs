@@ -159,7 +159,7 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
         .or_else(|| intent_for_a_person(turn, ctx, env, &top)) // 4.
         .or_else(|| smalltalk(ctx, env, &top)) // 5.
         .or_else(|| follow_up_on_topic(turn, ctx, env, &top)) // 6.
-        .or_else(|| out_of_scope(ctx, env, &top)) // 7.
+        .or_else(|| out_of_scope(turn, ctx, env, &top)) // 7.
         .unwrap_or_else(|| answer_clarify_or_miss(turn, ctx, env, &top)) // 8.
 }
 
@@ -379,18 +379,27 @@ fn follow_up_on_topic(
     ))
 }
 
-/// Rule 7: Out of scope: a confident fallback intent counts as a miss.
-fn out_of_scope(ctx: &mut Context, env: &Env<'_>, top: &TopIntent<'_>) -> Option<Outcome> {
-    if !top.leads_to(Action::Fallback, env.cfg.answer_threshold) {
+/// Rule 7: Out of scope: the out-of-scope intents are likely enough (from the probability
+/// fitted on the content, see [`Understanding::out_of_scope_at`]); counts as a miss.
+fn out_of_scope(
+    turn: &Turn<'_>,
+    ctx: &mut Context,
+    env: &Env<'_>,
+    top: &TopIntent<'_>,
+) -> Option<Outcome> {
+    let u = turn.understanding;
+    if !(top.leads_to(Action::Fallback, env.cfg.answer_threshold)
+        || (u.out_of_scope > 0.0 && u.out_of_scope >= u.out_of_scope_at))
+    {
         return None;
     }
-    Some(miss(
-        env,
-        ctx,
-        env.text(TextKey::Fallback),
-        Some(top.name),
-        top.p,
-    ))
+    // The likeliest out-of-scope intent is the one recorded.
+    let named = u
+        .intents
+        .iter()
+        .find(|i| env.kb.intent(&i.intent).map(|x| x.action) == Some(Action::Fallback));
+    let (name, p) = named.map_or((top.name, top.p), |i| (i.intent.as_str(), i.probability));
+    Some(miss(env, ctx, env.text(TextKey::Fallback), Some(name), p))
 }
 
 /// Rule 8: Answer when confident, clarify between plausible entries, or else a miss.

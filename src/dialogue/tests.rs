@@ -45,6 +45,12 @@ fn u(kb: &KnowledgeBase, intents: &[(&str, f32)], cands: &[(&str, f32)]) -> Unde
         answerable: 0.9,
         answer_at: 0.5,
         answer_at_library: 0.5,
+        out_of_scope: intents
+            .iter()
+            .filter(|(i, _)| *i == "buiten_scope")
+            .map(|(_, p)| p)
+            .sum(),
+        out_of_scope_at: 0.5,
     }
 }
 
@@ -347,6 +353,38 @@ fn out_of_scope_says_what_loket_can_do() {
     let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
     assert_eq!(o.reply.action, Action::Fallback);
     assert!(o.reply.text.contains("paspoort"), "{}", o.reply.text);
+}
+
+#[test]
+fn out_of_scope_from_the_fitted_probability_not_only_a_confident_intent() {
+    let kb = kb();
+    // The out-of-scope intent is not the top one, but likely enough by the fitted threshold.
+    let mut understanding = u(
+        &kb,
+        &[("belastingen", 0.4), ("buiten_scope", 0.3)],
+        &[("paspoort-kosten", 0.3)],
+    );
+    understanding.out_of_scope_at = 0.2;
+    let o = run(
+        &kb,
+        &Context::default(),
+        &step(
+            "hoeveel inkomstenbelasting moet ik betalen?",
+            understanding.clone(),
+        ),
+        at(MONDAY_10),
+    );
+    assert_eq!(o.reply.action, Action::Fallback);
+    assert_eq!(o.reply.intent.as_deref(), Some("buiten_scope"));
+    // Below it, the message is read as before (here: a clarifying question).
+    understanding.out_of_scope_at = 0.35;
+    let o = run(
+        &kb,
+        &Context::default(),
+        &step("hoeveel inkomstenbelasting moet ik betalen?", understanding),
+        at(MONDAY_10),
+    );
+    assert_ne!(o.reply.action, Action::Fallback);
 }
 
 #[test]

@@ -73,6 +73,12 @@ pub struct Understanding {
     /// an entry with an intent and for one without.
     pub answer_at: f32,
     pub answer_at_library: f32,
+    /// The probability that the message is not the municipality's business: the intents
+    /// with action `fallback` together.
+    pub out_of_scope: f32,
+    /// From which `out_of_scope` the message is answered as out of scope (fitted on the
+    /// intent examples, see [`fit_out_of_scope_at`]).
+    pub out_of_scope_at: f32,
 }
 
 impl Understanding {
@@ -224,6 +230,10 @@ pub struct Snapshot {
     pub answer_at: f32,
     /// The same for entries without an intent (found by their text alone).
     pub answer_at_library: f32,
+    /// Per head label: whether the intent's action is `fallback` (out of scope).
+    out_of_scope_labels: Vec<bool>,
+    /// See [`Understanding::out_of_scope_at`].
+    pub out_of_scope_at: f32,
     pub build_time: std::time::Duration,
 }
 
@@ -305,10 +315,14 @@ impl Snapshot {
         // The head and the fusion fit read plain rows; these copies live for the build only.
         let train_vecs: Vec<Vec<f32>> = train_vecs.iter().map(|v| v.to_vec()).collect();
         let train_vecs = &train_vecs[..];
-        let answering = labels
-            .iter()
-            .map(|l| kb.intent(l).is_some_and(|i| i.action == Action::Answer))
-            .collect();
+        let action_is = |a: Action| -> Vec<bool> {
+            labels
+                .iter()
+                .map(|l| kb.intent(l).is_some_and(|i| i.action == a))
+                .collect()
+        };
+        let answering = action_is(Action::Answer);
+        let out_of_scope_labels = action_is(Action::Fallback);
         let cfg = HeadConfig::default();
         let key = crate::classifier::head::cache_key(&embedder.id(), &texts, &ys, &labels, &cfg);
         let head = IntentHead::shared(cache_dir.as_deref(), &key, || {
@@ -345,8 +359,18 @@ impl Snapshot {
             weights: FusionWeights::default(),
             answer_at: DEFAULT_ANSWER_AT,
             answer_at_library: DEFAULT_ANSWER_AT,
+            out_of_scope_at: DEFAULT_OUT_OF_SCOPE_AT,
             build_time: start.elapsed(),
+            out_of_scope_labels,
         };
+        if let Some(at) = fit_out_of_scope_at(
+            &snap.head.cv_probabilities,
+            &ys,
+            &snap.answering,
+            &snap.out_of_scope_labels,
+        ) {
+            snap.out_of_scope_at = at;
+        }
         // The entries' questions follow the intent examples in the training set.
         let first_question = texts.len()
             - snap
@@ -396,12 +420,7 @@ impl Snapshot {
 
     /// The probability that a message asks for information: the answering intents' sum.
     fn answerable(&self, intent_probs: &[f32]) -> f32 {
-        intent_probs
-            .iter()
-            .zip(&self.answering)
-            .filter(|(_, a)| **a)
-            .map(|(p, _)| p)
-            .sum()
+        sum_where(intent_probs, &self.answering)
     }
 
     /// The features of every entry from their parts: the intent probabilities, each
@@ -529,8 +548,71 @@ impl Snapshot {
             answerable: self.answerable(&probs),
             answer_at: self.answer_at,
             answer_at_library: self.answer_at_library,
+            out_of_scope: sum_where(&probs, &self.out_of_scope_labels),
+            out_of_scope_at: self.out_of_scope_at,
         }
     }
+}
+
+/// The sum of the probabilities whose label is marked in `which`.
+fn sum_where(probs: &[f32], which: &[bool]) -> f32 {
+    probs
+        .iter()
+        .zip(which)
+        .filter(|(_, w)| **w)
+        .map(|(p, _)| p)
+        .sum()
+}
+
+/// Without a fit: out of scope when the out-of-scope intents are more likely than not.
+const DEFAULT_OUT_OF_SCOPE_AT: f32 = 0.5;
+
+/// The share of the answering intents' examples that the out-of-scope decision may take
+/// (held out: their cross-validated probabilities).
+const FALSE_OUT_OF_SCOPE: f64 = 0.01;
+
+/// The out-of-scope probability from which a message is answered as out of scope: the
+/// lowest at which at most [`FALSE_OUT_OF_SCOPE`] of the answering intents' examples would
+/// be, by their cross-validated probabilities (calibrated on held-out folds, so no example
+/// is judged by a head that saw it). Never above [`DEFAULT_OUT_OF_SCOPE_AT`]. `None` without
+/// cross-validated probabilities or without examples on either side.
+pub fn fit_out_of_scope_at(
+    cv: &[Vec<f32>],
+    ys: &[usize],
+    answering: &[bool],
+    out_of_scope: &[bool],
+) -> Option<f32> {
+    if cv.len() != ys.len() {
+        return None;
+    }
+    let p = |row: &Vec<f32>| sum_where(row, out_of_scope);
+    let mut asking: Vec<f32> = cv
+        .iter()
+        .zip(ys)
+        .filter(|(_, y)| answering[**y])
+        .map(|(row, _)| p(row))
+        .collect();
+    let outside: Vec<f32> = cv
+        .iter()
+        .zip(ys)
+        .filter(|(_, y)| out_of_scope[**y])
+        .map(|(row, _)| p(row))
+        .collect();
+    if asking.is_empty() || outside.is_empty() {
+        return None;
+    }
+    asking.sort_by(|a, b| b.total_cmp(a));
+    let allowed = (FALSE_OUT_OF_SCOPE * asking.len() as f64).floor() as usize;
+    // Just above the (allowed + 1)-th highest: at most `allowed` examples reach it.
+    let at = (asking[allowed.min(asking.len() - 1)] + 1e-4).min(DEFAULT_OUT_OF_SCOPE_AT);
+    let recall = outside.iter().filter(|&&x| x >= at).count() as f64 / outside.len() as f64;
+    tracing::info!(
+        out_of_scope_at = at,
+        out_of_scope_recall = recall,
+        false_share = asking.iter().filter(|&&x| x >= at).count() as f64 / asking.len() as f64,
+        "out-of-scope decision fitted on cross-validated intent examples"
+    );
+    Some(at)
 }
 
 /// What the conversation was about before a message, as a prior over the entries: the
@@ -589,6 +671,37 @@ mod tests {
         let u = snap.understand(text, &v[0], topic, today);
         let c = &u.candidates[0];
         (c.faq_id.clone(), c.on_topic)
+    }
+
+    #[test]
+    fn the_out_of_scope_decision_takes_at_most_one_percent_of_the_asking_examples() {
+        // Labels: 0 answers, 1 is out of scope, 2 is a person. Rows: [p0, p1, p2].
+        let answering = [true, false, false];
+        let outside = [false, true, false];
+        let mut cv = Vec::new();
+        let mut ys = Vec::new();
+        for k in 0..200 {
+            // Asking examples, a few of them with some out-of-scope probability.
+            let p1 = if k < 5 { 0.1 + 0.05 * k as f32 } else { 0.01 };
+            cv.push(vec![1.0 - p1, p1, 0.0]);
+            ys.push(0);
+        }
+        for k in 0..20 {
+            let p1 = 0.05 * k as f32;
+            cv.push(vec![1.0 - p1, p1, 0.0]);
+            ys.push(1);
+        }
+        let at = fit_out_of_scope_at(&cv, &ys, &answering, &outside).unwrap();
+        let taken = cv[..200].iter().filter(|r| r[1] >= at).count();
+        assert!(taken <= 2, "{taken} asking examples taken at {at}");
+        assert!(at > 0.15 && at <= 0.2 + 1e-3, "{at}");
+        // Never stricter than "more likely than not", and nothing to fit on: no decision.
+        let all_high: Vec<Vec<f32>> = (0..10).map(|_| vec![0.1, 0.9, 0.0]).collect();
+        let ys10 = vec![0; 10];
+        assert!(fit_out_of_scope_at(&all_high, &ys10, &answering, &outside).is_none());
+        let mixed = [vec![0.1, 0.9, 0.0], vec![0.2, 0.8, 0.0]];
+        let at = fit_out_of_scope_at(&mixed, &[0, 1], &answering, &outside).unwrap();
+        assert_eq!(at, DEFAULT_OUT_OF_SCOPE_AT);
     }
 
     #[test]
