@@ -285,22 +285,7 @@ impl Snapshot {
         }
         let index = FaqIndex::build_layered(&kb.entries)?;
         let (texts, ys, labels) = training_set(&kb);
-        // Texts to encode after the training examples: each entry's title and questions,
-        // then its passages; `owners` says whose each is (entry, is a passage).
-        let mut entry_texts = Vec::new();
-        let mut owners = Vec::new();
-        for (i, e) in kb.entries.iter().enumerate() {
-            entry_texts.push(e.title.clone());
-            owners.push((i, false));
-            for q in &e.questions {
-                entry_texts.push(q.clone());
-                owners.push((i, false));
-            }
-            for p in passages(e) {
-                entry_texts.push(p);
-                owners.push((i, true));
-            }
-        }
+        let (entry_texts, owners) = entry_texts(&kb);
         let mut all = texts.clone();
         all.extend(entry_texts.iter().cloned());
         let t_index = start.elapsed();
@@ -330,16 +315,7 @@ impl Snapshot {
         })
         .map_err(ClassifierError::from)?;
         let t_head = start.elapsed();
-        let mut entry_vectors = vec![Vec::new(); kb.entries.len()];
-        let mut passage_vectors = vec![Vec::new(); kb.entries.len()];
-        for ((owner, passage), v) in owners.into_iter().zip(entry_vecs) {
-            let into = if passage {
-                &mut passage_vectors
-            } else {
-                &mut entry_vectors
-            };
-            into[owner].push(v.clone());
-        }
+        let (entry_vectors, passage_vectors) = by_owner(kb.entries.len(), owners, entry_vecs);
         let mut example_questions = std::collections::HashMap::new();
         for (i, e) in kb.entries.iter().enumerate() {
             for q in &e.questions {
@@ -474,8 +450,7 @@ impl Snapshot {
         if stay <= 0.0 {
             return None;
         }
-        let seeds: Vec<&crate::knowledge::Entry> =
-            ids.iter().filter_map(|id| self.kb.entry(id)).collect();
+        let seeds: Vec<&Entry> = ids.iter().filter_map(|id| self.kb.entry(id)).collect();
         let on: Vec<bool> = self
             .kb
             .entries
@@ -552,6 +527,48 @@ impl Snapshot {
             out_of_scope_at: self.out_of_scope_at,
         }
     }
+}
+
+/// The texts to encode for the entries: each entry's title and questions, then its
+/// passages, with whose each is (entry, is a passage).
+fn entry_texts(kb: &KnowledgeBase) -> (Vec<String>, Vec<(usize, bool)>) {
+    let mut texts = Vec::new();
+    let mut owners = Vec::new();
+    for (i, e) in kb.entries.iter().enumerate() {
+        texts.push(e.title.clone());
+        owners.push((i, false));
+        for q in &e.questions {
+            texts.push(q.clone());
+            owners.push((i, false));
+        }
+        for p in passages(e) {
+            texts.push(p);
+            owners.push((i, true));
+        }
+    }
+    (texts, owners)
+}
+
+/// Per entry, the vectors of its title and questions, and of its passages.
+type Vectors = Vec<Vec<Arc<[f32]>>>;
+
+/// The vectors of [`entry_texts`] given to their entries.
+fn by_owner(
+    entries: usize,
+    owners: Vec<(usize, bool)>,
+    vectors: &[Arc<[f32]>],
+) -> (Vectors, Vectors) {
+    let mut entry_vectors = vec![Vec::new(); entries];
+    let mut passage_vectors = vec![Vec::new(); entries];
+    for ((owner, passage), v) in owners.into_iter().zip(vectors) {
+        let into = if passage {
+            &mut passage_vectors
+        } else {
+            &mut entry_vectors
+        };
+        into[owner].push(v.clone());
+    }
+    (entry_vectors, passage_vectors)
 }
 
 /// The sum of the probabilities whose label is marked in `which`.
@@ -637,7 +654,7 @@ impl Topic {
 /// `b` is on the topic of `a`: the same entry, or one about the same UPL product. Not the
 /// same intent: an intent often groups several products (`wmo`, `belastingen`), and a
 /// follow-up that names no product ("en wat kost dat?") goes on with the product.
-fn same_topic(a: &crate::knowledge::Entry, b: &crate::knowledge::Entry) -> bool {
+fn same_topic(a: &Entry, b: &Entry) -> bool {
     a.id == b.id || (crate::knowledge::upl::is_product(&a.upl) && a.upl == b.upl)
 }
 
