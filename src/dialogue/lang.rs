@@ -193,31 +193,6 @@ pub fn announces_a_question(text: &str) -> bool {
         })
 }
 
-/// A message that only makes sense on the current topic: "en wat kost dat?", "and for kids?".
-pub fn looks_like_follow_up(text: &str) -> bool {
-    let ws = words(text);
-    if ws.is_empty() || ws.len() > 9 {
-        return false;
-    }
-    let first = ws[0].as_str();
-    let pronoun = ws.iter().any(|w| {
-        matches!(
-            w.as_str(),
-            "dat"
-                | "dit"
-                | "die"
-                | "daar"
-                | "ervoor"
-                | "daarvoor"
-                | "daarmee"
-                | "that"
-                | "it"
-                | "this"
-        )
-    });
-    matches!(first, "en" | "and" | "ook" | "also" | "maar" | "but") || (pronoun && ws.len() <= 6)
-}
-
 /// "ja" / "nee" and their variants; `None` when the message is neither.
 pub fn yes_no(text: &str) -> Option<bool> {
     let ws = words(text);
@@ -274,13 +249,7 @@ mod tests {
     }
 
     #[test]
-    fn follow_ups_and_yes_no() {
-        assert!(looks_like_follow_up("en wat kost dat?"));
-        assert!(looks_like_follow_up("en voor mijn kinderen?"));
-        assert!(!looks_like_follow_up(
-            "wanneer wordt het grofvuil opgehaald in mijn straat vandaag nog"
-        ));
-        assert!(!looks_like_follow_up("wordt het morgen mooi weer?"));
+    fn yes_and_no() {
         assert_eq!(yes_no("ja"), Some(true));
         assert_eq!(yes_no("Nee hoor"), Some(false));
         assert_eq!(yes_no("paspoort"), None);
