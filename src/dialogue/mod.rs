@@ -7,6 +7,7 @@
 //! follow-ups on the current topic, then answer / clarify / miss by the candidates'
 //! confidence; two misses in a row go to a person.
 
+pub mod glossary;
 pub mod lang;
 
 use chrono::{DateTime, Duration, Utc};

@@ -107,10 +107,18 @@ pub fn guard(msg: &Message, situation: &Situation) -> Guarded {
             pii.push(*k);
         }
     }
-    let (core, greeted) = match dialogue::lang::strip_greeting(&redacted.text) {
+    let (mut core, greeted) = match dialogue::lang::strip_greeting(&redacted.text) {
         Some(rest) => (rest.to_string(), true),
         None => (redacted.text.clone(), false),
     };
+    // An English message is searched and encoded with the Dutch words for the municipal
+    // things it names, which is what the content is written in.
+    if dialogue::lang::detect(&core) == Lang::En {
+        let dutch = dialogue::glossary::dutch_terms(&core);
+        if !dutch.is_empty() {
+            core = format!("{core} ({})", dutch.join(" "));
+        }
+    }
     // Picking an option by number needs no model.
     let picks_option = !situation.context.options.is_empty()
         && !core.trim().is_empty()
