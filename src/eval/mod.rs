@@ -39,7 +39,8 @@ pub struct EvalArgs {
     pub conversations: Option<PathBuf>,
     /// A further library folder (with `entries/`) served beneath the content: its pages
     /// beside the municipality's entries and library, except those about an id or UPL
-    /// product the content already has.
+    /// product the content already has. With `--test` (and no `--train`): the municipal
+    /// messages read with those pages served too.
     #[arg(long)]
     pub library: Option<PathBuf>,
     /// Print the report as JSON.
@@ -137,7 +138,12 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
             r
         }
         None => {
-            let kb = crate::content::load_knowledge(config, &config.paths.knowledge_base)?;
+            // With `--library`, the municipal messages are read with the library's pages
+            // beneath (does adding hundreds of entries move the municipal figures?).
+            let kb = match &args.library {
+                Some(_) => load_beneath(config, &args)?,
+                None => crate::content::load_knowledge(config, &config.paths.knowledge_base)?,
+            };
             let t0 = Instant::now();
             let snap = crate::understand::Snapshot::build(kb, embedder.as_ref(), &cache)?;
             let train_seconds = t0.elapsed().as_secs_f64();
@@ -203,6 +209,19 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// The content with `--library`'s pages beneath it.
+fn load_beneath(config: &Config, args: &EvalArgs) -> Result<crate::knowledge::KnowledgeBase> {
+    crate::knowledge::load_sources(
+        &config.paths.knowledge_base,
+        &config.paths.intents,
+        args.library.as_deref(),
+        Utc::now().date_naive(),
+        None,
+    )
+    .into_result()
+    .map_err(|e| anyhow::anyhow!("the content has errors:\n{e}"))
+}
+
 /// `--questions` / `--conversations`: the content (with `--library` beside it) answers
 /// labelled sets; the report says how each kind of message went.
 fn run_blind(config: &Config, args: &EvalArgs) -> Result<i32> {
@@ -217,15 +236,7 @@ fn run_blind(config: &Config, args: &EvalArgs) -> Result<i32> {
     let embedder = app::load_embedder(config)?;
     let cache = EmbeddingCache::shared(&config.cache_dir(), embedder.as_ref());
     let now = Utc::now();
-    let kb = crate::knowledge::load_sources(
-        &config.paths.knowledge_base,
-        &config.paths.intents,
-        args.library.as_deref(),
-        now.date_naive(),
-        None,
-    )
-    .into_result()
-    .map_err(|e| anyhow::anyhow!("the content has errors:\n{e}"))?;
+    let kb = load_beneath(config, args)?;
     let t0 = Instant::now();
     let snap = crate::understand::Snapshot::build(kb, embedder.as_ref(), &cache)?;
     cache.lock().unwrap_or_else(|e| e.into_inner()).save();
