@@ -78,7 +78,8 @@ pub struct Guarded {
     /// The message as stored.
     pub text: String,
     pub pii: Vec<PiiKind>,
-    /// The text without a leading greeting: what the model reads.
+    /// The text without a leading greeting, and for an English message with the Dutch
+    /// words for what it names: what the model reads and the index searches (never stored).
     core: String,
     greeted: bool,
     needs_model: bool,
