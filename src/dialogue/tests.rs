@@ -68,6 +68,14 @@ fn with_topic(
     out
 }
 
+/// A step read on its own (`plain`) and with the conversation's topic (`within`).
+fn on_topic(text: &str, plain: Understanding, within: Understanding) -> Step<'_> {
+    Step {
+        within: Some(within),
+        ..step(text, plain)
+    }
+}
+
 struct Step<'a> {
     text: &'a str,
     pii: &'a [PiiKind],
@@ -198,35 +206,35 @@ fn follow_up_stays_on_the_topic() {
             "paspoort-kind",
         ),
     ] {
-        let mut s = step(
+        let topic = ["paspoort-aanvragen", "paspoort-kosten", "paspoort-kind"];
+        let s = on_topic(
             text,
             u(
                 &kb,
                 &[("identiteitskaart", 0.3), ("paspoort", 0.25)],
                 &[("identiteitskaart-kosten", 0.4), ("paspoort-kosten", 0.35)],
             ),
+            with_topic(&kb, &[("paspoort", 0.25)], &within, &topic),
         );
-        let topic = ["paspoort-aanvragen", "paspoort-kosten", "paspoort-kind"];
-        s.within = Some(with_topic(&kb, &[("paspoort", 0.25)], &within, &topic));
         let o = run(&kb, &ctx, &s, at("2026-11-23T10:02:00+01:00"));
         assert_eq!(o.reply.action, Action::Answer, "{text}");
         assert_eq!(o.reply.faq_id.as_deref(), Some(expected), "{text}");
     }
     // After the idle time the context is gone: no follow-up, so a clarifying question.
-    let mut s = step(
+    let s = on_topic(
         "en wat kost dat?",
         u(
             &kb,
             &[("identiteitskaart", 0.3), ("paspoort", 0.25)],
             &[("identiteitskaart-kosten", 0.4), ("paspoort-kosten", 0.35)],
         ),
+        with_topic(
+            &kb,
+            &[("paspoort", 0.25)],
+            &[("paspoort-kosten", 0.7)],
+            &["paspoort-kosten"],
+        ),
     );
-    s.within = Some(with_topic(
-        &kb,
-        &[("paspoort", 0.25)],
-        &[("paspoort-kosten", 0.7)],
-        &["paspoort-kosten"],
-    ));
     let o = run(&kb, &ctx, &s, at("2026-11-23T12:00:00+01:00"));
     assert_eq!(o.reply.action, Action::Clarify);
 }
@@ -247,44 +255,47 @@ fn a_message_about_something_else_leaves_the_topic() {
         &[("grofvuil", 0.9)],
         &[("grofvuil-ophalen", 0.9), ("paspoort-kosten", 0.02)],
     );
-    let mut s = step("wanneer halen jullie grofvuil op?", plain);
-    s.within = Some(with_topic(
-        &kb,
-        &[("grofvuil", 0.9)],
-        &[("grofvuil-ophalen", 0.6), ("paspoort-kosten", 0.3)],
-        &topic,
-    ));
+    let s = on_topic(
+        "wanneer halen jullie grofvuil op?",
+        plain,
+        with_topic(
+            &kb,
+            &[("grofvuil", 0.9)],
+            &[("grofvuil-ophalen", 0.6), ("paspoort-kosten", 0.3)],
+            &topic,
+        ),
+    );
     let o = run(&kb, &ctx, &s, at("2026-11-23T10:02:00+01:00"));
     assert_eq!(o.reply.faq_id.as_deref(), Some("grofvuil-ophalen"));
     // On the topic but not confident with the prior either: read on its own (a clarifying
     // question here), never a guess.
-    let mut s = step(
+    let s = on_topic(
         "en hoe zit het daarmee?",
         u(
             &kb,
             &[("paspoort", 0.3), ("identiteitskaart", 0.3)],
             &[("paspoort-kosten", 0.4), ("identiteitskaart-kosten", 0.38)],
         ),
+        with_topic(
+            &kb,
+            &[("paspoort", 0.3)],
+            &[("paspoort-kosten", 0.45), ("paspoort-kind", 0.4)],
+            &topic,
+        ),
     );
-    s.within = Some(with_topic(
-        &kb,
-        &[("paspoort", 0.3)],
-        &[("paspoort-kosten", 0.45), ("paspoort-kind", 0.4)],
-        &topic,
-    ));
     let o = run(&kb, &ctx, &s, at("2026-11-23T10:02:00+01:00"));
     assert_eq!(o.reply.action, Action::Clarify);
     // A confident request that is not for information (out of scope) is not a follow-up.
-    let mut s = step(
+    let s = on_topic(
         "en wordt het morgen mooi weer?",
         u(&kb, &[("buiten_scope", 0.9)], &[("paspoort-kosten", 0.3)]),
+        with_topic(
+            &kb,
+            &[("buiten_scope", 0.9)],
+            &[("paspoort-kosten", 0.9)],
+            &topic,
+        ),
     );
-    s.within = Some(with_topic(
-        &kb,
-        &[("buiten_scope", 0.9)],
-        &[("paspoort-kosten", 0.9)],
-        &topic,
-    ));
     let o = run(&kb, &ctx, &s, at("2026-11-23T10:02:00+01:00"));
     assert_eq!(o.reply.action, Action::Fallback);
 }
@@ -304,20 +315,20 @@ fn a_narrowing_answer_to_the_options_picks_from_them() {
     assert_eq!(o.reply.action, Action::Clarify);
     let ctx = o.context;
     // Not an option's number or title, but with the options as the topic it is one of them.
-    let mut s = step(
+    let s = on_topic(
         "die voor op reis buiten europa",
         u(
             &kb,
             &[("paspoort", 0.4), ("identiteitskaart", 0.35)],
             &[("paspoort-aanvragen", 0.35), ("paspoort-kosten", 0.3)],
         ),
+        with_topic(
+            &kb,
+            &[("paspoort", 0.4)],
+            &[("paspoort-kosten", 0.8), ("identiteitskaart-kosten", 0.1)],
+            &["paspoort-kosten", "identiteitskaart-kosten"],
+        ),
     );
-    s.within = Some(with_topic(
-        &kb,
-        &[("paspoort", 0.4)],
-        &[("paspoort-kosten", 0.8), ("identiteitskaart-kosten", 0.1)],
-        &["paspoort-kosten", "identiteitskaart-kosten"],
-    ));
     let o = run(&kb, &ctx, &s, at("2026-11-23T10:01:00+01:00"));
     assert_eq!(o.reply.action, Action::Answer);
     assert_eq!(o.reply.faq_id.as_deref(), Some("paspoort-kosten"));

@@ -235,16 +235,25 @@ impl FaqIndex {
         else {
             return FaqIndex::build(entries);
         };
-        let matches = |part: &SharedPart| {
+        // Each library entry's fingerprint as written, computed once.
+        let prints: Vec<u64> = library
+            .iter()
+            .map(|&i| DocText::as_written(&entries[i]).fingerprint(&entries[i].id))
+            .collect();
+        // Per library entry, its document in `part` when the part has it as written.
+        let ords = |part: &SharedPart| -> Vec<Option<usize>> {
             library
                 .iter()
-                .filter(|&&i| {
-                    let e = &entries[i];
-                    part.by_id.get(&e.id).map(|p| p.1)
-                        == Some(DocText::as_written(e).fingerprint(&e.id))
+                .zip(&prints)
+                .map(|(&i, print)| {
+                    part.by_id
+                        .get(&entries[i].id)
+                        .filter(|(_, p)| p == print)
+                        .map(|(ord, _)| *ord)
                 })
-                .count()
+                .collect()
         };
+        let matches = |part: &SharedPart| ords(part).iter().flatten().count();
         let shared = {
             let mut registry = SHARED.lock().unwrap_or_else(|e| e.into_inner());
             registry.retain(|_, w| w.strong_count() > 0);
@@ -252,7 +261,7 @@ impl FaqIndex {
                 // Most of the library as this municipality has it: share it.
                 Some(part) if 2 * matches(&part) >= library.len() => part,
                 _ => {
-                    let part = Arc::new(SharedPart::build(entries, &library)?);
+                    let part = Arc::new(SharedPart::build(entries, &library, &prints)?);
                     registry.insert(dir, Arc::downgrade(&part));
                     part
                 }
@@ -260,11 +269,8 @@ impl FaqIndex {
         };
         let mut entry_of = vec![None; shared.docs];
         let mut in_shared = vec![false; entries.len()];
-        for &i in &library {
-            let e = &entries[i];
-            if let Some(&(ord, print)) = shared.by_id.get(&e.id)
-                && print == DocText::as_written(e).fingerprint(&e.id)
-            {
+        for (&i, ord) in library.iter().zip(ords(&shared)) {
+            if let Some(ord) = ord {
                 entry_of[ord] = Some(i);
                 in_shared[i] = true;
             }
@@ -373,8 +379,13 @@ impl FaqIndex {
 }
 
 impl SharedPart {
-    /// The part over `entries[library]`, as the library writes them.
-    fn build(entries: &[Entry], library: &[usize]) -> Result<SharedPart, SearchError> {
+    /// The part over `entries[library]`, as the library writes them (`prints`: their
+    /// fingerprints, in the same order).
+    fn build(
+        entries: &[Entry],
+        library: &[usize],
+        prints: &[u64],
+    ) -> Result<SharedPart, SearchError> {
         let reader = build_part(
             library
                 .iter()
@@ -383,14 +394,9 @@ impl SharedPart {
         )?;
         let by_id = library
             .iter()
+            .zip(prints)
             .enumerate()
-            .map(|(ord, &i)| {
-                let e = &entries[i];
-                (
-                    e.id.clone(),
-                    (ord, DocText::as_written(e).fingerprint(&e.id)),
-                )
-            })
+            .map(|(ord, (&i, &print))| (entries[i].id.clone(), (ord, print)))
             .collect();
         Ok(SharedPart {
             reader,

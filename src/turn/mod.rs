@@ -195,13 +195,13 @@ pub fn plan(
     let (mut reply, understanding, within, new_context, handoff, action) = if msg.is_readable() {
         let today = msg.received_at.date_naive();
         let (understanding, within) = match vector.filter(|_| guarded.needs_model) {
-            Some(v) => {
-                let u = snap.understand(&guarded.core, v, None, today);
-                // The message read with the conversation's topic as a prior.
-                let within = topic(snap, context, cfg)
-                    .map(|t| snap.understand(&guarded.core, v, Some(&t), today));
-                (u, within)
-            }
+            // The message read on its own and with the conversation's topic as a prior.
+            Some(v) => snap.understand_with_topic(
+                &guarded.core,
+                v,
+                topic(snap, context, cfg).as_ref(),
+                today,
+            ),
             None => (Understanding::default(), None),
         };
         let turn = dialogue::Turn {

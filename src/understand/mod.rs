@@ -478,8 +478,37 @@ impl Snapshot {
         today: NaiveDate,
     ) -> Understanding {
         let probs = self.head.predict(vector, text);
-        let w = self.weights;
         let features = self.features(text, vector, &probs);
+        self.rank(text, &probs, &features, topic, today)
+    }
+
+    /// The message read on its own and, with a `topic`, read with it as well: the intent
+    /// probabilities and the features are computed once for both readings.
+    pub fn understand_with_topic(
+        &self,
+        text: &str,
+        vector: &[f32],
+        topic: Option<&Topic>,
+        today: NaiveDate,
+    ) -> (Understanding, Option<Understanding>) {
+        let probs = self.head.predict(vector, text);
+        let features = self.features(text, vector, &probs);
+        let plain = self.rank(text, &probs, &features, None, today);
+        let within = topic.map(|t| self.rank(text, &probs, &features, Some(t), today));
+        (plain, within)
+    }
+
+    /// The entries ranked by the fused score of their `features` (plus the `topic`'s
+    /// prior), the best five as candidates.
+    fn rank(
+        &self,
+        text: &str,
+        probs: &[f32],
+        features: &[[f32; NF]],
+        topic: Option<&Topic>,
+        today: NaiveDate,
+    ) -> Understanding {
+        let w = self.weights;
         let mut scored: Vec<(usize, f32)> = features
             .iter()
             .enumerate()
@@ -496,8 +525,11 @@ impl Snapshot {
         }
         let max_z = scored.iter().map(|s| s.1).fold(f32::NEG_INFINITY, f32::max);
         let total: f32 = scored.iter().map(|s| (s.1 - max_z).exp()).sum();
-        let mut candidates: Vec<Candidate> = scored
+        // Best first (ties in entry order); only the best five become candidates.
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let candidates: Vec<Candidate> = scored
             .into_iter()
+            .take(5)
             .map(|(i, z)| {
                 let e = &self.kb.entries[i];
                 Candidate {
@@ -513,17 +545,15 @@ impl Snapshot {
                 }
             })
             .collect();
-        candidates.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
-        candidates.truncate(5);
-        let mut intents = sorted_intents(self.head.labels(), &probs);
+        let mut intents = sorted_intents(self.head.labels(), probs);
         intents.truncate(5);
         Understanding {
             intents,
             candidates,
-            answerable: self.answerable(&probs),
+            answerable: self.answerable(probs),
             answer_at: self.answer_at,
             answer_at_library: self.answer_at_library,
-            out_of_scope: sum_where(&probs, &self.out_of_scope_labels),
+            out_of_scope: sum_where(probs, &self.out_of_scope_labels),
             out_of_scope_at: self.out_of_scope_at,
         }
     }
