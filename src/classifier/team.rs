@@ -64,14 +64,30 @@ pub const LONG_WAIT: Duration = Duration::from_micros(400);
 /// How long the caller then works alone before it tries the team again.
 pub const SOLO: Duration = Duration::from_millis(250);
 
-/// Takes pieces from `next` until none is left.
-fn take_pieces(next: &AtomicUsize, chunks: usize, f: &(dyn Fn(usize) + Sync)) {
+/// Takes pieces from `next` until none is left; how many it took.
+fn take_pieces(next: &AtomicUsize, chunks: usize, f: &(dyn Fn(usize) + Sync)) -> usize {
+    let mut taken = 0;
     loop {
         let c = next.fetch_add(1, Ordering::Relaxed);
         if c >= chunks {
-            return;
+            return taken;
         }
         f(c);
+        taken += 1;
+    }
+}
+
+/// Whether a wait of `waited` for the helpers, after the caller took `taken` pieces in
+/// `own`, means a helper was descheduled in the middle of a piece: longer than
+/// [`LONG_WAIT`] and than twice the caller's own time per piece. A piece of a batch of long
+/// texts (the first start's encoding) takes a millisecond or more, and waiting for a
+/// helper to finish such a piece is no sign of a descheduled helper; without the second
+/// bound the caller would work alone through every batch and leave a core idle. When the
+/// caller took no piece there is nothing to compare with, and the wait is not judged.
+fn is_long_wait(waited: Duration, own: Duration, taken: Option<usize>) -> bool {
+    match taken {
+        Some(n) if n > 0 => waited > LONG_WAIT.max(own * 2 / n as u32),
+        _ => false,
     }
 }
 
@@ -132,9 +148,11 @@ impl Team {
             s.wake.notify_all();
         }
         // The caller's pieces; a panic here must still close the gate and wait.
+        let started = Instant::now();
         let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             take_pieces(&s.next, chunks, f)
         }));
+        let own = started.elapsed();
         s.gate.fetch_or(CLOSED, Ordering::AcqRel);
         let waited = Instant::now();
         let mut spins = 0u32;
@@ -149,7 +167,7 @@ impl Team {
                 std::hint::spin_loop();
             }
         }
-        if spins > 2000 && waited.elapsed() > LONG_WAIT {
+        if spins > 2000 && is_long_wait(waited.elapsed(), own, mine.as_ref().ok().copied()) {
             self.long_waits.fetch_add(1, Ordering::Relaxed);
             *self.solo_until.lock().unwrap() = Some(Instant::now() + SOLO);
         }
@@ -318,7 +336,8 @@ mod tests {
                     // Long enough for the helper to wake and take the other piece.
                     std::thread::sleep(Duration::from_millis(1));
                 } else {
-                    std::thread::sleep(Duration::from_millis(1) + LONG_WAIT * 3);
+                    // Longer than twice the caller's piece, and than LONG_WAIT.
+                    std::thread::sleep(Duration::from_millis(4) + LONG_WAIT * 3);
                 }
             });
             if team.long_waits.load(Ordering::Relaxed) > 0 {
@@ -334,6 +353,21 @@ mod tests {
             }
         });
         assert_eq!(others.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_wait_is_long_only_against_the_length_of_a_piece() {
+        let ms = Duration::from_millis;
+        // Short pieces (one message): a wait of 1 ms is a descheduled helper.
+        assert!(is_long_wait(ms(1), Duration::from_micros(300), Some(6)));
+        assert!(!is_long_wait(Duration::from_micros(300), ms(1), Some(6)));
+        // Pieces of 2 ms each (a batch of long texts): finishing one is no sign of it…
+        assert!(!is_long_wait(ms(3), ms(12), Some(6)));
+        // …but a wait of several pieces is.
+        assert!(is_long_wait(ms(5), ms(12), Some(6)));
+        // The caller took no piece: nothing to compare with.
+        assert!(!is_long_wait(ms(50), Duration::ZERO, Some(0)));
+        assert!(!is_long_wait(ms(50), ms(1), None));
     }
 
     #[test]
