@@ -170,6 +170,13 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
                 *actions
                     .entry(o.reply.action.as_str().to_string())
                     .or_default() += 1;
+                tracing::debug!(
+                    text = %l.text,
+                    expected = %l.intent,
+                    action = o.reply.action.as_str(),
+                    candidates = %candidates_line(&o.understanding),
+                    "decision"
+                );
                 if o.reply.action == Action::Answer {
                     answered += 1;
                     if o.reply.intent.as_deref() != Some(l.intent.as_str()) {
@@ -207,6 +214,27 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
         print_report(&report);
     }
     Ok(0)
+}
+
+/// The best candidates of an understanding, for a debug line: id, confidence and the
+/// features (support, cosine, lexical, passage).
+fn candidates_line(u: &crate::understand::Understanding) -> String {
+    u.candidates
+        .iter()
+        .take(3)
+        .map(|c| {
+            format!(
+                "{} {:.2} (s {:.2} c {:.2} l {:.2} p {:.2})",
+                c.faq_id,
+                c.confidence,
+                u.support(c),
+                c.cosine,
+                c.bm25,
+                c.passage
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 /// The content with `--library`'s pages beneath it.
