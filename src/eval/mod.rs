@@ -49,6 +49,11 @@ pub struct EvalArgs {
     /// Also report the BM25-only baseline (a nearest-neighbour vote over the training texts).
     #[arg(long)]
     pub baselines: bool,
+    /// With `--conversations`: score them at each of these values of `dialogue.topic_stay`
+    /// (comma-separated, e.g. `0,0.3,0.5,0.7,0.9`) and name the one with the most turns as
+    /// expected: how the topic prior is fitted on labelled conversations of one's own.
+    #[arg(long, value_delimiter = ',')]
+    pub topic_stay: Vec<f32>,
 }
 
 #[derive(Deserialize)]
@@ -216,6 +221,46 @@ pub fn run(config: &Config, args: EvalArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// `--topic-stay`: the conversations scored at each value, and the best value: the most
+/// turns as expected less the turns answered wrongly (a wrong answer undoes what a right
+/// one gains; a clarifying question or a fallback costs a turn but misleads nobody). The
+/// smaller value wins a tie: the weaker assumption.
+fn sweep_topic_stay(
+    snap: &crate::understand::Snapshot,
+    embedder: &dyn Embed,
+    conversations: &[questions::Conversation],
+    config: &Config,
+    args: &EvalArgs,
+) -> Result<i32> {
+    if conversations.is_empty() {
+        anyhow::bail!("--topic-stay needs --conversations");
+    }
+    let mut best: Option<(f32, i64)> = None;
+    for &stay in &args.topic_stay {
+        if !(0.0..1.0).contains(&stay) {
+            anyhow::bail!("--topic-stay {stay}: each value must be at least 0 and below 1");
+        }
+        let mut cfg = config.dialogue.clone();
+        cfg.topic_stay = stay;
+        let r = questions::score(snap, embedder, &[], conversations, &cfg, Utc::now())?;
+        let all = r.turns.get("all").cloned().unwrap_or_default();
+        println!(
+            "topic_stay {stay:.2}: {}; every turn as expected in {} of {} conversations",
+            all.line("turns"),
+            r.conversations_all_right,
+            r.conversations
+        );
+        let gain = all.right as i64 - all.wrong as i64;
+        if best.is_none_or(|(_, b)| gain > b) {
+            best = Some((stay, gain));
+        }
+    }
+    if let Some((stay, _)) = best {
+        println!("best: topic_stay = {stay:.2} (set it under [dialogue] in loket.toml)");
+    }
+    Ok(0)
+}
+
 /// The best candidates of an understanding, for a debug line: id, confidence and the
 /// features (support, cosine, lexical, passage).
 fn candidates_line(u: &crate::understand::Understanding) -> String {
@@ -275,6 +320,9 @@ fn run_blind(config: &Config, args: &EvalArgs) -> Result<i32> {
         t0.elapsed().as_secs_f64(),
         snap.weights
     );
+    if !args.topic_stay.is_empty() {
+        return sweep_topic_stay(&snap, embedder.as_ref(), &conversations, config, args);
+    }
     let report = questions::score(
         &snap,
         embedder.as_ref(),

@@ -116,7 +116,7 @@ impl Tally {
         }
     }
 
-    fn line(&self, name: &str) -> String {
+    pub fn line(&self, name: &str) -> String {
         let mut s = format!(
             "{name:<28} n={:<4} right {:5.1}%  clarify {:5.1}% (right in options {:5.1}%)  wrong {:5.1}%  other {:5.1}%",
             self.n,
@@ -311,6 +311,9 @@ fn log_miss(q: &Question, plan: &Plan, v: Verdict) {
             got = plan.reply.action.as_str(),
             faq = ?plan.reply.faq_id,
             verdict = ?v,
+            intents = ?plan.understanding.intents.iter().take(2).map(|i| (i.intent.as_str(), i.probability)).collect::<Vec<_>>(),
+            out_of_scope = plan.understanding.out_of_scope,
+            within = %plan.within.as_ref().map(super::candidates_line).unwrap_or_default(),
             "not as expected"
         );
     }
