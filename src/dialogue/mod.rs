@@ -204,6 +204,27 @@ impl<'u> TopIntent<'u> {
     }
 }
 
+/// Whether the message, read with the conversation's topic, is about that topic: its best
+/// entry is on the topic and the message asks for information. A short follow-up ("en hoe
+/// lang duurt dat?", "is there a cost?") says little on its own, and the intent head often
+/// gives it a weak lean towards a person, privacy or out of scope; the topic says more.
+fn on_topic(turn: &Turn<'_>, env: &Env<'_>) -> bool {
+    turn.within_context.is_some_and(|w| {
+        w.answerable >= env.cfg.clarify_threshold && w.candidates.first().is_some_and(|c| c.on_topic)
+    })
+}
+
+/// How likely an intent that leads to a person or to the privacy redirect must be to take
+/// the message: plausible (`clarify_threshold`) on its own, more likely than not
+/// (`answer_threshold`) when the message is on the conversation's topic ([`on_topic`]).
+fn action_bar(turn: &Turn<'_>, env: &Env<'_>) -> f32 {
+    if on_topic(turn, env) {
+        env.cfg.answer_threshold
+    } else {
+        env.cfg.clarify_threshold
+    }
+}
+
 /// Rule 1: A pick from the options offered last time. The options are forgotten either way:
 /// they were offered for one message only.
 fn pick_from_options(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Option<Outcome> {
@@ -259,7 +280,7 @@ fn own_sensitive_data(
     top: &TopIntent<'_>,
 ) -> Option<Outcome> {
     let sensitive = turn.pii.iter().any(|k| k.needs_secure_channel());
-    if !sensitive && !top.leads_to(Action::PrivacyRedirect, env.cfg.clarify_threshold) {
+    if !sensitive && !top.leads_to(Action::PrivacyRedirect, action_bar(turn, env)) {
         return None;
     }
     let u = turn.understanding;
@@ -307,7 +328,7 @@ fn intent_for_a_person(
     env: &Env<'_>,
     top: &TopIntent<'_>,
 ) -> Option<Outcome> {
-    if !top.leads_to(Action::Handoff, env.cfg.clarify_threshold) {
+    if !top.leads_to(Action::Handoff, action_bar(turn, env)) {
         return None;
     }
     ctx.misses = 0;
@@ -360,8 +381,13 @@ fn follow_up_on_topic(
     top: &TopIntent<'_>,
 ) -> Option<Outcome> {
     let within = turn.within_context?;
-    // A confident request for something other than information is for the rules after.
-    if top.action.is_some_and(|a| a != Action::Answer) && top.p >= env.cfg.answer_threshold {
+    // A confident request for a person or about one's own data is for the rules after:
+    // confident on its own and with the topic. (Out of scope is judged below.)
+    let top_within = TopIntent::of(within, env);
+    if [top, &top_within].iter().all(|t| {
+        t.action.is_some_and(|a| a != Action::Answer && a != Action::Fallback)
+            && t.p >= env.cfg.answer_threshold
+    }) {
         return None;
     }
     // The topic stands in for the intent's support: "en voor kinderen?" says too little
@@ -370,6 +396,19 @@ fn follow_up_on_topic(
         within.answerable >= env.cfg.clarify_threshold
     })
     .filter(|c| c.on_topic)?;
+    // A message that is out of scope on its own ("en wordt het morgen mooi weer?") is a
+    // follow-up only when its own reading points at the entry too (among its best five): a
+    // follow-up that names nothing ("hoeveel weken van tevoren?") often reads as out of
+    // scope on its own, but its words still find the topic's entry; the weather does not.
+    if top.leads_to(Action::Fallback, env.cfg.answer_threshold)
+        && !turn
+            .understanding
+            .candidates
+            .iter()
+            .any(|c| c.faq_id == chosen.faq_id)
+    {
+        return None;
+    }
     ctx.misses = 0;
     Some(answer(
         env,
@@ -389,9 +428,12 @@ fn out_of_scope(
     top: &TopIntent<'_>,
 ) -> Option<Outcome> {
     let u = turn.understanding;
-    if !(top.leads_to(Action::Fallback, env.cfg.answer_threshold)
-        || (u.out_of_scope > 0.0 && u.out_of_scope >= u.out_of_scope_at))
-    {
+    // On the conversation's topic: out of scope when it is likely given the topic too.
+    let (oos, at) = match turn.within_context.filter(|_| on_topic(turn, env)) {
+        Some(w) => (w.out_of_scope, u.out_of_scope_at.max(env.cfg.answer_threshold)),
+        None => (u.out_of_scope, u.out_of_scope_at),
+    };
+    if !(top.leads_to(Action::Fallback, env.cfg.answer_threshold) || (oos > 0.0 && oos >= at)) {
         return None;
     }
     // The likeliest out-of-scope intent is the one recorded.
@@ -417,7 +459,10 @@ fn answer_clarify_or_miss(
         return answer(env, ctx, c.faq_id.clone(), c.confidence, prefix);
     }
     // The options offered are the likeliest entries given the conversation so far.
-    if let Some(out) = clarify(turn.within_context.unwrap_or(u), ctx, env, top) {
+    // A weak lean to out of scope does not stop a question on the conversation's topic.
+    let leans_out = top.action == Some(Action::Fallback)
+        && (top.p >= env.cfg.answer_threshold || !on_topic(turn, env));
+    if let Some(out) = clarify(turn.within_context.unwrap_or(u), ctx, env, top, leans_out) {
         return out;
     }
     let text = if top.action == Some(Action::Fallback) {
@@ -435,12 +480,13 @@ fn answer_clarify_or_miss(
 }
 
 /// Rule 8, clarifying: plausible answerable entries that are not certain enough are
-/// offered to choose from.
+/// offered to choose from, unless the message `leans_out` of scope.
 fn clarify(
     u: &Understanding,
     ctx: &mut Context,
     env: &Env<'_>,
     top: &TopIntent<'_>,
+    leans_out: bool,
 ) -> Option<Outcome> {
     let cands: Vec<&Candidate> = u
         .candidates
@@ -456,7 +502,7 @@ fn clarify(
     let best = cands.first().map(|c| c.confidence).unwrap_or(0.0);
     let worth_asking = !options.is_empty()
         && (best >= env.cfg.clarify_threshold || top.p >= env.cfg.clarify_threshold)
-        && top.action != Some(Action::Fallback);
+        && !leans_out;
     if !worth_asking {
         return None;
     }

@@ -285,10 +285,11 @@ fn a_message_about_something_else_leaves_the_topic() {
     );
     let o = run(&kb, &ctx, &s, at("2026-11-23T10:02:00+01:00"));
     assert_eq!(o.reply.action, Action::Clarify);
-    // A confident request that is not for information (out of scope) is not a follow-up.
+    // Out of scope on its own, and its own reading does not point at the topic's entry
+    // (only the prior does): not a follow-up.
     let s = on_topic(
         "en wordt het morgen mooi weer?",
-        u(&kb, &[("buiten_scope", 0.9)], &[("paspoort-kosten", 0.3)]),
+        u(&kb, &[("buiten_scope", 0.9)], &[("grofvuil-ophalen", 0.3)]),
         with_topic(
             &kb,
             &[("buiten_scope", 0.9)],
@@ -298,6 +299,42 @@ fn a_message_about_something_else_leaves_the_topic() {
     );
     let o = run(&kb, &ctx, &s, at("2026-11-23T10:02:00+01:00"));
     assert_eq!(o.reply.action, Action::Fallback);
+    // A follow-up that names nothing reads as out of scope on its own, but its own words
+    // find the topic's entry too: answered on the topic.
+    let s = on_topic(
+        "hoe lang duurt het?",
+        u(
+            &kb,
+            &[("buiten_scope", 0.7)],
+            &[("grofvuil-ophalen", 0.3), ("paspoort-kosten", 0.2)],
+        ),
+        with_topic(
+            &kb,
+            &[("buiten_scope", 0.7)],
+            &[("paspoort-kosten", 0.9)],
+            &topic,
+        ),
+    );
+    let o = run(&kb, &ctx, &s, at("2026-11-23T10:02:00+01:00"));
+    assert_eq!(o.reply.faq_id.as_deref(), Some("paspoort-kosten"));
+    // A weak lean to a person on the topic ("hoe vraag ik dat aan?") is no request for one.
+    let s = on_topic(
+        "hoe vraag ik dat aan?",
+        u(
+            &kb,
+            &[("medewerker", 0.35), ("paspoort", 0.3)],
+            &[("paspoort-aanvragen", 0.5)],
+        ),
+        with_topic(
+            &kb,
+            &[("paspoort", 0.6), ("medewerker", 0.2)],
+            &[("paspoort-aanvragen", 0.9)],
+            &topic,
+        ),
+    );
+    let o = run(&kb, &ctx, &s, at("2026-11-23T10:02:00+01:00"));
+    assert_eq!(o.reply.faq_id.as_deref(), Some("paspoort-aanvragen"));
+    assert!(o.handoff.is_none());
 }
 
 #[test]

@@ -463,8 +463,31 @@ impl Snapshot {
             return None;
         }
         let stay = stay.clamp(0.01, 0.99);
-        let log_odds = (stay / (1.0 - stay)).ln() + ((n - k) as f32 / k as f32).ln();
-        Some(Topic { on, log_odds })
+        let odds = (stay / (1.0 - stay)).ln();
+        let log_odds = odds + ((n - k) as f32 / k as f32).ln();
+        let labels = self.head.labels();
+        let intents: Vec<bool> = labels
+            .iter()
+            .map(|l| {
+                self.kb
+                    .entries
+                    .iter()
+                    .zip(&on)
+                    .any(|(e, on)| *on && e.intent == *l)
+            })
+            .collect();
+        let ki = intents.iter().filter(|x| **x).count();
+        let intent_log_odds = if ki == 0 || ki == labels.len() {
+            0.0
+        } else {
+            odds + ((labels.len() - ki) as f32 / ki as f32).ln()
+        };
+        Some(Topic {
+            on,
+            log_odds,
+            intents,
+            intent_log_odds,
+        })
     }
 
     /// Understands `text` (already redacted) given its vector. With a `topic`, the
@@ -479,7 +502,10 @@ impl Snapshot {
     ) -> Understanding {
         let probs = self.head.predict(vector, text);
         let features = self.features(text, vector, &probs);
-        self.rank(text, &probs, &features, topic, today)
+        match topic {
+            Some(t) => self.rank(text, &t.condition(&probs), &features, topic, today),
+            None => self.rank(text, &probs, &features, None, today),
+        }
     }
 
     /// The message read on its own and, with a `topic`, read with it as well: the intent
@@ -494,7 +520,7 @@ impl Snapshot {
         let probs = self.head.predict(vector, text);
         let features = self.features(text, vector, &probs);
         let plain = self.rank(text, &probs, &features, None, today);
-        let within = topic.map(|t| self.rank(text, &probs, &features, Some(t), today));
+        let within = topic.map(|t| self.rank(text, &t.condition(&probs), &features, Some(t), today));
         (plain, within)
     }
 
@@ -672,12 +698,39 @@ pub fn fit_out_of_scope_at(
 pub struct Topic {
     on: Vec<bool>,
     log_odds: f32,
+    /// Per head label: the intent of an entry on the topic.
+    intents: Vec<bool>,
+    /// The same prior over the intents: `ln(stay/(1 − stay)) + ln((K − k)/k)` for the
+    /// topic's k of the head's K labels (0 when the topic's entries have no intent).
+    intent_log_odds: f32,
 }
 
 impl Topic {
     /// The prior's share of entry `i`'s score.
     fn prior(&self, i: usize) -> f32 {
         if self.on[i] { self.log_odds } else { 0.0 }
+    }
+
+    /// The intent probabilities `probs` of the message alone, given the topic: the head
+    /// reads "hoe lang duurt het?" without the conversation and often finds it out of scope
+    /// or a request for a person; a message continues the topic's intent with probability
+    /// `stay`, as it continues the topic's entries (Bayes' rule with the head's probabilities
+    /// as the likelihood, its classes taken as equally likely beforehand).
+    fn condition(&self, probs: &[f32]) -> Vec<f32> {
+        if self.intent_log_odds == 0.0 {
+            return probs.to_vec();
+        }
+        let boost = self.intent_log_odds.exp();
+        let mut p: Vec<f32> = probs
+            .iter()
+            .zip(&self.intents)
+            .map(|(p, on)| if *on { p * boost } else { *p })
+            .collect();
+        let sum: f32 = p.iter().sum();
+        if sum > 0.0 {
+            p.iter_mut().for_each(|x| *x /= sum);
+        }
+        p
     }
 }
 
@@ -703,6 +756,35 @@ fn sorted_intents(labels: &[String], probs: &[f32]) -> Vec<ScoredIntent> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_topic_conditions_the_intents_as_it_does_the_entries() {
+        // Head labels: [paspoort, buiten_scope, medewerker]; the topic is about paspoort.
+        let stay: f32 = 0.9;
+        let t = Topic {
+            on: vec![true, false],
+            log_odds: 0.0,
+            intents: vec![true, false, false],
+            intent_log_odds: (stay / (1.0 - stay)).ln() + (2.0f32 / 1.0).ln(),
+        };
+        // "hoe lang duurt het?" alone: mostly out of scope, a little passport.
+        let p = t.condition(&[0.05, 0.85, 0.10]);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        // Odds 0.05/0.95 times 18 (stay 0.9 against 0.1 spread over the two others).
+        let expected = 0.05 * 18.0 / (0.05 * 18.0 + 0.95);
+        assert!((p[0] - expected).abs() < 1e-4, "{p:?}");
+        assert!(p[0] > p[1]);
+        // The other intents keep their ratio to each other.
+        assert!((p[1] / p[2] - 8.5).abs() < 1e-3);
+        // A topic whose entries have no intent leaves the intents as they are.
+        let none = Topic {
+            intents: vec![false, false, false],
+            intent_log_odds: 0.0,
+            ..t
+        };
+        assert_eq!(none.condition(&[0.05, 0.85, 0.10]), vec![0.05, 0.85, 0.10]);
+    }
+
     use super::*;
     use crate::classifier::HashingEmbedder;
 
