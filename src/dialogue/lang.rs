@@ -207,8 +207,91 @@ pub fn yes_no(text: &str) -> Option<bool> {
     }
 }
 
+/// A correction: "nee, ik bedoel niet mijn paspoort maar mijn rijbewijs", "geen huwelijk
+/// maar een geregistreerd partnerschap", "I don't mean the passport but my driving
+/// licence". Returns the message without what the citizen does *not* mean (from the
+/// negation up to "maar" / "but"), which would otherwise pull the reading towards it, and
+/// whether the message says outright that the previous reading was wrong ("bedoel",
+/// "mean"), in which case the conversation's topic is no guide either. `None` when there is
+/// no negation before a "maar" / "but".
+pub fn correction(text: &str) -> Option<(String, bool)> {
+    let lower = text.to_lowercase();
+    // Byte offsets of the words (lowercasing keeps the offsets of these ASCII words).
+    let mut spans: Vec<(usize, &str)> = Vec::new();
+    let mut start = None;
+    for (i, c) in lower.char_indices() {
+        let part = c.is_alphanumeric() || c == '\'';
+        match (part, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                spans.push((s, &lower[s..i]));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        spans.push((s, &lower[s..]));
+    }
+    let but = spans
+        .iter()
+        .position(|(_, w)| matches!(*w, "maar" | "but"))?;
+    let not = spans[..but]
+        .iter()
+        .rposition(|(_, w)| matches!(*w, "niet" | "geen" | "not" | "don't" | "dont"))?;
+    // At most a few words are negated: "niet mijn paspoort maar …", not a whole sentence.
+    if but - not > 6 {
+        return None;
+    }
+    let cut = spans[not].0;
+    let resume = spans[but].0;
+    if lower.len() != text.len() {
+        // Lowercasing changed the length (rare letters): leave the message as it is.
+        return None;
+    }
+    let rest = format!("{}{}", &text[..cut], &text[resume..]);
+    let outright = spans[..but]
+        .iter()
+        .any(|(_, w)| matches!(*w, "bedoel" | "bedoelde" | "mean" | "meant"));
+    Some((
+        rest.split_whitespace().collect::<Vec<_>>().join(" "),
+        outright,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_correction_drops_what_is_not_meant() {
+        assert_eq!(
+            correction("nee sorry ik bedoel niet mijn paspoort maar mijn rijbewijs"),
+            Some(("nee sorry ik bedoel maar mijn rijbewijs".into(), true))
+        );
+        assert_eq!(
+            correction(
+                "wij willen geen huwelijk maar wel een geregistreerd partnerschap, hoe regel ik dat?"
+            ),
+            Some((
+                "wij willen maar wel een geregistreerd partnerschap, hoe regel ik dat?".into(),
+                false
+            ))
+        );
+        assert_eq!(
+            correction("I don't mean the passport but my driving licence"),
+            Some(("I but my driving licence".into(), true))
+        );
+        // No negation before "maar", or a negation far from it: not a correction.
+        assert_eq!(correction("ik wil verhuizen maar weet niet hoe"), None);
+        assert_eq!(correction("wat kost een paspoort?"), None);
+        assert_eq!(
+            correction(
+                "ik kan niet goed lopen en de stoep voor mijn huis is al weken kapot maar niemand doet iets"
+            ),
+            None
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -210,7 +210,8 @@ impl<'u> TopIntent<'u> {
 /// gives it a weak lean towards a person, privacy or out of scope; the topic says more.
 fn on_topic(turn: &Turn<'_>, env: &Env<'_>) -> bool {
     turn.within_context.is_some_and(|w| {
-        w.answerable >= env.cfg.clarify_threshold && w.candidates.first().is_some_and(|c| c.on_topic)
+        w.answerable >= env.cfg.clarify_threshold
+            && w.candidates.first().is_some_and(|c| c.on_topic)
     })
 }
 
@@ -385,7 +386,8 @@ fn follow_up_on_topic(
     // confident on its own and with the topic. (Out of scope is judged below.)
     let top_within = TopIntent::of(within, env);
     if [top, &top_within].iter().all(|t| {
-        t.action.is_some_and(|a| a != Action::Answer && a != Action::Fallback)
+        t.action
+            .is_some_and(|a| a != Action::Answer && a != Action::Fallback)
             && t.p >= env.cfg.answer_threshold
     }) {
         return None;
@@ -430,7 +432,10 @@ fn out_of_scope(
     let u = turn.understanding;
     // On the conversation's topic: out of scope when it is likely given the topic too.
     let (oos, at) = match turn.within_context.filter(|_| on_topic(turn, env)) {
-        Some(w) => (w.out_of_scope, u.out_of_scope_at.max(env.cfg.answer_threshold)),
+        Some(w) => (
+            w.out_of_scope,
+            u.out_of_scope_at.max(env.cfg.answer_threshold),
+        ),
         None => (u.out_of_scope, u.out_of_scope_at),
     };
     if !(top.leads_to(Action::Fallback, env.cfg.answer_threshold) || (oos > 0.0 && oos >= at)) {

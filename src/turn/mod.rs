@@ -82,6 +82,9 @@ pub struct Guarded {
     /// words for what it names: what the model reads and the index searches (never stored).
     core: String,
     greeted: bool,
+    /// The message says the previous reading was wrong ("nee, ik bedoel niet …"): the
+    /// conversation's topic is no guide for it.
+    corrects: bool,
     needs_model: bool,
 }
 
@@ -112,6 +115,12 @@ pub fn guard(msg: &Message, situation: &Situation) -> Guarded {
         Some(rest) => (rest.to_string(), true),
         None => (redacted.text.clone(), false),
     };
+    // "niet mijn paspoort maar mijn rijbewijs": what is not meant is not read.
+    let mut corrects = false;
+    if let Some((rest, outright)) = dialogue::lang::correction(&core) {
+        core = rest;
+        corrects = outright;
+    }
     // An English message is searched and encoded with the Dutch words for the municipal
     // things it names, which is what the content is written in.
     if dialogue::lang::detect(&core) == Lang::En {
@@ -130,6 +139,7 @@ pub fn guard(msg: &Message, situation: &Situation) -> Guarded {
         pii,
         core,
         greeted,
+        corrects,
         needs_model,
     }
 }
@@ -199,7 +209,9 @@ pub fn plan(
             Some(v) => snap.understand_with_topic(
                 &guarded.core,
                 v,
-                topic(snap, context, cfg).as_ref(),
+                topic(snap, context, cfg)
+                    .filter(|_| !guarded.corrects)
+                    .as_ref(),
                 today,
             ),
             None => (Understanding::default(), None),

@@ -520,7 +520,8 @@ impl Snapshot {
         let probs = self.head.predict(vector, text);
         let features = self.features(text, vector, &probs);
         let plain = self.rank(text, &probs, &features, None, today);
-        let within = topic.map(|t| self.rank(text, &t.condition(&probs), &features, Some(t), today));
+        let within =
+            topic.map(|t| self.rank(text, &t.condition(&probs), &features, Some(t), today));
         (plain, within)
     }
 
