@@ -757,6 +757,8 @@ fn sorted_intents(labels: &[String], probs: &[f32]) -> Vec<ScoredIntent> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::classifier::HashingEmbedder;
 
     #[test]
     fn the_topic_conditions_the_intents_as_it_does_the_entries() {
@@ -785,9 +787,6 @@ mod tests {
         };
         assert_eq!(none.condition(&[0.05, 0.85, 0.10]), vec![0.05, 0.85, 0.10]);
     }
-
-    use super::*;
-    use crate::classifier::HashingEmbedder;
 
     fn snapshot() -> Snapshot {
         let embedder = HashingEmbedder::default();
