@@ -193,15 +193,20 @@ pub fn announces_a_question(text: &str) -> bool {
         })
 }
 
-/// "ja" / "nee" and their variants; `None` when the message is neither.
+/// "ja" / "nee" and their variants; `None` when the message is neither. "Oké, bedankt" and
+/// "ok thanks, bye" close the conversation: an "ok" with thanks or a goodbye is no yes.
 pub fn yes_no(text: &str) -> Option<bool> {
     let ws = words(text);
     if ws.is_empty() || ws.len() > 3 {
         return None;
     }
+    let ok = matches!(ws[0].as_str(), "ok" | "oke" | "oké" | "okay");
+    if ok && ws[1..].iter().any(|w| CLOSING.contains(&w.as_str())) {
+        return None;
+    }
     match ws[0].as_str() {
         "ja" | "jawel" | "jazeker" | "klopt" | "yes" | "yep" | "jep" | "ok" | "oke" | "okay"
-        | "correct" | "precies" => Some(true),
+        | "correct" | "precies" | "oké" => Some(true),
         "nee" | "neen" | "no" | "nope" | "niet" | "neuh" => Some(false),
         _ => None,
     }
@@ -258,6 +263,26 @@ pub fn correction(text: &str) -> Option<(String, bool)> {
         outright,
     ))
 }
+
+/// Words of thanks and goodbye that follow an "ok" when the citizen is done.
+const CLOSING: &[&str] = &[
+    "bedankt",
+    "dank",
+    "dankje",
+    "dankjewel",
+    "dankuwel",
+    "thanks",
+    "thank",
+    "thx",
+    "thnx",
+    "doei",
+    "dag",
+    "bye",
+    "doeg",
+    "groetjes",
+    "merci",
+    "cheers",
+];
 
 #[cfg(test)]
 mod tests {
@@ -336,5 +361,11 @@ mod tests {
         assert_eq!(yes_no("ja"), Some(true));
         assert_eq!(yes_no("Nee hoor"), Some(false));
         assert_eq!(yes_no("paspoort"), None);
+        assert_eq!(yes_no("ok"), Some(true));
+        assert_eq!(yes_no("oké graag"), Some(true));
+        // An "ok" with thanks or a goodbye closes the conversation; it picks no option.
+        assert_eq!(yes_no("ok thanks, bye"), None);
+        assert_eq!(yes_no("oke bedankt"), None);
+        assert_eq!(yes_no("ja, bedankt"), Some(true));
     }
 }
