@@ -221,7 +221,11 @@ pub fn yes_no(text: &str) -> Option<bool> {
 /// no negation before a "maar" / "but".
 pub fn correction(text: &str) -> Option<(String, bool)> {
     let lower = text.to_lowercase();
-    // Byte offsets of the words (lowercasing keeps the offsets of these ASCII words).
+    if lower.len() != text.len() {
+        // Lowercasing changed the length (rare letters): the offsets below would not fit.
+        return None;
+    }
+    // Byte offsets of the words in both texts.
     let mut spans: Vec<(usize, &str)> = Vec::new();
     let mut start = None;
     for (i, c) in lower.char_indices() {
@@ -250,11 +254,8 @@ pub fn correction(text: &str) -> Option<(String, bool)> {
     }
     let cut = spans[not].0;
     let resume = spans[but].0;
-    if lower.len() != text.len() {
-        // Lowercasing changed the length (rare letters): leave the message as it is.
-        return None;
-    }
-    let rest = format!("{}{}", &text[..cut], &text[resume..]);
+    // `get`: offsets that fall inside a letter of the original (never for ASCII) give up.
+    let rest = format!("{}{}", text.get(..cut)?, text.get(resume..)?);
     let outright = spans[..but]
         .iter()
         .any(|(_, w)| matches!(*w, "bedoel" | "bedoelde" | "mean" | "meant"));
@@ -287,6 +288,28 @@ const CLOSING: &[&str] = &[
 #[cfg(test)]
 mod tests {
 
+    proptest::proptest! {
+        /// Any text, with the words a correction looks for among odd letters: no panic, and
+        /// what is left is never longer than the message.
+        #[test]
+        fn a_correction_never_breaks_on_any_text(
+            words in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just("niet".to_string()),
+                    proptest::strategy::Just("maar".to_string()),
+                    proptest::strategy::Just("İẞ".to_string()),
+                    "\\PC{0,6}",
+                ],
+                0..12,
+            )
+        ) {
+            let text = words.join(" ");
+            if let Some((rest, _)) = correction(&text) {
+                proptest::prop_assert!(rest.len() <= text.len());
+            }
+        }
+    }
+
     #[test]
     fn a_correction_drops_what_is_not_meant() {
         assert_eq!(
@@ -309,6 +332,8 @@ mod tests {
         // No negation before "maar", or a negation far from it: not a correction.
         assert_eq!(correction("ik wil verhuizen maar weet niet hoe"), None);
         assert_eq!(correction("wat kost een paspoort?"), None);
+        // Letters whose lowercase has another length: the offsets would not fit.
+        assert_eq!(correction("İk bedoel niet dit maar dat"), None);
         assert_eq!(
             correction(
                 "ik kan niet goed lopen en de stoep voor mijn huis is al weken kapot maar niemand doet iets"

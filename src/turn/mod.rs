@@ -209,8 +209,9 @@ pub fn plan(
             Some(v) => snap.understand_with_topic(
                 &guarded.core,
                 v,
-                topic(snap, context, cfg)
-                    .filter(|_| !guarded.corrects)
+                (!guarded.corrects)
+                    .then(|| topic(snap, context, cfg))
+                    .flatten()
                     .as_ref(),
                 today,
             ),

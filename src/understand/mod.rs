@@ -466,16 +466,12 @@ impl Snapshot {
         let odds = (stay / (1.0 - stay)).ln();
         let log_odds = odds + ((n - k) as f32 / k as f32).ln();
         let labels = self.head.labels();
-        let intents: Vec<bool> = labels
-            .iter()
-            .map(|l| {
-                self.kb
-                    .entries
-                    .iter()
-                    .zip(&on)
-                    .any(|(e, on)| *on && e.intent == *l)
-            })
-            .collect();
+        let mut intents = vec![false; labels.len()];
+        for (e, _) in self.kb.entries.iter().zip(&on).filter(|(_, on)| **on) {
+            if let Some(k) = labels.iter().position(|l| *l == e.intent) {
+                intents[k] = true;
+            }
+        }
         let ki = intents.iter().filter(|x| **x).count();
         let intent_log_odds = if ki == 0 || ki == labels.len() {
             0.0
@@ -502,10 +498,7 @@ impl Snapshot {
     ) -> Understanding {
         let probs = self.head.predict(vector, text);
         let features = self.features(text, vector, &probs);
-        match topic {
-            Some(t) => self.rank(text, &t.condition(&probs), &features, topic, today),
-            None => self.rank(text, &probs, &features, None, today),
-        }
+        self.rank(text, &probs, &features, topic, today)
     }
 
     /// The message read on its own and, with a `topic`, read with it as well: the intent
@@ -520,13 +513,13 @@ impl Snapshot {
         let probs = self.head.predict(vector, text);
         let features = self.features(text, vector, &probs);
         let plain = self.rank(text, &probs, &features, None, today);
-        let within =
-            topic.map(|t| self.rank(text, &t.condition(&probs), &features, Some(t), today));
+        let within = topic.map(|t| self.rank(text, &probs, &features, Some(t), today));
         (plain, within)
     }
 
     /// The entries ranked by the fused score of their `features` (plus the `topic`'s
-    /// prior), the best five as candidates.
+    /// prior), the best five as candidates; the intents by `probs`, given the `topic` when
+    /// there is one ([`Topic::condition`]).
     fn rank(
         &self,
         text: &str,
@@ -535,6 +528,8 @@ impl Snapshot {
         topic: Option<&Topic>,
         today: NaiveDate,
     ) -> Understanding {
+        let conditioned = topic.map(|t| t.condition(probs));
+        let probs = conditioned.as_deref().unwrap_or(probs);
         let w = self.weights;
         let mut scored: Vec<(usize, f32)> = features
             .iter()
