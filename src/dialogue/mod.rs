@@ -287,15 +287,22 @@ fn own_sensitive_data(
     let u = turn.understanding;
     let mut text = if sensitive {
         env.text(TextKey::Privacy)
+    } else if env.kb.role_of(top.name) == Some(Role::OwnCase) {
+        env.text(TextKey::PrivacyOwnCase)
     } else {
         env.text(TextKey::PrivacyAboutData)
     };
     let mut faq = None;
     let mut confidence = top.p;
     // The personal data itself ("mijn BSN is …") pulls towards privacy entries; the general
-    // question is the best answerable entry among the answerable ones.
-    if let Some((c, share)) = answerable_share(u, env)
-        && share >= env.cfg.answer_threshold
+    // question is the best answerable entry among the answerable ones. A question *about*
+    // one's data ("waar vind ik mijn BSN?") is answered from the privacy intent's own
+    // entries too: they say where and how, without looking at anyone's data.
+    let about_data =
+        (!sensitive && env.kb.role_of(top.name) != Some(Role::OwnCase)).then_some(top.name);
+    if let Some((c, share)) = share_among(u, |c| {
+        env.kb.answers(&c.intent) || about_data == Some(c.intent.as_str())
+    }) && share >= env.cfg.answer_threshold
         && u.support(c) >= env.cfg.clarify_threshold
     {
         let entry = env
@@ -572,15 +579,14 @@ fn confident_answer_by<'u>(
         .then_some(best)
 }
 
-/// The best answerable candidate and its share of the answerable candidates' confidence.
-fn answerable_share<'u>(u: &'u Understanding, env: &Env<'_>) -> Option<(&'u Candidate, f32)> {
-    let answerable: Vec<&Candidate> = u
-        .candidates
-        .iter()
-        .filter(|c| env.kb.answers(&c.intent))
-        .collect();
-    let total: f32 = answerable.iter().map(|c| c.confidence).sum();
-    let best = *answerable.first()?;
+/// The best candidate that `include` takes and its share of the confidence of all it takes.
+fn share_among<'u>(
+    u: &'u Understanding,
+    include: impl Fn(&Candidate) -> bool,
+) -> Option<(&'u Candidate, f32)> {
+    let taken: Vec<&Candidate> = u.candidates.iter().filter(|c| include(c)).collect();
+    let total: f32 = taken.iter().map(|c| c.confidence).sum();
+    let best = *taken.first()?;
     (total > 0.0).then(|| (best, best.confidence / total))
 }
 

@@ -535,6 +535,37 @@ fn personal_data_is_redirected_and_the_question_still_answered() {
     let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
     assert_eq!(o.reply.action, Action::PrivacyRedirect);
     assert!(o.reply.text.contains("DigiD"));
+    assert_eq!(o.reply.faq_id, None);
+}
+
+#[test]
+fn a_question_about_ones_data_is_redirected_with_the_general_answer() {
+    let kb = kb();
+    // "Where do I find my BSN?" asks how, not for anyone's data: the privacy intent's own
+    // entry answers it, after the redirect.
+    let s = step(
+        "waar vind ik mijn bsn",
+        u(
+            &kb,
+            &[("privacy_gegevens", 0.9)],
+            &[("bsn-vinden", 0.8), ("paspoort-aanvragen", 0.05)],
+        ),
+    );
+    let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
+    assert_eq!(o.reply.action, Action::PrivacyRedirect);
+    assert!(o.reply.text.contains("DigiD"), "{}", o.reply.text);
+    assert!(o.reply.text.contains("persoonsnummer"), "{}", o.reply.text);
+    assert_eq!(o.reply.faq_id.as_deref(), Some("bsn-vinden"));
+    // With the citizen's own BSN in the message, a privacy entry is not the general
+    // question: the data itself pulls towards it.
+    let mut s = step(
+        "mijn bsn is [BSN]",
+        u(&kb, &[("privacy_gegevens", 0.9)], &[("bsn-vinden", 0.8)]),
+    );
+    s.pii = &[PiiKind::Bsn];
+    let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
+    assert_eq!(o.reply.action, Action::PrivacyRedirect);
+    assert_eq!(o.reply.faq_id, None);
 }
 
 #[test]

@@ -221,9 +221,15 @@ pub fn judge(snap: &Snapshot, q: &Question, plan: &Plan) -> (Verdict, Option<Opt
             .iter()
             .position(|c| about(&c.faq_id))
             .map(|r| r + 1);
+        // A redirect for privacy that also answers the general question carries an entry:
+        // the citizen reads that entry's answer, right or wrong.
+        let carried = plan.reply.faq_id.as_deref();
         let verdict = match action {
-            Action::Answer if plan.reply.faq_id.as_deref().is_some_and(about) => Verdict::Right,
+            Action::Answer | Action::PrivacyRedirect if carried.is_some_and(about) => {
+                Verdict::Right
+            }
             Action::Answer => Verdict::Wrong,
+            Action::PrivacyRedirect if carried.is_some() => Verdict::Wrong,
             Action::Clarify if plan.reply.options.iter().any(|o| about(&o.id)) => {
                 Verdict::ClarifiedWithRight
             }

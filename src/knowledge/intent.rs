@@ -74,10 +74,20 @@ pub enum Role {
     Situation,
     /// Thanks: answered with `thanks` instead of the greeting.
     Thanks,
+    /// A question about the citizen's own case or file (is my passport ready, why is my
+    /// benefit lower): only someone who looks into that file can answer it, so the redirect
+    /// says where the citizen sees it (`privacy_own_case`) instead of `privacy_about_data`.
+    OwnCase,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Person, Role::Complaint, Role::Situation, Role::Thanks];
+    pub const ALL: [Role; 5] = [
+        Role::Person,
+        Role::Complaint,
+        Role::Situation,
+        Role::Thanks,
+        Role::OwnCase,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -85,6 +95,7 @@ impl Role {
             Role::Complaint => "complaint",
             Role::Situation => "situation",
             Role::Thanks => "thanks",
+            Role::OwnCase => "own_case",
         }
     }
 
@@ -94,6 +105,7 @@ impl Role {
         match self {
             Role::Person | Role::Complaint | Role::Situation => Action::Handoff,
             Role::Thanks => Action::Smalltalk,
+            Role::OwnCase => Action::PrivacyRedirect,
         }
     }
 }
@@ -189,7 +201,7 @@ pub fn parse_intent(path: &Path, text: &str) -> Result<Intent, Vec<Diagnostic>> 
                     path,
                     line("role"),
                     format!("onbekende role {r:?}"),
-                    "kies uit: person (wil een medewerker), complaint (klacht), situation (moeilijke persoonlijke situatie), thanks (bedankje); of laat role weg",
+                    "kies uit: person (wil een medewerker), complaint (klacht), situation (moeilijke persoonlijke situatie), thanks (bedankje), own_case (vraag over de eigen zaak of het eigen dossier); of laat role weg",
                 ));
                 None
             }

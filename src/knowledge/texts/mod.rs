@@ -87,6 +87,7 @@ text_keys! {
     SituationPrefix = "situation_prefix", placeholders: [], required: [], empty: false;
     Privacy = "privacy", placeholders: [], required: ["url"], empty: false;
     PrivacyAboutData = "privacy_about_data", placeholders: [], required: ["url"], empty: false;
+    PrivacyOwnCase = "privacy_own_case", placeholders: [], required: ["url"], empty: false;
     PrivacyAndAnswer = "privacy_and_answer", placeholders: [], required: [], empty: false;
     Urgent = "urgent", placeholders: [], required: [], empty: false;
     Media = "media", placeholders: [], required: ["url"], empty: false;
