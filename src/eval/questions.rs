@@ -152,6 +152,20 @@ pub struct BlindReport {
     /// Conversations in which every turn went as expected.
     pub conversations_all_right: usize,
     pub conversations: usize,
+    /// Messages and turns expecting an answer that got a privacy redirect carrying an
+    /// entry's answer, right and wrong (counted in the tallies by that entry).
+    pub carried_by_redirect: [usize; 2],
+}
+
+impl BlindReport {
+    fn note_carried(&mut self, q: &Question, plan: &Plan, v: Verdict) {
+        if q.expected == "answer"
+            && plan.reply.action == Action::PrivacyRedirect
+            && plan.reply.faq_id.is_some()
+        {
+            self.carried_by_redirect[usize::from(v != Verdict::Right)] += 1;
+        }
+    }
 }
 
 impl BlindReport {
@@ -178,6 +192,12 @@ impl BlindReport {
             println!(
                 "  conversations with every turn as expected: {} of {}",
                 self.conversations_all_right, self.conversations
+            );
+        }
+        let [right, wrong] = self.carried_by_redirect;
+        if right + wrong > 0 {
+            println!(
+                "answers that came with a privacy redirect (counted above by their entry): {right} right, {wrong} wrong"
             );
         }
     }
@@ -278,6 +298,7 @@ pub fn score(
         let plan = plan_one(snap, embedder, &q.text, &fresh, cfg, now)?;
         let (v, rank) = judge(snap, q, &plan);
         log_miss(q, &plan, v);
+        r.note_carried(q, &plan, v);
         r.by_expected
             .entry(q.expected.clone())
             .or_default()
@@ -297,6 +318,7 @@ pub fn score(
             let plan = plan_one(snap, embedder, &q.text, &situation, cfg, now)?;
             let (v, rank) = judge(snap, q, &plan);
             log_miss(q, &plan, v);
+            r.note_carried(q, &plan, v);
             all_right &= v == Verdict::Right;
             r.turns.entry(q.expected.clone()).or_default().add(v, rank);
             r.turns.entry("all".into()).or_default().add(v, rank);
