@@ -539,6 +539,36 @@ fn personal_data_is_redirected_and_the_question_still_answered() {
 }
 
 #[test]
+fn a_question_about_ones_own_case_is_redirected_to_where_the_file_is_seen() {
+    let kb = kb();
+    let s = step(
+        "is mijn paspoort al klaar? ik heb het vorige week aangevraagd",
+        u(
+            &kb,
+            &[("eigen_zaak", 0.8), ("paspoort", 0.15)],
+            &[("paspoort-aanvragen", 0.7)],
+        ),
+    );
+    let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
+    assert_eq!(o.reply.action, Action::PrivacyRedirect);
+    assert!(
+        o.reply
+            .text
+            .starts_with("In uw eigen dossier kan ik hier niet kijken"),
+        "{}",
+        o.reply.text
+    );
+    assert!(
+        o.reply
+            .text
+            .contains("https://www.voorbeeld.example/mijn-loket")
+    );
+    // The passport entry is no answer to "is mine ready?": the head gives the passport
+    // intent too little for it.
+    assert_eq!(o.reply.faq_id, None);
+}
+
+#[test]
 fn a_question_about_ones_data_is_redirected_with_the_general_answer() {
     let kb = kb();
     // "Where do I find my BSN?" asks how, not for anyone's data: the privacy intent's own
