@@ -285,9 +285,12 @@ fn own_sensitive_data(
         return None;
     }
     let u = turn.understanding;
+    // A question about one's own case ("meldingsnummer … is nog open") has no general
+    // question beside it: its words would only find an entry by accident.
+    let own_case = !sensitive && env.kb.role_of(top.name) == Some(Role::OwnCase);
     let mut text = if sensitive {
         env.text(TextKey::Privacy)
-    } else if env.kb.role_of(top.name) == Some(Role::OwnCase) {
+    } else if own_case {
         env.text(TextKey::PrivacyOwnCase)
     } else {
         env.text(TextKey::PrivacyAboutData)
@@ -298,11 +301,12 @@ fn own_sensitive_data(
     // question is the best answerable entry among the answerable ones. A question *about*
     // one's data ("waar vind ik mijn BSN?") is answered from the privacy intent's own
     // entries too: they say where and how, without looking at anyone's data.
-    let about_data =
-        (!sensitive && env.kb.role_of(top.name) != Some(Role::OwnCase)).then_some(top.name);
-    if let Some((c, share)) = share_among(u, |c| {
-        env.kb.answers(&c.intent) || about_data == Some(c.intent.as_str())
-    }) && share >= env.cfg.answer_threshold
+    let about_data = (!sensitive && !own_case).then_some(top.name);
+    if !own_case
+        && let Some((c, share)) = share_among(u, |c| {
+            env.kb.answers(&c.intent) || about_data == Some(c.intent.as_str())
+        })
+        && share >= env.cfg.answer_threshold
         && u.support(c) >= env.cfg.clarify_threshold
     {
         let entry = env

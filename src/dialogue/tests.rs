@@ -563,9 +563,20 @@ fn a_question_about_ones_own_case_is_redirected_to_where_the_file_is_seen() {
             .text
             .contains("https://www.voorbeeld.example/mijn-loket")
     );
-    // The passport entry is no answer to "is mine ready?": the head gives the passport
-    // intent too little for it.
+    // No entry is appended: the passport entry is no answer to "is mine ready?".
     assert_eq!(o.reply.faq_id, None);
+    // Not even when the product's intent is plausible and its entry confident.
+    let s = step(
+        "meldingsnummer M-1187 is nog open",
+        u(
+            &kb,
+            &[("eigen_zaak", 0.6), ("paspoort", 0.35)],
+            &[("paspoort-aanvragen", 0.9)],
+        ),
+    );
+    let o = run(&kb, &Context::default(), &s, at(MONDAY_10));
+    assert_eq!(o.reply.action, Action::PrivacyRedirect);
+    assert_eq!(o.reply.faq_id, None, "{}", o.reply.text);
 }
 
 #[test]

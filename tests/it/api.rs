@@ -24,7 +24,7 @@ async fn health_and_readiness() {
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["database"], "ok");
-    assert_eq!(v["entries"], 10);
+    assert_eq!(v["entries"], 11);
 }
 
 #[tokio::test]

@@ -373,7 +373,7 @@ async fn the_reload_endpoint_needs_an_editor_key_and_answers_with_the_version_or
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["version"], 2);
     assert_eq!(v["status"], "ok");
-    assert_eq!(v["entries"], 10);
+    assert_eq!(v["entries"], 11);
 
     // An entry that names an unknown intent: 422 with file and line; version 2 serves on.
     let path = ed.content.entry("paspoort-kosten");
@@ -394,7 +394,7 @@ async fn the_reload_endpoint_needs_an_editor_key_and_answers_with_the_version_or
     assert!(err["message"].as_str().unwrap().contains("paspoorten"));
     let (_, ready) = ed.get("/readyz", false).await;
     assert_eq!(ready["content"]["status"], "error");
-    assert_eq!(ready["entries"], 10);
+    assert_eq!(ready["entries"], 11);
 
     std::fs::write(&path, good).unwrap();
     let (s, v) = ed.post("/v1/admin/reload", json!({}), true).await;
@@ -720,7 +720,7 @@ fn kb_coverage_lists_gaps_and_unreachable_entries() {
     let (code, out) = loket(&copy, &["kb", "coverage"]);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("Items die geen enkele voorbeeldvraag bereikt (1 van de 11)"),
+        out.contains("Items die geen enkele voorbeeldvraag bereikt (1 van de 12)"),
         "{out}"
     );
     assert!(
