@@ -298,6 +298,7 @@ pub fn score(
         let plan = plan_one(snap, embedder, &q.text, &fresh, cfg, now)?;
         let (v, rank) = judge(snap, q, &plan);
         log_miss(q, &plan, v);
+        log_row(snap, q, &plan, v);
         r.note_carried(q, &plan, v);
         r.by_expected
             .entry(q.expected.clone())
@@ -328,6 +329,34 @@ pub fn score(
         r.conversations_all_right += usize::from(all_right);
     }
     Ok(r)
+}
+
+/// One JSON line per message at `trace` (`LOKET_LOG=loket::eval::rows=trace`): its
+/// verdict and its best five entries with their features and whether each is about the
+/// expected product, for studying the answer decision offline.
+fn log_row(snap: &Snapshot, q: &Question, plan: &Plan, v: Verdict) {
+    if !tracing::enabled!(target: "loket::eval::rows", tracing::Level::TRACE) {
+        return;
+    }
+    let u = &plan.understanding;
+    let about = |faq: &str| q.upl.is_some() && upl_of(snap, faq) == q.upl.as_deref();
+    let candidates: Vec<serde_json::Value> = u
+        .candidates
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "id": c.faq_id, "right": about(&c.faq_id), "confidence": c.confidence,
+                "support": u.support(c), "cosine": c.cosine, "lexical": c.bm25,
+                "passage": c.passage, "library": c.intent.is_empty(),
+            })
+        })
+        .collect();
+    let row = serde_json::json!({
+        "id": q.id, "expected": q.expected, "style": q.style, "verdict": v,
+        "action": plan.reply.action.as_str(), "answerable": u.answerable,
+        "candidates": candidates,
+    });
+    tracing::trace!(target: "loket::eval::rows", "{row}");
 }
 
 fn log_miss(q: &Question, plan: &Plan, v: Verdict) {
