@@ -193,6 +193,20 @@ pub fn announces_a_question(text: &str) -> bool {
         })
 }
 
+/// Words that refer back to what was said before: "hoe lang duurt *het*?", "kan *dat* ook
+/// online?", "how early can I do *that*?".
+const REFERRING: &[&str] = &[
+    "het", "dat", "dit", "daar", "daarvoor", "daarmee", "daarna", "daarbij", "daarvan", "daarin",
+    "erbij", "ervoor", "ervan", "it", "that", "this", "there", "them",
+];
+
+/// A short message that refers back to the conversation instead of naming a thing: at most
+/// ten words, one of them a referring word. What it is about comes from the topic.
+pub fn refers_back(text: &str) -> bool {
+    let ws = words(text);
+    !ws.is_empty() && ws.len() <= 10 && ws.iter().any(|w| REFERRING.contains(&w.as_str()))
+}
+
 /// "ja" / "nee" and their variants; `None` when the message is neither. "Oké, bedankt" and
 /// "ok thanks, bye" close the conversation: an "ok" with thanks or a goodbye is no yes.
 pub fn yes_no(text: &str) -> Option<bool> {
@@ -379,6 +393,26 @@ mod tests {
         );
         assert_eq!(strip_greeting("goedemorgen!"), None);
         assert_eq!(strip_greeting("wat kost een paspoort"), None);
+    }
+
+    #[test]
+    fn a_short_message_with_a_referring_word_refers_back() {
+        for t in [
+            "hoe lang duurt het?",
+            "kan dat ook online?",
+            "hoe lang heb ik daarvoor?",
+            "What does it cost?",
+            "how early can I do that?",
+        ] {
+            assert!(refers_back(t), "{t}");
+        }
+        for t in [
+            "wat kost een paspoort?",
+            "",
+            "ik wil graag weten hoe het zit met de kosten van een paspoort voor mijn dochter van twaalf",
+        ] {
+            assert!(!refers_back(t), "{t}");
+        }
     }
 
     #[test]

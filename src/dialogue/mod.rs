@@ -160,6 +160,7 @@ fn decide_inner(turn: &Turn<'_>, ctx: &mut Context, env: &Env<'_>) -> Outcome {
         .or_else(|| intent_for_a_person(turn, ctx, env, &top)) // 4.
         .or_else(|| smalltalk(ctx, env, &top)) // 5.
         .or_else(|| follow_up_on_topic(turn, ctx, env, &top)) // 6.
+        .or_else(|| refers_back_to_topic(turn, ctx, env, &top)) // 6b.
         .or_else(|| out_of_scope(turn, ctx, env, &top)) // 7.
         .unwrap_or_else(|| answer_clarify_or_miss(turn, ctx, env, &top)) // 8.
 }
@@ -393,14 +394,7 @@ fn follow_up_on_topic(
     top: &TopIntent<'_>,
 ) -> Option<Outcome> {
     let within = turn.within_context?;
-    // A confident request for a person or about one's own data is for the rules after:
-    // confident on its own and with the topic. (Out of scope is judged below.)
-    let top_within = TopIntent::of(within, env);
-    if [top, &top_within].iter().all(|t| {
-        t.action
-            .is_some_and(|a| a != Action::Answer && a != Action::Fallback)
-            && t.p >= env.cfg.answer_threshold
-    }) {
+    if asks_for_person_or_data(within, env, top) {
         return None;
     }
     // The topic stands in for the intent's support: "en voor kinderen?" says too little
@@ -430,6 +424,59 @@ fn follow_up_on_topic(
         chosen.confidence,
         None,
     ))
+}
+
+/// A confident request for a person or about one's own data is for the rules after rule 6:
+/// confident on its own and with the topic. (Out of scope is judged by rule 7.)
+fn asks_for_person_or_data(within: &Understanding, env: &Env<'_>, top: &TopIntent<'_>) -> bool {
+    let top_within = TopIntent::of(within, env);
+    [top, &top_within].iter().all(|t| {
+        t.action
+            .is_some_and(|a| a != Action::Answer && a != Action::Fallback)
+            && t.p >= env.cfg.answer_threshold
+    })
+}
+
+/// Rule 6b: A short follow-up that names nothing and refers back ("hoe lang duurt het?",
+/// "kan dat ook online?", "what does it cost?"), when the message alone finds no confident
+/// answer: what it is about is the topic, so it is read among the topic's entries only
+/// (those of the topic-aware reading's best five), answered when one of them is clearly the
+/// answer there and otherwise asked about among them. The intent head often reads such a
+/// message as out of scope: it says nothing a municipality does.
+fn refers_back_to_topic(
+    turn: &Turn<'_>,
+    ctx: &mut Context,
+    env: &Env<'_>,
+    top: &TopIntent<'_>,
+) -> Option<Outcome> {
+    let within = turn.within_context?;
+    if !lang::refers_back(turn.text)
+        || confident_answer(turn.understanding, env).is_some()
+        || asks_for_person_or_data(within, env, top)
+    {
+        return None;
+    }
+    let mut on_topic = within.clone();
+    on_topic
+        .candidates
+        .retain(|c| c.on_topic && env.kb.answers(&c.intent));
+    // Out of scope on its own ("en wordt het morgen mooi weer?"): only when its own words
+    // find one of the topic's entries too, as in rule 6.
+    let own_words_find_the_topic = turn
+        .understanding
+        .candidates
+        .iter()
+        .any(|c| on_topic.candidates.iter().any(|t| t.faq_id == c.faq_id));
+    if on_topic.candidates.is_empty()
+        || (top.leads_to(Action::Fallback, env.cfg.answer_threshold) && !own_words_find_the_topic)
+    {
+        return None;
+    }
+    if let Some(c) = confident_answer_by(&on_topic, env, |_| true) {
+        ctx.misses = 0;
+        return Some(answer(env, ctx, c.faq_id.clone(), c.confidence, None));
+    }
+    clarify(&on_topic, ctx, env, top, false)
 }
 
 /// Rule 7: Out of scope: the out-of-scope intents are likely enough (from the probability

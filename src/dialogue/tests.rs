@@ -185,6 +185,50 @@ fn clarifies_when_close_and_every_kind_of_pick_works() {
 }
 
 #[test]
+fn a_follow_up_that_refers_back_is_asked_about_the_topic_not_taken_for_out_of_scope() {
+    let kb = kb();
+    let first = step(
+        "paspoort aanvragen",
+        u(&kb, &[("paspoort", 0.9)], &[("paspoort-aanvragen", 0.8)]),
+    );
+    let ctx = run(&kb, &Context::default(), &first, at(MONDAY_10)).context;
+    let topic = ["paspoort-aanvragen", "paspoort-kosten", "paspoort-kind"];
+    let later = at("2026-11-23T10:02:00+01:00");
+    // "Hoe lang duurt het?" says nothing a municipality does: on its own it leans out of
+    // scope and finds other entries; with the topic, two of its entries are close.
+    let plain = || {
+        u(
+            &kb,
+            &[("buiten_scope", 0.6), ("paspoort", 0.1)],
+            &[("grofvuil-ophalen", 0.3), ("paspoort-kosten", 0.2)],
+        )
+    };
+    let within = [
+        ("grofvuil-ophalen", 0.3),
+        ("paspoort-kosten", 0.3),
+        ("paspoort-aanvragen", 0.25),
+    ];
+    let s = on_topic(
+        "hoe lang duurt het?",
+        plain(),
+        with_topic(&kb, &[("buiten_scope", 0.3)], &within, &topic),
+    );
+    let o = run(&kb, &ctx, &s, later);
+    assert_eq!(o.reply.action, Action::Clarify, "{}", o.reply.text);
+    let offered: Vec<&str> = o.reply.options.iter().map(|o| o.id.as_str()).collect();
+    assert_eq!(offered, ["paspoort-kosten", "paspoort-aanvragen"]);
+    // A message that names something is not read this way: the rule needs a word that
+    // refers back.
+    let s = on_topic(
+        "hoe lang duurt een treinreis naar parijs",
+        plain(),
+        with_topic(&kb, &[("buiten_scope", 0.3)], &within, &topic),
+    );
+    let o = run(&kb, &ctx, &s, later);
+    assert_eq!(o.reply.action, Action::Fallback, "{}", o.reply.text);
+}
+
+#[test]
 fn follow_up_stays_on_the_topic() {
     let kb = kb();
     let first = step(
