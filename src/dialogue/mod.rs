@@ -631,10 +631,10 @@ fn confident_answer_by<'u>(
 }
 
 /// The best candidate that `include` takes and its share of the confidence of all it takes.
-fn share_among<'u>(
-    u: &'u Understanding,
+fn share_among(
+    u: &Understanding,
     include: impl Fn(&Candidate) -> bool,
-) -> Option<(&'u Candidate, f32)> {
+) -> Option<(&Candidate, f32)> {
     let taken: Vec<&Candidate> = u.candidates.iter().filter(|c| include(c)).collect();
     let total: f32 = taken.iter().map(|c| c.confidence).sum();
     let best = *taken.first()?;
