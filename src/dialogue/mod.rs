@@ -299,7 +299,8 @@ fn own_sensitive_data(
     let mut faq = None;
     let mut confidence = top.p;
     // The personal data itself ("mijn BSN is …") pulls towards privacy entries; the general
-    // question is the best answerable entry among the answerable ones. A question *about*
+    // question is the best answerable entry among the answerable ones, answered when its
+    // share clears the same fitted bar as an answer on its own. A question *about*
     // one's data ("waar vind ik mijn BSN?") is answered from the privacy intent's own
     // entries too: they say where and how, without looking at anyone's data.
     let about_data = (!sensitive && !own_case).then_some(top.name);
@@ -307,7 +308,7 @@ fn own_sensitive_data(
         && let Some((c, share)) = share_among(u, |c| {
             env.kb.answers(&c.intent) || about_data == Some(c.intent.as_str())
         })
-        && share >= env.cfg.answer_threshold
+        && share >= u.answer_at(c).max(env.cfg.answer_threshold)
         && u.support(c) >= env.cfg.clarify_threshold
     {
         let entry = env

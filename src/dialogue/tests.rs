@@ -641,6 +641,21 @@ fn a_question_about_ones_data_is_redirected_with_the_general_answer() {
     assert!(o.reply.text.contains("DigiD"), "{}", o.reply.text);
     assert!(o.reply.text.contains("persoonsnummer"), "{}", o.reply.text);
     assert_eq!(o.reply.faq_id.as_deref(), Some("bsn-vinden"));
+    // The entry's share must clear the fitted answer bar, as an answer on its own would.
+    let mut doubtful = u(
+        &kb,
+        &[("privacy_gegevens", 0.9)],
+        &[("bsn-vinden", 0.6), ("paspoort-aanvragen", 0.3)],
+    );
+    doubtful.answer_at = 0.8;
+    let o = run(
+        &kb,
+        &Context::default(),
+        &step("waar vind ik mijn bsn", doubtful),
+        at(MONDAY_10),
+    );
+    assert_eq!(o.reply.action, Action::PrivacyRedirect);
+    assert_eq!(o.reply.faq_id, None, "{}", o.reply.text);
     // With the citizen's own BSN in the message, a privacy entry is not the general
     // question: the data itself pulls towards it.
     let mut s = step(
