@@ -404,17 +404,7 @@ fn follow_up_on_topic(
         within.answerable >= env.cfg.clarify_threshold
     })
     .filter(|c| c.on_topic)?;
-    // A message that is out of scope on its own ("en wordt het morgen mooi weer?") is a
-    // follow-up only when its own reading points at the entry too (among its best five): a
-    // follow-up that names nothing ("hoeveel weken van tevoren?") often reads as out of
-    // scope on its own, but its words still find the topic's entry; the weather does not.
-    if top.leads_to(Action::Fallback, env.cfg.answer_threshold)
-        && !turn
-            .understanding
-            .candidates
-            .iter()
-            .any(|c| c.faq_id == chosen.faq_id)
-    {
+    if out_of_scope_on_its_own(turn, env, top, |c| c.faq_id == chosen.faq_id) {
         return None;
     }
     ctx.misses = 0;
@@ -425,6 +415,21 @@ fn follow_up_on_topic(
         chosen.confidence,
         None,
     ))
+}
+
+/// A message that is out of scope on its own ("en wordt het morgen mooi weer?") is no
+/// follow-up unless its own reading (its best five) finds what the topic would answer
+/// (`found`): a follow-up that names nothing ("hoeveel weken van tevoren?") often reads as
+/// out of scope on its own, but its words still find the topic's entry; the weather does
+/// not.
+fn out_of_scope_on_its_own(
+    turn: &Turn<'_>,
+    env: &Env<'_>,
+    top: &TopIntent<'_>,
+    found: impl Fn(&Candidate) -> bool,
+) -> bool {
+    top.leads_to(Action::Fallback, env.cfg.answer_threshold)
+        && !turn.understanding.candidates.iter().any(found)
 }
 
 /// A confident request for a person or about one's own data is for the rules after rule 6:
@@ -461,15 +466,10 @@ fn refers_back_to_topic(
     on_topic
         .candidates
         .retain(|c| c.on_topic && env.kb.answers(&c.intent));
-    // Out of scope on its own ("en wordt het morgen mooi weer?"): only when its own words
-    // find one of the topic's entries too, as in rule 6.
-    let own_words_find_the_topic = turn
-        .understanding
-        .candidates
-        .iter()
-        .any(|c| on_topic.candidates.iter().any(|t| t.faq_id == c.faq_id));
     if on_topic.candidates.is_empty()
-        || (top.leads_to(Action::Fallback, env.cfg.answer_threshold) && !own_words_find_the_topic)
+        || out_of_scope_on_its_own(turn, env, top, |c| {
+            on_topic.candidates.iter().any(|t| t.faq_id == c.faq_id)
+        })
     {
         return None;
     }

@@ -166,9 +166,7 @@ impl BlindReport {
             self.carried_by_redirect[usize::from(v != Verdict::Right)] += 1;
         }
     }
-}
 
-impl BlindReport {
     pub fn print(&self) {
         if !self.by_expected.is_empty() {
             println!("questions, by expected outcome:");
@@ -211,6 +209,11 @@ fn upl_of<'s>(snap: &'s Snapshot, faq_id: &str) -> Option<&'s str> {
         .filter(|u| !u.is_empty())
 }
 
+/// Whether entry `faq` is about the product `q` expects.
+fn is_about(snap: &Snapshot, q: &Question, faq: &str) -> bool {
+    q.upl.is_some() && upl_of(snap, faq) == q.upl.as_deref()
+}
+
 /// The expected action of a label.
 fn expected_action(expected: &str) -> Option<Action> {
     Some(match expected {
@@ -229,7 +232,7 @@ fn expected_action(expected: &str) -> Option<Action> {
 /// topic when there was one.
 pub fn judge(snap: &Snapshot, q: &Question, plan: &Plan) -> (Verdict, Option<Option<usize>>) {
     let action = plan.reply.action;
-    let about = |faq: &str| q.upl.is_some() && upl_of(snap, faq) == q.upl.as_deref();
+    let about = |faq: &str| is_about(snap, q, faq);
     let expected = expected_action(&q.expected);
     if expected == Some(Action::Answer) {
         // In a conversation, the ranking the decision saw: with the topic as a prior.
@@ -339,7 +342,7 @@ fn log_row(snap: &Snapshot, q: &Question, plan: &Plan, v: Verdict) {
         return;
     }
     let u = &plan.understanding;
-    let about = |faq: &str| q.upl.is_some() && upl_of(snap, faq) == q.upl.as_deref();
+    let about = |faq: &str| is_about(snap, q, faq);
     let candidates: Vec<serde_json::Value> = u
         .candidates
         .iter()
